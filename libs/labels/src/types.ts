@@ -1,0 +1,110 @@
+// The shapes shared by every ekspose project. Kept structural (no client
+// library types) so that this lib stays free of I/O dependencies.
+
+/** The historic labels, read exactly as before. */
+export const LABEL_PORT = 'port';
+export const LABEL_INGRESS_REQUIRED = 'ingReq';
+export const INGRESS_REQUIRED_VALUE = 'needed';
+
+/** Newer knobs. */
+export const LABEL_IGNORE = 'ekspose.io/ignore';
+export const ANNOTATION_TARGET_PORT = 'ekspose.io/target-port';
+export const ANNOTATION_PATH = 'ekspose.io/path';
+export const ANNOTATION_HOST = 'ekspose.io/host';
+export const ANNOTATION_INGRESS_CLASS = 'ekspose.io/ingress-class';
+export const ANNOTATION_TLS_SECRET = 'ekspose.io/tls-secret';
+
+/** What every owned object carries. */
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'ekspose';
+export const LABEL_DEPLOYMENT = 'ekspose.io/deployment';
+export const FIELD_MANAGER = 'ekspose';
+/** Label selector for the informers of owned objects. */
+export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
+
+export const DEFAULT_PORT = 80;
+export const DEFAULT_PATH = '/';
+export const SERVICE_PORT_NAME = 'http';
+
+/** The parts of a Deployment ekspose reads. Structural so any client's type fits. */
+export interface DeploymentLike {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: Date | string;
+    creationTimestamp?: Date | string;
+  };
+  spec?: {
+    selector?: {
+      matchLabels?: Record<string, string>;
+      matchExpressions?: unknown[];
+    };
+  };
+}
+
+/** A problem with one key on a Deployment: which key, which value, and why. */
+export interface Problem {
+  key: string;
+  value: string;
+  reason: string;
+}
+
+export interface IngressExposure {
+  host: string;
+  /** Absolute URL path, used with pathType Prefix. */
+  path: string;
+  ingressClassName?: string;
+  tlsSecret?: string;
+}
+
+/** The desired exposure of one Deployment. */
+export interface ExposeSpec {
+  namespace: string;
+  name: string;
+  uid: string;
+  port: number;
+  targetPort: number | string;
+  selector: Record<string, string>;
+  /** null when the Deployment does not ask for an Ingress. */
+  ingress: IngressExposure | null;
+}
+
+export type ParseResult =
+  | { kind: 'expose'; spec: ExposeSpec }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'invalid'; problems: Problem[] };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Global settings, read once from the environment at start-up. */
+export interface Settings {
+  domain: string;
+  hostTemplate: string;
+  ingressClass?: string;
+  tlsSecret?: string;
+  /** Empty = every namespace. */
+  watchNamespaces: string[];
+  skipNamespaces: string[];
+  natsUrl: string;
+  workers: number;
+  logLevel: LogLevel;
+  /** Path from KUBECONFIG (may be a ':'-separated list, as kubectl reads it); undefined = in-cluster or ~/.kube/config. */
+  kubeconfig?: string;
+  /** The controllers' own namespace (POD_NAMESPACE); skipped by default, and where Leases live. */
+  podNamespace: string;
+  /** This replica's identity for leader election (POD_NAME, else hostname-pid). */
+  identity: string;
+  metricsPort: number;
+  healthPort: number;
+  /** Bind address for both servers. */
+  bindAddress: string;
+  resyncSeconds: number;
+  leaderElection: boolean;
+  leaseDurationSeconds: number;
+  leaseRenewDeadlineSeconds: number;
+  leaseRetryPeriodSeconds: number;
+}

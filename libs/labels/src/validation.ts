@@ -1,0 +1,122 @@
+// Small validators shared by the settings and the Deployment contract. They
+// follow k8s.io/apimachinery/pkg/util/validation so that a value accepted here
+// is accepted by the API server too.
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const IANA_SVC_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// Plain decimal only: a leading zero, a sign, spaces or an exponent would all
+// be accepted by Number() and silently change what the user wrote.
+const DECIMAL_INTEGER = /^(0|[1-9][0-9]*)$/;
+const DECIMAL_NUMBER = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+const DOTTED_QUAD = /^[0-9]+(\.[0-9]+){3}$/;
+// RFC 3986 pchar plus '/': unreserved / sub-delims / ':' / '@'; '%' is checked separately.
+const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
+// The same sequences the API server refuses for pathType Prefix and Exact
+// (k8s.io/kubernetes/pkg/apis/networking/validation).
+const INVALID_PATH_SEQUENCES = ['//', '/./', '/../', '%2f', '%2F'];
+const INVALID_PATH_SUFFIXES = ['/..', '/.'];
+
+export const DNS1123_LABEL_MAX = 63;
+export const DNS1123_SUBDOMAIN_MAX = 253;
+export const DNS1035_LABEL_MAX = 63;
+export const IANA_SVC_NAME_MAX = 15;
+
+export const DNS1123_LABEL_RULE = `a DNS-1123 label (lowercase letters, digits and "-", starting and ending with a letter or digit, at most ${DNS1123_LABEL_MAX} characters)`;
+export const DNS1123_SUBDOMAIN_RULE = `a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", each part starting and ending with a letter or digit, at most ${DNS1123_SUBDOMAIN_MAX} characters)`;
+export const DNS1035_LABEL_RULE = `a DNS-1035 label (lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most ${DNS1035_LABEL_MAX} characters)`;
+export const IANA_SVC_NAME_RULE = `an IANA service name (at most ${IANA_SVC_NAME_MAX} lowercase letters, digits and "-", with at least one letter, no "-" at either end and no "--")`;
+
+export function isDns1123Label(value: string): boolean {
+  return value.length <= DNS1123_LABEL_MAX && DNS1123_LABEL.test(value);
+}
+
+export function isDns1123Subdomain(value: string): boolean {
+  return value.length <= DNS1123_SUBDOMAIN_MAX && DNS1123_SUBDOMAIN.test(value);
+}
+
+/** What a Service name must be. */
+export function isDns1035Label(value: string): boolean {
+  return value.length <= DNS1035_LABEL_MAX && DNS1035_LABEL.test(value);
+}
+
+/** A named container port (IANA_SVC_NAME, RFC 6335), usable as a Service targetPort. */
+export function isIanaSvcName(value: string): boolean {
+  return (
+    value.length <= IANA_SVC_NAME_MAX &&
+    IANA_SVC_NAME.test(value) &&
+    !value.includes('--') &&
+    /[a-z]/.test(value)
+  );
+}
+
+/** An integer in [min, max] written in plain decimal; undefined otherwise. */
+export function parseDecimalInteger(value: string, min: number, max: number): number | undefined {
+  if (!DECIMAL_INTEGER.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+}
+
+/** A number in [min, max] written in plain decimal, fractions allowed (`1.5`); undefined otherwise. */
+export function parseDecimalNumber(value: string, min: number, max: number): number | undefined {
+  if (!DECIMAL_NUMBER.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= min && n <= max ? n : undefined;
+}
+
+/** A TCP port 1–65535 written in plain decimal (`8080`, not `08080`, `+80` or ` 80`); undefined otherwise. */
+export function parsePort(value: string): number | undefined {
+  return parseDecimalInteger(value, 1, 65535);
+}
+
+/**
+ * Why `host` cannot be an Ingress rule host, or undefined when it can.
+ * Stricter than a DNS-1123 subdomain in two ways the API server or DNS
+ * enforce: no IP addresses, and no dot-separated part longer than 63.
+ */
+export function ingressHostProblem(host: string): string | undefined {
+  if (!isDns1123Subdomain(host)) return `must be ${DNS1123_SUBDOMAIN_RULE}`;
+  if (host.split('.').some((part) => part.length > DNS1123_LABEL_MAX)) {
+    return `each dot-separated part of a host must be at most ${DNS1123_LABEL_MAX} characters`;
+  }
+  if (DOTTED_QUAD.test(host)) return 'must be a DNS name, not an IP address';
+  return undefined;
+}
+
+export function isIngressHost(host: string): boolean {
+  return ingressHostProblem(host) === undefined;
+}
+
+/**
+ * Why `path` cannot be an Ingress path with pathType Prefix, or undefined when
+ * it can: an absolute URL path (RFC 3986 characters only, so no whitespace,
+ * no query "?" and no fragment "#"), without the traversal sequences the API
+ * server refuses.
+ */
+export function urlPathProblem(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'must be an absolute URL path starting with "/"';
+  for (let i = 0; i < path.length; i++) {
+    const ch = path.charAt(i);
+    if (ch === '%') {
+      if (!/^[0-9A-Fa-f]{2}$/.test(path.slice(i + 1, i + 3))) {
+        return 'must write "%" only as a percent-encoding followed by two hex digits';
+      }
+      i += 2;
+      continue;
+    }
+    if (!PATH_CHAR.test(ch)) {
+      const shown = ch.trim() === '' ? 'whitespace' : JSON.stringify(ch);
+      return `must not contain ${shown}: only URL path characters are allowed (no query "?", fragment "#" or whitespace)`;
+    }
+  }
+  const sequence = INVALID_PATH_SEQUENCES.find((s) => path.includes(s));
+  if (sequence !== undefined) return `must not contain "${sequence}"`;
+  const suffix = INVALID_PATH_SUFFIXES.find((s) => path.endsWith(s));
+  if (suffix !== undefined) return `must not end with "${suffix}"`;
+  return undefined;
+}
+
+export function isAbsoluteUrlPath(path: string): boolean {
+  return urlPathProblem(path) === undefined;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Runs every *.test.ts below the given folders with node:test through tsx.
+// Node 20's `node --test` does not expand globs, so the file list is built here.
+//   node tools/scripts/run-tests.mjs libs/labels [more folders] [-- extra node --test flags]
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const argv = process.argv.slice(2);
+const split = argv.indexOf('--');
+const folders = split === -1 ? argv : argv.slice(0, split);
+const extra = split === -1 ? [] : argv.slice(split + 1);
+const suffix = process.env.EKSPOSE_TEST_SUFFIX ?? '.test.ts';
+
+function collect(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist') continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) collect(path, out);
+    else if (name.endsWith(suffix)) out.push(path);
+  }
+  return out;
+}
+
+const files = folders.flatMap((f) => collect(f, [])).sort();
+if (files.length === 0) {
+  console.error(`run-tests: no ${suffix} files under ${folders.join(', ')}`);
+  process.exit(1);
+}
+console.log(`run-tests: ${files.length} file(s): ${files.map((f) => relative(process.cwd(), f)).join(' ')}`);
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', ...extra, ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
