@@ -1,0 +1,88 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The programs the control plane runs; build.sh produces all of them. */
+export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'nats-server'] as const;
+
+export interface EnsureBinariesOptions {
+  /** Receives build.sh's progress lines. Default: written to process.stderr. */
+  log?: (line: string) => void;
+  /** Environment for build.sh and for the EKSPOSE_BIN_DIR lookup. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The repository root, found from this file's place in it (libs/testing/src). */
+export function workspaceRoot(): string {
+  return fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+function missingBinaries(binDir: string): string[] {
+  return CONTROL_PLANE_BINARIES.filter((name) => {
+    try {
+      accessSync(join(binDir, name), constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
+ * Returns the folder holding the control-plane binaries, building them first
+ * when needed (tools/controlplane/build.sh; a warm cache makes this instant).
+ * `EKSPOSE_BIN_DIR` points at ready-made binaries instead and skips the build.
+ */
+export async function ensureBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const override = env['EKSPOSE_BIN_DIR'];
+  if (override) {
+    const binDir = resolve(override);
+    const missing = missingBinaries(binDir);
+    if (missing.length > 0) {
+      throw new Error(`EKSPOSE_BIN_DIR=${override} lacks executable ${missing.join(', ')}`);
+    }
+    return binDir;
+  }
+
+  const script = join(workspaceRoot(), 'tools', 'controlplane', 'build.sh');
+  // Test files run in parallel processes; the lock keeps a cold cache from being built twice at once.
+  const lockFile = join(env['TMPDIR'] ?? '/tmp', 'ekspose-controlplane-build.lock');
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string[] }>((done, fail) => {
+    const haveFlock = spawnSync('flock', ['--version'], { env, stdio: 'ignore' }).status === 0;
+    const [cmd, args] = haveFlock ? ['flock', [lockFile, 'bash', script]] : ['bash', [script]];
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let partial = '';
+    const stderr: string[] = [];
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        stderr.push(line);
+        log(line);
+      }
+    });
+    child.once('error', (error) => fail(new Error(`could not run ${script}: ${error.message}`)));
+    child.once('close', (code) => {
+      if (partial) {
+        stderr.push(partial);
+        log(partial);
+      }
+      done({ code, stdout, stderr });
+    });
+  });
+  if (result.code !== 0) {
+    const tail = result.stderr.slice(-20).join('\n');
+    throw new Error(`building the control plane failed (${script} exited with ${result.code}):\n${tail}`);
+  }
+  const binDir = result.stdout.trimEnd().split('\n').pop()?.trim() ?? '';
+  const missing = binDir ? missingBinaries(binDir) : [...CONTROL_PLANE_BINARIES];
+  if (missing.length > 0) {
+    throw new Error(`${script} printed "${binDir}" but it lacks ${missing.join(', ')}`);
+  }
+  return binDir;
+}

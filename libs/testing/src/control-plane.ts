@@ -1,0 +1,463 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureBinaries } from './binaries';
+import { generateCertificates, type Certificates } from './certificates';
+import { freePorts, httpGet, type ProbeTls } from './http-probe';
+import { renderKubeconfig } from './kubeconfig';
+import { isPidAlive, killAllProcesses, startProcess, type ProcessHandle } from './process-handle';
+
+/**
+ * kube-controller-manager controllers run by default: the ones whose absence a
+ * controller author would notice (ownerReference cascades, namespace deletion,
+ * the `default` ServiceAccount and its token). No scheduler or kubelet exists,
+ * so workload controllers (deployment, replicaset) would only make pending pods.
+ */
+export const DEFAULT_CONTROLLERS = [
+  'garbage-collector-controller',
+  'namespace-controller',
+  'serviceaccount-controller',
+  'serviceaccount-token-controller',
+  'root-ca-certificate-publisher-controller',
+] as const;
+
+export interface ControlPlaneOptions {
+  /** Start nats-server with JetStream. Default true. When false, `natsUrl` still names a reserved port and `startNats()` starts it there. */
+  nats?: boolean;
+  /** Start kube-controller-manager. Default true. Without it nothing garbage-collects and ServiceAccount admission is turned off. */
+  controllerManager?: boolean;
+  /** Controllers for kube-controller-manager. Default {@link DEFAULT_CONTROLLERS}. */
+  controllers?: readonly string[];
+  /** Working folder. Default: a new `ekspose-cp-*` folder under the OS temp dir, removed by stop(); a given folder is kept. */
+  dir?: string;
+  /** Progress and timing lines. Default: process.stderr. */
+  log?: (line: string) => void;
+  apiserverExtraArgs?: readonly string[];
+  controllerManagerExtraArgs?: readonly string[];
+  /** Bound for each component to become ready. Default 60 s. */
+  timeoutMs?: number;
+  /** Stop every plane on SIGINT/SIGTERM, then re-raise the signal. Default true. */
+  handleSignals?: boolean;
+  /** Use binaries from here instead of {@link ensureBinaries}. */
+  binDir?: string;
+}
+
+export interface KubectlOptions {
+  /** Written to kubectl's stdin (e.g. a manifest for `apply -f -`). */
+  input?: string;
+  /** Default 60 s; kubectl is killed after it. */
+  timeoutMs?: number;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+export interface KubectlResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface ControlPlaneSettings {
+  dir: string;
+  ownsDir: boolean;
+  binDir: string;
+  log: (line: string) => void;
+  nats: boolean;
+  controllerManager: boolean;
+  controllers: readonly string[];
+  apiserverExtraArgs: readonly string[];
+  controllerManagerExtraArgs: readonly string[];
+  timeoutMs: number;
+  ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number; nats: number; natsMonitor: number };
+}
+
+/** Planes not yet stopped, so that an exiting or interrupted process can clean them up. */
+const planes = new Set<ControlPlane>();
+let exitHookInstalled = false;
+let signalHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const plane of planes) plane.stopSync();
+  });
+}
+
+function installSignalHook(): void {
+  if (signalHookInstalled) return;
+  signalHookInstalled = true;
+  let cleaningUp = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // A test runner often follows Ctrl-C's SIGINT with its own SIGTERM: keep cleaning up (bounded) through both.
+    if (cleaningUp) return;
+    cleaningUp = true;
+    const stopping = Promise.allSettled([...planes].map((plane) => plane.stop()));
+    Promise.race([stopping, sleep(10_000)]).finally(() => {
+      killAllProcesses();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      // Our listener is gone, so this ends the process the way the signal would have (unless someone else listens).
+      process.kill(process.pid, signal);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+const OWNER_FILE = 'owner.pid';
+
+/** Removes the folders of planes whose process died without cleaning up (SIGKILL, OOM). */
+async function pruneAbandonedPlanes(): Promise<void> {
+  const base = tmpdir();
+  const names = await readdir(base).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith('ekspose-cp-'))
+      .map(async (name) => {
+        const dir = join(base, name);
+        const owner = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''));
+        if (Number.isInteger(owner) && owner > 0 && !isPidAlive(owner)) {
+          await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        }
+      }),
+  );
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+
+/**
+ * A running local control plane: etcd, kube-apiserver, kube-controller-manager
+ * and nats-server as child processes of this one. Make it with {@link startControlPlane}.
+ */
+export class ControlPlane {
+  readonly dir: string;
+  readonly binDir: string;
+  readonly kubeconfigPath: string;
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+  /** nats://127.0.0.1:<port>, stable across stopNats()/startNats(). */
+  readonly natsUrl: string;
+  readonly natsMonitorUrl: string;
+  readonly etcdUrl: string;
+  /** Filled in once start() has made them. */
+  certificates: Certificates | undefined;
+  /** Milliseconds from the start until each component was ready, and `total`. */
+  readonly timings: Record<string, number> = {};
+  private readonly settings: ControlPlaneSettings;
+  private readonly handles = new Map<string, ProcessHandle>();
+  private stopping: Promise<void> | undefined;
+  private tls: ProbeTls = {};
+
+  constructor(settings: ControlPlaneSettings) {
+    this.settings = settings;
+    this.dir = settings.dir;
+    this.binDir = settings.binDir;
+    this.kubeconfigPath = join(settings.dir, 'kubeconfig');
+    this.server = `https://127.0.0.1:${settings.ports.apiserver}`;
+    this.natsUrl = `nats://127.0.0.1:${settings.ports.nats}`;
+    this.natsMonitorUrl = `http://127.0.0.1:${settings.ports.natsMonitor}`;
+    this.etcdUrl = `http://127.0.0.1:${settings.ports.etcdClient}`;
+  }
+
+  /** Milliseconds start() took until everything was ready. */
+  get startupMs(): number {
+    return this.timings['total'] ?? 0;
+  }
+
+  /** Environment for a child (controller app, kubectl, shell): KUBECONFIG, NATS_URL, PATH with the binaries first. */
+  env(): Record<string, string> {
+    return {
+      KUBECONFIG: this.kubeconfigPath,
+      NATS_URL: this.natsUrl,
+      PATH: `${this.binDir}${delimiter}${process.env['PATH'] ?? ''}`,
+    };
+  }
+
+  /** Pids of the components running now, by name. */
+  pids(): Record<string, number> {
+    const pids: Record<string, number> = {};
+    for (const [name, handle] of this.handles) if (handle.running) pids[name] = handle.pid;
+    return pids;
+  }
+
+  /** The component's process (e.g. to read its log or kill it), if it was started. */
+  process(name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'nats-server'): ProcessHandle | undefined {
+    return this.handles.get(name);
+  }
+
+  /** Runs kubectl against this plane as cluster-admin. Never throws for a non-zero exit. */
+  kubectl(args: readonly string[], options: KubectlOptions = {}): Promise<KubectlResult> {
+    return new Promise((resolveResult, reject) => {
+      const child = spawn(join(this.binDir, 'kubectl'), [...args], {
+        env: { ...process.env, ...this.env(), ...options.env },
+        timeout: options.timeoutMs ?? 60_000,
+        killSignal: 'SIGKILL',
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.once('error', reject);
+      child.once('close', (code) => resolveResult({ code, stdout, stderr }));
+      child.stdin.end(options.input ?? '');
+    });
+  }
+
+  /** Starts every component and waits until each is ready; on failure stops what it started. */
+  async start(): Promise<void> {
+    const { settings } = this;
+    const started = performance.now();
+    const mark = (name: string): void => {
+      this.timings[name] = Math.round(performance.now() - started);
+    };
+    planes.add(this);
+    try {
+      const certificates = generateCertificates(join(this.dir, 'pki')).then((certs) => {
+        mark('certificates');
+        return certs;
+      });
+      const etcd = this.launch('etcd', [
+        '--name=default',
+        `--data-dir=${join(this.dir, 'etcd')}`,
+        `--listen-client-urls=${this.etcdUrl}`,
+        `--advertise-client-urls=${this.etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${settings.ports.etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${settings.ports.etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${settings.ports.etcdPeer}`,
+        '--initial-cluster-state=new',
+        // Throw-away data: durability buys nothing and fsync is the slowest thing etcd does.
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ]);
+      const nats = settings.nats ? this.startNats().then(() => mark('nats-server')) : Promise.resolve();
+      // Awaited below; until then a failure must not count as unhandled.
+      nats.catch(() => undefined);
+
+      const certs = await certificates;
+      this.certificates = certs;
+      const pem = {
+        ca: readFileSync(certs.caCert, 'utf8'),
+        cert: readFileSync(certs.adminCert, 'utf8'),
+        key: readFileSync(certs.adminKey, 'utf8'),
+      };
+      this.tls = pem;
+      await writeFile(
+        this.kubeconfigPath,
+        renderKubeconfig({ server: this.server, caCert: pem.ca, clientCert: pem.cert, clientKey: pem.key }),
+        { mode: 0o600 },
+      );
+
+      await this.waitFor(etcd, async () => {
+        const res = await httpGet(`${this.etcdUrl}/health`);
+        return res.status === 200 && res.body.includes('"true"') ? true : `health ${res.status} ${res.body}`;
+      });
+      mark('etcd');
+
+      const apiserver = this.launch('kube-apiserver', [
+        '--advertise-address=127.0.0.1',
+        // Endpoints of the `kubernetes` Service may not name a loopback address, and nothing here runs in-cluster.
+        '--endpoint-reconciler-type=none',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${settings.ports.apiserver}`,
+        `--etcd-servers=${this.etcdUrl}`,
+        `--tls-cert-file=${certs.serverCert}`,
+        `--tls-private-key-file=${certs.serverKey}`,
+        `--client-ca-file=${certs.caCert}`,
+        '--authorization-mode=Node,RBAC',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${certs.serviceAccountPub}`,
+        `--service-account-signing-key-file=${certs.serviceAccountKey}`,
+        // Pods need their namespace's `default` ServiceAccount, which only the controller manager creates.
+        ...(settings.controllerManager ? [] : ['--disable-admission-plugins=ServiceAccount']),
+        `--cert-dir=${join(this.dir, 'apiserver')}`,
+        '--profiling=false',
+        ...settings.apiserverExtraArgs,
+      ]);
+      await this.waitFor(apiserver, async () => {
+        const res = await httpGet(`${this.server}/readyz`, this.tls);
+        return res.status === 200 ? true : `readyz ${res.status}: ${failingChecks(res.body)}`;
+      });
+      mark('kube-apiserver');
+
+      if (settings.controllerManager) {
+        const kcm = this.launch('kube-controller-manager', [
+          `--kubeconfig=${this.kubeconfigPath}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${settings.ports.controllerManager}`,
+          `--cert-dir=${join(this.dir, 'kube-controller-manager')}`,
+          `--controllers=${settings.controllers.join(',')}`,
+          `--root-ca-file=${certs.caCert}`,
+          `--service-account-private-key-file=${certs.serviceAccountKey}`,
+          '--profiling=false',
+          ...settings.controllerManagerExtraArgs,
+        ]);
+        await this.waitFor(kcm, async () => {
+          const res = await httpGet(`https://127.0.0.1:${settings.ports.controllerManager}/healthz`, { insecure: true });
+          return res.status === 200 ? true : `healthz ${res.status}: ${res.body}`;
+        });
+        // The `default` ServiceAccount shows the controllers are at work, and pods can be admitted.
+        if (settings.controllers.includes('serviceaccount-controller')) {
+          await this.waitFor(kcm, async () => {
+            const res = await httpGet(`${this.server}/api/v1/namespaces/default/serviceaccounts/default`, this.tls);
+            return res.status === 200 ? true : `no default ServiceAccount yet (${res.status})`;
+          });
+        }
+        mark('kube-controller-manager');
+      }
+
+      await nats;
+      mark('total');
+      const parts = Object.entries(this.timings)
+        .filter(([name]) => name !== 'total')
+        .map(([name, ms]) => `${name} ${seconds(ms)}`);
+      settings.log(`control plane ready in ${seconds(this.startupMs)} (${parts.join(', ')}): ${this.server}, ${this.natsUrl}, ${this.dir}`);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Stops nats-server (SIGTERM) and waits for it to exit; the JetStream store stays. */
+  async stopNats(): Promise<void> {
+    await this.handles.get('nats-server')?.stop();
+  }
+
+  /** Starts nats-server on the same port with the same store, and waits until it is healthy. No-op if it runs. */
+  async startNats(): Promise<void> {
+    if (this.handles.get('nats-server')?.running) return;
+    const { ports } = this.settings;
+    const handle = this.launch('nats-server', [
+      '-js',
+      '-a', '127.0.0.1',
+      '-p', String(ports.nats),
+      '-m', String(ports.natsMonitor),
+      '-sd', join(this.dir, 'nats'),
+      '-n', 'ekspose-local',
+    ]);
+    await this.waitFor(handle, async () => {
+      const res = await httpGet(`${this.natsMonitorUrl}/healthz`);
+      return res.status === 200 ? true : `healthz ${res.status}: ${res.body}`;
+    });
+  }
+
+  /**
+   * Stops every component (SIGTERM, SIGKILL after a grace period), waits until
+   * each has exited, and removes the folder unless it was given. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const stopOne = (name: string): Promise<unknown> => this.handles.get(name)?.stop() ?? Promise.resolve();
+      // The API server first, so that it does not spend its shutdown retrying a vanished etcd.
+      await Promise.all([stopOne('kube-controller-manager'), stopOne('nats-server'), stopOne('kube-apiserver')]);
+      await stopOne('etcd');
+      if (this.settings.ownsDir && !process.env['EKSPOSE_KEEP_CP_DIR']) {
+        await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
+      }
+      planes.delete(this);
+    })();
+    return this.stopping;
+  }
+
+  /** For process exit, where nothing can be awaited: SIGKILL everything and remove the folder. */
+  stopSync(): void {
+    for (const handle of this.handles.values()) handle.signal('SIGKILL');
+    if (this.settings.ownsDir && !process.env['EKSPOSE_KEEP_CP_DIR']) {
+      try {
+        rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+      } catch {
+        // a SIGKILLed child may still be writing; the OS temp dir is cleaned eventually
+      }
+    }
+    planes.delete(this);
+  }
+
+  private launch(name: string, args: string[]): ProcessHandle {
+    if (this.stopping) throw new Error(`control plane in ${this.dir} is stopped; not starting ${name}`);
+    const handle = startProcess({
+      name,
+      cmd: join(this.binDir, name),
+      args,
+      logFile: join(this.dir, `${name}.log`),
+    });
+    this.handles.set(name, handle);
+    return handle;
+  }
+
+  /** Polls `ready` (true, or why not) until it holds; fails at once if the process exits, with its log tail. */
+  private async waitFor(handle: ProcessHandle, ready: () => Promise<true | string>): Promise<void> {
+    const deadline = Date.now() + this.settings.timeoutMs;
+    let why = 'no answer yet';
+    for (;;) {
+      if (!handle.running) {
+        const exit = handle.exit;
+        throw new Error(
+          `${handle.name} exited (code ${exit?.code}, signal ${exit?.signal}) before it was ready; last lines of ${handle.logFile}:\n${handle.logTail()}`,
+        );
+      }
+      try {
+        const result = await ready();
+        if (result === true) return;
+        why = result;
+      } catch (error) {
+        why = (error as Error).message;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${handle.name} not ready after ${this.settings.timeoutMs}ms (${why}); last lines of ${handle.logFile}:\n${handle.logTail()}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+}
+
+/** The `[-]name failed` lines of a /readyz answer, which say what the API server still waits for. */
+function failingChecks(body: string): string {
+  const failing = body.split('\n').filter((line) => line.startsWith('[-]'));
+  return (failing.length > 0 ? failing.join('; ') : body).slice(0, 500);
+}
+
+/**
+ * Starts a local control plane (like controller-runtime's envtest, plus the
+ * garbage collector and NATS) and resolves when every component is ready.
+ * Always `stop()` it; a process that exits or is interrupted stops it too.
+ */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[control-plane] ${line}\n`));
+  const binDir = options.binDir ?? (await ensureBinaries({ log }));
+  let dir: string;
+  if (options.dir) {
+    dir = resolve(options.dir);
+    await mkdir(dir, { recursive: true });
+  } else {
+    await pruneAbandonedPlanes();
+    dir = await mkdtemp(join(tmpdir(), 'ekspose-cp-'));
+    await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
+  }
+  const [etcdClient, etcdPeer, apiserver, controllerManager, nats, natsMonitor] = await freePorts(6);
+  const plane = new ControlPlane({
+    dir,
+    ownsDir: !options.dir,
+    binDir,
+    log,
+    nats: options.nats ?? true,
+    controllerManager: options.controllerManager ?? true,
+    controllers: options.controllers ?? DEFAULT_CONTROLLERS,
+    apiserverExtraArgs: options.apiserverExtraArgs ?? [],
+    controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
+    timeoutMs: options.timeoutMs ?? 60_000,
+    ports: { etcdClient, etcdPeer, apiserver, controllerManager, nats, natsMonitor },
+  });
+  installExitHook();
+  if (options.handleSignals ?? true) installSignalHook();
+  await plane.start();
+  return plane;
+}

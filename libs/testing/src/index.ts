@@ -1,0 +1,20 @@
+export { CONTROL_PLANE_BINARIES, ensureBinaries, workspaceRoot, type EnsureBinariesOptions } from './binaries';
+export { generateCertificates, type Certificates } from './certificates';
+export {
+  ControlPlane,
+  DEFAULT_CONTROLLERS,
+  startControlPlane,
+  type ControlPlaneOptions,
+  type KubectlOptions,
+  type KubectlResult,
+} from './control-plane';
+export { freePorts, httpGet, type ProbeResponse, type ProbeTls } from './http-probe';
+export { renderKubeconfig, type KubeconfigInput } from './kubeconfig';
+export {
+  isPidAlive,
+  killAllProcesses,
+  ProcessHandle,
+  startProcess,
+  type ProcessExit,
+  type StartProcessOptions,
+} from './process-handle';
