@@ -1,0 +1,75 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SETTINGS_ENV_VARS } from '@ekspose/labels';
+import { type StartupInput, resolveStartup } from './app-bootstrap';
+
+function input(overrides: Partial<StartupInput> = {}): StartupInput {
+  return {
+    name: 'service-controller',
+    summary: 'Puts back deleted Services.',
+    version: '1.2.3',
+    argv: [],
+    env: {},
+    hostname: 'node-a',
+    pid: 42,
+    ...overrides,
+  };
+}
+
+describe('resolveStartup', () => {
+  it('--help (or -h): the summary and every env var ekspose reads', () => {
+    for (const flag of ['--help', '-h']) {
+      const startup = resolveStartup(input({ argv: [flag] }));
+      assert.equal(startup.kind, 'help');
+      const text = (startup as { text: string }).text;
+      assert.match(text, /^service-controller: Puts back deleted Services\./);
+      assert.ok(SETTINGS_ENV_VARS.length > 10);
+      for (const name of SETTINGS_ENV_VARS) assert.ok(text.includes(name), `--help lists ${name}`);
+    }
+  });
+
+  it('--help wins over bad settings and other arguments', () => {
+    const startup = resolveStartup(input({ argv: ['--bogus', '--help'], env: { EKSPOSE_WORKERS: 'zero' } }));
+    assert.equal(startup.kind, 'help');
+  });
+
+  it('--version: the name and the version', () => {
+    assert.deepEqual(resolveStartup(input({ argv: ['--version'] })), { kind: 'version', text: 'service-controller 1.2.3' });
+  });
+
+  it('an unknown argument is invalid, naming it and pointing at --help', () => {
+    const startup = resolveStartup(input({ argv: ['--frobnicate', 'x'] }));
+    assert.equal(startup.kind, 'invalid');
+    const text = (startup as { text: string }).text;
+    assert.match(text, /unknown argument\(s\): --frobnicate x/);
+    assert.match(text, /service-controller --help/);
+  });
+
+  it('EKSPOSE_WORKERS=zero: invalid, naming EKSPOSE_WORKERS and its value', () => {
+    const startup = resolveStartup(input({ env: { EKSPOSE_WORKERS: 'zero' } }));
+    assert.equal(startup.kind, 'invalid');
+    const text = (startup as { text: string }).text;
+    assert.match(text, /invalid settings \(1\)/);
+    assert.match(text, /EKSPOSE_WORKERS="zero"/);
+  });
+
+  it('every bad setting is listed, one per line', () => {
+    const startup = resolveStartup(input({ env: { EKSPOSE_WORKERS: '0', LOG_LEVEL: 'loud' } }));
+    assert.equal(startup.kind, 'invalid');
+    const lines = (startup as { text: string }).text.split('\n').filter((l) => l.startsWith('  - '));
+    assert.equal(lines.length, 2);
+    assert.ok(lines.some((l) => l.includes('EKSPOSE_WORKERS')));
+    assert.ok(lines.some((l) => l.includes('LOG_LEVEL')));
+  });
+
+  it('no arguments (or just --) and good settings: run, with the identity from hostname and pid', () => {
+    for (const argv of [[], ['--']]) {
+      const startup = resolveStartup(input({ argv, env: { EKSPOSE_WORKERS: '8', EKSPOSE_DOMAIN: 'example.com' } }));
+      assert.equal(startup.kind, 'run');
+      const { settings } = startup as { settings: { workers: number; domain: string; identity: string } };
+      assert.equal(settings.workers, 8);
+      assert.equal(settings.domain, 'example.com');
+      assert.equal(settings.identity, 'node-a-42');
+    }
+  });
+});

@@ -1,0 +1,99 @@
+// The part of start-up every controller shares: command line, settings,
+// logger, Kubernetes clients and the metrics registry. `resolveStartup` is
+// pure (tested); `bootstrap` is the thin I/O wrapper the mains call.
+import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { type Settings, formatSettingsHelp, loadSettings } from '@ekspose/labels';
+import { type KubeClients, createKubeClients, loadKubeConfig } from './kube-client';
+import { createLogger } from './logger';
+import { type ControllerMetrics, createControllerMetrics } from './metrics';
+
+export type Startup =
+  | { kind: 'help'; text: string }
+  | { kind: 'version'; text: string }
+  | { kind: 'invalid'; text: string }
+  | { kind: 'run'; settings: Settings };
+
+export interface StartupInput {
+  name: string;
+  summary: string;
+  version: string;
+  argv: string[];
+  env: Record<string, string | undefined>;
+  hostname?: string;
+  pid?: number;
+}
+
+export function resolveStartup(input: StartupInput): Startup {
+  const { name, argv } = input;
+  if (argv.includes('--help') || argv.includes('-h')) {
+    return { kind: 'help', text: formatSettingsHelp(name, input.summary) };
+  }
+  if (argv.includes('--version')) return { kind: 'version', text: `${name} ${input.version}` };
+  const unknown = argv.filter((a) => a !== '--');
+  if (unknown.length > 0) {
+    return { kind: 'invalid', text: `${name}: unknown argument(s): ${unknown.join(' ')}\nRun '${name} --help' for usage.` };
+  }
+  const loaded = loadSettings(input.env, { hostname: input.hostname, pid: input.pid });
+  if (!loaded.ok) {
+    return {
+      kind: 'invalid',
+      text: `${name}: invalid settings (${loaded.problems.length}):\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\nRun '${name} --help' for every setting and its default.`,
+    };
+  }
+  return { kind: 'run', settings: loaded.settings };
+}
+
+export interface Bootstrapped {
+  settings: Settings;
+  log: Logger;
+  clients: KubeClients;
+  registry: Registry;
+  metrics: ControllerMetrics;
+}
+
+/** For the apps' main: handles --help/--version and bad settings by exiting, as a CLI does. */
+export function bootstrap(opts: { name: string; summary: string }): Bootstrapped {
+  const version = process.env.EKSPOSE_VERSION ?? 'dev';
+  const startup = resolveStartup({
+    ...opts,
+    version,
+    argv: process.argv.slice(2),
+    env: process.env,
+    hostname: hostname(),
+    pid: process.pid,
+  });
+  if (startup.kind === 'help' || startup.kind === 'version') {
+    process.stdout.write(`${startup.text}\n`);
+    process.exit(0);
+  }
+  if (startup.kind === 'invalid') {
+    process.stderr.write(`${startup.text}\n`);
+    process.exit(1);
+  }
+  const settings = startup.settings;
+  const log = createLogger(opts.name, settings.logLevel);
+  let clients: KubeClients;
+  try {
+    clients = createKubeClients(loadKubeConfig());
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    process.stderr.write(`${opts.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  const registry = new Registry();
+  const metrics = createControllerMetrics(registry, opts.name, { defaultMetrics: true });
+  log.info(
+    {
+      version,
+      server: clients.config.getCurrentCluster()?.server,
+      watchNamespaces: settings.watchNamespaces.length > 0 ? settings.watchNamespaces : 'all',
+      skipNamespaces: settings.skipNamespaces,
+      workers: settings.workers,
+      leaderElection: settings.leaderElection,
+    },
+    'starting',
+  );
+  return { settings, log, clients, registry, metrics };
+}

@@ -1,0 +1,226 @@
+// What every ekspose controller process does around its reconcile: probes and
+// metrics, informers, leader election, the work queue, periodic resync, and
+// an orderly shutdown. The apps only say which informers, which reconcile and
+// which keys to look at.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Settings } from '@ekspose/labels';
+import { EventLoopMonitor } from './event-loop-monitor';
+import type { Informer, KubeObjectLike } from './informer';
+import type { KubeClients } from './kube-client';
+import { LeaderElector, kubernetesLeaseStore } from './leader-election';
+import type { ControllerMetrics } from './metrics';
+import { type CheckResult, type ObservabilityServers, startObservabilityServers } from './observability-server';
+import type { Reconciler, WorkQueue } from './work-queue';
+
+export interface ControllerHostOptions {
+  /** e.g. `deployment-controller`; also names the Lease (`ekspose-<name>`). */
+  name: string;
+  settings: Settings;
+  log: Logger;
+  registry: Registry;
+  metrics: ControllerMetrics;
+  clients: KubeClients;
+  informers: Array<Informer<KubeObjectLike>>;
+  queue: WorkQueue;
+  reconcile: Reconciler;
+  /** Keys to reconcile when this replica starts leading (the start-up reconcile) and on every resync. */
+  resyncKeys: () => string[];
+  /** Extra readiness details, e.g. NATS state. Never makes the replica unready. */
+  readinessDetails?: () => Record<string, unknown>;
+  /** Run last on shutdown, e.g. draining NATS. */
+  onShutdown?: () => Promise<void>;
+  /** How the process ends after a fatal condition (lost lease); injectable for tests. */
+  exit?: (code: number) => void;
+  /** Informers failing to list/watch longer than this make /healthz fail. */
+  informerFailureToleranceMs?: number;
+  /** Event-loop stalls longer than this make /healthz fail. */
+  eventLoopStallToleranceMs?: number;
+  /** Shutdown waits this long for in-flight reconciles. */
+  shutdownTimeoutMs?: number;
+}
+
+export class ControllerHost {
+  private readonly monitor = new EventLoopMonitor();
+  private servers?: ObservabilityServers;
+  private elector?: LeaderElector;
+  private resyncTimer?: ReturnType<typeof setInterval>;
+  private leading = false;
+  private stopping?: Promise<void>;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ControllerHostOptions) {
+    this.log = opts.log;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  get ports(): { health?: number; metrics?: number } {
+    return { health: this.servers?.healthPort, metrics: this.servers?.metricsPort };
+  }
+
+  healthz(): CheckResult {
+    const now = Date.now();
+    const tolerance = this.opts.informerFailureToleranceMs ?? 120_000;
+    const informers = this.opts.informers.map((i) => i.status());
+    const broken = informers.filter(
+      (s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance),
+    );
+    const stalledMs = this.monitor.stalledForMs();
+    const stallTolerance = this.opts.eventLoopStallToleranceMs ?? 10_000;
+    return {
+      ok: broken.length === 0 && stalledMs <= stallTolerance,
+      details: {
+        eventLoopStalledMs: stalledMs,
+        informers: informers.map((s) => ({ resource: s.resource, running: s.running, lastError: s.lastError })),
+        ...(broken.length > 0 ? { failing: broken.map((s) => s.resource) } : {}),
+      },
+    };
+  }
+
+  readyz(): CheckResult {
+    const informers = this.opts.informers.map((i) => i.status());
+    return {
+      ok: informers.every((s) => s.synced) && !this.stopping,
+      details: {
+        leader: this.leading,
+        stopping: Boolean(this.stopping),
+        queueDepth: this.opts.queue.depth,
+        informers: Object.fromEntries(informers.map((s) => [s.resource, { synced: s.synced, objects: s.objects }])),
+        ...(this.opts.readinessDetails?.() ?? {}),
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    const { settings, log } = this.opts;
+    this.monitor.start();
+    this.servers = await startObservabilityServers({
+      bindAddress: settings.bindAddress,
+      healthPort: settings.healthPort,
+      metricsPort: settings.metricsPort,
+      registry: this.opts.registry,
+      healthz: () => this.healthz(),
+      readyz: () => this.readyz(),
+      log,
+    });
+    log.info({ healthPort: this.servers.healthPort, metricsPort: this.servers.metricsPort }, 'probes and metrics listening');
+    for (const informer of this.opts.informers) informer.start();
+    const started = Date.now();
+    await Promise.all(this.opts.informers.map((i) => i.waitForSync()));
+    if (this.stopping) return;
+    log.info({ durationMs: Date.now() - started }, 'caches synced');
+
+    if (!settings.leaderElection) {
+      this.startLeading();
+      return;
+    }
+    const leaseName = `ekspose-${this.opts.name}`;
+    this.elector = new LeaderElector({
+      store: kubernetesLeaseStore(this.opts.clients.coordination, settings.podNamespace, leaseName),
+      identity: settings.identity,
+      leaseDurationMs: settings.leaseDurationSeconds * 1000,
+      renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
+      retryPeriodMs: settings.leaseRetryPeriodSeconds * 1000,
+      log: log.child({ lease: `${settings.podNamespace}/${leaseName}` }),
+      metrics: this.opts.metrics,
+      onStartedLeading: () => this.startLeading(),
+      onStoppedLeading: () => this.stoppedLeading(),
+    });
+    log.info({ lease: `${settings.podNamespace}/${leaseName}`, identity: settings.identity }, 'waiting for leadership');
+    this.elector.start();
+  }
+
+  private startLeading(): void {
+    if (this.leading || this.stopping) return;
+    this.leading = true;
+    this.opts.metrics.setLeader(true);
+    this.log.info({ identity: this.opts.settings.identity }, 'started leading');
+    this.opts.queue.start(this.opts.reconcile);
+    this.resync('start');
+    this.resyncTimer = setInterval(() => this.resync('periodic'), this.opts.settings.resyncSeconds * 1000);
+    this.resyncTimer.unref();
+  }
+
+  private stoppedLeading(): void {
+    this.opts.metrics.setLeader(false);
+    if (!this.leading || this.stopping) return;
+    // As client-go controllers do: a replica that lost its lease may be acting on
+    // stale assumptions; exiting lets the kubelet start it fresh as a standby.
+    this.leading = false;
+    this.log.error('lost leadership; exiting');
+    void this.stop('lost leadership').finally(() => (this.opts.exit ?? process.exit)(1));
+  }
+
+  private resync(why: string): void {
+    const keys = this.opts.resyncKeys();
+    for (const key of keys) this.opts.queue.add(key);
+    this.log.info({ why, keys: keys.length }, 'resync');
+  }
+
+  /** Stop taking work, finish in-flight, release the lease, stop informers, drain NATS. Idempotent. */
+  stop(reason = 'shutdown'): Promise<void> {
+    this.stopping ??= (async () => {
+      const started = Date.now();
+      this.log.info({ reason }, 'stopping');
+      if (this.resyncTimer) clearInterval(this.resyncTimer);
+      await this.opts.queue.shutdown({ timeoutMs: this.opts.shutdownTimeoutMs ?? 7_000 });
+      // Each step is bounded: a control plane or NATS that is already gone must not hold up the exit.
+      if (this.elector) await withTimeout(this.elector.stop(), 3_000, () => this.log.warn('lease not released in time'));
+      this.leading = false;
+      this.opts.metrics.setLeader(false);
+      await Promise.all(this.opts.informers.map((i) => i.stop()));
+      try {
+        await withTimeout(this.opts.onShutdown?.() ?? Promise.resolve(), 3_000, () => this.log.warn('shutdown hook did not finish in time'));
+      } catch (err) {
+        this.log.warn({ err }, 'shutdown hook failed');
+      }
+      await this.servers?.close();
+      this.monitor.stop();
+      this.log.info({ reason, durationMs: Date.now() - started }, 'stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      resolve();
+    }, ms);
+  });
+  return Promise.race([work.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** SIGTERM/SIGINT → stop → exit 0; a stop that takes longer than `timeoutMs` exits 1. */
+export function exitOnSignals(host: { stop(reason?: string): Promise<void> }, log: Logger, timeoutMs = 10_000): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C in a terminal signals the whole process group, and a supervisor
+    // may follow with SIGTERM: one shutdown is already under way and bounded
+    // by the timer, so later signals are noted, not acted on.
+    if (received) {
+      log.info({ signal }, 'already stopping');
+      return;
+    }
+    received = true;
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    host.stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

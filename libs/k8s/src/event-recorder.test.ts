@@ -1,0 +1,219 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import { ManualClock } from './clock';
+import { EventReason, EventRecorder, type EventRecorderOptions, eventName } from './event-recorder';
+
+interface CreateCall {
+  namespace: string;
+  body: CoreV1Event;
+}
+interface PatchCall {
+  name: string;
+  namespace: string;
+  body: { count: number; lastTimestamp: string };
+  contentType: string | undefined;
+}
+
+/** The Content-Type the client would send, read from the options passed to a patch call. */
+function contentTypeOf(options: unknown): string | undefined {
+  const headers: Record<string, string> = {};
+  const request = { setHeaderParam: (k: string, v: string) => void (headers[k] = v) };
+  for (const m of (options as { middleware?: Array<{ pre(r: unknown): unknown }> })?.middleware ?? []) m.pre(request);
+  return headers['Content-Type'];
+}
+
+/** A fake CoreV1Api: records calls; the test queues errors for the next create/patch calls. */
+function fakeCore() {
+  const creates: CreateCall[] = [];
+  const patches: PatchCall[] = [];
+  const createErrors: unknown[] = [];
+  const patchErrors: unknown[] = [];
+  const core = {
+    createNamespacedEvent: async (params: { namespace: string; body: CoreV1Event }) => {
+      creates.push(structuredClone(params));
+      const err = createErrors.shift();
+      if (err) throw err;
+      return params.body;
+    },
+    patchNamespacedEvent: async (params: { name: string; namespace: string; body: PatchCall['body'] }, options?: unknown) => {
+      patches.push({ ...structuredClone(params), contentType: contentTypeOf(options) });
+      const err = patchErrors.shift();
+      if (err) throw err;
+      return {} as CoreV1Event;
+    },
+  };
+  return { core: core as unknown as EventRecorderOptions['core'], creates, patches, createErrors, patchErrors };
+}
+
+function setup(opts: Partial<EventRecorderOptions> = {}) {
+  const api = fakeCore();
+  const clock = new ManualClock({ start: Date.UTC(2025, 4, 1, 12, 0, 0) });
+  const logs: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const writes: string[] = [];
+  const recorder = new EventRecorder({
+    core: api.core,
+    component: 'ekspose-deployment-controller',
+    instance: 'pod-1',
+    log,
+    clock,
+    onWrite: (action) => void writes.push(action),
+    ...opts,
+  });
+  return { ...api, clock, logs, writes, recorder };
+}
+
+const dep = { name: 'web', namespace: 'shop', uid: 'uid-1', resourceVersion: '7' };
+const apiError = (code: number) => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: { message: `status ${code}` } });
+
+describe('eventName', () => {
+  it('is the object name, a dot and a hex time stamp with a random tail', () => {
+    assert.equal(eventName('web', 1000, () => 0), `web.${(1000n * 1_000_000n).toString(16)}`);
+    assert.notEqual(eventName('web', 1000, () => 0), eventName('web', 1000, () => 0.5));
+    assert.match(eventName('web', Date.UTC(2025, 0, 1)), /^web\.[0-9a-f]+$/);
+  });
+});
+
+describe('EventRecorder', () => {
+  it('the first record creates a core/v1 Event on the Deployment', async () => {
+    const t = setup();
+    const now = new Date(t.clock.now());
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'label port: "abc" must be an integer');
+    assert.equal(t.creates.length, 1);
+    assert.equal(t.patches.length, 0);
+    const [{ namespace, body }] = t.creates as [CreateCall];
+    assert.equal(namespace, 'shop');
+    assert.match(body.metadata.name ?? '', /^web\.[0-9a-f]+$/);
+    assert.deepEqual(
+      { ...body, metadata: { ...body.metadata, name: undefined } },
+      {
+        metadata: { name: undefined, namespace: 'shop' },
+        involvedObject: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'shop', uid: 'uid-1', resourceVersion: '7' },
+        type: 'Warning',
+        reason: 'InvalidSpec',
+        message: 'label port: "abc" must be an integer',
+        count: 1,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        source: { component: 'ekspose-deployment-controller' },
+        reportingComponent: 'ekspose-deployment-controller',
+        reportingInstance: 'pod-1',
+      },
+    );
+    assert.deepEqual(t.writes, ['create']);
+  });
+
+  it('normal() records type Normal', async () => {
+    const t = setup();
+    await t.recorder.normal(dep, EventReason.ServiceRecreated, 'recreated');
+    assert.equal(t.creates[0]?.body.type, 'Normal');
+    assert.equal(t.creates[0]?.body.reason, 'ServiceRecreated');
+  });
+
+  it('the same event again bumps count on the existing Event with a merge patch instead of creating one', async () => {
+    const t = setup();
+    await t.recorder.warning(dep, EventReason.HostConflict, 'host taken');
+    const name = t.creates[0]?.body.metadata.name;
+    assert.ok(name);
+    t.clock.advance(5_000);
+    await t.recorder.warning(dep, EventReason.HostConflict, 'host taken');
+    t.clock.advance(5_000);
+    await t.recorder.warning(dep, EventReason.HostConflict, 'host taken');
+    assert.equal(t.creates.length, 1);
+    assert.deepEqual(t.patches, [
+      {
+        name,
+        namespace: 'shop',
+        body: { count: 2, lastTimestamp: new Date(Date.UTC(2025, 4, 1, 12, 0, 5)).toISOString() },
+        contentType: 'application/merge-patch+json',
+      },
+      {
+        name,
+        namespace: 'shop',
+        body: { count: 3, lastTimestamp: new Date(Date.UTC(2025, 4, 1, 12, 0, 10)).toISOString() },
+        contentType: 'application/merge-patch+json',
+      },
+    ]);
+    assert.deepEqual(t.writes, ['create', 'patch', 'patch']);
+  });
+
+  it('a different reason, type, message or object is a new Event', async () => {
+    const t = setup();
+    await t.recorder.warning(dep, EventReason.HostConflict, 'm');
+    await t.recorder.warning(dep, EventReason.ServiceConflict, 'm');
+    await t.recorder.normal(dep, EventReason.HostConflict, 'm');
+    await t.recorder.warning(dep, EventReason.HostConflict, 'other message');
+    await t.recorder.warning({ ...dep, uid: 'uid-2' }, EventReason.HostConflict, 'm');
+    assert.equal(t.creates.length, 5);
+    assert.equal(t.patches.length, 0);
+  });
+
+  it('a 404 on the patch (the Event expired): creates a fresh one, which later repeats patch', async () => {
+    const t = setup();
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    t.patchErrors.push(apiError(404));
+    t.clock.advance(3_600_000);
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    assert.equal(t.patches.length, 1);
+    assert.equal(t.creates.length, 2);
+    const fresh = (t.creates[1] as CreateCall).body;
+    assert.equal(fresh.count, 1);
+    assert.notEqual(fresh.metadata.name, t.creates[0]?.body.metadata.name);
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    assert.equal(t.patches.length, 2);
+    assert.equal(t.patches[1]?.name, fresh.metadata.name);
+    assert.equal(t.patches[1]?.body.count, 2);
+  });
+
+  it('an API error on create is logged, not thrown', async () => {
+    const t = setup();
+    t.createErrors.push(apiError(403));
+    await assert.doesNotReject(t.recorder.warning(dep, EventReason.InvalidSpec, 'bad'));
+    assert.deepEqual(t.writes, []);
+    const line = t.logs.find((l) => l.msg === 'could not record event');
+    assert.ok(line, 'a warning is logged');
+    assert.equal(line.level, 40);
+    assert.equal(line.err, 'HTTP 403: status 403');
+    assert.equal(line.deployment, 'shop/web');
+    // Nothing was remembered, so the next one tries a create again.
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    assert.equal(t.creates.length, 2);
+    assert.equal(t.patches.length, 0);
+  });
+
+  it('a non-404 error on patch is logged, not thrown, and creates nothing', async () => {
+    const t = setup();
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    t.patchErrors.push(apiError(500));
+    await assert.doesNotReject(t.recorder.warning(dep, EventReason.InvalidSpec, 'bad'));
+    assert.equal(t.creates.length, 1);
+    assert.ok(t.logs.some((l) => l.msg === 'could not record event' && l.err === 'HTTP 500: status 500'));
+  });
+
+  it('cuts messages longer than 1024 characters to 1024, marked with "..."', async () => {
+    const t = setup();
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'x'.repeat(5000));
+    const message = t.creates[0]?.body.message ?? '';
+    assert.equal(message.length, 1024);
+    assert.ok(message.endsWith('...'));
+    assert.ok(message.startsWith('x'.repeat(1021)));
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'y'.repeat(1024));
+    assert.equal(t.creates[1]?.body.message, 'y'.repeat(1024), 'exactly 1024 is left alone');
+  });
+
+  it('forgets the oldest event beyond cacheSize', async () => {
+    const t = setup({ cacheSize: 2 });
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'a');
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'b');
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'a'); // refreshes a
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'c'); // evicts b
+    await t.recorder.warning(dep, EventReason.InvalidSpec, 'b');
+    assert.deepEqual(
+      t.creates.map((c) => c.body.message),
+      ['a', 'b', 'c', 'b'],
+    );
+    assert.equal(t.patches.length, 1);
+  });
+});

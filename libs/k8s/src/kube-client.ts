@@ -1,0 +1,122 @@
+// Kubernetes client setup and the list/watch adapters the informers use.
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Ingress,
+  type V1Service,
+} from '@kubernetes/client-node';
+import type { ListFn, WatchFn } from './informer';
+
+export interface KubeClients {
+  config: KubeConfig;
+  apps: AppsV1Api;
+  core: CoreV1Api;
+  networking: NetworkingV1Api;
+  coordination: CoordinationV1Api;
+}
+
+/**
+ * Loads credentials as kubectl does: KUBECONFIG (a ':'-separated list, merged),
+ * else ~/.kube/config, else the in-cluster service account. Throws a clear
+ * error when none of these names a cluster.
+ */
+export function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) {
+    throw new Error(
+      'no Kubernetes cluster configured: set KUBECONFIG, create ~/.kube/config, or run in a Pod with a service account',
+    );
+  }
+  return kc;
+}
+
+export function createKubeClients(config: KubeConfig): KubeClients {
+  return {
+    config,
+    apps: config.makeApiClient(AppsV1Api),
+    core: config.makeApiClient(CoreV1Api),
+    networking: config.makeApiClient(NetworkingV1Api),
+    coordination: config.makeApiClient(CoordinationV1Api),
+  };
+}
+
+export function watchPath(config: KubeConfig, path: string): WatchFn {
+  const watcher = new Watch(config);
+  return async (params, onEvent, onDone) => {
+    const controller = await watcher.watch(path, { ...params }, (type, obj) => onEvent(type as never, obj), onDone);
+    return { abort: () => controller.abort() };
+  };
+}
+
+export interface ResourceSource<T> {
+  resource: string;
+  list: ListFn<T>;
+  watch: WatchFn;
+}
+
+export function deploymentSource(clients: KubeClients): ResourceSource<V1Deployment> {
+  return {
+    resource: 'deployments',
+    list: (p) => clients.apps.listDeploymentForAllNamespaces({ labelSelector: p.labelSelector }),
+    watch: watchPath(clients.config, '/apis/apps/v1/deployments'),
+  };
+}
+
+export function serviceSource(clients: KubeClients): ResourceSource<V1Service> {
+  return {
+    resource: 'services',
+    list: (p) => clients.core.listServiceForAllNamespaces({ labelSelector: p.labelSelector }),
+    watch: watchPath(clients.config, '/api/v1/services'),
+  };
+}
+
+export function ingressSource(clients: KubeClients): ResourceSource<V1Ingress> {
+  return {
+    resource: 'ingresses',
+    list: (p) => clients.networking.listIngressForAllNamespaces({ labelSelector: p.labelSelector }),
+    watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses'),
+  };
+}
+
+/** The HTTP status of a client error, if it has one (ApiException has .code). */
+export function statusCodeOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
+  if (typeof e?.code === 'number') return e.code;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+export const isNotFound = (err: unknown) => statusCodeOf(err) === 404;
+export const isConflict = (err: unknown) => statusCodeOf(err) === 409;
+
+/** A short, loggable description of a client error (ApiException bodies are large). */
+export function describeError(err: unknown): string {
+  const code = statusCodeOf(err);
+  const body = (err as { body?: unknown })?.body;
+  let message: string | undefined;
+  if (typeof body === 'string') {
+    try {
+      message = (JSON.parse(body) as { message?: string }).message;
+    } catch {
+      message = body.slice(0, 300);
+    }
+  } else if (body && typeof body === 'object') {
+    message = (body as { message?: string }).message;
+  }
+  message ??= err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return code ? `HTTP ${code}: ${message}` : message ?? 'unknown error';
+}
+
+/** client-node 1.x sends PATCH as JSON Patch unless told otherwise; ekspose sends merge patches. */
+export function mergePatchOptions() {
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+}

@@ -1,0 +1,103 @@
+// The controller metrics, behind a small interface so the work queue, the
+// elector and the reconcilers never touch prom-client and tests can pass a fake.
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
+
+export type ReconcileOutcome = 'done' | 'requeue' | 'error' | 'terminal';
+export type WrittenKind = 'service' | 'ingress' | 'event';
+export type WriteAction = 'create' | 'patch' | 'delete';
+export type DecisionKind = 'service' | 'ingress';
+export type Decision = 'recreate' | 'cascade';
+
+export interface ControllerMetrics {
+  reconciled(result: ReconcileOutcome, durationSeconds: number): void;
+  setQueueDepth(depth: number): void;
+  retried(): void;
+  setLeader(isLeader: boolean): void;
+  /** key is the Deployment-side label/annotation that was invalid (bounded), not the object key. */
+  invalidSpec(key: string): void;
+  informerRestarted(resource: string): void;
+  objectWritten(kind: WrittenKind, action: WriteAction): void;
+  conflict(kind: string): void;
+  decision(kind: DecisionKind, decision: Decision): void;
+}
+
+export const METRIC_PREFIX = 'ekspose_';
+
+/** Reconciles are API round trips: from a few ms to a slow apiserver's tens of seconds. */
+const RECONCILE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface ControllerMetricsOptions {
+  /**
+   * Also register prom-client's Node process metrics, once per registry. Prefixed
+   * ekspose_ (ekspose_process_cpu_seconds_total, ekspose_nodejs_heap_size_used_bytes…):
+   * prefixing ekspose_process_ would stutter as ekspose_process_process_cpu_….
+   */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * Every metric carries a `controller` label, so several controllers can share
+ * one registry (in-process integration tests) and dashboards can tell them apart.
+ * Calling this twice on one registry reuses the metrics already registered there.
+ */
+export function createControllerMetrics(
+  registry: Registry,
+  controller: string,
+  opts: ControllerMetricsOptions = {},
+): ControllerMetrics {
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    existing<Counter<L | 'controller'>>(registry, name) ??
+    new Counter({ name, help, labelNames: ['controller', ...labelNames], registers: [registry] });
+  const gauge = (name: string, help: string) =>
+    existing<Gauge<'controller'>>(registry, name) ??
+    new Gauge({ name, help, labelNames: ['controller'], registers: [registry] });
+
+  const reconcileTotal = counter(`${METRIC_PREFIX}reconcile_total`, 'Reconciles by result.', ['result']);
+  const reconcileDuration =
+    existing<Histogram<'controller' | 'result'>>(registry, `${METRIC_PREFIX}reconcile_duration_seconds`) ??
+    new Histogram({
+      name: `${METRIC_PREFIX}reconcile_duration_seconds`,
+      help: 'Time spent in one reconcile, by result.',
+      labelNames: ['controller', 'result'],
+      buckets: RECONCILE_BUCKETS,
+      registers: [registry],
+    });
+  const queueDepth = gauge(`${METRIC_PREFIX}queue_depth`, 'Keys waiting in the work queue, not counting in-flight or delayed ones.');
+  const queueRetries = counter(`${METRIC_PREFIX}queue_retries_total`, 'Keys put back with backoff after a failed reconcile.', []);
+  const leader = gauge(`${METRIC_PREFIX}leader`, '1 while this replica holds the lease, else 0.');
+  const invalidSpec = counter(`${METRIC_PREFIX}invalid_spec_total`, 'Deployments with an invalid value, by offending key.', ['key']);
+  const informerRestarts = counter(`${METRIC_PREFIX}informer_restarts_total`, 'Informer list/watch restarts, by resource.', ['resource']);
+  const objectsWritten = counter(`${METRIC_PREFIX}objects_written_total`, 'Writes to the API server, by kind and action.', ['kind', 'action']);
+  const conflicts = counter(`${METRIC_PREFIX}conflicts_total`, 'Objects of our name that ekspose does not own, by kind.', ['kind']);
+  const decisions = counter(`${METRIC_PREFIX}decisions_total`, 'Decisions after a managed object was deleted.', ['kind', 'decision']);
+
+  if (opts.defaultMetrics && !registry.getSingleMetric(`${METRIC_PREFIX}process_cpu_user_seconds_total`)) {
+    collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  }
+
+  // Zero the label sets we know up front so rate() works from the first scrape.
+  for (const result of ['done', 'requeue', 'error', 'terminal'] as const) reconcileTotal.inc({ controller, result }, 0);
+  queueRetries.inc({ controller }, 0);
+  queueDepth.set({ controller }, 0);
+  leader.set({ controller }, 0);
+
+  return {
+    reconciled(result, durationSeconds) {
+      reconcileTotal.inc({ controller, result });
+      reconcileDuration.observe({ controller, result }, durationSeconds);
+    },
+    setQueueDepth: (depth) => queueDepth.set({ controller }, depth),
+    retried: () => queueRetries.inc({ controller }),
+    setLeader: (isLeader) => leader.set({ controller }, isLeader ? 1 : 0),
+    invalidSpec: (key) => invalidSpec.inc({ controller, key }),
+    informerRestarted: (resource) => informerRestarts.inc({ controller, resource }),
+    objectWritten: (kind, action) => objectsWritten.inc({ controller, kind, action }),
+    conflict: (kind) => conflicts.inc({ controller, kind }),
+    decision: (kind, decision) => decisions.inc({ controller, kind, decision }),
+  };
+}
+
+function existing<M>(registry: Registry, name: string): M | undefined {
+  return registry.getSingleMetric(name) as M | undefined;
+}

@@ -1,0 +1,77 @@
+// Desired Service and Ingress for a Deployment: pure functions of the parsed
+// ExposeSpec, as sample-controller's newDeployment(foo) is of its Foo.
+import type { V1Ingress, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+import {
+  type ExposeSpec,
+  LABEL_DEPLOYMENT,
+  LABEL_MANAGED_BY,
+  MANAGED_BY_VALUE,
+  SERVICE_PORT_NAME,
+} from '@ekspose/labels';
+
+export type OwnedKind = 'Service' | 'Ingress';
+
+/** The labels every owned object carries; other labels on the live object are left alone. */
+export function ownedLabels(deploymentName: string): Record<string, string> {
+  return { [LABEL_MANAGED_BY]: MANAGED_BY_VALUE, [LABEL_DEPLOYMENT]: deploymentName };
+}
+
+/**
+ * No blockOwnerDeletion: setting it needs update on deployments/finalizers in
+ * clusters with OwnerReferencesPermissionEnforcement, which our RBAC does not grant.
+ */
+export function deploymentOwnerReference(spec: Pick<ExposeSpec, 'name' | 'uid'>): V1OwnerReference {
+  return { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name, uid: spec.uid, controller: true };
+}
+
+export function desiredService(spec: ExposeSpec): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels: ownedLabels(spec.name),
+      ownerReferences: [deploymentOwnerReference(spec)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...spec.selector },
+      ports: [{ name: SERVICE_PORT_NAME, protocol: 'TCP', port: spec.port, targetPort: spec.targetPort as never }],
+    },
+  };
+}
+
+/** null when the Deployment does not want an Ingress. */
+export function desiredIngress(spec: ExposeSpec): V1Ingress | null {
+  const ing = spec.ingress;
+  if (!ing) return null;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels: ownedLabels(spec.name),
+      ownerReferences: [deploymentOwnerReference(spec)],
+    },
+    spec: {
+      ...(ing.ingressClassName ? { ingressClassName: ing.ingressClassName } : {}),
+      rules: [
+        {
+          host: ing.host,
+          http: {
+            paths: [
+              {
+                path: ing.path,
+                pathType: 'Prefix',
+                backend: { service: { name: spec.name, port: { number: spec.port } } },
+              },
+            ],
+          },
+        },
+      ],
+      ...(ing.tlsSecret ? { tls: [{ hosts: [ing.host], secretName: ing.tlsSecret }] } : {}),
+    },
+  };
+}

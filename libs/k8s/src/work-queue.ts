@@ -1,0 +1,301 @@
+// The controller's work queue, after client-go's workqueue: keys, not events,
+// so a burst of events for one Deployment costs one reconcile, and a key is
+// never reconciled twice at once.
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { realClock } from './clock';
+import type { Clock, TimerHandle } from './clock';
+import type { ControllerMetrics, ReconcileOutcome } from './metrics';
+
+export type ReconcileResult =
+  | { kind: 'done' }
+  | { kind: 'requeueAfter'; delayMs: number }
+  | { kind: 'terminal'; error: Error };
+
+/** A thrown error (or rejected promise) means: retry with per-key backoff. */
+export type Reconciler = (key: string) => Promise<ReconcileResult>;
+
+export interface WorkQueueOptions {
+  name: string;
+  workers: number;
+  /** First retry delay; doubles per consecutive failure of the key. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Global rate of reconcile starts, refilled continuously. */
+  qps?: number;
+  /** Starts allowed at once before qps applies (the initial resync of many keys). */
+  burst?: number;
+  clock?: Clock;
+  log?: Logger;
+  metrics?: ControllerMetrics;
+}
+
+export const WORK_QUEUE_DEFAULTS = { baseDelayMs: 5, maxDelayMs: 300_000, qps: 50, burst: 200 } as const;
+
+/** Delay before retry number failures+1: base * 2^failures, capped. */
+export function backoffDelay(failures: number, baseDelayMs: number, maxDelayMs: number): number {
+  // 2^failures overflows to Infinity long after the cap; min() still gives the cap.
+  return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures));
+}
+
+/** A token bucket: `burst` tokens, refilled at `qps` per second. Pure apart from the times it is given. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly qps: number;
+  private readonly burst: number;
+
+  constructor(opts: { qps: number; burst: number; now: number }) {
+    if (!(opts.qps > 0) || !(opts.burst >= 1)) throw new Error(`TokenBucket: qps must be > 0 and burst >= 1`);
+    this.qps = opts.qps;
+    this.burst = opts.burst;
+    this.tokens = opts.burst;
+    this.last = opts.now;
+  }
+
+  /** Takes a token and returns 0, or returns how many ms until one is available (and takes nothing). */
+  take(now: number): number {
+    this.refill(now);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.qps));
+  }
+
+  private refill(now: number): void {
+    if (now > this.last) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.qps) / 1000);
+      this.last = now;
+    }
+  }
+}
+
+export class WorkQueue {
+  readonly name: string;
+  private readonly workers: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly metrics: ControllerMetrics | undefined;
+  private readonly bucket: TokenBucket;
+
+  /** Keys ready to run, in arrival order. */
+  private readonly ready: string[] = [];
+  /** Keys that need a run: in `ready`, or in flight and to be run again after. */
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  /** Delayed adds; a key keeps its earliest due time. */
+  private readonly waiting = new Map<string, { due: number; handle: TimerHandle }>();
+  private readonly failures = new Map<string, number>();
+
+  private reconcile: Reconciler | undefined;
+  private rateTimer: TimerHandle | undefined;
+  private pumping = false;
+  private pumpAgain = false;
+  private stopping = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(opts: WorkQueueOptions) {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`WorkQueue ${opts.name}: workers must be an integer >= 1`);
+    this.name = opts.name;
+    this.workers = opts.workers;
+    this.baseDelayMs = opts.baseDelayMs ?? WORK_QUEUE_DEFAULTS.baseDelayMs;
+    this.maxDelayMs = opts.maxDelayMs ?? WORK_QUEUE_DEFAULTS.maxDelayMs;
+    this.clock = opts.clock ?? realClock;
+    this.log = (opts.log ?? pino({ level: 'silent' })).child({ queue: opts.name });
+    this.metrics = opts.metrics;
+    this.bucket = new TokenBucket({
+      qps: opts.qps ?? WORK_QUEUE_DEFAULTS.qps,
+      burst: opts.burst ?? WORK_QUEUE_DEFAULTS.burst,
+      now: this.clock.now(),
+    });
+  }
+
+  /** Keys ready and waiting for a worker (not delayed ones, not in-flight ones). */
+  get depth(): number {
+    return this.ready.length;
+  }
+
+  get inFlight(): number {
+    return this.processing.size;
+  }
+
+  /** Consecutive failures of the key since its last success. */
+  retries(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  add(key: string): void {
+    if (this.stopping) return;
+    if (this.dirty.has(key)) return;
+    this.dirty.add(key);
+    // An in-flight key is picked up again when its run ends, never concurrently.
+    if (this.processing.has(key)) return;
+    this.ready.push(key);
+    this.depthChanged();
+    this.pump();
+  }
+
+  addAfter(key: string, delayMs: number): void {
+    if (this.stopping) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    const due = this.clock.now() + delayMs;
+    const pending = this.waiting.get(key);
+    if (pending) {
+      if (pending.due <= due) return;
+      this.clock.clearTimeout(pending.handle);
+    }
+    const handle = this.clock.setTimeout(() => {
+      this.waiting.delete(key);
+      this.add(key);
+    }, delayMs);
+    this.waiting.set(key, { due, handle });
+  }
+
+  start(reconcile: Reconciler): void {
+    if (this.reconcile) throw new Error(`WorkQueue ${this.name}: already started`);
+    if (this.stopping) throw new Error(`WorkQueue ${this.name}: shut down`);
+    this.reconcile = reconcile;
+    this.log.info({ workers: this.workers, queued: this.ready.length }, 'work queue started');
+    this.pump();
+  }
+
+  /**
+   * Stops taking work (queued and delayed keys are dropped, later adds ignored)
+   * and resolves once in-flight reconciles have ended, or after timeoutMs.
+   */
+  async shutdown(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      for (const { handle } of this.waiting.values()) this.clock.clearTimeout(handle);
+      this.waiting.clear();
+      if (this.rateTimer) this.clock.clearTimeout(this.rateTimer);
+      this.rateTimer = undefined;
+      const dropped = this.ready.length;
+      this.ready.length = 0;
+      this.dirty.clear();
+      this.depthChanged();
+      this.log.info({ inFlight: this.processing.size, dropped }, 'work queue shutting down');
+    }
+    if (this.processing.size === 0) return;
+
+    await new Promise<void>((resolve) => {
+      let timer: TimerHandle | undefined;
+      const done = () => {
+        if (timer) this.clock.clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.push(done);
+      if (opts.timeoutMs !== undefined) {
+        timer = this.clock.setTimeout(() => {
+          this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+          this.log.warn({ inFlight: [...this.processing] }, 'work queue shutdown timed out with reconciles in flight');
+          resolve();
+        }, opts.timeoutMs);
+      }
+    });
+  }
+
+  private pump(): void {
+    // A reconcile that calls add() synchronously lands here while we are in the loop below.
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.startReady();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private startReady(): void {
+    const reconcile = this.reconcile;
+    if (!reconcile || this.stopping || this.rateTimer) return;
+    while (this.processing.size < this.workers && this.ready.length > 0) {
+      const waitMs = this.bucket.take(this.clock.now());
+      if (waitMs > 0) {
+        this.rateTimer = this.clock.setTimeout(() => {
+          this.rateTimer = undefined;
+          this.pump();
+        }, waitMs);
+        return;
+      }
+      const key = this.ready.shift() as string;
+      this.dirty.delete(key);
+      this.processing.add(key);
+      this.depthChanged();
+      void this.run(reconcile, key);
+    }
+  }
+
+  private async run(reconcile: Reconciler, key: string): Promise<void> {
+    const started = this.clock.now();
+    let result: ReconcileResult | { kind: 'error'; error: unknown };
+    try {
+      result = await reconcile(key);
+    } catch (error) {
+      result = { kind: 'error', error };
+    }
+    const durationMs = this.clock.now() - started;
+    this.settle(key, result, durationMs);
+
+    this.processing.delete(key);
+    if (this.dirty.has(key) && !this.stopping) {
+      this.ready.push(key);
+      this.depthChanged();
+    }
+    if (this.processing.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+    this.pump();
+  }
+
+  private settle(key: string, result: ReconcileResult | { kind: 'error'; error: unknown }, durationMs: number): void {
+    let outcome: ReconcileOutcome;
+    switch (result.kind) {
+      case 'done':
+        outcome = 'done';
+        this.failures.delete(key);
+        this.log.debug({ key, durationMs }, 'reconciled');
+        break;
+      case 'requeueAfter':
+        outcome = 'requeue';
+        this.failures.delete(key);
+        this.log.debug({ key, durationMs, delayMs: result.delayMs }, 'reconciled, requeued');
+        this.addAfter(key, result.delayMs);
+        break;
+      case 'terminal':
+        outcome = 'terminal';
+        this.failures.delete(key);
+        this.log.error({ key, durationMs, err: result.error }, 'reconcile failed, not retrying');
+        break;
+      case 'error': {
+        outcome = 'error';
+        const failures = this.failures.get(key) ?? 0;
+        const delayMs = backoffDelay(failures, this.baseDelayMs, this.maxDelayMs);
+        this.failures.set(key, failures + 1);
+        this.metrics?.retried();
+        this.log.warn({ key, durationMs, err: result.error, retries: failures + 1, delayMs }, 'reconcile failed, retrying');
+        this.addAfter(key, delayMs);
+        break;
+      }
+    }
+    this.metrics?.reconciled(outcome, durationMs / 1000);
+  }
+
+  private depthChanged(): void {
+    this.metrics?.setQueueDepth(this.ready.length);
+  }
+}
