@@ -77,6 +77,10 @@ export class ProcessHandle {
         env: options.env ?? process.env,
         cwd: options.cwd,
         stdio: ['ignore', fd, fd],
+        // Its own process group: a Ctrl-C in the terminal (which signals the whole
+        // foreground group) must not kill the plane before the controllers that
+        // use it have shut down. The owner stops it; pdeathsig covers a dead owner.
+        detached: true,
       });
       this.exited = new Promise<ProcessExit>((resolve) => {
         const done = (exit: ProcessExit): void => {
