@@ -5,6 +5,7 @@
 //   3. the integration suite against a real kube-apiserver, etcd, GC and NATS.
 // Set EKSPOSE_SKIP_E2E=1 to stop after step 2.
 import { spawnSync } from 'node:child_process';
+import { ensureDependencies } from './lib/ensure-deps.mjs';
 
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
 const started = Date.now();
@@ -21,6 +22,7 @@ function step(title, cmd, args) {
   console.log(`==> ok: ${title} (${secs}s)`);
 }
 
+ensureDependencies();
 step('control-plane binaries (first run builds them: ~10 min on 2 cores)', 'bash', ['tools/controlplane/build.sh']);
 step('lint, typecheck, unit tests and builds', 'npx', [
   'nx', 'run-many', '-t', 'lint', 'typecheck', 'test', 'build', '--parallel=2', '--outputStyle=static',
