@@ -69,7 +69,11 @@ ingresses.on(INFORMER_UPDATE, (i) => {
   hostIndex.upsert(i);
   enqueue(ownerKeyOf(i));
 });
-ingresses.on(INFORMER_DELETE, (i) => hostIndex.remove(i));
+ingresses.on(INFORMER_DELETE, (i) => {
+  hostIndex.remove(i);
+  // A host freed by this deletion goes to the Deployment that was waiting for it.
+  for (const key of reconciler.keysWaitingFor(i)) enqueue(key);
+});
 
 const host = new ControllerHost({
   name: NAME,

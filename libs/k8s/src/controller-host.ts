@@ -32,8 +32,6 @@ export interface ControllerHostOptions {
   onShutdown?: () => Promise<void>;
   /** How the process ends after a fatal condition (lost lease); injectable for tests. */
   exit?: (code: number) => void;
-  /** Informers failing to list/watch longer than this make /healthz fail. */
-  informerFailureToleranceMs?: number;
   /** Event-loop stalls longer than this make /healthz fail. */
   eventLoopStallToleranceMs?: number;
   /** Shutdown waits this long for in-flight reconciles. */
@@ -63,7 +61,7 @@ export class ControllerHost {
 
   healthz(): CheckResult {
     const now = Date.now();
-    const tolerance = this.opts.informerFailureToleranceMs ?? 120_000;
+    const tolerance = this.opts.settings.informerFailureToleranceSeconds * 1000;
     const informers = this.opts.informers.map((i) => i.status());
     const broken = informers.filter(
       (s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance),

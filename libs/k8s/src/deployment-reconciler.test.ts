@@ -574,6 +574,17 @@ describe('DeploymentReconciler', () => {
     assert.match(t.recorded[0]?.message ?? '', /shop\.example\.com\/ .*shop\/api/);
   });
 
+  it('a Deployment refused a host is handed back when the holding Ingress is deleted, once', async () => {
+    const other = deployment('api', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
+    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
+    const holding = managedIngress(other, { created: '2024-01-01T00:00:00Z' });
+    const t = await harness({ deployments: [dep, other], services: [managedService(dep)], ingresses: [holding] });
+    assert.deepEqual(t.reconciler.keysWaitingFor(holding), [], 'nobody waits before a conflict');
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.reconciler.keysWaitingFor(holding), ['shop/web']);
+    assert.deepEqual(t.reconciler.keysWaitingFor(holding), [], 'handed back once');
+  });
+
   it('host conflict while creating the Service: deployment.exposed announces no Ingress', async () => {
     const other = deployment('api', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
     const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });

@@ -15,7 +15,7 @@ import {
 import { type Clock, realClock } from './clock';
 import type { EventSink } from './event-sink';
 import { EventReason, type EventRecorder, type InvolvedDeployment } from './event-recorder';
-import { type HostIndex, hostHeldBy } from './host-conflict';
+import { type HostIndex, claimsOf, hostHeldBy } from './host-conflict';
 import type { Informer } from './informer';
 import { describeError, isConflict, isNotFound } from './kube-client';
 import type { ControllerMetrics } from './metrics';
@@ -68,6 +68,8 @@ type EnsureOutcome = 'unchanged' | 'created' | 'patched' | 'conflict';
 export class DeploymentReconciler {
   /** Deployments seen deleted (key → uid), until their cleanup has run. */
   private readonly tombstones = new Map<string, string>();
+  /** Deployments refused a host because an older Ingress holds it: "host path" → keys. */
+  private readonly hostWaiters = new Map<string, Set<string>>();
   /** Warnings already reported, so a resync does not repeat them: key|reason → fingerprint. */
   private readonly reported = new Map<string, string>();
   private readonly clock: Clock;
@@ -80,6 +82,27 @@ export class DeploymentReconciler {
   noteDeleted(dep: V1Deployment): void {
     const uid = dep.metadata?.uid;
     if (uid) this.tombstones.set(`${dep.metadata?.namespace}/${dep.metadata?.name}`, uid);
+  }
+
+  /**
+   * From the Ingress informer's delete handler: the Deployments that were
+   * refused this Ingress's host and path, so they get it now rather than at
+   * the next resync.
+   */
+  keysWaitingFor(ingress: V1Ingress): string[] {
+    const keys: string[] = [];
+    for (const claim of claimsOf(ingress)) {
+      const hostPath = `${claim.host} ${claim.path}`;
+      keys.push(...(this.hostWaiters.get(hostPath) ?? []));
+      this.hostWaiters.delete(hostPath);
+    }
+    return keys;
+  }
+
+  private waitForHost(key: string, hostPath: string): void {
+    let waiting = this.hostWaiters.get(hostPath);
+    if (!waiting) this.hostWaiters.set(hostPath, (waiting = new Set()));
+    waiting.add(key);
   }
 
   /** Keys whose managed objects exist but whose Deployment does not: swept on start and on resync. */
@@ -146,6 +169,7 @@ export class DeploymentReconciler {
     }
     const holder = hostHeldBy(spec.ingress, spec, live, this.opts.hostIndex.claims(spec.ingress.host, spec.ingress.path));
     if (holder) {
+      this.waitForHost(key, `${spec.ingress.host} ${spec.ingress.path}`);
       const message = `host ${spec.ingress.host}${spec.ingress.path} is already served by the older Ingress ${holder.namespace}/${holder.name}; no Ingress for this Deployment`;
       this.opts.metrics.conflict('host');
       if (this.firstReport(key, 'host', `${spec.uid}/${message}`)) {

@@ -28,6 +28,7 @@ export const DEFAULT_METRICS_PORT = 8080;
 export const DEFAULT_HEALTH_PORT = 8081;
 export const DEFAULT_BIND_ADDRESS = '0.0.0.0';
 export const DEFAULT_RESYNC_SECONDS = 600;
+export const DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS = 120;
 export const DEFAULT_LEASE_DURATION_SECONDS = 15;
 export const DEFAULT_LEASE_RENEW_DEADLINE_SECONDS = 10;
 export const DEFAULT_LEASE_RETRY_PERIOD_SECONDS = 1;
@@ -151,6 +152,7 @@ const envFields = {
     EKSPOSE_HEALTH_PORT: envVar(integer(0, 65535, PORT_NOTE), DEFAULT_HEALTH_PORT),
     EKSPOSE_BIND_ADDRESS: envVar(bindAddress, DEFAULT_BIND_ADDRESS),
     EKSPOSE_RESYNC_SECONDS: envVar(seconds(1, 'from 1'), DEFAULT_RESYNC_SECONDS),
+    EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS: envVar(seconds(1, 'from 1'), DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS),
     EKSPOSE_LEADER_ELECT: envVar(boolean, true),
     EKSPOSE_LEASE_DURATION_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_DURATION_SECONDS),
     EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_RENEW_DEADLINE_SECONDS),
@@ -256,6 +258,11 @@ export const SETTINGS_HELP: SettingHelp[] = [
   { env: 'EKSPOSE_HEALTH_PORT', default: String(DEFAULT_HEALTH_PORT), description: 'Port of /healthz and /readyz; 0 picks a free port.' },
   { env: 'EKSPOSE_BIND_ADDRESS', default: DEFAULT_BIND_ADDRESS, description: 'Address both servers listen on.' },
   { env: 'EKSPOSE_RESYNC_SECONDS', default: String(DEFAULT_RESYNC_SECONDS), description: 'Period of the full resync, in seconds (at least 1).' },
+  {
+    env: 'EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS',
+    default: String(DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS),
+    description: 'How long list/watch may keep failing (e.g. API server unreachable) before /healthz fails and the kubelet restarts the controller.',
+  },
   { env: 'EKSPOSE_LEADER_ELECT', default: 'true', description: 'Elect a leader through a Lease so that replicas > 1 are safe; true, false, 1 or 0.' },
   {
     env: 'EKSPOSE_LEASE_DURATION_SECONDS',
@@ -323,6 +330,7 @@ export function loadSettings(
     healthPort: e.EKSPOSE_HEALTH_PORT,
     bindAddress: e.EKSPOSE_BIND_ADDRESS,
     resyncSeconds: e.EKSPOSE_RESYNC_SECONDS,
+    informerFailureToleranceSeconds: e.EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS,
     leaderElection: e.EKSPOSE_LEADER_ELECT,
     leaseDurationSeconds: e.EKSPOSE_LEASE_DURATION_SECONDS,
     leaseRenewDeadlineSeconds: e.EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS,
@@ -368,7 +376,7 @@ export function formatSettingsHelp(appName: string, summary: string): string {
   const lines = [
     `${appName}: ${summary}`,
     '',
-    `Usage: ${appName} [--help]`,
+    `Usage: ${appName} [--help | --version]`,
     '',
     'Settings are read from environment variables (an empty value counts as unset,',
     'except for EKSPOSE_SKIP_NAMESPACES). Bad settings stop the start with every problem listed.',

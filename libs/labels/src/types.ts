@@ -103,6 +103,8 @@ export interface Settings {
   /** Bind address for both servers. */
   bindAddress: string;
   resyncSeconds: number;
+  /** List/watch failing longer than this makes /healthz fail. */
+  informerFailureToleranceSeconds: number;
   leaderElection: boolean;
   leaseDurationSeconds: number;
   leaseRenewDeadlineSeconds: number;
