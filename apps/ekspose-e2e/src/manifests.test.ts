@@ -1,0 +1,419 @@
+// The shipped manifests (manifests/) against a real kube-apiserver: they render,
+// they apply (server-side dry run, so with the API's validation and admission,
+// PodSecurity "restricted" included), they grant exactly DESIGN §6 and run what
+// §5 asks for; and the three controllers, each signed in as its own
+// ServiceAccount with only those grants, do their whole job without a 403.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type {
+  CoreV1Event,
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1ConfigMap,
+  V1Container,
+  V1Deployment,
+  V1Lease,
+  V1PodDisruptionBudget,
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1Service,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import { type DeploymentLike, type Settings, loadSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
+import { type ControlPlane, type ProcessHandle, freePorts, startControlPlane, startProcess, workspaceRoot } from '@ekspose/testing';
+import { eventually } from './support/poll';
+
+const ROOT = workspaceRoot();
+const MANIFESTS = join(ROOT, 'manifests');
+const NAMESPACE = 'ekspose';
+const SAMPLES_NAMESPACE = 'ekspose-samples';
+const APPS = ['deployment-controller', 'service-controller', 'ingress-controller'] as const;
+type App = (typeof APPS)[number];
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** DESIGN §6, per controller: `<apiGroup>/<resource>` (core group = "") → verbs, cluster-wide. */
+const DESIGN_RBAC: Record<App, Record<string, string[]>> = {
+  'deployment-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    '/events': ['create', 'patch'],
+  },
+  'service-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch', 'create'],
+    '/events': ['create', 'patch'],
+  },
+  'ingress-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch'],
+    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
+    '/events': ['create', 'patch'],
+  },
+};
+/** DESIGN §6, "leases (own ns)", and the Lease name the controllers use (DESIGN §5). */
+const DESIGN_LEASE_VERBS = ['get', 'create', 'update'];
+const leaseName = (app: App): string => `ekspose-${app}`;
+
+/** Every object manifests/ makes: `Kind namespace/name`, the ConfigMap without its hash suffix. */
+const EXPECTED_OBJECTS = [
+  'Namespace /ekspose',
+  'ConfigMap ekspose/ekspose-settings',
+  'Service ekspose/nats',
+  'Service ekspose/nats-headless',
+  'StatefulSet ekspose/nats',
+  'NetworkPolicy ekspose/nats',
+  ...APPS.flatMap((app) => [
+    `ServiceAccount ekspose/${app}`,
+    `ClusterRole /ekspose-${app}`,
+    `ClusterRoleBinding /ekspose-${app}`,
+    `Role ekspose/ekspose-${app}-leader-election`,
+    `RoleBinding ekspose/ekspose-${app}-leader-election`,
+    `Deployment ekspose/${app}`,
+    `PodDisruptionBudget ekspose/${app}`,
+  ]),
+].sort();
+
+interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+}
+
+let plane: ControlPlane;
+
+async function kubectl(args: string[], input?: string): Promise<{ stdout: string; stderr: string }> {
+  const result = await plane.kubectl(args, { input });
+  assert.equal(result.code, 0, `kubectl ${args.join(' ')} failed (${result.code}):\n${result.stderr}`);
+  return result;
+}
+
+/** `kubectl apply --dry-run=server -o json` of a kustomization: what the API server would store. */
+async function dryRun(dir: string): Promise<{ items: KubeObject[]; stderr: string }> {
+  const { stdout, stderr } = await kubectl(['apply', '--dry-run=server', '-k', dir, '-o', 'json']);
+  const parsed = JSON.parse(stdout) as { kind: string; items?: KubeObject[] } & KubeObject;
+  return { items: parsed.kind === 'List' ? (parsed.items ?? []) : [parsed], stderr };
+}
+
+const describeObject = (o: KubeObject): string =>
+  `${o.kind} ${o.metadata.namespace ?? ''}/${o.kind === 'ConfigMap' ? o.metadata.name.replace(/-[a-z0-9]{10}$/, '') : o.metadata.name}`;
+
+function only<T>(items: KubeObject[], kind: string, name: string): T {
+  const found = items.filter((o) => o.kind === kind && o.metadata.name === name);
+  assert.equal(found.length, 1, `expected one ${kind} ${name}, found ${found.length}`);
+  return found[0] as unknown as T;
+}
+
+/** Rules as `<apiGroup>/<resource>` → sorted verbs; fails on anything a flat table cannot express. */
+function flattenRules(rules: V1PolicyRule[] | undefined): Record<string, string[]> {
+  const flat: Record<string, Set<string>> = {};
+  for (const rule of rules ?? []) {
+    assert.equal(rule.nonResourceURLs, undefined, 'no nonResourceURLs');
+    for (const group of rule.apiGroups ?? []) {
+      for (const resource of rule.resources ?? []) {
+        for (const verb of rule.verbs) (flat[`${group}/${resource}`] ??= new Set()).add(verb);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(flat).map(([key, verbs]) => [key, [...verbs].sort()]));
+}
+
+const sortedVerbs = (table: Record<string, string[]>): Record<string, string[]> =>
+  Object.fromEntries(Object.entries(table).map(([key, verbs]) => [key, [...verbs].sort()]));
+
+function present<T>(value: T | undefined, what: string): T {
+  assert.ok(value !== undefined, `${what} is missing`);
+  return value;
+}
+
+/** The container port number behind a probe's named (or numbered) port. */
+function portNumber(container: V1Container, port: number | string | undefined): number | undefined {
+  if (typeof port === 'number') return port;
+  return container.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+/** The settings every controller reads: the shipped ConfigMap plus what the Deployment's env adds. */
+function shippedSettings(items: KubeObject[], podName: string): Settings {
+  const configMap = items.find((o) => o.kind === 'ConfigMap') as unknown as V1ConfigMap;
+  const loaded = loadSettings({ ...configMap.data, POD_NAMESPACE: NAMESPACE, POD_NAME: podName });
+  assert.ok(loaded.ok, `manifests/settings.env is rejected: ${loaded.ok ? '' : loaded.problems.join('; ')}`);
+  return loaded.settings;
+}
+
+before(async () => {
+  plane = await startControlPlane({
+    controllerManager: false,
+    nats: false,
+    log: (line) => process.stderr.write(`[plane] ${line}\n`),
+  });
+});
+
+after(async () => {
+  await plane?.stop();
+});
+
+describe('manifests/', () => {
+  let items: KubeObject[];
+  let warnings: string;
+
+  before(async () => {
+    // A server-side dry run of a namespaced object needs its namespace to exist
+    // (nothing is created, so the Namespace in the same apply does not count).
+    await kubectl(['apply', '-f', join(MANIFESTS, 'namespace.yaml')]);
+    ({ items, stderr: warnings } = await dryRun(MANIFESTS));
+  });
+
+  it('renders with kubectl kustomize, the same objects the dry run makes', async () => {
+    const { stdout } = await kubectl(['kustomize', MANIFESTS]);
+    const rendered = [...stdout.matchAll(/^kind: (\S+)$/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(rendered, items.map((o) => o.kind).sort());
+  });
+
+  it('applies (server-side dry run) with no PodSecurity "restricted" warning, and makes exactly the expected objects', () => {
+    assert.doesNotMatch(warnings, /warning/i);
+    assert.deepEqual(items.map(describeObject).sort(), EXPECTED_OBJECTS);
+  });
+
+  for (const app of APPS) {
+    describe(app, () => {
+      it('ClusterRole grants exactly its row of DESIGN §6, bound to its ServiceAccount', () => {
+        const role = only<V1ClusterRole>(items, 'ClusterRole', `ekspose-${app}`);
+        assert.deepEqual(flattenRules(role.rules), sortedVerbs(DESIGN_RBAC[app]));
+        assert.ok(
+          role.rules?.every((r) => r.resourceNames === undefined && !r.verbs.includes('*')),
+          'no wildcards, no name limits that would break the cluster-wide informers',
+        );
+        const binding = only<V1ClusterRoleBinding>(items, 'ClusterRoleBinding', `ekspose-${app}`);
+        assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `ekspose-${app}` });
+        assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: app, namespace: NAMESPACE }]);
+      });
+
+      it('Role: get, create, update on its own Lease in the controllers\' namespace only', () => {
+        const role = only<V1Role>(items, 'Role', `ekspose-${app}-leader-election`);
+        assert.equal(role.metadata?.namespace, NAMESPACE);
+        assert.deepEqual(flattenRules(role.rules), { 'coordination.k8s.io/leases': [...DESIGN_LEASE_VERBS].sort() });
+        for (const rule of role.rules ?? []) {
+          // create cannot be limited by name; whatever is limited must name this controller's Lease.
+          if (rule.resourceNames) assert.deepEqual(rule.resourceNames, [leaseName(app)]);
+        }
+        const binding = only<V1RoleBinding>(items, 'RoleBinding', `ekspose-${app}-leader-election`);
+        assert.equal(binding.metadata?.namespace, NAMESPACE);
+        assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `ekspose-${app}-leader-election` });
+        assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: app, namespace: NAMESPACE }]);
+      });
+
+      it('Deployment: 2 replicas of this version\'s image, probes, metrics port, non-root read-only, downward-API identity', () => {
+        const deployment = only<V1Deployment>(items, 'Deployment', app);
+        const pod = present(deployment.spec?.template.spec, 'pod spec');
+        assert.equal(deployment.spec?.replicas, 2);
+        assert.equal(pod.serviceAccountName, app);
+        assert.equal(pod.containers.length, 1);
+        const c = present(pod.containers[0], 'container');
+        assert.equal(c.image, `ghcr.io/ekspose/${app}:${VERSION}`);
+
+        assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+        assert.equal(portNumber(c, c.livenessProbe?.httpGet?.port), 8081);
+        assert.equal(c.readinessProbe?.httpGet?.path, '/readyz');
+        assert.equal(portNumber(c, c.readinessProbe?.httpGet?.port), 8081);
+        assert.equal(c.ports?.find((p) => p.name === 'metrics')?.containerPort, 8080);
+
+        assert.ok(c.resources?.requests?.['cpu'] && c.resources.requests['memory'], 'cpu and memory requests');
+        assert.ok(c.resources?.limits?.['memory'], 'a memory limit');
+
+        assert.equal(pod.securityContext?.runAsNonRoot, true);
+        assert.ok((pod.securityContext?.runAsUser ?? 0) > 0, 'a numeric non-root UID');
+        assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+        assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
+        assert.equal(c.securityContext?.capabilities?.add, undefined);
+
+        const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+        assert.equal(env['POD_NAMESPACE']?.valueFrom?.fieldRef?.fieldPath, 'metadata.namespace');
+        assert.equal(env['POD_NAME']?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
+        const configMap = present(items.find((o) => o.kind === 'ConfigMap'), 'settings ConfigMap');
+        assert.deepEqual(c.envFrom, [{ configMapRef: { name: configMap.metadata.name } }]);
+      });
+
+      it('PodDisruptionBudget keeps one of the Deployment\'s pods', () => {
+        const pdb = only<V1PodDisruptionBudget>(items, 'PodDisruptionBudget', app);
+        const deployment = only<V1Deployment>(items, 'Deployment', app);
+        assert.equal(pdb.spec?.minAvailable, 1);
+        assert.deepEqual(pdb.spec?.selector?.matchLabels, deployment.spec?.selector.matchLabels);
+      });
+    });
+  }
+
+  it('settings: valid for the controllers, NATS_URL names the nats Service, and the controllers skip their own namespace', () => {
+    const settings = shippedSettings(items, 'x');
+    const nats = only<V1Service>(items, 'Service', 'nats');
+    assert.equal(settings.natsUrl, `nats://${nats.metadata?.name}.${nats.metadata?.namespace}.svc:${nats.spec?.ports?.[0]?.port}`);
+    assert.equal(shouldWatchNamespace(NAMESPACE, settings), false);
+    assert.equal(shouldWatchNamespace(SAMPLES_NAMESPACE, settings), true);
+  });
+
+  it('NATS: a StatefulSet running JetStream with its store on a volume claim, non-root and read-only', () => {
+    const sts = only<V1StatefulSet>(items, 'StatefulSet', 'nats');
+    const pod = present(sts.spec?.template.spec, 'pod spec');
+    const c = present(pod.containers[0], 'container');
+    assert.match(c.image ?? '', /\/nats:2\.10\b/);
+    const args = c.args ?? [];
+    assert.ok(args.includes('--jetstream') || args.includes('-js'), `JetStream on: ${args.join(' ')}`);
+    const storeDir = args.join(' ').match(/(?:--store_dir[= ]|-sd )(\S+)/)?.[1];
+    const mount = c.volumeMounts?.find((m) => m.mountPath === storeDir);
+    assert.ok(mount, `the store dir ${storeDir} is a mounted volume`);
+    assert.deepEqual(sts.spec?.volumeClaimTemplates?.map((t) => t.metadata?.name), [mount.name]);
+    assert.equal(portNumber(c, only<V1Service>(items, 'Service', 'nats').spec?.ports?.[0]?.targetPort as string), 4222);
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+    assert.ok(c.resources?.limits?.['memory'], 'a memory limit');
+  });
+});
+
+describe('manifests/samples', () => {
+  it('apply (server-side dry run), and ekspose reads them as their comments say', async () => {
+    await kubectl(['apply', '-f', join(MANIFESTS, 'samples', 'namespace.yaml')]);
+    const { items } = await dryRun(join(MANIFESTS, 'samples'));
+    assert.deepEqual(items.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort(), [
+      'Deployment ekspose-samples/invalid-port',
+      'Deployment ekspose-samples/plain',
+      'Deployment ekspose-samples/with-ingress',
+      'Namespace /ekspose-samples',
+    ]);
+    const { items: shipped } = await dryRun(MANIFESTS);
+    const settings = shippedSettings(shipped, 'x');
+    const parse = (name: string) => parseExposeSpec(only<DeploymentLike>(items, 'Deployment', name), settings);
+
+    const plain = parse('plain');
+    assert.equal(plain.kind, 'expose');
+    assert.deepEqual(plain.kind === 'expose' && [plain.spec.port, plain.spec.ingress], [80, null]);
+
+    const withIngress = parse('with-ingress');
+    assert.equal(withIngress.kind, 'expose');
+    assert.deepEqual(withIngress.kind === 'expose' && [withIngress.spec.port, withIngress.spec.ingress?.host], [
+      8080,
+      `with-ingress.${SAMPLES_NAMESPACE}.${settings.domain}`,
+    ]);
+
+    const invalid = parse('invalid-port');
+    assert.equal(invalid.kind, 'invalid');
+    assert.deepEqual(invalid.kind === 'invalid' && invalid.problems.map((p) => [p.key, p.value]), [['port', 'abc']]);
+  });
+});
+
+describe('the controllers with only these grants', () => {
+  const procs: { app: App; identity: string; handle: ProcessHandle }[] = [];
+  const logs = (): string => procs.map((p) => `--- ${p.identity} ---\n${p.handle.logTail(40)}`).join('\n');
+  const get = async <T>(args: string[]): Promise<T | undefined> => {
+    const result = await plane.kubectl(['get', ...args, '-o', 'json']);
+    return result.code === 0 ? (JSON.parse(result.stdout) as T) : undefined;
+  };
+
+  before(async () => {
+    for (const app of APPS) {
+      const bundle = join(ROOT, 'dist', 'apps', app, 'main.js');
+      if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build the apps first (npx nx run-many -t build)`);
+    }
+    await plane.startNats();
+    // For real this time: ServiceAccounts, RBAC, the settings ConfigMap (no pods: there is no kubelet).
+    await kubectl(['apply', '-k', MANIFESTS]);
+    const { items } = await dryRun(MANIFESTS);
+    const ca = readFileSync(present(plane.certificates, 'plane certificates').caCert).toString('base64');
+    for (const app of APPS) {
+      const identity = `${app}-0`;
+      const { stdout: token } = await kubectl(['-n', NAMESPACE, 'create', 'token', app, '--duration=1h']);
+      const kubeconfig = join(plane.dir, `${app}.kubeconfig`);
+      writeFileSync(
+        kubeconfig,
+        `apiVersion: v1
+kind: Config
+clusters: [{ name: plane, cluster: { server: "${plane.server}", certificate-authority-data: "${ca}" } }]
+users: [{ name: ${app}, user: { token: "${token.trim()}" } }]
+contexts: [{ name: ${app}, context: { cluster: plane, user: ${app} } }]
+current-context: ${app}
+`,
+        { mode: 0o600 },
+      );
+      const configMap = items.find((o) => o.kind === 'ConfigMap') as unknown as V1ConfigMap;
+      const [healthPort = 0, metricsPort = 0] = await freePorts(2);
+      const handle = startProcess({
+        name: identity,
+        cmd: process.execPath,
+        args: [join(ROOT, 'dist', 'apps', app, 'main.js')],
+        logFile: join(plane.dir, `${identity}.log`),
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          ...configMap.data,
+          KUBECONFIG: kubeconfig,
+          NATS_URL: plane.natsUrl,
+          POD_NAMESPACE: NAMESPACE,
+          POD_NAME: identity,
+          EKSPOSE_BIND_ADDRESS: '127.0.0.1',
+          EKSPOSE_HEALTH_PORT: String(healthPort),
+          EKSPOSE_METRICS_PORT: String(metricsPort),
+          LOG_LEVEL: 'debug',
+        },
+      });
+      procs.push({ app, identity, handle });
+    }
+  });
+
+  after(async () => {
+    await Promise.all(procs.map((p) => p.handle.stop(12_000)));
+  });
+
+  it('each takes its Lease, exposes the samples, recreates deleted objects, records Events, and never hears 403', async () => {
+    try {
+      for (const p of procs) {
+        await eventually(async () => (await get<V1Lease>(['-n', NAMESPACE, 'lease', leaseName(p.app)]))?.spec?.holderIdentity === p.identity, {
+          what: `${p.identity} holding ${leaseName(p.app)}`,
+        });
+      }
+      await kubectl(['apply', '-k', join(MANIFESTS, 'samples')]);
+      const svc = (name: string) => get<V1Service>(['-n', SAMPLES_NAMESPACE, 'service', name]);
+      const ing = (name: string) => get<KubeObject>(['-n', SAMPLES_NAMESPACE, 'ingress', name]);
+      const events = async (reason: string) =>
+        ((await get<{ items: CoreV1Event[] }>(['-n', SAMPLES_NAMESPACE, 'events']))?.items ?? []).filter((e) => e.reason === reason);
+
+      // deployment-controller: create Service and Ingress, Warning Event for the bad port.
+      await eventually(async () => (await svc('plain'))?.spec?.ports?.[0]?.port === 80, { what: 'Service plain' });
+      await eventually(async () => (await svc('with-ingress'))?.spec?.ports?.[0]?.port === 8080, { what: 'Service with-ingress' });
+      await eventually(() => ing('with-ingress'), { what: 'Ingress with-ingress' });
+      await eventually(async () => (await events('InvalidSpec')).length > 0, { what: 'Warning Event on invalid-port' });
+      // service-controller and ingress-controller: create after a deletion by hand, and say so in an Event.
+      const oldService = (await svc('plain'))?.metadata?.uid;
+      assert.ok(oldService);
+      await kubectl(['-n', SAMPLES_NAMESPACE, 'delete', 'service', 'plain']);
+      await kubectl(['-n', SAMPLES_NAMESPACE, 'delete', 'ingress', 'with-ingress']);
+      await eventually(async () => {
+        const uid = (await svc('plain'))?.metadata?.uid;
+        return uid !== undefined && uid !== oldService;
+      }, { what: 'Service plain recreated' });
+      await eventually(() => ing('with-ingress'), { what: 'Ingress with-ingress recreated' });
+      await eventually(async () => (await events('ServiceRecreated')).length > 0 && (await events('IngressRecreated')).length > 0, {
+        what: 'ServiceRecreated and IngressRecreated Events',
+      });
+      // deployment-controller: patch the repeated Warning, delete what a deleted Deployment owned.
+      await kubectl(['-n', SAMPLES_NAMESPACE, 'annotate', 'deployment', 'invalid-port', 'poke=1']);
+      await eventually(async () => (await events('InvalidSpec')).some((e) => (e.count ?? 1) > 1), { what: 'Warning Event count patched' });
+      await kubectl(['-n', SAMPLES_NAMESPACE, 'delete', 'deployment', 'plain']);
+      await eventually(async () => (await svc('plain')) === undefined, { what: 'Service plain deleted with its Deployment' });
+
+      // On SIGTERM each releases its Lease (update) and exits 0.
+      const exits = await Promise.all(procs.map((p) => p.handle.stop(12_000)));
+      assert.deepEqual(exits.map((e) => e.code), [0, 0, 0]);
+      for (const p of procs) {
+        const lease = await get<V1Lease>(['-n', NAMESPACE, 'lease', leaseName(p.app)]);
+        assert.ok(!lease?.spec?.holderIdentity, `${leaseName(p.app)} released, holder: ${lease?.spec?.holderIdentity}`);
+      }
+      // The API's refusal reads "... is forbidden: User ... cannot ...", with HTTP code 403.
+      for (const p of procs) assert.doesNotMatch(p.handle.readLog(), /forbidden|HTTP-Code: 403/i, `${p.identity} was refused something`);
+    } catch (error) {
+      (error as Error).message += `\n${logs()}`;
+      throw error;
+    }
+  });
+});

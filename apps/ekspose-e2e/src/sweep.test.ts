@@ -1,0 +1,59 @@
+// Without a garbage collector (kube-controller-manager not running), only
+// ekspose itself can clean up after a Deployment deleted while the
+// deployment-controller was down: its start-up sweep must find the managed
+// objects whose owner is gone, publish deployment.deleted and delete them.
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { EventBus } from '@ekspose/events';
+import { consistently, eventually } from './support/poll';
+import { TestEnv } from './support/test-env';
+
+let env: TestEnv;
+
+before(async () => {
+  env = await TestEnv.start({ controllerManager: false });
+  await env.startAll();
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+it('a restarted deployment-controller removes the objects of Deployments deleted while it was down', async () => {
+  await env.createNamespace('sweep');
+  const uids: string[] = [];
+  for (const n of ['a', 'b']) {
+    const dep = await env.createDeployment('sweep', n, { labels: { ingReq: 'needed' } });
+    uids.push(dep.metadata!.uid!);
+    await env.waitForService('sweep', n);
+    await env.waitForIngress('sweep', n);
+  }
+  await env.createDeployment('sweep', 'stays');
+  await env.waitForService('sweep', 'stays');
+
+  const dc = env.controllers.find((c) => c.app === 'deployment-controller')!;
+  await dc.handle.kill();
+  await env.deleteDeployment('sweep', 'a');
+  await env.deleteDeployment('sweep', 'b');
+  // No GC here: the objects stay until ekspose removes them.
+  await consistently(async () => Boolean(await env.getService('sweep', 'a')), 1500, 'the orphaned Service to remain while nothing cleans up');
+
+  await env.startController('deployment-controller');
+  for (const n of ['a', 'b']) {
+    await env.waitForGone('service', 'sweep', n);
+    await env.waitForGone('ingress', 'sweep', n);
+  }
+  assert.ok(await env.getService('sweep', 'stays'), 'a live Deployment keeps its Service');
+
+  const bus = new EventBus({ servers: env.plane.natsUrl, name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
+  bus.start();
+  try {
+    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });
+    assert.equal(await bus.wasDeploymentDeleted('sweep', 'a', uids[0]!), 'deleted');
+    assert.equal(await bus.wasDeploymentDeleted('sweep', 'b', uids[1]!), 'deleted');
+  } finally {
+    await bus.close();
+  }
+});
