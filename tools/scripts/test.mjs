@@ -2,7 +2,8 @@
 // `npm test`: everything, in the order that fails fastest.
 //   1. the control-plane binaries (built once, then cached under ~/.cache/ekspose),
 //   2. lint, typecheck, unit tests and the app bundles of every project (Nx),
-//   3. the integration suite against a real kube-apiserver, etcd, GC and NATS.
+//   3. the three container images, built with podman and smoke-tested,
+//   4. the integration suite against a real kube-apiserver, etcd, GC and NATS.
 // Set EKSPOSE_SKIP_E2E=1 to stop after step 2.
 import { spawnSync } from 'node:child_process';
 import { ensureDependencies } from './lib/ensure-deps.mjs';
@@ -27,6 +28,14 @@ step('control-plane binaries (first run builds them: ~10 min on 2 cores)', 'bash
 step('lint, typecheck, unit tests and builds', 'npx', [
   'nx', 'run-many', '-t', 'lint', 'typecheck', 'test', 'build', '--parallel=2', '--outputStyle=static',
 ]);
+// Images need podman (installed by tools/images/lib.sh with apt-get when missing):
+// always on CI, on a developer machine when podman is there or asked for.
+const hasPodman = spawnSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' }).status === 0;
+if (process.env.CI || hasPodman || process.env.EKSPOSE_CONTAINERS === '1') {
+  step('container images: build with podman and smoke-test each', 'npx', ['nx', 'run', 'images:container', '--outputStyle=static']);
+} else {
+  console.log('\n==> skipped: container images (podman not installed; CI builds them, or set EKSPOSE_CONTAINERS=1)');
+}
 if (process.env.EKSPOSE_SKIP_E2E !== '1') {
   step('integration suite (real control plane)', 'npx', ['nx', 'run', 'ekspose-e2e:e2e', '--outputStyle=static']);
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the image of one controller from its bundle with podman:
+#   npx nx run deployment-controller:build        # dist/apps/deployment-controller/main.js
+#   bash tools/images/build.sh deployment-controller
+# tags ekspose/<app>:<version> and ${EKSPOSE_IMAGE_REPO:-ghcr.io/ekspose}/<app>:<version>,
+# <version> being package.json's. The base image (docker.io/library/node:20-bookworm-slim)
+# is used when present, pulled when it can be, and otherwise assembled locally by base-image.sh.
+# Settings: BASE_IMAGE, EKSPOSE_IMAGE_REPO, EKSPOSE_BASE_PULL=never (do not try the registry),
+# SOURCE_DATE_EPOCH (image timestamps; default: the HEAD commit's time, so a rebuild of the
+# same bundle gives the same image).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+app=$(app_arg "${1:-}")
+cd "$WORKSPACE_ROOT"
+started=$(date +%s%N)
+elapsed() {
+  local ms=$((($(date +%s%N) - started) / 1000000))
+  printf '%d.%ds' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+[ -f "dist/apps/$app/main.js" ] || die "no bundle at dist/apps/$app/main.js; run: npx nx run $app:build"
+ensure_podman
+step "podman $(podman version --format '{{.Client.Version}}'), runtime $OCI_RUNTIME, config $CONTAINERS_CONF"
+
+if ! podman image exists "$BASE_IMAGE"; then
+  pulled=false
+  if [ "${EKSPOSE_BASE_PULL:-auto}" != never ]; then
+    step "pulling $BASE_IMAGE"
+    podman pull --quiet "$BASE_IMAGE" > /dev/null && pulled=true
+  fi
+  if ! $pulled; then
+    step "$BASE_IMAGE not available: assembling a local stand-in with tools/images/base-image.sh"
+    bash "$IMAGES_DIR/base-image.sh"
+  fi
+fi
+if [ "$(podman image inspect --format '{{index .Config.Labels "io.ekspose.base-image"}}' "$BASE_IMAGE")" = local ]; then
+  step "base $BASE_IMAGE: the local stand-in built by base-image.sh"
+else
+  step "base $BASE_IMAGE: $(podman image inspect --format '{{.Digest}}' "$BASE_IMAGE")"
+fi
+
+version=$(workspace_version)
+repo=${EKSPOSE_IMAGE_REPO:-ghcr.io/ekspose}
+revision=$(git rev-parse HEAD 2> /dev/null || echo unknown)
+epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2> /dev/null || date +%s)}
+created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+bundle_kib=$(($(stat -c %s "dist/apps/$app/main.js") / 1024))
+step "building ekspose/$app:$version from dist/apps/$app (main.js ${bundle_kib} KiB, revision ${revision:0:12})"
+
+podman build \
+  --pull=never \
+  --file "apps/$app/Dockerfile" \
+  --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+  --build-arg "VERSION=$version" \
+  --build-arg "REVISION=$revision" \
+  --build-arg "CREATED=$created" \
+  --timestamp "$epoch" \
+  --tag "ekspose/$app:$version" \
+  --tag "$repo/$app:$version" \
+  . | sed -u 's/^/[podman] /'
+
+size=$(podman image inspect --format '{{.Size}}' "ekspose/$app:$version")
+id=$(podman image inspect --format '{{.Id}}' "ekspose/$app:$version")
+step "built ekspose/$app:$version and $repo/$app:$version (image ${id:0:12}, $((size / 1024 / 1024)) MiB) in $(elapsed)"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs a built controller image the way the manifests run it (read-only root
+# filesystem with no tmpfs added, an arbitrary non-root UID, no capabilities, no
+# network) and checks that it starts, answers --version and --help, runs as the
+# image's non-root user by default, and cannot write its own files.
+#   bash tools/images/smoke.sh deployment-controller
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+app=$(app_arg "${1:-}")
+ensure_podman
+image=$(image_ref "$app")
+version=$(workspace_version)
+podman image exists "$image" || die "no image $image; run: bash tools/images/build.sh $app"
+
+failures=0
+check() {
+  local name=$1 ok=$2 detail=$3
+  if [ "$ok" = true ]; then
+    step "ok   $name"
+  else
+    step "FAIL $name: $detail"
+    failures=$((failures + 1))
+  fi
+}
+# As Kubernetes runs it: podman would otherwise mount tmpfs on /tmp, /var/tmp and /run under --read-only.
+run() {
+  podman run --rm --runtime "$OCI_RUNTIME" --network none \
+    --read-only --read-only-tmpfs=false --cap-drop ALL --security-opt no-new-privileges "$@"
+}
+# Runs "$@", storing stdout+stderr in $out and the exit code in $rc, without tripping set -e.
+capture() {
+  rc=0
+  out=$("$@" 2>&1) || rc=$?
+}
+
+capture run --user 65532:65532 "$image" --version
+check "--version exits 0 and prints '$app $version'" \
+  "$([ "$rc" -eq 0 ] && [ "$out" = "$app $version" ] && echo true)" "exit $rc, output: $out"
+
+capture run --user 65532:65532 "$image" --help
+help_ok=true
+for want in "Usage: $app" POD_NAMESPACE POD_NAME NATS_URL EKSPOSE_DOMAIN LOG_LEVEL; do
+  [[ $out == *"$want"* ]] || help_ok=false
+done
+check "--help exits 0 and lists Usage, POD_NAMESPACE, POD_NAME, NATS_URL, EKSPOSE_DOMAIN, LOG_LEVEL" \
+  "$([ "$rc" -eq 0 ] && $help_ok && echo true)" "exit $rc, output: ${out:0:400}"
+
+# With another UID that has no passwd entry and GID 0, as OpenShift assigns them.
+capture run --user 4242:0 "$image" --version
+check "--version as UID 4242, GID 0" "$([ "$rc" -eq 0 ] && [ "$out" = "$app $version" ] && echo true)" "exit $rc, output: $out"
+
+capture run --entrypoint node "$image" -e 'process.stdout.write(`${process.getuid()}:${process.getgid()}`)'
+check "runs as 65532:65532 without --user" "$([ "$rc" -eq 0 ] && [ "$out" = 65532:65532 ] && echo true)" "exit $rc, output: $out"
+
+capture run --entrypoint node "$image" -e '
+  const fs = require("node:fs");
+  for (const path of ["/app/main.js", "/tmp/probe"]) {
+    try { fs.writeFileSync(path, "x"); console.log(`wrote ${path}`); process.exitCode = 1; }
+    catch (error) { if (!["EROFS", "EACCES"].includes(error.code)) throw error; }
+  }'
+check "read-only: /app/main.js and /tmp are not writable" "$([ "$rc" -eq 0 ] && echo true)" "exit $rc, output: $out"
+
+config=$(podman image inspect --format '{{.Config.User}} {{json .Config.Entrypoint}} {{index .Config.Labels "org.opencontainers.image.version"}}' "$image")
+check "image config: USER 65532:65532, ENTRYPOINT node /app/main.js, version label $version" \
+  "$([ "$config" = "65532:65532 [\"node\",\"/app/main.js\"] $version" ] && echo true)" "$config"
+
+if [ "$failures" -gt 0 ]; then
+  die "$failures smoke check(s) failed for $image"
+fi
+step "smoke test of $image passed"
