@@ -62,7 +62,10 @@ ingresses.on(INFORMER_DELETE, (i) => {
   const key = ownerKeyOf(i);
   if (shouldWatchNamespace(key.slice(0, key.indexOf('/')), settings)) queue.add(key);
 });
-bus.consume('deployment.deleted', NAME, async () => {});
+// Remember deletions we hear of on NATS, so the answer holds while NATS is down.
+bus.consume('deployment.deleted', NAME, async (event) => {
+  log.debug({ key: `${event.namespace}/${event.name}`, uid: event.uid }, 'deployment.deleted received');
+});
 
 const host = new ControllerHost({
   name: NAME,

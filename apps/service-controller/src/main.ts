@@ -48,7 +48,9 @@ services.on(INFORMER_DELETE, (s) => {
   if (shouldWatchNamespace(key.slice(0, key.indexOf('/')), settings)) queue.add(key);
 });
 // Remember deletions we hear of on NATS, so the answer holds while NATS is down.
-bus.consume('deployment.deleted', NAME, async () => {});
+bus.consume('deployment.deleted', NAME, async (event) => {
+  log.debug({ key: `${event.namespace}/${event.name}`, uid: event.uid }, 'deployment.deleted received');
+});
 
 const host = new ControllerHost({
   name: NAME,
