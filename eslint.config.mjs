@@ -16,6 +16,21 @@ const ioModules = [
   'child_process',
 ];
 
+const depConstraints = [
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'], notDependOnLibsWithTags: ['scope:testing'] },
+  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib'] },
+  { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+  { sourceTag: 'scope:labels', onlyDependOnLibsWithTags: ['scope:labels'], bannedExternalImports: ioModules },
+  { sourceTag: 'scope:k8s', onlyDependOnLibsWithTags: ['scope:labels'] },
+  { sourceTag: 'scope:events', onlyDependOnLibsWithTags: ['scope:labels'] },
+  { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:labels', 'scope:k8s', 'scope:events'] },
+];
+
+// An app's own tests may use the test harness; its production code may not.
+const appTestConstraints = depConstraints.map((c) =>
+  c.sourceTag === 'type:app' ? { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] } : c,
+);
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
@@ -30,15 +45,7 @@ export default [
         {
           enforceBuildableLibDependency: false,
           allow: [],
-          depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'], notDependOnLibsWithTags: ['scope:testing'] },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'scope:labels', onlyDependOnLibsWithTags: ['scope:labels'], bannedExternalImports: ioModules },
-            { sourceTag: 'scope:k8s', onlyDependOnLibsWithTags: ['scope:labels'] },
-            { sourceTag: 'scope:events', onlyDependOnLibsWithTags: ['scope:labels'] },
-            { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:labels', 'scope:k8s', 'scope:events'] },
-          ],
+          depConstraints,
         },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -62,6 +69,12 @@ export default [
           ],
         },
       ],
+    },
+  },
+  {
+    files: ['apps/*/src/**/*.test.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints: appTestConstraints }],
     },
   },
 ];

@@ -29,7 +29,12 @@ export interface KubeClients {
  */
 export function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromDefault();
+  try {
+    kc.loadFromDefault();
+  } catch (err) {
+    const source = process.env.KUBECONFIG ? `KUBECONFIG=${process.env.KUBECONFIG}` : '~/.kube/config or in-cluster';
+    throw new Error(`cannot load the kubeconfig (${source}): ${err instanceof Error ? err.message : String(err)}`);
+  }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
     throw new Error(

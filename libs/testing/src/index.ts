@@ -18,3 +18,4 @@ export {
   type ProcessExit,
   type StartProcessOptions,
 } from './process-handle';
+export { runAppMain, type AppRun } from './app-cli';
