@@ -1,7 +1,10 @@
 // Runs an app's main.ts the way its container does (plain env, no cluster
 // needed for what is checked), for the apps' own command-line tests.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { SETTINGS_ENV_VARS } from '@ekspose/labels';
 import { workspaceRoot } from './binaries';
 
 export interface AppRun {
@@ -25,5 +28,45 @@ export function runAppMain(app: string, args: string[], env: Record<string, stri
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * The command-line contract every controller process keeps, as node:test
+ * cases: each app's main.test.ts calls this with its name.
+ */
+export function describeAppCommandLine(APP: string): void {
+  describe(`${APP} command line`, () => {
+    it('--help exits 0 and lists every setting with its default', async () => {
+      const run = await runAppMain(APP, ['--help']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^${APP}: `));
+      for (const name of SETTINGS_ENV_VARS) assert.match(run.stdout, new RegExp(`\\b${name}\\b.*\\(default: `), name);
+    });
+
+    it('--version exits 0 and names the app', async () => {
+      const run = await runAppMain(APP, ['--version']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout.trim(), new RegExp(`^${APP} \\S+$`));
+    });
+
+    it('invalid settings exit 1 naming every bad one, before touching any cluster', async () => {
+      const run = await runAppMain(APP, [], { EKSPOSE_WORKERS: 'zero', EKSPOSE_DOMAIN: 'Not A Domain' });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /EKSPOSE_WORKERS="zero"/);
+      assert.match(run.stderr, /EKSPOSE_DOMAIN="Not A Domain"/);
+    });
+
+    it('an unknown argument exits 1', async () => {
+      const run = await runAppMain(APP, ['--frobnicate']);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /unknown argument.*--frobnicate/);
+    });
+
+    it('no reachable kubeconfig exits 1 with the reason', async () => {
+      const run = await runAppMain(APP, [], { KUBECONFIG: '/nonexistent/kubeconfig' });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`^${APP}: cannot load the kubeconfig \\(KUBECONFIG=/nonexistent/kubeconfig\\): .*ENOENT`, 'm'));
+    });
   });
 }

@@ -18,4 +18,4 @@ export {
   type ProcessExit,
   type StartProcessOptions,
 } from './process-handle';
-export { runAppMain, type AppRun } from './app-cli';
+export { describeAppCommandLine, runAppMain, type AppRun } from './app-cli';
