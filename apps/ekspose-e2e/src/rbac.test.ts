@@ -1,0 +1,420 @@
+// DESIGN §6 for real: the ServiceAccounts and roles of manifests/ applied to a
+// kube-apiserver with RBAC on, each controller run with nothing but a
+// TokenRequest token for its own ServiceAccount (no client certificate), doing
+// its whole job without one 403; and each token refused, by the API itself,
+// what its controller must not do.
+//
+// No kube-controller-manager here: without the garbage collector, the Service
+// and Ingress of a deleted Deployment can only go because the
+// deployment-controller deleted them with its own rights.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { CoreV1Event, V1Ingress, V1Lease, V1Service } from '@kubernetes/client-node';
+import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig, loadAllYaml } from '@kubernetes/client-node';
+import { type KubeClients, createKubeClients, describeError, mergePatchOptions, statusCodeOf } from '@ekspose/k8s';
+import { workspaceRoot } from '@ekspose/testing';
+import { eventually } from './support/poll';
+import { APPS, type AppName, type ControllerProcess, DOMAIN, TestEnv, leaseName } from './support/test-env';
+
+const MANIFESTS = join(workspaceRoot(), 'manifests');
+/** The namespace of manifests/namespace.yaml, where the ServiceAccounts and the Lease Roles live. */
+const NAMESPACE = 'ekspose';
+/** Where the controllers' work is shown. */
+const APP_NS = 'rbac-app';
+/** Where the refusals are tried, on objects the controllers made. */
+const REFUSE_NS = 'rbac-refuse';
+const RBAC_KINDS = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+
+/** DESIGN §6, cluster-wide: `<apiGroup>/<resource>` (core group = "") → verbs. Anything not listed must be refused. */
+const GRANTED: Record<AppName, Record<string, string[]>> = {
+  'deployment-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    '/events': ['create', 'patch'],
+  },
+  'service-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch', 'create'],
+    '/events': ['create', 'patch'],
+  },
+  'ingress-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch'],
+    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
+    '/events': ['create', 'patch'],
+  },
+};
+/** Granted to none: the ones above, their neighbours, and what a leaked token must never read. */
+const RESOURCES = [
+  'apps/deployments',
+  '/services',
+  'networking.k8s.io/ingresses',
+  '/events',
+  'events.k8s.io/events',
+  '/secrets',
+  '/configmaps',
+  '/pods',
+  'apps/replicasets',
+];
+const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
+
+interface Signed {
+  app: AppName;
+  token: string;
+  kubeconfig: string;
+  clients: KubeClients;
+  authz: AuthorizationV1Api;
+  authn: AuthenticationV1Api;
+}
+
+let env: TestEnv;
+const signed = {} as Record<AppName, Signed>;
+const procs = {} as Record<AppName, ControllerProcess>;
+
+const username = (app: AppName): string => `system:serviceaccount:${NAMESPACE}:${app}`;
+const port = (s: V1Service | undefined) => s?.spec?.ports?.[0]?.port;
+const backendPort = (i: V1Ingress | undefined) => i?.spec?.rules?.[0]?.http?.paths?.[0]?.backend?.service?.port?.number;
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const result = await env.plane.kubectl(args, { input });
+  assert.equal(result.code, 0, `kubectl ${args.join(' ')} failed (${result.code}):\n${result.stderr}`);
+  return result.stdout;
+}
+
+/** Only the RBAC objects of `kubectl kustomize manifests/<app>`: no Deployment (the controllers run here as processes). */
+async function applyRbac(app: AppName): Promise<void> {
+  const rendered = loadAllYaml(await kubectl(['kustomize', join(MANIFESTS, app)])) as { kind: string; metadata: { name: string } }[];
+  const rbac = rendered.filter((o) => RBAC_KINDS.includes(o.kind));
+  assert.deepEqual(rbac.map((o) => o.kind).sort(), [...RBAC_KINDS].sort(), `${app}: one of each RBAC kind in its manifests`);
+  await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }));
+}
+
+/** A TokenRequest token for the app's ServiceAccount, in a kubeconfig that holds nothing else. */
+async function signIn(app: AppName): Promise<Signed> {
+  const token = (await kubectl(['-n', NAMESPACE, 'create', 'token', app, '--duration=1h'])).trim();
+  const certificates = env.plane.certificates;
+  assert.ok(certificates, 'the plane has its certificates');
+  const ca = readFileSync(certificates.caCert).toString('base64');
+  const kubeconfig = join(env.plane.dir, `${app}.token.kubeconfig`);
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{ name: plane, cluster: { server: "${env.plane.server}", certificate-authority-data: "${ca}" } }]
+users: [{ name: ${app}, user: { token: "${token}" } }]
+contexts: [{ name: ${app}, context: { cluster: plane, user: ${app} } }]
+current-context: ${app}
+`,
+    { mode: 0o600 },
+  );
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return {
+    app,
+    token,
+    kubeconfig,
+    clients: createKubeClients(kc),
+    authz: kc.makeApiClient(AuthorizationV1Api),
+    authn: kc.makeApiClient(AuthenticationV1Api),
+  };
+}
+
+/** SelfSubjectAccessReview: what the authorizer answers this token, without doing it. */
+async function canI(s: Signed, attrs: { verb: string; resource: string; namespace?: string; name?: string }): Promise<boolean> {
+  const [group = '', resource = ''] = attrs.resource.split('/');
+  const review = await s.authz.createSelfSubjectAccessReview({
+    body: { spec: { resourceAttributes: { group, resource, verb: attrs.verb, namespace: attrs.namespace, name: attrs.name } } },
+  });
+  return review.status?.allowed === true;
+}
+
+/** The real request is refused by the authorizer, for this ServiceAccount (not a 404 or an admission error). */
+async function refused(s: Signed, what: string, call: () => Promise<unknown>): Promise<void> {
+  let error: unknown;
+  try {
+    await call();
+  } catch (err) {
+    error = err;
+  }
+  assert.ok(error, `${s.app}: ${what} was allowed`);
+  assert.equal(statusCodeOf(error), 403, `${s.app}: ${what}: expected 403, got ${describeError(error)}`);
+  assert.match(describeError(error), new RegExp(`User "${username(s.app)}" cannot`), `${s.app}: ${what}: refused by RBAC`);
+}
+
+async function events(namespace: string, name: string, reason: string): Promise<CoreV1Event[]> {
+  const list = await env.clients.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+  return list.items.filter((e) => e.reason === reason);
+}
+
+const logs = (): string => env.logs();
+
+before(async () => {
+  env = await TestEnv.start({ controllerManager: false });
+  await kubectl(['apply', '-f', join(MANIFESTS, 'namespace.yaml')]);
+  for (const app of APPS) await applyRbac(app);
+  for (const app of APPS) signed[app] = await signIn(app);
+  await env.createNamespace(APP_NS);
+  await env.createNamespace(REFUSE_NS);
+  const started = await Promise.all(
+    APPS.map((app) => env.startController(app, { KUBECONFIG: signed[app].kubeconfig, POD_NAMESPACE: NAMESPACE })),
+  );
+  for (const p of started) procs[p.app] = p;
+  await Promise.all(started.map((p) => p.handle.waitForLog('started leading', { timeoutMs: 30_000 })));
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+describe('each controller, signed in with only its ServiceAccount token', () => {
+  it('is that ServiceAccount, and holds its Lease in the controllers\' namespace', async () => {
+    for (const app of APPS) {
+      const kubeconfig = readFileSync(signed[app].kubeconfig, 'utf8');
+      assert.doesNotMatch(kubeconfig, /client-(certificate|key)/, 'no client certificate beside the token');
+      const review = await signed[app].authn.createSelfSubjectReview({ body: {} });
+      assert.equal(review.status?.userInfo?.username, username(app));
+      assert.ok(review.status?.userInfo?.groups?.includes('system:serviceaccounts'), 'in the ServiceAccounts group');
+      assert.ok(!review.status?.userInfo?.groups?.includes('system:masters'), 'not an admin');
+
+      const lease = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: leaseName(app) });
+      assert.equal(lease.spec?.holderIdentity, procs[app].identity);
+    }
+  });
+
+  it('deployment-controller: creates the Service and Ingress, and patches both when the port changes', async () => {
+    await env.createDeployment(APP_NS, 'web', { labels: { ingReq: 'needed', port: '8080' } });
+    const svc = await env.waitForService(APP_NS, 'web', (s) => port(s) === 8080);
+    const ing = await env.waitForIngress(APP_NS, 'web', (i) => backendPort(i) === 8080);
+    assert.equal(ing.spec?.rules?.[0]?.host, `web.${APP_NS}.${DOMAIN}`);
+
+    await env.patchDeploymentLabels(APP_NS, 'web', { port: '9090' });
+    const patched = await env.waitForService(APP_NS, 'web', (s) => port(s) === 9090);
+    assert.equal(patched.metadata?.uid, svc.metadata?.uid, 'patched, not recreated');
+    const patchedIng = await env.waitForIngress(APP_NS, 'web', (i) => backendPort(i) === 9090);
+    assert.equal(patchedIng.metadata?.uid, ing.metadata?.uid, 'patched, not recreated');
+  });
+
+  it('deployment-controller: a Warning Event for an invalid port, and the same warning again patches its count', async () => {
+    await env.createDeployment(APP_NS, 'bad-port', { labels: { port: 'abc' } });
+    const first = await eventually(async () => (await events(APP_NS, 'bad-port', 'InvalidSpec'))[0], {
+      what: 'InvalidSpec Event (create)',
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logs()}`);
+    });
+    assert.equal(first.type, 'Warning');
+    assert.equal(first.count, 1);
+    assert.equal(first.reportingComponent, 'ekspose-deployment-controller');
+    // A new resourceVersion with the same problem: reported again, the recorder aggregates it into the existing Event.
+    await env.clients.apps.patchNamespacedDeployment(
+      { namespace: APP_NS, name: 'bad-port', body: { metadata: { annotations: { 'example.com/poke': '1' } } } },
+      mergePatchOptions(),
+    );
+    const again = await eventually(
+      async () => {
+        const found = await events(APP_NS, 'bad-port', 'InvalidSpec');
+        return found.length === 1 && found[0]?.count === 2 ? found[0] : undefined;
+      },
+      { what: 'the InvalidSpec Event patched to count 2' },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logs()}`);
+    });
+    assert.equal(again.metadata?.name, first.metadata?.name, 'the same Event, patched');
+    assert.equal(await env.getService(APP_NS, 'bad-port'), undefined);
+  });
+
+  it('service-controller and ingress-controller: create a Service and an Ingress deleted by hand, with their Events', async () => {
+    const oldSvc = await env.getService(APP_NS, 'web');
+    const oldIng = await env.getIngress(APP_NS, 'web');
+    assert.ok(oldSvc && oldIng);
+    await Promise.all([env.deleteService(APP_NS, 'web'), env.deleteIngress(APP_NS, 'web')]);
+    const svc = await env.waitForService(APP_NS, 'web', (s) => s.metadata?.uid !== oldSvc.metadata?.uid);
+    const ing = await env.waitForIngress(APP_NS, 'web', (i) => i.metadata?.uid !== oldIng.metadata?.uid);
+    assert.equal(port(svc), 9090);
+    assert.equal(backendPort(ing), 9090);
+    const svcEvent = await env.waitForEvent(APP_NS, 'web', 'ServiceRecreated');
+    const ingEvent = await env.waitForEvent(APP_NS, 'web', 'IngressRecreated');
+    assert.equal(svcEvent.reportingComponent, 'ekspose-service-controller');
+    assert.equal(ingEvent.reportingComponent, 'ekspose-ingress-controller');
+  });
+
+  it('deployment-controller: deletes the Ingress when ingReq goes, and both objects when the Deployment goes (no garbage collector here)', async () => {
+    await env.patchDeploymentLabels(APP_NS, 'web', { ingReq: null });
+    await env.waitForGone('ingress', APP_NS, 'web');
+    assert.ok(await env.getService(APP_NS, 'web'), 'the Service stays');
+    await env.patchDeploymentLabels(APP_NS, 'web', { ingReq: 'needed' });
+    await env.waitForIngress(APP_NS, 'web');
+
+    await env.deleteDeployment(APP_NS, 'web');
+    await env.waitForGone('service', APP_NS, 'web');
+    await env.waitForGone('ingress', APP_NS, 'web');
+  });
+});
+
+describe('each ServiceAccount is refused what DESIGN §6 does not grant', () => {
+  let victim: { service: V1Service; ingress: V1Ingress };
+
+  before(async () => {
+    // Real objects to try the forbidden requests on, made by the controllers themselves.
+    await env.createDeployment(REFUSE_NS, 'target', { labels: { ingReq: 'needed' } });
+    victim = { service: await env.waitForService(REFUSE_NS, 'target'), ingress: await env.waitForIngress(REFUSE_NS, 'target') };
+    for (const ns of [REFUSE_NS, NAMESPACE]) {
+      await env.clients.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'not-yours' }, stringData: { password: 'x' } } });
+    }
+  });
+
+  it('the authorizer answers exactly the §6 table, namespaced and cluster-wide (SelfSubjectAccessReview)', async () => {
+    const wrong: string[] = [];
+    await Promise.all(
+      APPS.flatMap((app) =>
+        RESOURCES.flatMap((resource) =>
+          VERBS.flatMap((verb) =>
+            [REFUSE_NS, undefined].map(async (namespace) => {
+              const expected = GRANTED[app][resource]?.includes(verb) ?? false;
+              const allowed = await canI(signed[app], { verb, resource, namespace });
+              if (allowed !== expected) wrong.push(`${app} ${verb} ${resource} in ${namespace ?? 'all namespaces'}: ${allowed ? 'allowed' : 'refused'}`);
+            }),
+          ),
+        ),
+      ),
+    );
+    assert.deepEqual(wrong.sort(), []);
+  });
+
+  it('Leases: get and update only its own, create only in its own namespace (SelfSubjectAccessReview)', async () => {
+    const wrong: string[] = [];
+    const check = async (app: AppName, verb: string, namespace: string | undefined, name: string | undefined, expected: boolean) => {
+      const allowed = await canI(signed[app], { verb, resource: 'coordination.k8s.io/leases', namespace, name });
+      if (allowed !== expected) wrong.push(`${app} ${verb} lease ${namespace ?? '*'}/${name ?? '*'}: ${allowed ? 'allowed' : 'refused'}`);
+    };
+    await Promise.all(
+      APPS.flatMap((app) => [
+        ...APPS.flatMap((owner) =>
+          ['get', 'update', 'patch', 'delete'].map((verb) =>
+            check(app, verb, NAMESPACE, leaseName(owner), owner === app && (verb === 'get' || verb === 'update')),
+          ),
+        ),
+        check(app, 'create', NAMESPACE, undefined, true),
+        ...['list', 'watch', 'deletecollection'].map((verb) => check(app, verb, NAMESPACE, undefined, false)),
+        ...['get', 'update', 'create'].flatMap((verb) => [
+          check(app, verb, APP_NS, verb === 'create' ? undefined : leaseName(app), false),
+          check(app, verb, 'default', verb === 'create' ? undefined : leaseName(app), false),
+        ]),
+        check(app, 'list', undefined, undefined, false),
+      ]),
+    );
+    assert.deepEqual(wrong.sort(), []);
+  });
+
+  it('service-controller: cannot delete or patch Ingresses, create Deployments, or patch or delete Services', async () => {
+    const s = signed['service-controller'];
+    await refused(s, 'delete Ingress', () => s.clients.networking.deleteNamespacedIngress({ namespace: REFUSE_NS, name: 'target' }));
+    await refused(s, 'patch Ingress', () =>
+      s.clients.networking.patchNamespacedIngress({ namespace: REFUSE_NS, name: 'target', body: { metadata: { labels: { x: 'y' } } } }, mergePatchOptions()),
+    );
+    await refused(s, 'create Deployment', () =>
+      s.clients.apps.createNamespacedDeployment({ namespace: REFUSE_NS, body: deploymentBody('from-service-controller') }),
+    );
+    await refused(s, 'delete Service', () => s.clients.core.deleteNamespacedService({ namespace: REFUSE_NS, name: 'target' }));
+    await refused(s, 'patch Service', () =>
+      s.clients.core.patchNamespacedService({ namespace: REFUSE_NS, name: 'target', body: { spec: { ports: [{ port: 1 }] } } }, mergePatchOptions()),
+    );
+    assert.equal(await env.getDeployment(REFUSE_NS, 'from-service-controller'), undefined);
+  });
+
+  it('ingress-controller: cannot delete Services, create Services, or patch or delete Ingresses', async () => {
+    const s = signed['ingress-controller'];
+    await refused(s, 'delete Service', () => s.clients.core.deleteNamespacedService({ namespace: REFUSE_NS, name: 'target' }));
+    await refused(s, 'create Service', () =>
+      s.clients.core.createNamespacedService({ namespace: REFUSE_NS, body: { metadata: { name: 'from-ingress-controller' }, spec: { ports: [{ port: 80 }] } } }),
+    );
+    await refused(s, 'delete Ingress', () => s.clients.networking.deleteNamespacedIngress({ namespace: REFUSE_NS, name: 'target' }));
+    await refused(s, 'patch Ingress', () =>
+      s.clients.networking.patchNamespacedIngress({ namespace: REFUSE_NS, name: 'target', body: { metadata: { labels: { x: 'y' } } } }, mergePatchOptions()),
+    );
+    assert.equal(await env.getService(REFUSE_NS, 'from-ingress-controller'), undefined);
+  });
+
+  it('deployment-controller: cannot create, patch or delete Deployments', async () => {
+    const s = signed['deployment-controller'];
+    await refused(s, 'create Deployment', () =>
+      s.clients.apps.createNamespacedDeployment({ namespace: REFUSE_NS, body: deploymentBody('from-deployment-controller') }),
+    );
+    await refused(s, 'patch Deployment', () =>
+      s.clients.apps.patchNamespacedDeployment({ namespace: REFUSE_NS, name: 'target', body: { metadata: { labels: { port: '1' } } } }, mergePatchOptions()),
+    );
+    await refused(s, 'delete Deployment', () => s.clients.apps.deleteNamespacedDeployment({ namespace: REFUSE_NS, name: 'target' }));
+    assert.equal(await env.getDeployment(REFUSE_NS, 'from-deployment-controller'), undefined);
+  });
+
+  it('none can read Secrets, in the watched namespaces or in its own', async () => {
+    for (const app of APPS) {
+      const s = signed[app];
+      await refused(s, 'get Secret', () => s.clients.core.readNamespacedSecret({ namespace: REFUSE_NS, name: 'not-yours' }));
+      await refused(s, 'get Secret in its own namespace', () => s.clients.core.readNamespacedSecret({ namespace: NAMESPACE, name: 'not-yours' }));
+      await refused(s, 'list Secrets', () => s.clients.core.listNamespacedSecret({ namespace: NAMESPACE }));
+      await refused(s, 'list Secrets in all namespaces', () => s.clients.core.listSecretForAllNamespaces());
+    }
+  });
+
+  it('none can read or update another controller\'s Lease, or create a Lease outside its namespace', async () => {
+    for (const app of APPS) {
+      const s = signed[app];
+      for (const other of APPS.filter((o) => o !== app)) {
+        const lease = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: leaseName(other) });
+        const stolen: V1Lease = { ...lease, spec: { ...lease.spec, holderIdentity: `${app}-intruder` } };
+        await refused(s, `get Lease ${leaseName(other)}`, () => s.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: leaseName(other) }));
+        await refused(s, `update Lease ${leaseName(other)}`, () =>
+          s.clients.coordination.replaceNamespacedLease({ namespace: NAMESPACE, name: leaseName(other), body: stolen }),
+        );
+        const after = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: leaseName(other) });
+        assert.equal(after.spec?.holderIdentity, procs[other].identity);
+      }
+      for (const namespace of [APP_NS, 'default']) {
+        await refused(s, `create Lease in ${namespace}`, () =>
+          s.clients.coordination.createNamespacedLease({
+            namespace,
+            body: { metadata: { name: leaseName(app) }, spec: { holderIdentity: app, leaseDurationSeconds: 15 } },
+          }),
+        );
+      }
+    }
+  });
+
+  it('the objects the refused requests aimed at are untouched', async () => {
+    const svc = await env.getService(REFUSE_NS, 'target');
+    const ing = await env.getIngress(REFUSE_NS, 'target');
+    assert.equal(svc?.metadata?.resourceVersion, victim.service.metadata?.resourceVersion);
+    assert.equal(ing?.metadata?.resourceVersion, victim.ingress.metadata?.resourceVersion);
+    assert.equal((await env.getDeployment(REFUSE_NS, 'target'))?.metadata?.labels?.port, undefined);
+  });
+});
+
+describe('shutdown', () => {
+  it('each releases its Lease (update) and exits 0 on SIGTERM, and no controller was ever refused anything', async () => {
+    const exits = await Promise.all(APPS.map((app) => procs[app].handle.stop(12_000)));
+    assert.deepEqual(exits.map((e) => e.code), [0, 0, 0], logs());
+    for (const app of APPS) {
+      const lease = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: leaseName(app) });
+      assert.ok(!lease.spec?.holderIdentity, `${leaseName(app)} released, holder: ${lease.spec?.holderIdentity}`);
+    }
+    // A refusal reads "... is forbidden: User ... cannot ..." (HTTP 403) in whatever the client or describeError logged.
+    for (const app of APPS) {
+      const lines = procs[app].handle.readLog().split('\n');
+      assert.ok(lines.some((l) => l.includes('started leading')), `${app} log is there`);
+      assert.deepEqual(lines.filter((l) => /forbidden|HTTP(-Code:)? 403/i.test(l)), [], `${app} was refused something`);
+    }
+  });
+});
+
+function deploymentBody(name: string) {
+  return {
+    metadata: { name },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } },
+    },
+  };
+}
