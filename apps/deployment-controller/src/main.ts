@@ -4,7 +4,6 @@
 // deployment.deleted and removes them.
 import { EventBus, eventSinkFor } from '@ekspose/events';
 import {
-  ControllerHost,
   DeploymentReconciler,
   controllerEventRecorder,
   HostIndex,
@@ -15,23 +14,24 @@ import {
   bootstrap,
   deploymentInformer,
   deploymentReader,
-  exitOnSignals,
+  isKeyWatched,
   ingressApi,
   managedIngressInformer,
   managedServiceInformer,
   objectKey,
   ownerKeyOf,
+  runController,
   serviceApi,
 } from '@ekspose/k8s';
-import { shouldWatchNamespace } from '@ekspose/labels';
 
 const NAME = 'deployment-controller';
-const { settings, log, clients, registry, metrics } = bootstrap({
+const boot = bootstrap({
   name: NAME,
   summary: 'Gives every Deployment a Service, and an Ingress when it carries ingReq: needed; removes them when it is deleted.',
 });
+const { settings, log, clients, metrics } = boot;
 
-const bus = new EventBus({ servers: settings.natsUrl, name: NAME, log, registry });
+const bus = new EventBus({ servers: settings.natsUrl, name: NAME, log, registry: boot.registry });
 bus.start();
 const deployments = deploymentInformer(clients, log, metrics);
 const services = managedServiceInformer(clients, log, metrics);
@@ -54,7 +54,7 @@ const reconciler = new DeploymentReconciler({
 });
 
 const enqueue = (key: string) => {
-  if (shouldWatchNamespace(key.slice(0, key.indexOf('/')), settings)) queue.add(key);
+  if (isKeyWatched(key, settings)) queue.add(key);
 };
 deployments.on(INFORMER_ADD, (d) => enqueue(objectKey(d)));
 deployments.on(INFORMER_UPDATE, (d) => enqueue(objectKey(d)));
@@ -75,19 +75,12 @@ ingresses.on(INFORMER_DELETE, (i) => {
   for (const key of reconciler.keysWaitingFor(i)) enqueue(key);
 });
 
-const host = new ControllerHost({
+await runController({
+  ...boot,
   name: NAME,
-  settings,
-  log,
-  registry,
-  metrics,
-  clients,
+  bus,
   informers: [deployments, services, ingresses],
   queue,
   reconcile: reconciler.reconcile,
   resyncKeys: () => [...deployments.list().map(objectKey), ...reconciler.orphanKeys()],
-  readinessDetails: () => ({ nats: bus.status() }),
-  onShutdown: () => bus.close(),
 });
-exitOnSignals(host, log);
-await host.start();

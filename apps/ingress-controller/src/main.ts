@@ -3,7 +3,6 @@
 // leaves it gone after a cascade. Creates only; never patches or deletes.
 import { EventBus, eventSinkFor } from '@ekspose/events';
 import {
-  ControllerHost,
   controllerEventRecorder,
   HostIndex,
   INFORMER_ADD,
@@ -14,22 +13,23 @@ import {
   bootstrap,
   deploymentInformer,
   deploymentReader,
+  isKeyWatched,
   desiredIngress,
-  exitOnSignals,
   hostHeldBy,
   ingressApi,
   managedIngressInformer,
   ownerKeyOf,
+  runController,
 } from '@ekspose/k8s';
-import { shouldWatchNamespace } from '@ekspose/labels';
 
 const NAME = 'ingress-controller';
-const { settings, log, clients, registry, metrics } = bootstrap({
+const boot = bootstrap({
   name: NAME,
   summary: 'Recreates a managed Ingress deleted by hand while its Deployment still exists and asks for one.',
 });
+const { settings, log, clients, metrics } = boot;
 
-const bus = new EventBus({ servers: settings.natsUrl, name: NAME, log, registry });
+const bus = new EventBus({ servers: settings.natsUrl, name: NAME, log, registry: boot.registry });
 bus.start();
 const deployments = deploymentInformer(clients, log, metrics);
 const ingresses = managedIngressInformer(clients, log, metrics);
@@ -60,26 +60,19 @@ ingresses.on(INFORMER_UPDATE, (i) => hostIndex.upsert(i));
 ingresses.on(INFORMER_DELETE, (i) => {
   hostIndex.remove(i);
   const key = ownerKeyOf(i);
-  if (shouldWatchNamespace(key.slice(0, key.indexOf('/')), settings)) queue.add(key);
+  if (isKeyWatched(key, settings)) queue.add(key);
 });
 // Remember deletions we hear of on NATS, so the answer holds while NATS is down.
 bus.consume('deployment.deleted', NAME, async (event) => {
   log.debug({ key: `${event.namespace}/${event.name}`, uid: event.uid }, 'deployment.deleted received');
 });
 
-const host = new ControllerHost({
+await runController({
+  ...boot,
   name: NAME,
-  settings,
-  log,
-  registry,
-  metrics,
-  clients,
+  bus,
   informers: [deployments, ingresses],
   queue,
   reconcile: reconciler.reconcile,
   resyncKeys: () => reconciler.missingKeys(),
-  readinessDetails: () => ({ nats: bus.status() }),
-  onShutdown: () => bus.close(),
 });
-exitOnSignals(host, log);
-await host.start();

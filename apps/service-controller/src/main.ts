@@ -3,7 +3,6 @@
 // cascade of the Deployment's own deletion. Creates only; never patches or deletes.
 import { EventBus, eventSinkFor } from '@ekspose/events';
 import {
-  ControllerHost,
   controllerEventRecorder,
   INFORMER_DELETE,
   RecreationReconciler,
@@ -11,21 +10,22 @@ import {
   bootstrap,
   deploymentInformer,
   deploymentReader,
+  isKeyWatched,
   desiredService,
-  exitOnSignals,
   managedServiceInformer,
   ownerKeyOf,
+  runController,
   serviceApi,
 } from '@ekspose/k8s';
-import { shouldWatchNamespace } from '@ekspose/labels';
 
 const NAME = 'service-controller';
-const { settings, log, clients, registry, metrics } = bootstrap({
+const boot = bootstrap({
   name: NAME,
   summary: 'Recreates a managed Service deleted by hand while its Deployment still exists.',
 });
+const { settings, log, clients, metrics } = boot;
 
-const bus = new EventBus({ servers: settings.natsUrl, name: NAME, log, registry });
+const bus = new EventBus({ servers: settings.natsUrl, name: NAME, log, registry: boot.registry });
 bus.start();
 const deployments = deploymentInformer(clients, log, metrics);
 const services = managedServiceInformer(clients, log, metrics);
@@ -45,26 +45,19 @@ const reconciler = new RecreationReconciler({
 
 services.on(INFORMER_DELETE, (s) => {
   const key = ownerKeyOf(s);
-  if (shouldWatchNamespace(key.slice(0, key.indexOf('/')), settings)) queue.add(key);
+  if (isKeyWatched(key, settings)) queue.add(key);
 });
 // Remember deletions we hear of on NATS, so the answer holds while NATS is down.
 bus.consume('deployment.deleted', NAME, async (event) => {
   log.debug({ key: `${event.namespace}/${event.name}`, uid: event.uid }, 'deployment.deleted received');
 });
 
-const host = new ControllerHost({
+await runController({
+  ...boot,
   name: NAME,
-  settings,
-  log,
-  registry,
-  metrics,
-  clients,
+  bus,
   informers: [deployments, services],
   queue,
   reconcile: reconciler.reconcile,
   resyncKeys: () => reconciler.missingKeys(),
-  readinessDetails: () => ({ nats: bus.status() }),
-  onShutdown: () => bus.close(),
 });
-exitOnSignals(host, log);
-await host.start();

@@ -222,3 +222,23 @@ export function exitOnSignals(host: { stop(reason?: string): Promise<void> }, lo
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
+
+/** The event bus as the host needs it: state for /readyz, and a drain on shutdown. */
+export interface HostedBus {
+  status(): unknown;
+  close(): Promise<void>;
+}
+
+/**
+ * What every main ends with: host the controller with the bus's state in
+ * /readyz and its drain on shutdown, stop on SIGTERM/SIGINT, and start.
+ */
+export async function runController(
+  opts: Omit<ControllerHostOptions, 'readinessDetails' | 'onShutdown'> & { bus: HostedBus },
+): Promise<ControllerHost> {
+  const { bus, ...rest } = opts;
+  const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status() }), onShutdown: () => bus.close() });
+  exitOnSignals(host, opts.log);
+  await host.start();
+  return host;
+}

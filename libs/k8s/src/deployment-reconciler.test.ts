@@ -2,85 +2,63 @@
 // then the exact API actions taken (including none at all).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
-import type { V1Deployment, V1Ingress, V1OwnerReference, V1Service } from '@kubernetes/client-node';
-import { type ExposeSpec, type Settings, loadSettings, parseExposeSpec } from '@ekspose/labels';
+import type { V1Deployment, V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+import type { Settings } from '@ekspose/labels';
 import { ManualClock } from './clock';
-import { DeploymentReconciler, ownerKeyOf, splitKey } from './deployment-reconciler';
+import { DeploymentReconciler } from './deployment-reconciler';
 import type { MergePatch } from './drift';
-import { ingressDrift, serviceDrift } from './drift';
-import type { EventRecorder, EventReason, InvolvedDeployment } from './event-recorder';
-import type { EventSink, PublishKind } from './event-sink';
 import { HostIndex } from './host-conflict';
-import { Informer, type KubeObjectLike, type WatchEventType } from './informer';
-import type { ControllerMetrics } from './metrics';
-import type { OwnedObjectApi } from './owned-object-api';
+import { ownerKeyOf, splitKey } from './keys';
 import { desiredIngress, desiredService } from './owned-objects';
-
-const NS = 'shop';
-const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
-const silent = pino({ level: 'silent' });
-
-function defaultSettings(env: Record<string, string> = {}): Settings {
-  const loaded = loadSettings(env);
-  assert.ok(loaded.ok);
-  return loaded.settings;
-}
+import {
+  type Action,
+  NOW,
+  NS,
+  apiError,
+  cachedInformer,
+  defaultSettings,
+  deployment,
+  fakeEventSink,
+  fakeMetrics,
+  fakeObjectApi,
+  fakeRecorder,
+  liveDeploymentReader,
+  silent,
+  specOf,
+} from './reconciler-fakes.test-helper';
 
 // ---------------------------------------------------------------- fixtures
-
-interface DeploymentFixture {
-  uid?: string;
-  rv?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  deleting?: boolean;
-  namespace?: string;
-}
-
-function deployment(name: string, f: DeploymentFixture = {}): V1Deployment {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name,
-      namespace: f.namespace ?? NS,
-      uid: f.uid ?? `uid-${name}`,
-      resourceVersion: f.rv ?? '100',
-      labels: f.labels ?? {},
-      ...(f.annotations ? { annotations: f.annotations } : {}),
-      creationTimestamp: new Date('2025-01-01T00:00:00Z'),
-      ...(f.deleting ? { deletionTimestamp: new Date('2025-06-01T11:59:00Z') } : {}),
-    },
-    spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } } } },
-  };
-}
-
-function specOf(dep: V1Deployment, settings = defaultSettings()): ExposeSpec {
-  const parsed = parseExposeSpec(dep, settings);
-  assert.equal(parsed.kind, 'expose');
-  return (parsed as { spec: ExposeSpec }).spec;
-}
 
 const nameOf = (dep: V1Deployment) => dep.metadata?.name ?? '';
 const uidOf = (dep: V1Deployment) => dep.metadata?.uid ?? '';
 
 const ownerRef = (name: string, uid: string): V1OwnerReference => ({ apiVersion: 'apps/v1', kind: 'Deployment', name, uid, controller: true });
 
-/** The managed Service as the API server has it for `dep`: ours plus server defaults and other tools' additions. */
-function managedService(dep: V1Deployment, f: { ownerUid?: string } = {}): V1Service {
-  const desired = desiredService(specOf(dep));
+/** What the API server adds to the metadata of an object it stores for `dep`, our ownerReference included. */
+function storedMetadata(
+  desired: V1ObjectMeta | undefined,
+  dep: V1Deployment,
+  stored: { uidPrefix: string; resourceVersion: string; created: string; ownerUid?: string },
+): V1ObjectMeta {
   const name = nameOf(dep);
   return {
     ...desired,
+    uid: `${stored.uidPrefix}-uid-${name}`,
+    resourceVersion: stored.resourceVersion,
+    creationTimestamp: new Date(stored.created),
+    ownerReferences: [ownerRef(name, stored.ownerUid ?? uidOf(dep))],
+  };
+}
+
+/** The managed Service as the API server has it for `dep`: ours plus server defaults and other tools' additions. */
+function managedService(dep: V1Deployment, f: { ownerUid?: string } = {}): V1Service {
+  const desired = desiredService(specOf(dep));
+  return {
+    ...desired,
     metadata: {
-      ...desired.metadata,
-      uid: `svc-uid-${name}`,
-      resourceVersion: '200',
-      creationTimestamp: new Date('2025-01-01T00:00:01Z'),
+      ...storedMetadata(desired.metadata, dep, { uidPrefix: 'svc', resourceVersion: '200', created: '2025-01-01T00:00:01Z', ownerUid: f.ownerUid }),
       labels: { ...desired.metadata?.labels, 'team': 'checkout' },
       annotations: { 'example.com/note': 'added by another tool' },
-      ownerReferences: [ownerRef(name, f.ownerUid ?? uidOf(dep))],
     },
     spec: {
       ...desired.spec,
@@ -98,117 +76,27 @@ function managedService(dep: V1Deployment, f: { ownerUid?: string } = {}): V1Ser
 function managedIngress(dep: V1Deployment, f: { ownerUid?: string; created?: string } = {}): V1Ingress {
   const desired = desiredIngress(specOf(dep));
   assert.ok(desired, 'the fixture Deployment must want an Ingress');
-  const name = nameOf(dep);
   return {
     ...desired,
-    metadata: {
-      ...desired.metadata,
-      uid: `ing-uid-${name}`,
+    metadata: storedMetadata(desired.metadata, dep, {
+      uidPrefix: 'ing',
       resourceVersion: '300',
-      creationTimestamp: new Date(f.created ?? '2025-01-01T00:00:02Z'),
-      ownerReferences: [ownerRef(name, f.ownerUid ?? uidOf(dep))],
-    },
+      created: f.created ?? '2025-01-01T00:00:02Z',
+      ownerUid: f.ownerUid,
+    }),
     spec: { ingressClassName: 'nginx', ...desired.spec },
     status: { loadBalancer: {} },
   };
 }
 
-// ---------------------------------------------------------------- fakes
-
-type Action =
-  | { verb: 'create'; kind: string; key: string; body: unknown }
-  | { verb: 'read'; kind: string; key: string }
-  | { verb: 'patch'; kind: string; key: string; patch: MergePatch }
-  | { verb: 'delete'; kind: string; key: string; uid: string }
-  | { verb: 'publish'; kind: PublishKind; payload: Record<string, unknown>; msgId?: string }
-  | { verb: 'readDeployment'; key: string };
+// ---------------------------------------------------------------- harness
 
 const brief = (actions: Action[]) =>
-  actions.map((a) =>
-    a.verb === 'publish' ? `publish ${a.kind} ${String(a.payload.uid)}` : `${a.verb} ${'kind' in a ? `${a.kind} ` : ''}${a.key}`,
-  );
-
-const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
-
-function fakeObjectApi<T extends V1Service | V1Ingress>(
-  kind: 'Service' | 'Ingress',
-  drift: (live: T, desired: T) => MergePatch | null,
-  actions: Action[],
-) {
-  const control = {
-    createErrors: [] as unknown[],
-    deleteErrors: [] as unknown[],
-    readResult: undefined as T | undefined,
-  };
-  const api: OwnedObjectApi<T> = {
-    kind,
-    metricKind: kind === 'Service' ? 'service' : 'ingress',
-    read: async (namespace, name) => {
-      actions.push({ verb: 'read', kind, key: `${namespace}/${name}` });
-      if (!control.readResult) throw apiError(404);
-      return structuredClone(control.readResult);
-    },
-    create: async (namespace, body) => {
-      actions.push({ verb: 'create', kind, key: `${namespace}/${body.metadata?.name}`, body: structuredClone(body) });
-      const err = control.createErrors.shift();
-      if (err) throw err;
-      return { ...body, metadata: { ...body.metadata, uid: `new-${kind}-uid` } };
-    },
-    patch: async (namespace, name, patch) => {
-      actions.push({ verb: 'patch', kind, key: `${namespace}/${name}`, patch: structuredClone(patch) });
-      return {} as T;
-    },
-    delete: async (namespace, name, uid) => {
-      actions.push({ verb: 'delete', kind, key: `${namespace}/${name}`, uid });
-      const err = control.deleteErrors.shift();
-      if (err) throw err;
-    },
-    drift,
-  };
-  return { api, control };
-}
-
-/** A real Informer over a fixed list; `push` plays watch events into it. */
-async function cachedInformer<T extends KubeObjectLike>(resource: string, items: T[]) {
-  let onEvent: ((type: WatchEventType, object: unknown) => void) | undefined;
-  const informer = new Informer<T>({
-    resource,
-    list: async () => ({ items: structuredClone(items), metadata: { resourceVersion: '1' } }),
-    watch: async (_params, handler) => {
-      onEvent = handler;
-      return { abort: () => undefined };
-    },
-    log: silent,
-    clock: new ManualClock({ start: NOW }),
+  actions.map((a) => {
+    if (a.verb === 'publish') return `publish ${a.kind} ${String(a.payload.uid)}`;
+    if (a.verb === 'wasDeploymentDeleted') return `wasDeploymentDeleted ${a.namespace}/${a.name}`;
+    return `${a.verb} ${'kind' in a ? `${a.kind} ` : ''}${a.key}`;
   });
-  informer.start();
-  await informer.waitForSync();
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  const push = (type: WatchEventType, obj: T) => {
-    assert.ok(onEvent, 'watch not started');
-    onEvent(type, structuredClone(obj));
-  };
-  return { informer, push };
-}
-
-const noMetrics: ControllerMetrics = {
-  reconciled: () => undefined,
-  setQueueDepth: () => undefined,
-  retried: () => undefined,
-  setLeader: () => undefined,
-  invalidSpec: () => undefined,
-  informerRestarted: () => undefined,
-  objectWritten: () => undefined,
-  conflict: () => undefined,
-  decision: () => undefined,
-};
-
-interface Recorded {
-  type: 'Warning' | 'Normal';
-  reason: EventReason;
-  message: string;
-  on: InvolvedDeployment;
-}
 
 interface HarnessFixture {
   deployments?: V1Deployment[];
@@ -222,24 +110,14 @@ interface HarnessFixture {
 
 async function harness(f: HarnessFixture = {}) {
   const actions: Action[] = [];
-  const recorded: Recorded[] = [];
   const deployments = await cachedInformer('deployments', f.deployments ?? []);
   const services = await cachedInformer('services', f.services ?? []);
   const ingresses = await cachedInformer('ingresses', f.ingresses ?? []);
   const hostIndex = new HostIndex();
   for (const ing of ingresses.informer.list()) hostIndex.upsert(ing);
-  const svc = fakeObjectApi<V1Service>('Service', serviceDrift, actions);
-  const ing = fakeObjectApi<V1Ingress>('Ingress', ingressDrift, actions);
-  const events: EventSink = {
-    publish: async (kind, payload, opts) => {
-      actions.push({ verb: 'publish', kind, payload, ...(opts?.msgId ? { msgId: opts.msgId } : {}) });
-      return { ok: f.publishOk ?? true };
-    },
-    wasDeploymentDeleted: async () => 'not-deleted',
-  };
-  const record = (type: Recorded['type']) => async (on: InvolvedDeployment, reason: EventReason, message: string) =>
-    void recorded.push({ type, reason, message, on });
-  const recorder = { warning: record('Warning'), normal: record('Normal') } as unknown as EventRecorder;
+  const svc = fakeObjectApi<V1Service>('Service', actions);
+  const ing = fakeObjectApi<V1Ingress>('Ingress', actions);
+  const { recorder, recorded } = fakeRecorder();
   const clock = new ManualClock({ start: NOW });
   const reconciler = new DeploymentReconciler({
     settings: f.settings ?? defaultSettings(),
@@ -247,16 +125,12 @@ async function harness(f: HarnessFixture = {}) {
     services: services.informer,
     ingresses: ingresses.informer,
     hostIndex,
-    readDeployment: async (namespace, name) => {
-      actions.push({ verb: 'readDeployment', key: `${namespace}/${name}` });
-      const found = (f.live ?? []).find((d) => d.metadata?.namespace === namespace && d.metadata?.name === name);
-      return found && structuredClone(found);
-    },
+    readDeployment: liveDeploymentReader(actions, f.live),
     serviceApi: svc.api,
     ingressApi: ing.api,
-    events,
+    events: fakeEventSink(actions, { publishOk: f.publishOk }),
     recorder,
-    metrics: noMetrics,
+    metrics: fakeMetrics().metrics,
     log: silent,
     clock,
   });
@@ -264,6 +138,23 @@ async function harness(f: HarnessFixture = {}) {
 }
 
 const writes = (actions: Action[]) => actions.filter((a) => a.verb !== 'readDeployment');
+
+/** The deployment.exposed publish for the Deployment shop/web (uid-web), sent at NOW. */
+const exposedWeb = (service: { name: string; port: number }, ingress: { name: string; host: string; path: string } | null): Action => ({
+  verb: 'publish',
+  kind: 'deployment.exposed',
+  payload: { uid: 'uid-web', namespace: 'shop', name: 'web', service, ingress, at: new Date(NOW).toISOString() },
+});
+
+/** shop/api (`other`) and shop/web (`dep`), both wanting an Ingress on shop.example.com; `other` optionally on another path. */
+function sharingHost(f: { otherPath?: string } = {}) {
+  const host = { 'ekspose.io/host': 'shop.example.com' };
+  const otherAnnotations = f.otherPath ? { ...host, 'ekspose.io/path': f.otherPath } : host;
+  return {
+    other: deployment('api', { labels: { ingReq: 'needed' }, annotations: otherAnnotations }),
+    dep: deployment('web', { labels: { ingReq: 'needed' }, annotations: host }),
+  };
+}
 
 // ---------------------------------------------------------------- tests
 
@@ -282,18 +173,7 @@ describe('DeploymentReconciler', () => {
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
     assert.deepEqual(t.actions, [
       { verb: 'create', kind: 'Service', key: 'shop/web', body: desiredService(specOf(dep)) },
-      {
-        verb: 'publish',
-        kind: 'deployment.exposed',
-        payload: {
-          uid: 'uid-web',
-          namespace: 'shop',
-          name: 'web',
-          service: { name: 'web', port: 80 },
-          ingress: null,
-          at: new Date(NOW).toISOString(),
-        },
-      },
+      exposedWeb({ name: 'web', port: 80 }, null),
     ]);
     assert.deepEqual(t.recorded, []);
   });
@@ -306,18 +186,7 @@ describe('DeploymentReconciler', () => {
     assert.deepEqual(t.actions, [
       { verb: 'create', kind: 'Service', key: 'shop/web', body: desiredService(spec) },
       { verb: 'create', kind: 'Ingress', key: 'shop/web', body: desiredIngress(spec) },
-      {
-        verb: 'publish',
-        kind: 'deployment.exposed',
-        payload: {
-          uid: 'uid-web',
-          namespace: 'shop',
-          name: 'web',
-          service: { name: 'web', port: 8080 },
-          ingress: { name: 'web', host: 'web.shop.ekspose.local', path: '/' },
-          at: new Date(NOW).toISOString(),
-        },
-      },
+      exposedWeb({ name: 'web', port: 8080 }, { name: 'web', host: 'web.shop.ekspose.local', path: '/' }),
     ]);
   });
 
@@ -557,8 +426,7 @@ describe('DeploymentReconciler', () => {
   });
 
   it('host conflict with an older managed Ingress of another Deployment: no Ingress, one Warning HostConflict', async () => {
-    const other = deployment('api', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
-    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
+    const { other, dep } = sharingHost();
     const t = await harness({
       deployments: [dep, other],
       services: [managedService(dep)],
@@ -575,8 +443,7 @@ describe('DeploymentReconciler', () => {
   });
 
   it('a Deployment refused a host is handed back when the holding Ingress is deleted, once', async () => {
-    const other = deployment('api', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
-    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
+    const { other, dep } = sharingHost();
     const holding = managedIngress(other, { created: '2024-01-01T00:00:00Z' });
     const t = await harness({ deployments: [dep, other], services: [managedService(dep)], ingresses: [holding] });
     assert.deepEqual(t.reconciler.keysWaitingFor(holding), [], 'nobody waits before a conflict');
@@ -586,8 +453,7 @@ describe('DeploymentReconciler', () => {
   });
 
   it('host conflict while creating the Service: deployment.exposed announces no Ingress', async () => {
-    const other = deployment('api', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
-    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
+    const { other, dep } = sharingHost();
     const t = await harness({ deployments: [dep, other], ingresses: [managedIngress(other)] });
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Service shop/web', 'publish deployment.exposed uid-web']);
@@ -595,8 +461,7 @@ describe('DeploymentReconciler', () => {
   });
 
   it('the same host with another path is no conflict', async () => {
-    const other = deployment('api', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com', 'ekspose.io/path': '/api' } });
-    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
+    const { other, dep } = sharingHost({ otherPath: '/api' });
     const t = await harness({ deployments: [dep, other], services: [managedService(dep)], ingresses: [managedIngress(other)] });
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Ingress shop/web', 'publish deployment.exposed uid-web']);

@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import {
   type ExposeSpec,
   type Settings,
-  LABEL_DEPLOYMENT,
   describeProblems,
   parseExposeSpec,
   shouldWatchNamespace,
@@ -22,6 +21,7 @@ import type { ControllerMetrics } from './metrics';
 import type { OwnedObjectApi } from './owned-object-api';
 import { desiredIngress, desiredService } from './owned-objects';
 import { controllerReference, ownershipOf } from './ownership';
+import { ownerKeyOf, splitKey } from './keys';
 import type { ReconcileResult } from './work-queue';
 
 export interface DeploymentReconcilerOptions {
@@ -43,16 +43,6 @@ export interface DeploymentReconcilerOptions {
 }
 
 const DONE: ReconcileResult = { kind: 'done' };
-
-export function splitKey(key: string): [namespace: string, name: string] {
-  const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
-}
-
-/** The Deployment key an owned object belongs to. */
-export function ownerKeyOf(obj: { metadata?: { namespace?: string; name?: string; labels?: Record<string, string> } }): string {
-  return `${obj.metadata?.namespace}/${obj.metadata?.labels?.[LABEL_DEPLOYMENT] ?? obj.metadata?.name}`;
-}
 
 function involved(dep: V1Deployment): InvolvedDeployment {
   return {

@@ -16,6 +16,7 @@ export * from './owned-object-api';
 export * from './event-sink';
 export * from './event-recorder';
 export * from './recreation';
+export * from './keys';
 export * from './deployment-reconciler';
 export * from './recreation-reconciler';
 export * from './controller-host';

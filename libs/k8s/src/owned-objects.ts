@@ -1,6 +1,6 @@
 // Desired Service and Ingress for a Deployment: pure functions of the parsed
 // ExposeSpec, as sample-controller's newDeployment(foo) is of its Foo.
-import type { V1Ingress, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+import type { V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import {
   type ExposeSpec,
   LABEL_DEPLOYMENT,
@@ -24,16 +24,21 @@ export function deploymentOwnerReference(spec: Pick<ExposeSpec, 'name' | 'uid'>)
   return { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name, uid: spec.uid, controller: true };
 }
 
+/** Named after the Deployment, in its namespace, labelled and controlled by it. */
+function ownedMetadata(spec: ExposeSpec): V1ObjectMeta {
+  return {
+    name: spec.name,
+    namespace: spec.namespace,
+    labels: ownedLabels(spec.name),
+    ownerReferences: [deploymentOwnerReference(spec)],
+  };
+}
+
 export function desiredService(spec: ExposeSpec): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: spec.name,
-      namespace: spec.namespace,
-      labels: ownedLabels(spec.name),
-      ownerReferences: [deploymentOwnerReference(spec)],
-    },
+    metadata: ownedMetadata(spec),
     spec: {
       type: 'ClusterIP',
       selector: { ...spec.selector },
@@ -49,12 +54,7 @@ export function desiredIngress(spec: ExposeSpec): V1Ingress | null {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: {
-      name: spec.name,
-      namespace: spec.namespace,
-      labels: ownedLabels(spec.name),
-      ownerReferences: [deploymentOwnerReference(spec)],
-    },
+    metadata: ownedMetadata(spec),
     spec: {
       ...(ing.ingressClassName ? { ingressClassName: ing.ingressClassName } : {}),
       rules: [

@@ -6,7 +6,7 @@ import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node
 import type { Logger } from 'pino';
 import { type ExposeSpec, type Settings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
 import { type Clock, realClock } from './clock';
-import { splitKey } from './deployment-reconciler';
+import { splitKey } from './keys';
 import type { DeletionRecord, EventSink, PublishKind } from './event-sink';
 import { EventReason, type EventRecorder } from './event-recorder';
 import type { Informer } from './informer';
