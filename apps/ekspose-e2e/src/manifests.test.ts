@@ -4,7 +4,7 @@
 // §5 asks for; and the three controllers, each signed in as its own
 // ServiceAccount with only those grants, do their whole job without a 403.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type {
@@ -24,39 +24,16 @@ import type {
 } from '@kubernetes/client-node';
 import { type DeploymentLike, type Settings, loadSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
 import { type ControlPlane, type ProcessHandle, freePorts, startControlPlane, startProcess, workspaceRoot } from '@ekspose/testing';
+import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';
+import { APPS, type AppName as App, leaseName } from './support/test-env';
 
 const ROOT = workspaceRoot();
-const MANIFESTS = join(ROOT, 'manifests');
-const NAMESPACE = 'ekspose';
 const SAMPLES_NAMESPACE = 'ekspose-samples';
-const APPS = ['deployment-controller', 'service-controller', 'ingress-controller'] as const;
-type App = (typeof APPS)[number];
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** DESIGN §6, per controller: `<apiGroup>/<resource>` (core group = "") → verbs, cluster-wide. */
-const DESIGN_RBAC: Record<App, Record<string, string[]>> = {
-  'deployment-controller': {
-    'apps/deployments': ['get', 'list', 'watch'],
-    '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    '/events': ['create', 'patch'],
-  },
-  'service-controller': {
-    'apps/deployments': ['get', 'list', 'watch'],
-    '/services': ['get', 'list', 'watch', 'create'],
-    '/events': ['create', 'patch'],
-  },
-  'ingress-controller': {
-    'apps/deployments': ['get', 'list', 'watch'],
-    '/services': ['get', 'list', 'watch'],
-    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
-    '/events': ['create', 'patch'],
-  },
-};
-/** DESIGN §6, "leases (own ns)", and the Lease name the controllers use (DESIGN §5). */
+/** DESIGN §6, "leases (own ns)". */
 const DESIGN_LEASE_VERBS = ['get', 'create', 'update'];
-const leaseName = (app: App): string => `ekspose-${app}`;
 
 /** Every object manifests/ makes: `Kind namespace/name`, the ConfigMap without its hash suffix. */
 const EXPECTED_OBJECTS = [
@@ -85,11 +62,7 @@ interface KubeObject {
 
 let plane: ControlPlane;
 
-async function kubectl(args: string[], input?: string): Promise<{ stdout: string; stderr: string }> {
-  const result = await plane.kubectl(args, { input });
-  assert.equal(result.code, 0, `kubectl ${args.join(' ')} failed (${result.code}):\n${result.stderr}`);
-  return result;
-}
+const kubectl = (args: string[], input?: string) => kubectlOk(plane, args, input);
 
 /** `kubectl apply --dry-run=server -o json` of a kustomization: what the API server would store. */
 async function dryRun(dir: string): Promise<{ items: KubeObject[]; stderr: string }> {
@@ -321,22 +294,10 @@ describe('the controllers with only these grants', () => {
     // For real this time: ServiceAccounts, RBAC, the settings ConfigMap (no pods: there is no kubelet).
     await kubectl(['apply', '-k', MANIFESTS]);
     const { items } = await dryRun(MANIFESTS);
-    const ca = readFileSync(present(plane.certificates, 'plane certificates').caCert).toString('base64');
     for (const app of APPS) {
       const identity = `${app}-0`;
-      const { stdout: token } = await kubectl(['-n', NAMESPACE, 'create', 'token', app, '--duration=1h']);
       const kubeconfig = join(plane.dir, `${app}.kubeconfig`);
-      writeFileSync(
-        kubeconfig,
-        `apiVersion: v1
-kind: Config
-clusters: [{ name: plane, cluster: { server: "${plane.server}", certificate-authority-data: "${ca}" } }]
-users: [{ name: ${app}, user: { token: "${token.trim()}" } }]
-contexts: [{ name: ${app}, context: { cluster: plane, user: ${app} } }]
-current-context: ${app}
-`,
-        { mode: 0o600 },
-      );
+      await writeTokenKubeconfig(plane, app, kubeconfig);
       const configMap = items.find((o) => o.kind === 'ConfigMap') as unknown as V1ConfigMap;
       const [healthPort = 0, metricsPort = 0] = await freePorts(2);
       const handle = startProcess({

@@ -8,46 +8,23 @@
 // and Ingress of a deleted Deployment can only go because the
 // deployment-controller deleted them with its own rights.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CoreV1Event, V1Ingress, V1Lease, V1Service } from '@kubernetes/client-node';
 import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig, loadAllYaml } from '@kubernetes/client-node';
 import { type KubeClients, createKubeClients, describeError, mergePatchOptions, statusCodeOf } from '@ekspose/k8s';
-import { workspaceRoot } from '@ekspose/testing';
+import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';
 import { APPS, type AppName, type ControllerProcess, DOMAIN, TestEnv, leaseName } from './support/test-env';
 
-const MANIFESTS = join(workspaceRoot(), 'manifests');
-/** The namespace of manifests/namespace.yaml, where the ServiceAccounts and the Lease Roles live. */
-const NAMESPACE = 'ekspose';
 /** Where the controllers' work is shown. */
 const APP_NS = 'rbac-app';
 /** Where the refusals are tried, on objects the controllers made. */
 const REFUSE_NS = 'rbac-refuse';
 const RBAC_KINDS = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
 
-/** DESIGN §6, cluster-wide: `<apiGroup>/<resource>` (core group = "") → verbs. Anything not listed must be refused. */
-const GRANTED: Record<AppName, Record<string, string[]>> = {
-  'deployment-controller': {
-    'apps/deployments': ['get', 'list', 'watch'],
-    '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    '/events': ['create', 'patch'],
-  },
-  'service-controller': {
-    'apps/deployments': ['get', 'list', 'watch'],
-    '/services': ['get', 'list', 'watch', 'create'],
-    '/events': ['create', 'patch'],
-  },
-  'ingress-controller': {
-    'apps/deployments': ['get', 'list', 'watch'],
-    '/services': ['get', 'list', 'watch'],
-    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
-    '/events': ['create', 'patch'],
-  },
-};
-/** Granted to none: the ones above, their neighbours, and what a leaked token must never read. */
+/** What the authorizer is asked about, every verb each: DESIGN_RBAC's resources, their neighbours, and what a leaked token must never read. Anything DESIGN_RBAC does not list must be refused. */
 const RESOURCES = [
   'apps/deployments',
   '/services',
@@ -79,9 +56,7 @@ const port = (s: V1Service | undefined) => s?.spec?.ports?.[0]?.port;
 const backendPort = (i: V1Ingress | undefined) => i?.spec?.rules?.[0]?.http?.paths?.[0]?.backend?.service?.port?.number;
 
 async function kubectl(args: string[], input?: string): Promise<string> {
-  const result = await env.plane.kubectl(args, { input });
-  assert.equal(result.code, 0, `kubectl ${args.join(' ')} failed (${result.code}):\n${result.stderr}`);
-  return result.stdout;
+  return (await kubectlOk(env.plane, args, input)).stdout;
 }
 
 /** Only the RBAC objects of `kubectl kustomize manifests/<app>`: no Deployment (the controllers run here as processes). */
@@ -94,22 +69,8 @@ async function applyRbac(app: AppName): Promise<void> {
 
 /** A TokenRequest token for the app's ServiceAccount, in a kubeconfig that holds nothing else. */
 async function signIn(app: AppName): Promise<Signed> {
-  const token = (await kubectl(['-n', NAMESPACE, 'create', 'token', app, '--duration=1h'])).trim();
-  const certificates = env.plane.certificates;
-  assert.ok(certificates, 'the plane has its certificates');
-  const ca = readFileSync(certificates.caCert).toString('base64');
   const kubeconfig = join(env.plane.dir, `${app}.token.kubeconfig`);
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{ name: plane, cluster: { server: "${env.plane.server}", certificate-authority-data: "${ca}" } }]
-users: [{ name: ${app}, user: { token: "${token}" } }]
-contexts: [{ name: ${app}, context: { cluster: plane, user: ${app} } }]
-current-context: ${app}
-`,
-    { mode: 0o600 },
-  );
+  const token = await writeTokenKubeconfig(env.plane, app, kubeconfig);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   return {
@@ -272,7 +233,7 @@ describe('each ServiceAccount is refused what DESIGN §6 does not grant', () => 
         RESOURCES.flatMap((resource) =>
           VERBS.flatMap((verb) =>
             [REFUSE_NS, undefined].map(async (namespace) => {
-              const expected = GRANTED[app][resource]?.includes(verb) ?? false;
+              const expected = DESIGN_RBAC[app][resource]?.includes(verb) ?? false;
               const allowed = await canI(signed[app], { verb, resource, namespace });
               if (allowed !== expected) wrong.push(`${app} ${verb} ${resource} in ${namespace ?? 'all namespaces'}: ${allowed ? 'allowed' : 'refused'}`);
             }),

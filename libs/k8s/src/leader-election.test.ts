@@ -103,6 +103,29 @@ function candidate(identity: string, store: LeaseStore, clock: ManualClock) {
   return { identity, link, elector, events, leaderMetric };
 }
 
+/** A fresh clock, an empty store that answers after `latencyMs`, and one candidate per identity, not started. */
+function election(identities: string[], latencyMs = 0) {
+  const clock = new ManualClock();
+  const store = new MemoryLeaseStore(clock, latencyMs);
+  return { clock, store, candidates: identities.map((id) => candidate(id, store, clock)) };
+}
+
+/** Candidate `a`, started alone. */
+function startedAlone(latencyMs = 0) {
+  const { clock, store, candidates: [a] } = election(['a'], latencyMs);
+  a.elector.start();
+  return { clock, store, a };
+}
+
+/** `a` started first, so leading; `b` started after it, so standing by. */
+async function leaderAndStandby() {
+  const { clock, store, candidates: [a, b] } = election(['a', 'b']);
+  a.elector.start();
+  await clock.advanceAsync(0);
+  b.elector.start();
+  return { clock, store, a, b };
+}
+
 /** Advances in small steps, checking after each that at most one candidate believes it leads, and that the lease names it. */
 async function run(clock: ManualClock, store: MemoryLeaseStore, ms: number, all: Array<ReturnType<typeof candidate>>) {
   const step = 100;
@@ -169,10 +192,7 @@ describe('lease bookkeeping', () => {
 
 describe('LeaderElector', () => {
   it('a single candidate creates the lease and leads', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock);
-    const a = candidate('a', store, clock);
-    a.elector.start();
+    const { clock, store, a } = startedAlone();
     await clock.advanceAsync(0);
     assert.equal(a.elector.isLeader, true);
     assert.deepEqual(a.events, [['started', clock.now()]]);
@@ -189,13 +209,7 @@ describe('LeaderElector', () => {
   });
 
   it('a second candidate stays standby while the leader renews', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock);
-    const a = candidate('a', store, clock);
-    const b = candidate('b', store, clock);
-    a.elector.start();
-    await clock.advanceAsync(0);
-    b.elector.start();
+    const { clock, store, a, b } = await leaderAndStandby();
     await run(clock, store, 5 * LEASE, [a, b]);
     assert.equal(a.elector.isLeader, true);
     assert.deepEqual(b.events, []);
@@ -203,13 +217,7 @@ describe('LeaderElector', () => {
   });
 
   it('a standby takes over once the lease duration has passed since the last renewal, not before', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock);
-    const a = candidate('a', store, clock);
-    const b = candidate('b', store, clock);
-    a.elector.start();
-    await clock.advanceAsync(0);
-    b.elector.start();
+    const { clock, store, a, b } = await leaderAndStandby();
     await run(clock, store, 3 * RETRY + 500, [a, b]);
 
     a.link.mode = 'hang'; // a is cut off: it neither renews nor hears back
@@ -230,10 +238,7 @@ describe('LeaderElector', () => {
   });
 
   it('a leader that cannot renew steps down exactly at the renew deadline', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock);
-    const a = candidate('a', store, clock);
-    a.elector.start();
+    const { clock, store, a } = startedAlone();
     await clock.advanceAsync(RETRY + 100);
     const lastRenew = (store.writes.at(-1) as { at: number }).at;
     a.link.mode = 'fail';
@@ -255,13 +260,7 @@ describe('LeaderElector', () => {
   });
 
   it('stop() releases the lease and the standby takes it on its next try', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock);
-    const a = candidate('a', store, clock);
-    const b = candidate('b', store, clock);
-    a.elector.start();
-    await clock.advanceAsync(0);
-    b.elector.start();
+    const { clock, store, a, b } = await leaderAndStandby();
     await run(clock, store, 3 * RETRY, [a, b]);
 
     const stoppedAt = clock.now();
@@ -285,10 +284,7 @@ describe('LeaderElector', () => {
   });
 
   it('stop() on a leader whose store hangs still ends, and not later than its deadlines', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock);
-    const a = candidate('a', store, clock);
-    a.elector.start();
+    const { clock, a } = startedAlone();
     await clock.advanceAsync(RETRY + 1); // leading, with a renewal at RETRY
     a.link.mode = 'hang';
     await clock.advanceAsync(RETRY); // a renewal is now stuck in flight
@@ -306,13 +302,7 @@ describe('LeaderElector', () => {
   });
 
   it('stop() on a standby touches nothing', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock);
-    const a = candidate('a', store, clock);
-    const b = candidate('b', store, clock);
-    a.elector.start();
-    await clock.advanceAsync(0);
-    b.elector.start();
+    const { clock, store, a, b } = await leaderAndStandby();
     await clock.advanceAsync(RETRY);
     const writes = store.writes.length;
     await b.elector.stop();
@@ -323,10 +313,7 @@ describe('LeaderElector', () => {
   });
 
   it('stop() during an attempt in flight waits for it, never leads, and gives back what it got', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock, 150);
-    const a = candidate('a', store, clock);
-    a.elector.start();
+    const { clock, store, a } = startedAlone(150);
     await clock.advanceAsync(0); // the read is on its way
     const stopping = a.elector.stop();
     await clock.advanceAsync(1000);
@@ -343,9 +330,7 @@ describe('LeaderElector', () => {
   });
 
   it('candidates racing on a slow store never lead at the same time, and one wins', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryLeaseStore(clock, 150);
-    const all = ['a', 'b', 'c'].map((id) => candidate(id, store, clock));
+    const { clock, store, candidates: all } = election(['a', 'b', 'c'], 150);
     for (const c of all) c.elector.start();
     await run(clock, store, RETRY * 3, all);
     assert.equal(all.filter((c) => c.elector.isLeader).length, 1);

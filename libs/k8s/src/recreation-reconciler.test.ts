@@ -3,83 +3,25 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
-import { type ExposeSpec, type Settings, loadSettings, parseExposeSpec } from '@ekspose/labels';
+import type { ExposeSpec } from '@ekspose/labels';
 import { ManualClock } from './clock';
-import type { EventRecorder, EventReason, InvolvedDeployment } from './event-recorder';
-import type { DeletionRecord, EventSink, PublishKind } from './event-sink';
-import { ingressDrift, serviceDrift } from './drift';
-import { Informer, type KubeObjectLike, type WatchEventType } from './informer';
-import type { ControllerMetrics, Decision } from './metrics';
-import type { OwnedObjectApi } from './owned-object-api';
+import type { DeletionRecord } from './event-sink';
 import { desiredIngress, desiredService } from './owned-objects';
+import {
+  type Action,
+  NOW,
+  apiError,
+  cachedInformer,
+  defaultSettings,
+  deployment,
+  fakeEventSink,
+  fakeMetrics,
+  fakeObjectApi,
+  fakeRecorder,
+  liveDeploymentReader,
+  specOf,
+} from './reconciler-fakes.test-helper';
 import { RecreationReconciler, type RecreationReconcilerOptions } from './recreation-reconciler';
-
-const NS = 'shop';
-const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
-const silent = pino({ level: 'silent' });
-
-function settings(): Settings {
-  const loaded = loadSettings({});
-  assert.ok(loaded.ok);
-  return loaded.settings;
-}
-
-function deployment(
-  name: string,
-  f: { uid?: string; labels?: Record<string, string>; deleting?: boolean; namespace?: string } = {},
-): V1Deployment {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name,
-      namespace: f.namespace ?? NS,
-      uid: f.uid ?? `uid-${name}`,
-      resourceVersion: '100',
-      labels: f.labels ?? {},
-      ...(f.deleting ? { deletionTimestamp: new Date('2025-06-01T11:59:00Z') } : {}),
-    },
-    spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } } } },
-  };
-}
-
-function specOf(dep: V1Deployment): ExposeSpec {
-  const parsed = parseExposeSpec(dep, settings());
-  assert.equal(parsed.kind, 'expose');
-  return (parsed as { spec: ExposeSpec }).spec;
-}
-
-type Action =
-  | { verb: 'readDeployment'; key: string }
-  | { verb: 'wasDeploymentDeleted'; namespace: string; name: string; uid: string }
-  | { verb: 'create'; kind: string; key: string; body: unknown }
-  | { verb: 'publish'; kind: PublishKind; payload: Record<string, unknown> };
-
-const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
-
-async function cachedInformer<T extends KubeObjectLike>(resource: string, items: T[]) {
-  let onEvent: ((type: WatchEventType, object: unknown) => void) | undefined;
-  const informer = new Informer<T>({
-    resource,
-    list: async () => ({ items: structuredClone(items), metadata: { resourceVersion: '1' } }),
-    watch: async (_params, handler) => {
-      onEvent = handler;
-      return { abort: () => undefined };
-    },
-    log: silent,
-    clock: new ManualClock({ start: NOW }),
-  });
-  informer.start();
-  await informer.waitForSync();
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  return {
-    informer,
-    push: (type: WatchEventType, obj: T) => {
-      assert.ok(onEvent);
-      onEvent(type, structuredClone(obj));
-    },
-  };
-}
 
 interface Fixture<T> {
   kind: 'Service' | 'Ingress';
@@ -93,70 +35,24 @@ interface Fixture<T> {
 
 async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
   const actions: Action[] = [];
-  const recorded: Array<{ type: string; reason: EventReason; message: string; on: InvolvedDeployment }> = [];
-  const decisions: Decision[] = [];
   const consulted: DeletionRecord[] = [];
   const logs: Array<Record<string, unknown>> = [];
-  const createErrors: unknown[] = [];
   const deployments = await cachedInformer('deployments', f.deployments ?? []);
   const owned = await cachedInformer<T>(f.kind === 'Service' ? 'services' : 'ingresses', f.owned ?? []);
-  const api: OwnedObjectApi<T> = {
-    kind: f.kind,
-    metricKind: f.kind === 'Service' ? 'service' : 'ingress',
-    read: async () => {
-      throw new Error('the recreation reconciler never reads owned objects');
-    },
-    create: async (namespace, body) => {
-      actions.push({ verb: 'create', kind: f.kind, key: `${namespace}/${body.metadata?.name}`, body: structuredClone(body) });
-      const err = createErrors.shift();
-      if (err) throw err;
-      return { ...body, metadata: { ...body.metadata, uid: `new-${f.kind}-uid` } };
-    },
-    patch: async () => {
-      throw new Error('never patches');
-    },
-    delete: async () => {
-      throw new Error('never deletes');
-    },
-    drift: (f.kind === 'Service' ? serviceDrift : ingressDrift) as OwnedObjectApi<T>['drift'],
-  };
-  const events: EventSink = {
-    publish: async (kind, payload) => {
-      actions.push({ verb: 'publish', kind, payload });
-      return { ok: true };
-    },
-    wasDeploymentDeleted: async (namespace, name, uid) => {
-      actions.push({ verb: 'wasDeploymentDeleted', namespace, name, uid });
-      return f.record ?? 'not-deleted';
-    },
-  };
-  const record = (type: string) => async (on: InvolvedDeployment, reason: EventReason, message: string) =>
-    void recorded.push({ type, reason, message, on });
-  const metrics: ControllerMetrics = {
-    reconciled: () => undefined,
-    setQueueDepth: () => undefined,
-    retried: () => undefined,
-    setLeader: () => undefined,
-    invalidSpec: () => undefined,
-    informerRestarted: () => undefined,
-    objectWritten: () => undefined,
-    conflict: () => undefined,
-    decision: (_kind, decision) => void decisions.push(decision),
-  };
+  // It only ever creates: a read, patch or delete of an owned object throws.
+  const api = fakeObjectApi<T>(f.kind, actions, ['create']);
+  const { recorder, recorded } = fakeRecorder();
+  const { metrics, decisions } = fakeMetrics();
   const vetoed: ExposeSpec[] = [];
   const reconciler = new RecreationReconciler<T>({
-    settings: settings(),
+    settings: defaultSettings(),
     deployments: deployments.informer,
     owned: owned.informer,
-    api,
+    api: api.api,
     desired: (f.kind === 'Service' ? desiredService : desiredIngress) as (spec: ExposeSpec) => T | null,
-    readDeployment: async (namespace, name) => {
-      actions.push({ verb: 'readDeployment', key: `${namespace}/${name}` });
-      const found = (f.live ?? []).find((d) => d.metadata?.namespace === namespace && d.metadata?.name === name);
-      return found && structuredClone(found);
-    },
-    events,
-    recorder: { warning: record('Warning'), normal: record('Normal') } as unknown as EventRecorder,
+    readDeployment: liveDeploymentReader(actions, f.live),
+    events: fakeEventSink(actions, { deletionRecord: f.record }),
+    recorder,
     metrics,
     log: pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
     clock: new ManualClock({ start: NOW }),
@@ -170,7 +66,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
       : {}),
     onNatsConsulted: (r) => void consulted.push(r),
   });
-  return { reconciler, actions, recorded, decisions, consulted, logs, createErrors, owned, vetoed };
+  return { reconciler, actions, recorded, decisions, consulted, logs, createErrors: api.control.createErrors, owned, vetoed };
 }
 
 const verbs = (actions: Action[]) => actions.map((a) => a.verb);

@@ -1,0 +1,63 @@
+// What the tests of the shipped manifests/ share: where they are, the namespace
+// they make, DESIGN §6 as a table to hold the roles to, and signing in as a
+// controller's ServiceAccount with nothing but a TokenRequest token.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ControlPlane, type KubectlResult, workspaceRoot } from '@ekspose/testing';
+import type { AppName } from './test-env';
+
+export const MANIFESTS = join(workspaceRoot(), 'manifests');
+/** The namespace of manifests/namespace.yaml, where the ServiceAccounts, the Lease Roles and the Leases live. */
+export const MANIFESTS_NAMESPACE = 'ekspose';
+
+/** DESIGN §6, per controller, cluster-wide: `<apiGroup>/<resource>` (core group = "") → verbs. */
+export const DESIGN_RBAC: Record<AppName, Record<string, string[]>> = {
+  'deployment-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    '/events': ['create', 'patch'],
+  },
+  'service-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch', 'create'],
+    '/events': ['create', 'patch'],
+  },
+  'ingress-controller': {
+    'apps/deployments': ['get', 'list', 'watch'],
+    '/services': ['get', 'list', 'watch'],
+    'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
+    '/events': ['create', 'patch'],
+  },
+};
+
+/** kubectl against the plane as its admin; anything but exit code 0 fails the test, with kubectl's stderr. */
+export async function kubectlOk(plane: ControlPlane, args: string[], input?: string): Promise<KubectlResult> {
+  const result = await plane.kubectl(args, { input });
+  assert.equal(result.code, 0, `kubectl ${args.join(' ')} failed (${result.code}):\n${result.stderr}`);
+  return result;
+}
+
+/**
+ * Writes to `path` a kubeconfig that holds a TokenRequest token for the app's ServiceAccount and nothing
+ * else (no client certificate), so whatever uses it is that ServiceAccount. Returns the token.
+ */
+export async function writeTokenKubeconfig(plane: ControlPlane, app: AppName, path: string): Promise<string> {
+  const token = (await kubectlOk(plane, ['-n', MANIFESTS_NAMESPACE, 'create', 'token', app, '--duration=1h'])).stdout.trim();
+  const certificates = plane.certificates;
+  assert.ok(certificates, 'the plane has its certificates');
+  const ca = readFileSync(certificates.caCert).toString('base64');
+  writeFileSync(
+    path,
+    `apiVersion: v1
+kind: Config
+clusters: [{ name: plane, cluster: { server: "${plane.server}", certificate-authority-data: "${ca}" } }]
+users: [{ name: ${app}, user: { token: "${token}" } }]
+contexts: [{ name: ${app}, context: { cluster: plane, user: ${app} } }]
+current-context: ${app}
+`,
+    { mode: 0o600 },
+  );
+  return token;
+}
