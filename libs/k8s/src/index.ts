@@ -6,6 +6,7 @@ export * from './event-loop-monitor';
 export * from './leader-election';
 export * from './informer';
 export * from './informers';
+export * from './cache-transforms';
 export * from './kube-client';
 export * from './logger';
 export * from './owned-objects';

@@ -515,3 +515,31 @@ describe('Informer', () => {
     await informer.stop();
   });
 });
+
+describe('Informer transform', () => {
+  const dropData = (o: Obj): Obj => ({ metadata: o.metadata });
+
+  it('is applied to listed and watched objects before caching and handlers, never to bookmarks', async () => {
+    const api = fakeApi(listOf('10', obj('a', '1', 'big')));
+    const seen: Obj[] = [];
+    const bookmarks: unknown[] = [];
+    const t = await started(api, {
+      transform: (o) => {
+        if (!o.metadata?.name) bookmarks.push(o);
+        return dropData(o);
+      },
+    });
+    t.informer.on(INFORMER_ADD, (o) => void seen.push(o));
+    t.informer.on(INFORMER_UPDATE, (o) => void seen.push(o));
+    assert.equal(t.informer.get('ns', 'a')?.data, undefined, 'listed object cached transformed');
+    api.watch.push('ADDED', obj('b', '11', 'big'));
+    api.watch.push('MODIFIED', obj('a', '12', 'bigger'));
+    api.watch.push('BOOKMARK', { metadata: { resourceVersion: '13' } });
+    assert.deepEqual(seen.map((o) => [o.metadata.name, o.data]), [['b', undefined], ['a', undefined]]);
+    assert.equal(t.informer.get('ns', 'b')?.data, undefined);
+    assert.deepEqual(bookmarks, [], 'bookmarks are not objects to transform');
+    api.watch.end();
+    await flush();
+    assert.equal(api.watches.at(-1)?.params.resourceVersion, '13', 'the bookmark still moved the resourceVersion');
+  });
+});

@@ -60,6 +60,12 @@ export interface InformerOptions<T> {
   backoffMaxMs?: number;
   onRestart?: (reason: string) => void;
   random?: () => number;
+  /**
+   * Applied to every object before it is cached and handed to handlers, as
+   * client-go's TransformFunc: drop what the controller never reads, so the
+   * cache of a large cluster stays small. Must not mutate its argument.
+   */
+  transform?: (obj: T) => T;
 }
 
 export interface InformerStatus {
@@ -109,8 +115,8 @@ export function diffList<T extends KubeObjectLike>(cache: ReadonlyMap<string, T>
 }
 
 export class Informer<T extends KubeObjectLike> {
-  private readonly opts: Required<Omit<InformerOptions<T>, 'labelSelector' | 'onRestart'>> &
-    Pick<InformerOptions<T>, 'labelSelector' | 'onRestart'>;
+  private readonly opts: Required<Omit<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform'>> &
+    Pick<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform'>;
   private readonly cache = new Map<string, T>();
   private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
   private readonly syncWaiters: Array<() => void> = [];
@@ -299,7 +305,9 @@ export class Informer<T extends KubeObjectLike> {
   }
 
   private applyList(result: ListResult<T>): void {
-    const diff = diffList(this.cache, result.items ?? []);
+    const transform = this.opts.transform;
+    const items = transform ? (result.items ?? []).map(transform) : (result.items ?? []);
+    const diff = diffList(this.cache, items);
     for (const obj of diff.deleted) this.cache.delete(objectKey(obj));
     for (const obj of diff.added) this.cache.set(objectKey(obj), obj);
     for (const { obj } of diff.updated) this.cache.set(objectKey(obj), obj);
@@ -330,11 +338,12 @@ export class Informer<T extends KubeObjectLike> {
       this.lastError = `watch error ${status?.code ?? ''}: ${status?.message ?? ''}`;
       return;
     }
-    const obj = object as T;
-    const rv = obj?.metadata?.resourceVersion;
+    const raw = object as T;
+    const rv = raw?.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (this.failingSince !== undefined) this.recovered();
     if (type === 'BOOKMARK') return;
+    const obj = this.opts.transform ? this.opts.transform(raw) : raw;
     const key = objectKey(obj);
     const old = this.cache.get(key);
     if (type === 'DELETED') {

@@ -1,0 +1,30 @@
+// What the informers keep of each object: only what the controllers read.
+// A Deployment as kubectl applies it carries managedFields, the
+// last-applied-configuration annotation, a pod template and status: most of
+// its bytes, none of them read by ekspose. Pure; never mutates its input.
+import type { V1Deployment, V1ObjectMeta } from '@kubernetes/client-node';
+
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export function slimMetadata(meta: V1ObjectMeta | undefined): V1ObjectMeta | undefined {
+  if (!meta) return meta;
+  const { managedFields: _managedFields, annotations, ...rest } = meta;
+  if (!annotations || !(LAST_APPLIED_ANNOTATION in annotations)) return annotations ? { ...rest, annotations } : rest;
+  const { [LAST_APPLIED_ANNOTATION]: _lastApplied, ...kept } = annotations;
+  return { ...rest, annotations: kept };
+}
+
+/** Metadata and the selector: everything parseExposeSpec and the reconcilers read. */
+export function slimDeployment(dep: V1Deployment): V1Deployment {
+  return {
+    apiVersion: dep.apiVersion,
+    kind: dep.kind,
+    metadata: slimMetadata(dep.metadata),
+    spec: dep.spec ? ({ selector: dep.spec.selector } as V1Deployment['spec']) : undefined,
+  };
+}
+
+/** Owned Services/Ingresses: the whole object (drift compares spec), minus managedFields and last-applied. */
+export function slimOwned<T extends { metadata?: V1ObjectMeta }>(obj: T): T {
+  return { ...obj, metadata: slimMetadata(obj.metadata) };
+}
