@@ -19,6 +19,8 @@ const ioModules = [
 const depConstraints = [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'], notDependOnLibsWithTags: ['scope:testing'] },
   { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib'] },
+  // Developer tooling (npm run dev/cluster/bench) may use any lib, the test harness included.
+  { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'scope:labels', onlyDependOnLibsWithTags: ['scope:labels'], bannedExternalImports: ioModules },
   { sourceTag: 'scope:k8s', onlyDependOnLibsWithTags: ['scope:labels'] },

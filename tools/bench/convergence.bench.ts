@@ -1,0 +1,503 @@
+// Macro benchmark against a real control plane (etcd, kube-apiserver and NATS
+// JetStream from @ekspose/testing; loopback only). N Deployments exist before
+// the deployment-controller starts, from its built bundle, as a process, as in
+// the image. Measured: time from process start to every Service and Ingress
+// present, objects/s, the writes of a periodic resync once converged (the
+// contract says 0), the controller's RSS at idle and its peak, and the
+// reconcile duration histogram from its /metrics.
+//
+// Baseline in the same run: the same scenario with EKSPOSE_WORKERS=1 next to
+// the default 4, each on a fresh control plane, so both start from the same
+// empty cluster.
+//
+//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N] [--rounds 2] [--resync-seconds S] [--no-build]
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { type KubeClients, WORK_QUEUE_DEFAULTS, createKubeClients, statusCodeOf } from '@ekspose/k8s';
+import { DEFAULT_WORKERS, MANAGED_SELECTOR } from '@ekspose/labels';
+import { type ProcessHandle, freePorts, startControlPlane, startProcess, workspaceRoot } from '@ekspose/testing';
+import { intOption, parseArgs } from './lib/args';
+import { ObjectCounter } from './lib/object-counter';
+import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, parsePrometheusText, sampleSum } from './lib/prometheus-text';
+import { fmt, quantile, table } from './lib/stats';
+
+const APP = 'deployment-controller';
+const CONTROLLER_NAMESPACE = 'ekspose-system';
+const NAMESPACES = 10;
+const POLL_MS = 100;
+const CREATE_CONCURRENCY = 8;
+/** Generous bounds: the bench fails only when the scenario itself breaks. */
+const CONVERGE_TIMEOUT_MS = 180_000;
+const IDLE_TIMEOUT_MS = 60_000;
+const WHOLE_RUN_TIMEOUT_MS = 15 * 60_000;
+
+interface Options {
+  n: number;
+  rounds: number;
+  resyncSeconds: number;
+  build: boolean;
+  workers: number[];
+}
+
+interface Writes {
+  create: number;
+  patch: number;
+  delete: number;
+}
+
+interface ScenarioResult {
+  workers: number;
+  round: number;
+  createMs: number;
+  /** From process start, read from the controller's log. */
+  syncedMs: number;
+  leadingMs: number;
+  /** From process start to the poll that saw every object. */
+  convergedMs: number;
+  objects: number;
+  /** Everything written up to idle after convergence. */
+  writes: Writes;
+  resyncsBeforeIdle: number;
+  resync: { keys: number; writes: Writes; wallMs: number };
+  rssLeadingKiB: number;
+  rssIdleKiB: number;
+  rssAfterResyncKiB: number;
+  hwmKiB: number;
+  heapUsedIdle: number;
+  heapTotalIdle: number;
+  /** Controller CPU (user + system, /proc/<pid>/stat) in seconds, per phase. */
+  cpu: { toLeading: number; leadingToIdle: number; idlePerSecond: number; resync: number; perScrape: number; resyncScrapes: number };
+  convergeHist: Histogram;
+  resyncHist: Histogram;
+}
+
+const progress = (line: string) => process.stderr.write(`[convergence] ${line}\n`);
+
+function namespaceOf(i: number): string {
+  return `bench-${i % NAMESPACES}`;
+}
+
+function wantsIngress(i: number): boolean {
+  return i % 2 === 0;
+}
+
+function deploymentManifest(i: number): V1Deployment {
+  const name = `app-${i}`;
+  const labels: Record<string, string> = { app: name, port: String(8080 + (i % 5)) };
+  if (wantsIngress(i)) labels.ingReq = 'needed';
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: namespaceOf(i), labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1', ports: [{ name: 'http', containerPort: 8080 }] }] },
+      },
+    },
+  };
+}
+
+async function createNamespace(clients: KubeClients, name: string): Promise<void> {
+  try {
+    await clients.core.createNamespace({ body: { metadata: { name } } });
+  } catch (err) {
+    if (statusCodeOf(err) !== 409) throw err;
+  }
+}
+
+async function createDeployments(clients: KubeClients, n: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      await clients.apps.createNamespacedDeployment({ namespace: namespaceOf(i), body: deploymentManifest(i) });
+    }
+  };
+  await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, worker));
+}
+
+/** Polls `probe` every POLL_MS until it returns a value; throws after timeoutMs or when the controller has ended. */
+async function pollUntil<T>(what: string, timeoutMs: number, handle: ProcessHandle, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    if (!handle.running) throw new Error(`${handle.name} exited (${JSON.stringify(handle.exit)}) while waiting for ${what}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
+      throw new Error(`no ${what} within ${timeoutMs / 1000} s${detail}`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+async function scrape(metricsPort: number): Promise<Sample[]> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return parsePrometheusText(await res.text());
+}
+
+function writesOf(samples: readonly Sample[]): Writes {
+  const w = (action: string) => sampleSum(samples, 'ekspose_objects_written_total', { action });
+  return { create: w('create'), patch: w('patch'), delete: w('delete') };
+}
+
+function minusWrites(a: Writes, b: Writes): Writes {
+  return { create: a.create - b.create, patch: a.patch - b.patch, delete: a.delete - b.delete };
+}
+
+const totalWrites = (w: Writes) => w.create + w.patch + w.delete;
+const reconciles = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_reconcile_total');
+const queueDepth = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_queue_depth');
+const durations = (samples: readonly Sample[]) => histogram(samples, 'ekspose_reconcile_duration_seconds');
+
+/** Idle: nothing queued and no reconcile finished over three polls in a row. */
+async function waitForIdle(handle: ProcessHandle, metricsPort: number): Promise<Sample[]> {
+  let last = -1;
+  let quiet = 0;
+  return pollUntil('idle work queue', IDLE_TIMEOUT_MS, handle, async () => {
+    const samples = await scrape(metricsPort);
+    const total = reconciles(samples);
+    quiet = queueDepth(samples) === 0 && total === last ? quiet + 1 : 0;
+    last = total;
+    return quiet >= 3 ? samples : undefined;
+  });
+}
+
+interface LogEntry {
+  time?: string;
+  msg?: string;
+  why?: string;
+  keys?: number;
+}
+
+function logEntries(handle: ProcessHandle): LogEntry[] {
+  const entries: LogEntry[] = [];
+  for (const line of handle.readLog().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      entries.push(JSON.parse(line) as LogEntry);
+    } catch {
+      // a line cut by a concurrent write: the next read has it whole
+    }
+  }
+  return entries;
+}
+
+function loggedAt(handle: ProcessHandle, msg: string): number {
+  const entry = logEntries(handle).find((e) => e.msg === msg);
+  if (!entry?.time) throw new Error(`${handle.name} never logged "${msg}"`);
+  return Date.parse(entry.time);
+}
+
+let clockTicks: number | undefined;
+
+/** User + system CPU seconds of a live process so far (clock-tick resolution, usually 10 ms). */
+function cpuOf(pid: number): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "(comm)": state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+/** VmRSS and VmHWM of a live process, in KiB. */
+function memoryOf(pid: number): { rssKiB: number; hwmKiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  const name = /^Name:\s+(\S+)/m.exec(status)?.[1];
+  if (name !== 'node' && name !== 'MainThread') throw new Error(`pid ${pid} is ${name}, not the controller's node process`);
+  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+
+async function runScenario(opts: Options, workers: number, round: number): Promise<ScenarioResult> {
+  const tag = `workers=${workers}${opts.rounds > 1 ? ` round ${round}` : ''}`;
+  progress(`${tag}: starting a fresh control plane`);
+  const plane = await startControlPlane({
+    // No garbage collector or other kube-controller-manager loops: nothing here needs them, and they would share the 2 cores.
+    controllerManager: false,
+    // The harness's /24 holds 253 Services; later flags win, and 10.0.0.1 stays the `kubernetes` Service's IP.
+    apiserverExtraArgs: ['--service-cluster-ip-range=10.0.0.0/16'],
+    log: () => undefined,
+  });
+  let handle: ProcessHandle | undefined;
+  let counter: ObjectCounter | undefined;
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfigPath);
+    const clients = createKubeClients(kc);
+    counter = await ObjectCounter.create(kc);
+    const owned = counter;
+    await createNamespace(clients, CONTROLLER_NAMESPACE);
+    for (let k = 0; k < NAMESPACES; k++) await createNamespace(clients, namespaceOf(k));
+
+    const created = Date.now();
+    await createDeployments(clients, opts.n);
+    const createMs = Date.now() - created;
+    const services = opts.n;
+    const ingresses = Array.from({ length: opts.n }, (_, i) => i).filter(wantsIngress).length;
+    progress(`${tag}: ${opts.n} Deployments created in ${fmt(createMs / 1000, 1)} s; starting ${APP}`);
+
+    const [healthPort, metricsPort] = (await freePorts(2)) as [number, number];
+    const identity = `${APP}-w${workers}-r${round}`;
+    const started = Date.now();
+    handle = startProcess({
+      name: identity,
+      cmd: process.execPath,
+      args: [join(workspaceRoot(), 'dist', 'apps', APP, 'main.js')],
+      logFile: join(plane.dir, `${identity}.log`),
+      env: {
+        PATH: process.env.PATH ?? '',
+        // As the manifest runs it (manifests/deployment-controller/deployment.yaml).
+        NODE_ENV: 'production',
+        NODE_OPTIONS: '--max-old-space-size=192',
+        KUBECONFIG: plane.kubeconfigPath,
+        NATS_URL: plane.natsUrl,
+        POD_NAMESPACE: CONTROLLER_NAMESPACE,
+        POD_NAME: identity,
+        EKSPOSE_DOMAIN: 'bench.test',
+        EKSPOSE_BIND_ADDRESS: '127.0.0.1',
+        EKSPOSE_HEALTH_PORT: String(healthPort),
+        EKSPOSE_METRICS_PORT: String(metricsPort),
+        EKSPOSE_WORKERS: String(workers),
+        EKSPOSE_RESYNC_SECONDS: String(opts.resyncSeconds),
+        LOG_LEVEL: 'info',
+      },
+    });
+    const proc = handle;
+
+    const selector = `labelSelector=${encodeURIComponent(MANAGED_SELECTOR)}`;
+    let cpuAtLeading: number | undefined;
+    let rssAtLeading: number | undefined;
+    await pollUntil(`${services} Services and ${ingresses} Ingresses`, CONVERGE_TIMEOUT_MS, proc, async () => {
+      if (cpuAtLeading === undefined && proc.readLog().includes('"msg":"started leading"')) {
+        cpuAtLeading = cpuOf(proc.pid);
+        rssAtLeading = memoryOf(proc.pid).rssKiB;
+      }
+      const [s, i] = await Promise.all([
+        owned.count(`/api/v1/services?${selector}`),
+        owned.count(`/apis/networking.k8s.io/v1/ingresses?${selector}`),
+      ]);
+      return s >= services && i >= ingresses ? true : undefined;
+    });
+    const convergedMs = Date.now() - started;
+    const syncedMs = loggedAt(proc, 'caches synced') - started;
+    const leadingMs = loggedAt(proc, 'started leading') - started;
+    progress(`${tag}: converged ${fmt(convergedMs / 1000, 2)} s after process start; waiting for an idle queue`);
+
+    const idle = await waitForIdle(proc, metricsPort);
+    const idleAt = Date.now();
+    const cpuAtIdle = cpuOf(proc.pid);
+    const idleMemory = memoryOf(proc.pid);
+    const resyncsBeforeIdle = logEntries(proc).filter((e) => e.msg === 'resync' && e.why === 'periodic').length;
+
+    progress(`${tag}: idle; waiting for the next periodic resync (every ${opts.resyncSeconds} s)`);
+    const line = await proc.waitForLog(/"why":"periodic"/, { fromOffset: proc.readLog().length, timeoutMs: opts.resyncSeconds * 1000 + 30_000 });
+    const cpuAtResync = cpuOf(proc.pid);
+    const idleSeconds = (Date.now() - idleAt) / 1000;
+    const resyncLog = JSON.parse(line) as LogEntry;
+    const keys = resyncLog.keys ?? 0;
+    const target = reconciles(idle) + keys;
+    let resyncScrapes = 0;
+    const afterResync = await pollUntil(`the resync's ${keys} reconciles`, IDLE_TIMEOUT_MS, proc, async () => {
+      resyncScrapes++;
+      const samples = await scrape(metricsPort);
+      return reconciles(samples) >= target && queueDepth(samples) === 0 ? samples : undefined;
+    });
+    const resyncWallMs = Date.now() - Date.parse(resyncLog.time ?? '');
+    const resyncMemory = memoryOf(proc.pid);
+    const cpuAfterResync = cpuOf(proc.pid);
+    // What our own polling costs the controller, so the resync's CPU can be read net of it.
+    const SCRAPES = 50;
+    for (let k = 0; k < SCRAPES; k++) await scrape(metricsPort);
+    const cpuPerScrape = (cpuOf(proc.pid) - cpuAfterResync) / SCRAPES;
+
+    const exit = await proc.stop(12_000);
+    if (exit.code !== 0) progress(`${tag}: ${identity} ended with ${JSON.stringify(exit)}`);
+
+    return {
+      workers,
+      round,
+      createMs,
+      syncedMs,
+      leadingMs,
+      convergedMs,
+      objects: services + ingresses,
+      writes: writesOf(idle),
+      resyncsBeforeIdle,
+      resync: { keys, writes: minusWrites(writesOf(afterResync), writesOf(idle)), wallMs: resyncWallMs },
+      rssLeadingKiB: rssAtLeading ?? Number.NaN,
+      rssIdleKiB: idleMemory.rssKiB,
+      rssAfterResyncKiB: resyncMemory.rssKiB,
+      hwmKiB: resyncMemory.hwmKiB,
+      heapUsedIdle: sampleSum(idle, 'ekspose_nodejs_heap_size_used_bytes'),
+      heapTotalIdle: sampleSum(idle, 'ekspose_nodejs_heap_size_total_bytes'),
+      cpu: {
+        toLeading: cpuAtLeading ?? Number.NaN,
+        leadingToIdle: cpuAtIdle - (cpuAtLeading ?? Number.NaN),
+        idlePerSecond: (cpuAtResync - cpuAtIdle) / idleSeconds,
+        resync: cpuAfterResync - cpuAtResync,
+        perScrape: cpuPerScrape,
+        resyncScrapes,
+      },
+      convergeHist: durations(idle),
+      resyncHist: histogramDelta(durations(afterResync), durations(idle)),
+    };
+  } catch (err) {
+    const lines = handle?.logTail(20).split('\n').map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
+    const tail = lines ? `\n--- ${handle!.name} log (last 20 lines, cut at 400 characters) ---\n${lines.join('\n')}` : '';
+    throw new Error(`${tag}: ${err instanceof Error ? err.message : String(err)}${tail}`);
+  } finally {
+    counter?.close();
+    await handle?.stop(12_000);
+    await plane.stop();
+  }
+}
+
+const secs = (ms: number, digits = 2) => fmt(ms / 1000, digits);
+const ms = (seconds: number) => (Number.isNaN(seconds) ? '-' : fmt(seconds * 1000, 1));
+/** The bucket bound each quantile falls under: all a histogram knows for sure. */
+const quantiles = (h: Histogram) => [0.5, 0.9, 0.99].map((q) => `<=${fmt(histogramQuantile(h, q) * 1000)}`).join(' / ');
+const writesText = (w: Writes) => `${fmt(w.create)} / ${fmt(w.patch)} / ${fmt(w.delete)}`;
+const mibOfKiB = (kib: number) => `${fmt(kib / 1024, 1)} MiB`;
+/** The resync's CPU without the idle baseline over its wall time and without our scrapes. */
+const resyncNetSeconds = (r: ScenarioResult) =>
+  r.cpu.resync - r.cpu.idlePerSecond * (r.resync.wallMs / 1000) - r.cpu.perScrape * r.cpu.resyncScrapes;
+
+function report(opts: Options, results: ScenarioResult[]): void {
+  const objects = results[0]!.objects;
+  const { qps, burst } = WORK_QUEUE_DEFAULTS;
+  const floorS = Math.max(0, opts.n - burst) / qps;
+  console.log(`\n## convergence (macro): ${APP} over a real kube-apiserver + etcd + NATS (loopback)`);
+  console.log(
+    `N = ${fmt(opts.n)} Deployments (${fmt(objects - opts.n)} with ingReq) created before the controller starts = ${fmt(objects)} objects to create; ` +
+      `fresh control plane per run; EKSPOSE_RESYNC_SECONDS=${opts.resyncSeconds}; metadata-only list poll every ${POLL_MS} ms (so times are ±${POLL_MS} ms).`,
+  );
+  console.log(
+    `work queue global limit ${qps} reconcile starts/s, burst ${burst}: ${fmt(opts.n)} keys cannot all start in less than ${fmt(floorS, 1)} s, whatever the worker count.`,
+  );
+
+  const columns = results.map((r) => `workers=${r.workers}${r.workers === DEFAULT_WORKERS ? ' (default)' : ' (baseline)'}${opts.rounds > 1 ? ` #${r.round}` : ''}`);
+  const row = (label: string, f: (r: ScenarioResult) => string) => [label, ...results.map(f)];
+  console.log('');
+  console.log(
+    table(
+      ['figure', ...columns],
+      [
+        row('Deployments created before start (s)', (r) => secs(r.createMs, 1)),
+        row('process start -> caches synced (s)', (r) => secs(r.syncedMs)),
+        row('process start -> leading (s)', (r) => secs(r.leadingMs)),
+        row(`process start -> all ${objects} objects present (s)`, (r) => secs(r.convergedMs)),
+        row('leading -> all present (s)', (r) => secs(r.convergedMs - r.leadingMs)),
+        row('objects/s from process start', (r) => fmt(r.objects / (r.convergedMs / 1000), 1)),
+        row('objects/s from leading', (r) => fmt(r.objects / ((r.convergedMs - r.leadingMs) / 1000), 1)),
+        row('writes to idle: create / patch / delete', (r) => writesText(r.writes)),
+        row('periodic resyncs before idle', (r) => String(r.resyncsBeforeIdle)),
+        row('resync after convergence: keys', (r) => fmt(r.resync.keys)),
+        row('  its writes: create / patch / delete', (r) => writesText(r.resync.writes)),
+        row('  its wall time (s)', (r) => secs(r.resync.wallMs)),
+        row('reconciles to idle', (r) => fmt(r.convergeHist.count)),
+        row('  duration p50 / p90 / p99 (ms, bucket bound)', (r) => quantiles(r.convergeHist)),
+        row('  mean (ms)', (r) => ms(r.convergeHist.sum / r.convergeHist.count)),
+        row('reconciles in the resync', (r) => fmt(r.resyncHist.count)),
+        row('  duration p50 / p90 / p99 (ms, bucket bound)', (r) => quantiles(r.resyncHist)),
+        row('  mean (ms)', (r) => ms(r.resyncHist.sum / r.resyncHist.count)),
+        row('controller CPU: start -> leading (s)', (r) => fmt(r.cpu.toLeading, 2)),
+        row('  leading -> idle after convergence (s)', (r) => fmt(r.cpu.leadingToIdle, 2)),
+        row('  per object created (ms)', (r) => fmt((r.cpu.leadingToIdle * 1000) / r.objects, 1)),
+        row('  idle, waiting for the resync (ms per s)', (r) => fmt(r.cpu.idlePerSecond * 1000, 1)),
+        row('  the resync (ms)', (r) => fmt(r.cpu.resync * 1000)),
+        row('  per resynced key (ms)', (r) => fmt((r.cpu.resync * 1000) / r.resync.keys, 2)),
+        row('  one /metrics scrape (ms)', (r) => fmt(r.cpu.perScrape * 1000, 1)),
+        row('  per resynced key, net of idle + scrapes (ms)', (r) => fmt((resyncNetSeconds(r) * 1000) / r.resync.keys, 2)),
+        row('RSS when it starts leading (VmRSS)', (r) => mibOfKiB(r.rssLeadingKiB)),
+        row('RSS idle after convergence (VmRSS)', (r) => mibOfKiB(r.rssIdleKiB)),
+        row('RSS after the resync (VmRSS)', (r) => mibOfKiB(r.rssAfterResyncKiB)),
+        row('peak RSS (VmHWM)', (r) => mibOfKiB(r.hwmKiB)),
+        row('V8 heap used / total idle (from /metrics)', (r) => `${fmt(r.heapUsedIdle / 1024 / 1024, 1)} / ${fmt(r.heapTotalIdle / 1024 / 1024, 1)} MiB`),
+      ],
+    ),
+  );
+
+  console.log('\nreconcile duration histogram (ekspose_reconcile_duration_seconds, cumulative count per bucket):');
+  const bounds = results[0]!.convergeHist.buckets.map((b) => b.le);
+  const bucketRows = bounds.map((le) => [
+    le === Infinity ? '+Inf' : `<= ${fmt(le * 1000)} ms`,
+    ...results.flatMap((r) => [r.convergeHist, r.resyncHist].map((h) => fmt(h.buckets.find((b) => b.le === le)?.count ?? 0))),
+  ]);
+  console.log(table(['le', ...results.flatMap((r, i) => [`${columns[i]} convergence`, 'resync'])], bucketRows));
+
+  const medianOf = (workers: number, f: (r: ScenarioResult) => number) => quantile(results.filter((r) => r.workers === workers).map(f), 0.5);
+  const [baseline, candidate] = [opts.workers[0]!, opts.workers.at(-1)!];
+  if (baseline !== candidate) {
+    const conv = (w: number) => medianOf(w, (r) => r.convergedMs);
+    const work = (w: number) => medianOf(w, (r) => r.convergedMs - r.leadingMs);
+    const rss = (w: number) => medianOf(w, (r) => r.rssIdleKiB);
+    console.log(`\ncomparison, workers=${candidate} against the workers=${baseline} baseline measured above${opts.rounds > 1 ? ` (medians of ${opts.rounds} rounds)` : ''}:`);
+    console.log(
+      `  process start -> converged: ${secs(conv(candidate))} s vs ${secs(conv(baseline))} s (${fmt(conv(baseline) / conv(candidate), 2)}x); ` +
+        `leading -> converged: ${secs(work(candidate))} s vs ${secs(work(baseline))} s (${fmt(work(baseline) / work(candidate), 2)}x); ` +
+        `${fmt(objects / (work(candidate) / 1000), 1)} vs ${fmt(objects / (work(baseline) / 1000), 1)} objects/s once leading.`,
+    );
+    console.log(`  RSS idle: ${mibOfKiB(rss(candidate))} vs ${mibOfKiB(rss(baseline))}.`);
+  }
+  const resyncWrites = results.reduce((sum, r) => sum + totalWrites(r.resync.writes), 0);
+  console.log(`  resync of an already-correct cluster: ${fmt(resyncWrites)} writes over ${results.length} run(s) (the contract: 0).`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  if (args.positional[0] !== undefined && !args.options.has('n')) args.options.set('n', args.positional[0]);
+  const n = intOption(args, 'n', 300);
+  const { qps } = WORK_QUEUE_DEFAULTS;
+  const opts: Options = {
+    n,
+    rounds: intOption(args, 'rounds', 2),
+    // Long enough that one resync of N keys fits between two at the queue's rate limit (so the controller does go
+    // idle), and that at N=300 the first periodic resync comes after convergence rather than in the middle of it.
+    resyncSeconds: intOption(args, 'resync-seconds', Math.max(15, Math.ceil(n / qps) + 2)),
+    build: !args.options.has('no-build'),
+    workers: [1, DEFAULT_WORKERS],
+  };
+  const watchdog = setTimeout(() => {
+    console.error(`convergence bench: still running after ${WHOLE_RUN_TIMEOUT_MS / 60_000} min; giving up`);
+    process.exit(1);
+  }, WHOLE_RUN_TIMEOUT_MS);
+  watchdog.unref();
+
+  const bundle = join(workspaceRoot(), 'dist', 'apps', APP, 'main.js');
+  if (opts.build) {
+    const built = spawnSync(process.execPath, ['tools/scripts/bundle.mjs', APP], { cwd: workspaceRoot(), stdio: ['ignore', 'ignore', 'inherit'] });
+    if (built.status !== 0) throw new Error(`bundling ${APP} failed`);
+  } else if (!existsSync(bundle)) {
+    throw new Error(`${bundle} is missing: drop --no-build, or run node tools/scripts/bundle.mjs ${APP}`);
+  }
+
+  const results: ScenarioResult[] = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    // ABBA order: a machine getting busier or quieter over the run does not favour one worker count.
+    const order = round % 2 === 1 ? opts.workers : [...opts.workers].reverse();
+    for (const workers of order) results.push(await runScenario(opts, workers, round));
+  }
+  results.sort((a, b) => a.round - b.round || a.workers - b.workers);
+  report(opts, results);
+  const resyncWrites = results.reduce((sum, r) => sum + totalWrites(r.resync.writes), 0);
+  if (resyncWrites !== 0) throw new Error(`a resync of an already-correct cluster wrote ${resyncWrites} times; DESIGN §2 says 0`);
+}
+
+// Planes and controllers are already stopped by runScenario's finally; the exit hooks catch anything left.
+await main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(`\nconvergence bench FAILED: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

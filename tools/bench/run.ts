@@ -1,0 +1,85 @@
+// `npm run bench`: runs the benchmarks, each in its own Node process, and
+// prints their figures. Exits 0 whatever the timings; non-zero only when a
+// benchmark's scenario broke (a wrong write decision, no convergence, a crash).
+//
+//   npm run bench                                  both, with their defaults
+//   npm run bench -- 500                           both, convergence with N=500
+//   npm run bench -- micro [--n 10000] [--rounds 9] [--warmup 2]
+//   npm run bench -- convergence [N] [--rounds 2] [--resync-seconds S] [--no-build]
+import { spawn } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Bench {
+  file: string;
+  /** Node flags: the micro benchmark forces GCs between passes. */
+  nodeArgs: string[];
+  timeoutMs: number;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const BENCHES: Record<string, Bench> = {
+  micro: { file: 'reconcile-path.bench.ts', nodeArgs: ['--expose-gc'], timeoutMs: 5 * 60_000 },
+  convergence: { file: 'convergence.bench.ts', nodeArgs: [], timeoutMs: 15 * 60_000 },
+};
+const ALIASES: Record<string, string> = { 'reconcile-path': 'micro', macro: 'convergence' };
+
+function usage(): never {
+  console.error('usage: npm run bench [-- [micro|convergence|all] [options of that benchmark]]  (see tools/bench/README.md)');
+  process.exit(2);
+}
+
+function runBench(name: string, args: string[]): Promise<number> {
+  const bench = BENCHES[name]!;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...bench.nodeArgs, '--import', 'tsx', join(here, bench.file), ...args], { stdio: 'inherit' });
+    const timer = setTimeout(() => {
+      console.error(`\n${name}: still running after ${bench.timeoutMs / 60_000} min; stopping it`);
+      child.kill('SIGTERM');
+    }, bench.timeoutMs);
+    // A SIGTERM sent to us alone is passed on; either way we wait for the child to clean up.
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+const argv = process.argv.slice(2);
+const first = argv[0];
+let plan: Array<[string, string[]]>;
+if (first === undefined || first === 'all' || /^\d+$/.test(first)) {
+  const rest = first === 'all' ? argv.slice(1) : argv;
+  if (rest.some((a) => !/^\d+$/.test(a))) usage();
+  plan = [
+    ['micro', []],
+    ['convergence', rest],
+  ];
+} else {
+  const name = ALIASES[first] ?? first;
+  if (!BENCHES[name]) usage();
+  plan = [[name, argv.slice(1)]];
+}
+
+// Ctrl-C reaches the running benchmark too (same process group): it stops its control plane, and we report its exit.
+process.on('SIGINT', () => undefined);
+
+const cpu = cpus();
+const [load1, load5] = loadavg();
+console.log(
+  `# ekspose benchmarks — ${new Date().toISOString()}\n` +
+    `machine: ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ` +
+    `load average ${load1!.toFixed(2)} / ${load5!.toFixed(2)} (1 / 5 min) at start: other work on the machine shows up as spread.`,
+);
+const started = Date.now();
+const failed: string[] = [];
+for (const [name, args] of plan) {
+  const code = await runBench(name, args);
+  if (code !== 0) failed.push(`${name} (exit ${code})`);
+}
+console.log(`\nbenchmarks finished in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length > 0 ? `; FAILED: ${failed.join(', ')}` : ''}`);
+process.exit(failed.length > 0 ? 1 : 0);
