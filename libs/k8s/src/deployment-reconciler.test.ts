@@ -240,7 +240,7 @@ describe('DeploymentReconciler', () => {
     );
   });
 
-  it('an invalid port: no write, one Warning InvalidSpec naming key and value; the same resourceVersion again warns no more', async () => {
+  it('an invalid port: no write, one Warning InvalidSpec naming key and value; the same Deployment again warns no more', async () => {
     const good = deployment('web');
     const dep = deployment('web', { labels: { port: 'abc' }, rv: '101' });
     const t = await harness({ deployments: [dep], services: [managedService(good)] });
@@ -256,8 +256,12 @@ describe('DeploymentReconciler', () => {
     assert.match(warning.message, /abc/);
     assert.deepEqual(warning.on, { name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '101' });
 
-    // A new change to the Deployment that is still invalid is worth a new Warning.
+    // A status-only update (new resourceVersion, same spec, labels and annotations) is no news.
     t.deployments.push('MODIFIED', deployment('web', { labels: { port: 'abc' }, rv: '102' }));
+    await t.reconciler.reconcile('shop/web');
+    assert.equal(t.recorded.length, 1);
+    // A change by the user to the Deployment that is still invalid is worth a new Warning.
+    t.deployments.push('MODIFIED', deployment('web', { labels: { port: 'abc', team: 'a' }, rv: '103' }));
     await t.reconciler.reconcile('shop/web');
     assert.equal(t.recorded.length, 2);
     assert.deepEqual(t.actions, []);

@@ -17,6 +17,7 @@ import { EventReason, type EventRecorder, type InvolvedDeployment } from './even
 import { type HostIndex, claimsOf, hostHeldBy } from './host-conflict';
 import type { Informer } from './informer';
 import { describeError, isConflict, isNotFound } from './kube-client';
+import { canonical } from './drift';
 import type { ControllerMetrics } from './metrics';
 import type { OwnedObjectApi } from './owned-object-api';
 import { desiredIngress, desiredService } from './owned-objects';
@@ -51,6 +52,16 @@ function involved(dep: V1Deployment): InvolvedDeployment {
     uid: dep.metadata!.uid!,
     resourceVersion: dep.metadata?.resourceVersion,
   };
+}
+
+/**
+ * What a user changes about a Deployment: its spec (generation), labels and
+ * annotations. Status updates, which come often while Pods roll, are not a
+ * reason to repeat a Warning.
+ */
+function userRevision(dep: V1Deployment): string {
+  const m = dep.metadata;
+  return `${m?.uid}/${m?.generation ?? ''}/${canonical(m?.labels ?? {})}/${canonical(m?.annotations ?? {})}`;
 }
 
 type EnsureOutcome = 'unchanged' | 'created' | 'patched' | 'conflict';
@@ -119,9 +130,9 @@ export class DeploymentReconciler {
       return DONE;
     }
     if (parsed.kind === 'invalid') {
-      for (const p of parsed.problems) this.opts.metrics.invalidSpec(p.key);
       const message = `not exposed: ${describeProblems(parsed.problems)}`;
-      if (this.firstReport(key, 'invalid', `${dep.metadata?.uid}/${dep.metadata?.resourceVersion}/${message}`)) {
+      if (this.firstReport(key, 'invalid', `${userRevision(dep)}/${message}`)) {
+        for (const p of parsed.problems) this.opts.metrics.invalidSpec(p.key);
         this.opts.log.warn({ key, problems: parsed.problems }, 'invalid exposure settings; nothing written');
         await this.opts.recorder.warning(involved(dep), EventReason.InvalidSpec, message);
       }
