@@ -96,6 +96,15 @@ describe('NATS down', () => {
       }),
     );
     assert.equal(answer, 'deleted');
+    // The record NATS could not take while it was down is published once it is back.
+    const owed = await withBus((bus) =>
+      eventually(async () => ((await bus.wasDeploymentDeleted('natsdown', 'gone', uids.gone!)) === 'deleted' ? 'deleted' : undefined), {
+        timeoutMs: 40_000,
+        intervalMs: 1000,
+        what: 'the deployment.deleted owed for "gone" in the stream',
+      }),
+    );
+    assert.equal(owed, 'deleted');
     await staysGone('natsdown', ['later']);
   });
 });

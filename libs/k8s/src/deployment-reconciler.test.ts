@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import type { Settings } from '@ekspose/labels';
 import { ManualClock } from './clock';
-import { DeploymentReconciler } from './deployment-reconciler';
+import { DeploymentReconciler, UNPUBLISHED_RETRY_MS } from './deployment-reconciler';
 import type { MergePatch } from './drift';
 import { HostIndex } from './host-conflict';
 import { ownerKeyOf, splitKey } from './keys';
@@ -109,6 +109,8 @@ interface HarnessFixture {
 }
 
 async function harness(f: HarnessFixture = {}) {
+  /** Mutable: a test can bring NATS back by setting nats.publishOk = true. */
+  const nats = { publishOk: f.publishOk };
   const actions: Action[] = [];
   const deployments = await cachedInformer('deployments', f.deployments ?? []);
   const services = await cachedInformer('services', f.services ?? []);
@@ -128,13 +130,13 @@ async function harness(f: HarnessFixture = {}) {
     readDeployment: liveDeploymentReader(actions, f.live),
     serviceApi: svc.api,
     ingressApi: ing.api,
-    events: fakeEventSink(actions, { publishOk: f.publishOk }),
+    events: fakeEventSink(actions, nats),
     recorder,
     metrics: fakeMetrics().metrics,
     log: silent,
     clock,
   });
-  return { reconciler, actions, recorded, svc: svc.control, ing: ing.control, deployments, services, ingresses, clock };
+  return { reconciler, actions, recorded, svc: svc.control, ing: ing.control, deployments, services, ingresses, clock, nats };
 }
 
 const writes = (actions: Action[]) => actions.filter((a) => a.verb !== 'readDeployment');
@@ -372,8 +374,31 @@ describe('DeploymentReconciler', () => {
   it('the cleanup goes on when deployment.deleted cannot be published (NATS down)', async () => {
     const gone = deployment('web', { uid: 'uid-x', labels: { ingReq: 'needed' } });
     const t = await harness({ services: [managedService(gone)], ingresses: [managedIngress(gone)], publishOk: false });
-    await t.reconciler.reconcile('shop/web');
+    const result = await t.reconciler.reconcile('shop/web');
     assert.deepEqual(writes(t.actions).map((a) => a.verb), ['publish', 'delete', 'delete']);
+    // The record is still owed: the key comes back later (not at once), and publishes it when NATS takes it.
+    assert.deepEqual(result, { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS });
+    t.actions.length = 0;
+    t.nats.publishOk = true;
+    t.services.push('DELETED', managedService(gone));
+    t.ingresses.push('DELETED', managedIngress(gone));
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+    assert.deepEqual(brief(writes(t.actions)), ['publish deployment.deleted uid-x']);
+    t.actions.length = 0;
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(writes(t.actions), [], 'published once, then nothing is owed');
+  });
+
+  it('a record owed for a replaced Deployment is published when the new one is reconciled', async () => {
+    const gone = deployment('web', { uid: 'uid-old' });
+    const t = await harness({ services: [managedService(gone)], publishOk: false });
+    await t.reconciler.reconcile('shop/web');
+    t.actions.length = 0;
+    t.nats.publishOk = true;
+    t.services.push('DELETED', managedService(gone));
+    t.deployments.push('ADDED', deployment('web', { uid: 'uid-new' }));
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(brief(writes(t.actions)).filter((a) => a.startsWith('publish deployment.deleted')), ['publish deployment.deleted uid-old']);
   });
 
   it('a Deployment deleted after its objects were already collected: still publishes deployment.deleted for its uid', async () => {

@@ -44,6 +44,8 @@ export interface DeploymentReconcilerOptions {
 }
 
 const DONE: ReconcileResult = { kind: 'done' };
+/** How soon a deployment.deleted that NATS could not take is tried again. */
+export const UNPUBLISHED_RETRY_MS = 15_000;
 
 function involved(dep: V1Deployment): InvolvedDeployment {
   return {
@@ -69,6 +71,12 @@ type EnsureOutcome = 'unchanged' | 'created' | 'patched' | 'conflict';
 export class DeploymentReconciler {
   /** Deployments seen deleted (key → uid), until their cleanup has run. */
   private readonly tombstones = new Map<string, string>();
+  /**
+   * deployment.deleted records not yet acked (NATS was down), key → uids:
+   * published again on the key's next reconcile (message id = uid, so a
+   * repeat is de-duplicated by the stream).
+   */
+  private readonly unpublished = new Map<string, Set<string>>();
   /** Deployments refused a host because an older Ingress holds it: "host path" → keys. */
   private readonly hostWaiters = new Map<string, Set<string>>();
   /** Warnings already reported, so a resync does not repeat them: key|reason → fingerprint. */
@@ -123,6 +131,8 @@ export class DeploymentReconciler {
     const dep = this.opts.deployments.get(namespace, name) ?? (await this.opts.readDeployment(namespace, name));
     if (!dep || dep.metadata?.deletionTimestamp) return this.cleanUp(key, dep);
     this.tombstones.delete(key);
+    // Records of an earlier Deployment of this name that NATS could not take then.
+    for (const uid of this.unpublished.get(key) ?? []) await this.publishDeleted(namespace, name, uid);
 
     const parsed = parseExposeSpec(dep, this.opts.settings);
     if (parsed.kind === 'ignored') {
@@ -247,6 +257,7 @@ export class DeploymentReconciler {
     const uids = new Set<string>();
     const tombstone = this.tombstones.get(key);
     if (tombstone) uids.add(tombstone);
+    for (const uid of this.unpublished.get(key) ?? []) uids.add(uid);
     if (terminating?.metadata?.uid) uids.add(terminating.metadata.uid);
     const owned: Array<[OwnedObjectApi<V1Service> | OwnedObjectApi<V1Ingress>, V1Service | V1Ingress]> = [];
     for (const [api, cache] of [
@@ -271,20 +282,33 @@ export class DeploymentReconciler {
     this.reported.delete(`${key}|Service`);
     this.reported.delete(`${key}|Ingress`);
     this.reported.delete(`${key}|host`);
+    if (this.unpublished.has(key)) {
+      // The objects are gone; only the record is missing. Try again later, not in a hot loop.
+      return { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS };
+    }
     return DONE;
   }
 
+  /** Publishes deployment.deleted and waits for the ack; remembers the uid for a later try when NATS cannot take it. */
   private async publishDeleted(namespace: string, name: string, uid: string): Promise<void> {
+    const key = `${namespace}/${name}`;
     const result = await this.opts.events.publish(
       'deployment.deleted',
       { uid, namespace, name, deletedAt: new Date(this.clock.now()).toISOString() },
       { msgId: uid },
     );
-    if (!result.ok) {
-      // Cleanup does not wait for NATS: the other controllers then decide from the live API alone.
-      this.opts.log.warn({ key: `${namespace}/${name}`, uid }, 'deployment.deleted not published (NATS unavailable); continuing');
+    const pending = this.unpublished.get(key);
+    if (result.ok) {
+      pending?.delete(uid);
+      if (pending?.size === 0) this.unpublished.delete(key);
+      return;
     }
+    // Cleanup does not wait for NATS: the other controllers then decide from the live API alone.
+    this.opts.log.warn({ key, uid }, 'deployment.deleted not published (NATS unavailable); continuing, will publish it later');
+    if (pending) pending.add(uid);
+    else this.unpublished.set(key, new Set([uid]));
   }
+
 
   private async deleteOwned<T extends V1Service | V1Ingress>(api: OwnedObjectApi<T>, obj: T, key: string, why: string): Promise<void> {
     const uid = obj.metadata?.uid;
