@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureBinaries } from './binaries';
+import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { freePorts, httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
@@ -55,11 +55,7 @@ export interface KubectlOptions {
   env?: Record<string, string>;
 }
 
-export interface KubectlResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlResult = CapturedRun;
 
 interface ControlPlaneSettings {
   dir: string;
@@ -192,21 +188,13 @@ export class ControlPlane {
 
   /** Runs kubectl against this plane as cluster-admin. Never throws for a non-zero exit. */
   kubectl(args: readonly string[], options: KubectlOptions = {}): Promise<KubectlResult> {
-    return new Promise((resolveResult, reject) => {
-      const child = spawn(join(this.binDir, 'kubectl'), [...args], {
-        env: { ...process.env, ...this.env(), ...options.env },
-        timeout: options.timeoutMs ?? 60_000,
-        killSignal: 'SIGKILL',
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.once('error', reject);
-      child.once('close', (code) => resolveResult({ code, stdout, stderr }));
-      child.stdin.end(options.input ?? '');
+    return runCaptured(join(this.binDir, 'kubectl'), args, {
+      env: { ...process.env, ...this.env(), ...options.env },
+      timeoutMs: options.timeoutMs,
+      input: options.input,
     });
   }
+
 
   /** Starts every component and waits until each is ready; on failure stops what it started. */
   async start(): Promise<void> {

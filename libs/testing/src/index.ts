@@ -19,3 +19,4 @@ export {
   type StartProcessOptions,
 } from './process-handle';
 export { describeAppCommandLine, runAppMain, type AppRun } from './app-cli';
+export { runCaptured, type CapturedRun, type RunCapturedOptions } from './run-captured';
