@@ -23,22 +23,7 @@ elapsed() {
 ensure_podman
 step "podman $(podman version --format '{{.Client.Version}}'), runtime $OCI_RUNTIME, config $CONTAINERS_CONF"
 
-if ! podman image exists "$BASE_IMAGE"; then
-  pulled=false
-  if [ "${EKSPOSE_BASE_PULL:-auto}" != never ]; then
-    step "pulling $BASE_IMAGE"
-    podman pull --quiet "$BASE_IMAGE" > /dev/null && pulled=true
-  fi
-  if ! $pulled; then
-    step "$BASE_IMAGE not available: assembling a local stand-in with tools/images/base-image.sh"
-    bash "$IMAGES_DIR/base-image.sh"
-  fi
-fi
-if [ "$(podman image inspect --format '{{index .Config.Labels "io.ekspose.base-image"}}' "$BASE_IMAGE")" = local ]; then
-  step "base $BASE_IMAGE: the local stand-in built by base-image.sh"
-else
-  step "base $BASE_IMAGE: $(podman image inspect --format '{{.Digest}}' "$BASE_IMAGE")"
-fi
+ensure_base_image
 
 version=$(workspace_version)
 repo=${EKSPOSE_IMAGE_REPO:-ghcr.io/ekspose}

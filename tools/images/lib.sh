@@ -30,8 +30,12 @@ ensure_podman() {
     command -v apt-get > /dev/null ||
       die "podman and runc are needed and this is not a Debian/Ubuntu machine; install them with the system's package manager"
     step "podman or runc missing: installing them with apt-get (needs root, ~1 min)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman runc > /dev/null
+    # `nx run images:prepare` does this once before the parallel container targets;
+    # the lock is for anyone who runs several build.sh at once by hand.
+    as_root flock /var/lib/dpkg/ekspose-install.lock sh -c \
+      'command -v podman > /dev/null && command -v runc > /dev/null ||
+       { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman runc > /dev/null; }'
   fi
   export CONTAINERS_CONF=${CONTAINERS_CONF:-$IMAGES_DIR/containers.conf}
   OCI_RUNTIME=${EKSPOSE_OCI_RUNTIME:-$(command -v runc)}
@@ -45,6 +49,26 @@ ensure_podman() {
     PODMAN_SUDO=true
   fi
   # Otherwise rootless podman, with its per-user storage (the root paths in storage.conf are not writable).
+}
+
+# The base image the Dockerfiles name: present, pulled when it can be, or assembled locally by base-image.sh.
+ensure_base_image() {
+  if ! podman image exists "$BASE_IMAGE"; then
+    local pulled=false
+    if [ "${EKSPOSE_BASE_PULL:-auto}" != never ]; then
+      step "pulling $BASE_IMAGE"
+      podman pull --quiet "$BASE_IMAGE" > /dev/null && pulled=true
+    fi
+    if ! $pulled; then
+      step "$BASE_IMAGE not available: assembling a local stand-in with tools/images/base-image.sh"
+      bash "$IMAGES_DIR/base-image.sh"
+    fi
+  fi
+  if [ "$(podman image inspect --format '{{index .Config.Labels "io.ekspose.base-image"}}' "$BASE_IMAGE")" = local ]; then
+    step "base $BASE_IMAGE: the local stand-in built by base-image.sh"
+  else
+    step "base $BASE_IMAGE: $(podman image inspect --format '{{.Digest}}' "$BASE_IMAGE")"
+  fi
 }
 
 podman() {
