@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { desiredIngress, desiredService, ingressDrift, serviceDrift } from '@ekspose/k8s';
+import { desiredIngress, desiredService, ingressDrift, serviceDrift } from '@ekspose/expose';
 import { type Settings, parseExposeSpec } from '@ekspose/labels';
 import { intOption, parseArgs } from './lib/args';
 import { type ReconcileFixture, benchSettings, buildFixtures } from './lib/fixtures';

@@ -13,7 +13,7 @@ import type { EventBusOptions } from './event-bus';
 import { InvalidEventError } from './schemas';
 import type { DeploymentDeleted } from './schemas';
 import { STREAM_NAME, subjectFor } from './subjects';
-import { ManualClock } from './manual-clock.test-helper';
+import { ManualClock } from '@ekspose/k8s/manual-clock';
 import { NatsServerProcess } from './nats-server.test-helper';
 
 type LogLine = { level: number; msg: string; [key: string]: unknown };

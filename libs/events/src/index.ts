@@ -1,6 +1,8 @@
 export { EventBus } from './event-bus';
 export type {
   DeletionAnswer,
+  ExposedObject,
+  ExposureAnswer,
   EventBusOptions,
   EventBusStatus,
   EventHandler,
@@ -42,7 +44,3 @@ export {
 } from './subjects';
 export type { EventKind, ParsedSubject } from './subjects';
 export { DEFAULT_STREAM_MAX_AGE_SECONDS, DUPLICATE_WINDOW_SECONDS } from './jetstream-config';
-export { systemClock } from './clock';
-export type { Clock } from './clock';
-export { eventSinkFor } from './event-sink';
-export type { EventSinkAdapter } from './event-sink';

@@ -3,16 +3,14 @@
 // old readers ignore the field; anything else is a new `v` and a new subject
 // prefix (`ekspose.v2.>`).
 import { z } from 'zod';
+import { isDns1123Label, isDns1123Subdomain } from '@ekspose/labels';
 import { isEventKind, parseSubject } from './subjects';
 import type { EventKind } from './subjects';
 
-// Kubernetes' own rules for the names ekspose writes into events.
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
+// Kubernetes' own rules for the names ekspose writes into events, as the label contract checks them.
 const version = z.literal(1);
-const namespace = z.string().max(63).regex(DNS_LABEL, 'must be a DNS-1123 label');
-const objectName = z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a DNS-1123 subdomain');
+const namespace = z.string().refine(isDns1123Label, 'must be a DNS-1123 label');
+const objectName = z.string().refine(isDns1123Subdomain, 'must be a DNS-1123 subdomain');
 const uid = z.string().min(1).max(128);
 const timestamp = z.iso.datetime({ offset: true });
 const port = z.number().int().min(1).max(65535);

@@ -4,27 +4,31 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import type { Settings } from '@ekspose/labels';
-import { ManualClock } from './clock';
+import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, splitKey } from '@ekspose/k8s';
+import { ManualClock } from '@ekspose/k8s/manual-clock';
 import { DeploymentReconciler, UNPUBLISHED_RETRY_MS } from './deployment-reconciler';
 import type { MergePatch } from './drift';
 import { HostIndex } from './host-conflict';
-import { ownerKeyOf, splitKey } from './keys';
-import { desiredIngress, desiredService } from './owned-objects';
+import { ownerKeyOf } from './keys';
+import { ingressKind, serviceKind } from './owned-kinds';
 import {
   type Action,
+  FakeEvents,
   NOW,
   NS,
   apiError,
   cachedInformer,
   defaultSettings,
   deployment,
-  fakeEventSink,
+  expectedIngress,
+  expectedService,
   fakeMetrics,
   fakeObjectApi,
   fakeRecorder,
   liveDeploymentReader,
   silent,
-  specOf,
+  storeWithCache,
+  writesOf,
 } from './reconciler-fakes.test-helper';
 
 // ---------------------------------------------------------------- fixtures
@@ -50,9 +54,11 @@ function storedMetadata(
   };
 }
 
+const portOf = (dep: V1Deployment) => Number(dep.metadata?.labels?.port ?? 80);
+
 /** The managed Service as the API server has it for `dep`: ours plus server defaults and other tools' additions. */
 function managedService(dep: V1Deployment, f: { ownerUid?: string } = {}): V1Service {
-  const desired = desiredService(specOf(dep));
+  const desired = expectedService(nameOf(dep), { port: portOf(dep), ownerUid: uidOf(dep) });
   return {
     ...desired,
     metadata: {
@@ -74,8 +80,8 @@ function managedService(dep: V1Deployment, f: { ownerUid?: string } = {}): V1Ser
 }
 
 function managedIngress(dep: V1Deployment, f: { ownerUid?: string; created?: string } = {}): V1Ingress {
-  const desired = desiredIngress(specOf(dep));
-  assert.ok(desired, 'the fixture Deployment must want an Ingress');
+  const a = dep.metadata?.annotations ?? {};
+  const desired = expectedIngress(nameOf(dep), { port: portOf(dep), host: a['ekspose.io/host'], path: a['ekspose.io/path'], ownerUid: uidOf(dep) });
   return {
     ...desired,
     metadata: storedMetadata(desired.metadata, dep, {
@@ -94,12 +100,13 @@ function managedIngress(dep: V1Deployment, f: { ownerUid?: string; created?: str
 const brief = (actions: Action[]) =>
   actions.map((a) => {
     if (a.verb === 'publish') return `publish ${a.kind} ${String(a.payload.uid)}`;
-    if (a.verb === 'wasDeploymentDeleted') return `wasDeploymentDeleted ${a.namespace}/${a.name}`;
+    if (a.verb === 'wasDeploymentDeleted' || a.verb === 'wasExposed') return `${a.verb} ${a.namespace}/${a.name}`;
     return `${a.verb} ${'kind' in a ? `${a.kind} ` : ''}${a.key}`;
   });
 
 interface HarnessFixture {
   deployments?: V1Deployment[];
+  /** On the server; the managed ones also in the label-selected cache. */
   services?: V1Service[];
   ingresses?: V1Ingress[];
   /** What a live GET of a Deployment not in the cache returns. */
@@ -109,34 +116,55 @@ interface HarnessFixture {
 }
 
 async function harness(f: HarnessFixture = {}) {
-  /** Mutable: a test can bring NATS back by setting nats.publishOk = true. */
-  const nats = { publishOk: f.publishOk };
   const actions: Action[] = [];
   const deployments = await cachedInformer('deployments', f.deployments ?? []);
-  const services = await cachedInformer('services', f.services ?? []);
-  const ingresses = await cachedInformer('ingresses', f.ingresses ?? []);
+  const services = await storeWithCache<V1Service>('Service', f.services ?? []);
+  const ingresses = await storeWithCache<V1Ingress>('Ingress', f.ingresses ?? []);
+  // Kept current from the Ingress informer, as the controller keeps it.
   const hostIndex = new HostIndex();
-  for (const ing of ingresses.informer.list()) hostIndex.upsert(ing);
-  const svc = fakeObjectApi<V1Service>('Service', actions);
-  const ing = fakeObjectApi<V1Ingress>('Ingress', actions);
+  for (const ing of ingresses.cache.informer.list()) hostIndex.upsert(ing);
+  ingresses.cache.informer.on(INFORMER_ADD, (i) => hostIndex.upsert(i));
+  ingresses.cache.informer.on(INFORMER_UPDATE, (i) => hostIndex.upsert(i));
+  ingresses.cache.informer.on(INFORMER_DELETE, (i) => hostIndex.remove(i));
+  const svc = fakeObjectApi(services.store, actions);
+  const ing = fakeObjectApi(ingresses.store, actions);
+  /** Mutable: a test can bring NATS back by setting nats.up = true. */
+  const nats = new FakeEvents(actions);
+  nats.up = f.publishOk ?? true;
   const { recorder, recorded } = fakeRecorder();
+  const { metrics, exposeMetrics } = fakeMetrics();
   const clock = new ManualClock({ start: NOW });
   const reconciler = new DeploymentReconciler({
     settings: f.settings ?? defaultSettings(),
     deployments: deployments.informer,
-    services: services.informer,
-    ingresses: ingresses.informer,
+    owned: [
+      { kind: serviceKind, api: svc.api, cache: services.cache.informer },
+      { kind: ingressKind, api: ing.api, cache: ingresses.cache.informer },
+    ] as never,
     hostIndex,
     readDeployment: liveDeploymentReader(actions, f.live),
-    serviceApi: svc.api,
-    ingressApi: ing.api,
-    events: fakeEventSink(actions, nats),
+    events: nats,
     recorder,
-    metrics: fakeMetrics().metrics,
+    metrics,
+    exposeMetrics,
     log: silent,
     clock,
   });
   return { reconciler, actions, recorded, svc: svc.control, ing: ing.control, deployments, services, ingresses, clock, nats };
+}
+
+type Harness = Awaited<ReturnType<typeof harness>>;
+
+/**
+ * Runs the same key again and asserts it writes nothing: the first run left the
+ * (fake) API server and the caches in the state it wanted.
+ */
+async function assertConverged(t: Harness, key = 'shop/web'): Promise<void> {
+  const before = t.actions.length;
+  const events = t.recorded.length;
+  await t.reconciler.reconcile(key);
+  assert.deepEqual(writesOf(t.actions.slice(before)), [], 'a second reconcile writes nothing');
+  assert.equal(t.recorded.length, events, 'a second reconcile records no Event');
 }
 
 const writes = (actions: Action[]) => actions.filter((a) => a.verb !== 'readDeployment');
@@ -174,22 +202,23 @@ describe('DeploymentReconciler', () => {
     const t = await harness({ deployments: [dep] });
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
     assert.deepEqual(t.actions, [
-      { verb: 'create', kind: 'Service', key: 'shop/web', body: desiredService(specOf(dep)) },
+      { verb: 'create', kind: 'Service', key: 'shop/web', body: expectedService('web') },
       exposedWeb({ name: 'web', port: 80 }, null),
     ]);
     assert.deepEqual(t.recorded, []);
+    await assertConverged(t);
   });
 
   it('a new Deployment with ingReq: creates the Service and the Ingress, one deployment.exposed naming both', async () => {
     const dep = deployment('web', { labels: { ingReq: 'needed', port: '8080' } });
     const t = await harness({ deployments: [dep] });
     await t.reconciler.reconcile('shop/web');
-    const spec = specOf(dep);
     assert.deepEqual(t.actions, [
-      { verb: 'create', kind: 'Service', key: 'shop/web', body: desiredService(spec) },
-      { verb: 'create', kind: 'Ingress', key: 'shop/web', body: desiredIngress(spec) },
+      { verb: 'create', kind: 'Service', key: 'shop/web', body: expectedService('web', { port: 8080 }) },
+      { verb: 'create', kind: 'Ingress', key: 'shop/web', body: expectedIngress('web', { port: 8080 }) },
       exposedWeb({ name: 'web', port: 8080 }, { name: 'web', host: 'web.shop.ekspose.local', path: '/' }),
     ]);
+    await assertConverged(t);
   });
 
   it('already-correct objects in the caches: no API call at all (TestDoNothing)', async () => {
@@ -218,6 +247,10 @@ describe('DeploymentReconciler', () => {
       },
     ]);
     assert.deepEqual(t.recorded, []);
+    const patched = t.services.store.get('shop', 'web');
+    assert.equal(patched?.spec?.clusterIP, '10.96.0.10', 'fields ekspose does not own are left as they were');
+    assert.equal(patched?.metadata?.labels?.team, 'checkout', "other tools' labels are kept");
+    await assertConverged(t);
   });
 
   it('a drifted port with an Ingress: the Service and the Ingress backend follow, one patch each', async () => {
@@ -227,7 +260,8 @@ describe('DeploymentReconciler', () => {
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['patch Service shop/web', 'patch Ingress shop/web']);
     const ingPatch = (t.actions[1] as { patch: MergePatch }).patch;
-    assert.deepEqual(ingPatch, { metadata: { resourceVersion: '300' }, spec: { rules: desiredIngress(specOf(dep))?.spec?.rules } });
+    assert.deepEqual(ingPatch, { metadata: { resourceVersion: '300' }, spec: { rules: expectedIngress('web', { port: 9090 }).spec?.rules } });
+    await assertConverged(t);
   });
 
   it('ingReq removed with a managed Ingress present: deletes it with its uid as precondition, Service untouched', async () => {
@@ -240,13 +274,15 @@ describe('DeploymentReconciler', () => {
       t.recorded.map((r) => [r.type, r.reason]),
       [['Normal', 'IngressDeleted']],
     );
+    assert.equal(t.ingresses.store.get('shop', 'web'), undefined);
+    await assertConverged(t);
   });
 
   it('an invalid port: no write, one Warning InvalidSpec naming key and value; the same Deployment again warns no more', async () => {
     const good = deployment('web');
     const dep = deployment('web', { labels: { port: 'abc' }, rv: '101' });
     const t = await harness({ deployments: [dep], services: [managedService(good)] });
-    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' }, 'an invalid spec is done: no requeue, no hot loop');
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(t.actions, []);
     assert.equal(t.recorded.length, 1);
@@ -256,7 +292,7 @@ describe('DeploymentReconciler', () => {
     assert.equal(warning.reason, 'InvalidSpec');
     assert.match(warning.message, /port/);
     assert.match(warning.message, /abc/);
-    assert.deepEqual(warning.on, { name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '101' });
+    assert.deepEqual(warning.on, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '101' });
 
     // A status-only update (new resourceVersion, same spec, labels and annotations) is no news.
     t.deployments.push('MODIFIED', deployment('web', { labels: { port: 'abc' }, rv: '102' }));
@@ -271,14 +307,14 @@ describe('DeploymentReconciler', () => {
 
   it('create gets 409 and the object there is not ours: no patch, no delete, one Warning ServiceConflict', async () => {
     const dep = deployment('web');
-    const t = await harness({ deployments: [dep] });
-    t.svc.createErrors.push(apiError(409), apiError(409));
-    t.svc.readResult = {
+    const foreign: V1Service = {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'web', namespace: NS, uid: 'someone-elses', resourceVersion: '5', labels: { app: 'web' } },
       spec: { type: 'NodePort', selector: { app: 'other' }, ports: [{ port: 1234 }] },
     };
+    // On the server, but not in the managed-only cache: the create finds it.
+    const t = await harness({ deployments: [dep], services: [foreign] });
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web']);
     assert.deepEqual(
@@ -286,6 +322,7 @@ describe('DeploymentReconciler', () => {
       [['Warning', 'ServiceConflict']],
     );
     assert.match(t.recorded[0]?.message ?? '', /not managed by ekspose/);
+    assert.deepEqual(t.services.store.get('shop', 'web'), foreign, 'the foreign Service is untouched');
     // A resync does not repeat the Warning.
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web', 'create Service shop/web', 'read Service shop/web']);
@@ -295,11 +332,46 @@ describe('DeploymentReconciler', () => {
   it('create gets 409 and the object is ours already (cache lag): no second write when it is right', async () => {
     const dep = deployment('web');
     const t = await harness({ deployments: [dep] });
-    t.svc.createErrors.push(apiError(409));
-    t.svc.readResult = managedService(dep);
+    t.services.store.seed(managedService(dep)); // on the server, its watch event not arrived yet
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web']);
     assert.deepEqual(t.recorded, []);
+  });
+
+  it('an Ingress with our labels but controlled by something else is never deleted when ingReq goes away', async () => {
+    const dep = deployment('web');
+    const ing = managedIngress(deployment('web', { labels: { ingReq: 'needed' } }));
+    ing.metadata!.ownerReferences = [{ apiVersion: 'example.com/v1', kind: 'WebApp', name: 'web', uid: 'cr-uid', controller: true }];
+    const t = await harness({ deployments: [dep], services: [managedService(dep)], ingresses: [ing] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(writesOf(t.actions), []);
+    assert.ok(t.ingresses.store.get('shop', 'web'), 'still there');
+  });
+
+  it('an Ingress with our labels but controlled by something else is never deleted on a host conflict', async () => {
+    const { other, dep } = sharingHost();
+    const ours = managedIngress(dep);
+    ours.metadata!.ownerReferences = [{ apiVersion: 'example.com/v1', kind: 'WebApp', name: 'web', uid: 'cr-uid', controller: true }];
+    const t = await harness({
+      deployments: [dep, other],
+      services: [managedService(dep)],
+      ingresses: [managedIngress(other, { created: '2024-01-01T00:00:00Z' }), ours],
+    });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(writesOf(t.actions), []);
+    assert.ok(t.ingresses.store.get('shop', 'web'), 'still there');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['HostConflict']);
+  });
+
+  it('a stale patch (the object changed since the cache saw it) is a 409 for the queue to retry, never a blind overwrite', async () => {
+    const before = deployment('web');
+    const dep = deployment('web', { labels: { port: '8080' } });
+    const t = await harness({ deployments: [dep], services: [managedService(before)] });
+    // Another writer changed it on the server; its watch event has not arrived, so the cache still has resourceVersion 200.
+    const moved = managedService(before);
+    t.services.store.seed({ ...moved, metadata: { ...moved.metadata, resourceVersion: '999' } });
+    await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 409/);
+    assert.equal(t.services.store.get('shop', 'web')?.spec?.ports?.[0]?.port, 80, 'nothing overwritten');
   });
 
   it('a stale owner (managed, owned by another uid): deployment.deleted for the old uid, then a patch setting our ownerReference', async () => {
@@ -321,6 +393,8 @@ describe('DeploymentReconciler', () => {
         patch: { metadata: { ownerReferences: [ownerRef('web', 'new-uid')], resourceVersion: '200' } },
       },
     ]);
+    assert.equal(t.services.store.get('shop', 'web')?.metadata?.ownerReferences?.[0]?.uid, 'new-uid');
+    await assertConverged(t);
   });
 
   it('the Deployment is gone: deployment.deleted for the owner uid (msgId = uid) before deleting both objects by uid', async () => {
@@ -338,6 +412,8 @@ describe('DeploymentReconciler', () => {
       { verb: 'delete', kind: 'Service', key: 'shop/web', uid: 'svc-uid-web' },
       { verb: 'delete', kind: 'Ingress', key: 'shop/web', uid: 'ing-uid-web' },
     ]);
+    assert.deepEqual([t.services.store.list(), t.ingresses.store.list()], [[], []]);
+    await assertConverged(t);
   });
 
   it('a terminating Deployment (deletionTimestamp) is cleaned up the same way', async () => {
@@ -379,9 +455,7 @@ describe('DeploymentReconciler', () => {
     // The record is still owed: the key comes back later (not at once), and publishes it when NATS takes it.
     assert.deepEqual(result, { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS });
     t.actions.length = 0;
-    t.nats.publishOk = true;
-    t.services.push('DELETED', managedService(gone));
-    t.ingresses.push('DELETED', managedIngress(gone));
+    t.nats.up = true;
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
     assert.deepEqual(brief(writes(t.actions)), ['publish deployment.deleted uid-x']);
     t.actions.length = 0;
@@ -394,8 +468,7 @@ describe('DeploymentReconciler', () => {
     const t = await harness({ services: [managedService(gone)], publishOk: false });
     await t.reconciler.reconcile('shop/web');
     t.actions.length = 0;
-    t.nats.publishOk = true;
-    t.services.push('DELETED', managedService(gone));
+    t.nats.up = true;
     t.deployments.push('ADDED', deployment('web', { uid: 'uid-new' }));
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(writes(t.actions)).filter((a) => a.startsWith('publish deployment.deleted')), ['publish deployment.deleted uid-old']);
@@ -414,8 +487,18 @@ describe('DeploymentReconciler', () => {
   it('an object already gone when deleted (404) is done, not an error', async () => {
     const gone = deployment('web', { uid: 'uid-x' });
     const t = await harness({ services: [managedService(gone)] });
-    t.svc.deleteErrors.push(apiError(404));
+    t.services.store.remove('shop', 'web'); // the garbage collector was first; the watch event has not arrived
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+    assert.deepEqual(brief(writesOf(t.actions)), ['publish deployment.deleted uid-x', 'delete Service shop/web']);
+  });
+
+  it('an object replaced under the same name (uid precondition fails, 409) is not deleted', async () => {
+    const gone = deployment('web', { uid: 'uid-x' });
+    const t = await harness({ services: [managedService(gone)] });
+    const replaced = { ...managedService(gone), metadata: { ...managedService(gone).metadata, uid: 'someone-new' } };
+    t.services.store.seed(replaced);
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+    assert.equal(t.services.store.get('shop', 'web')?.metadata?.uid, 'someone-new', 'the newer object stays');
   });
 
   it('a failed delete is an error, so the queue retries', async () => {
@@ -429,6 +512,16 @@ describe('DeploymentReconciler', () => {
     const t = await harness({ deployments: [deployment('web')] });
     t.svc.createErrors.push(apiError(500));
     await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 500/);
+  });
+
+  it('a refused Service does not hold back the Ingress: both are tried, and the error is still returned', async () => {
+    const t = await harness({ deployments: [deployment('web', { labels: { ingReq: 'needed' } })] });
+    t.svc.createErrors.push(apiError(403));
+    await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 403/);
+    assert.ok(t.ingresses.store.get('shop', 'web'), 'the Ingress was made');
+    await t.reconciler.reconcile('shop/web');
+    assert.ok(t.services.store.get('shop', 'web'), 'the retry makes the Service');
+    await assertConverged(t);
   });
 
   it('ekspose.io/ignore: "true": nothing at all, even with managed objects that look wrong', async () => {
@@ -469,6 +562,7 @@ describe('DeploymentReconciler', () => {
       [['Warning', 'HostConflict']],
     );
     assert.match(t.recorded[0]?.message ?? '', /shop\.example\.com\/ .*shop\/api/);
+    await assertConverged(t);
   });
 
   it('a Deployment refused a host is handed back when the holding Ingress is deleted, once', async () => {
@@ -495,6 +589,7 @@ describe('DeploymentReconciler', () => {
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Ingress shop/web', 'publish deployment.exposed uid-web']);
     assert.deepEqual(t.recorded, []);
+    await assertConverged(t);
   });
 
   it('orphanKeys: the owners of managed objects whose Deployment is not in the cache, once each', async () => {

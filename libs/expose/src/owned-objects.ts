@@ -9,8 +9,6 @@ import {
   SERVICE_PORT_NAME,
 } from '@ekspose/labels';
 
-export type OwnedKind = 'Service' | 'Ingress';
-
 /** The labels every owned object carries; other labels on the live object are left alone. */
 export function ownedLabels(deploymentName: string): Record<string, string> {
   return { [LABEL_MANAGED_BY]: MANAGED_BY_VALUE, [LABEL_DEPLOYMENT]: deploymentName };

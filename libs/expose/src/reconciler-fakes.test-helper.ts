@@ -1,18 +1,24 @@
-// Fakes and fixtures shared by the reconciler tests (sample-controller style):
-// every call a reconciler makes through its injected I/O lands in one ordered
-// list of actions, so a test can assert exactly what was done, or that nothing was.
+// Fakes and fixtures shared by the reconciler tests (sample-controller style).
+// The API fake behaves like the API server where the reconcilers depend on it:
+// objects kept by name, create of an existing name → 409, RFC 7386 merge patch
+// with a resourceVersion precondition (stale → 409), delete with a uid
+// precondition (wrong uid → 409), 404 when missing, and every write delivered
+// to the label-selected informer cache as the watch would deliver it. The
+// event fake keeps per-uid records that tests can add before or after a watch
+// event. Every call lands in one ordered list of actions, so a test can assert
+// exactly what was done, or that nothing was.
 // Not named *.test.ts, so the test runner does not run it on its own.
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
-import { type ExposeSpec, type Settings, loadSettings, parseExposeSpec } from '@ekspose/labels';
-import { ManualClock } from './clock';
-import { type MergePatch, ingressDrift, serviceDrift } from './drift';
-import type { EventRecorder, EventReason, InvolvedDeployment } from './event-recorder';
-import type { DeletionRecord, EventSink, PublishKind } from './event-sink';
-import { Informer, type KubeObjectLike, type WatchEventType } from './informer';
-import type { ControllerMetrics, Decision } from './metrics';
-import type { OwnedObjectApi } from './owned-object-api';
+import type { V1Deployment, V1Ingress, V1ObjectMeta, V1Service } from '@kubernetes/client-node';
+import { type ExposeSpec, type Settings, LABEL_MANAGED_BY, MANAGED_BY_VALUE, loadSettings, parseExposeSpec } from '@ekspose/labels';
+import { ManualClock } from '@ekspose/k8s/manual-clock';
+import { Informer, type InvolvedObject, type KubeObjectLike, type WatchEventType } from '@ekspose/k8s';
+import type { DeletionAnswer, EventInput, EventKind, ExposedObject, ExposureAnswer, PublishOptions, PublishResult } from '@ekspose/events';
+import type { MergePatch } from './drift';
+import type { ExposeEvents } from './event-port';
+import type { Decision, ExposeMetrics } from './expose-metrics';
+import type { OwnedObject, OwnedObjectApi } from './owned-kinds';
 
 export const NS = 'shop';
 export const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
@@ -60,67 +66,225 @@ export function specOf(dep: V1Deployment, settings = defaultSettings()): ExposeS
   return (parsed as { spec: ExposeSpec }).spec;
 }
 
-// ---------------------------------------------------------------- fakes
+// Independent of the product's builders (owned-objects.ts): what DESIGN §2 says the objects are.
+
+/** The metadata of an object ekspose owns for the Deployment `name` (uid `ownerUid`). */
+export function expectedMetadata(name: string, ownerUid: string, namespace = NS): V1ObjectMeta {
+  return {
+    name,
+    namespace,
+    labels: { 'app.kubernetes.io/managed-by': 'ekspose', 'ekspose.io/deployment': name },
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: ownerUid, controller: true }],
+  };
+}
+
+export function expectedService(name: string, f: { port?: number; targetPort?: number | string; ownerUid?: string } = {}): V1Service {
+  const port = f.port ?? 80;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: expectedMetadata(name, f.ownerUid ?? `uid-${name}`),
+    spec: {
+      type: 'ClusterIP',
+      selector: { app: name },
+      ports: [{ name: 'http', protocol: 'TCP', port, targetPort: (f.targetPort ?? port) as never }],
+    },
+  };
+}
+
+export function expectedIngress(name: string, f: { port?: number; host?: string; path?: string; ownerUid?: string } = {}): V1Ingress {
+  const host = f.host ?? `${name}.${NS}.ekspose.local`;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: expectedMetadata(name, f.ownerUid ?? `uid-${name}`),
+    spec: {
+      rules: [
+        {
+          host,
+          http: { paths: [{ path: f.path ?? '/', pathType: 'Prefix', backend: { service: { name, port: { number: f.port ?? 80 } } } }] },
+        },
+      ],
+    },
+  };
+}
+
+// ---------------------------------------------------------------- actions
 
 export type Action =
   | { verb: 'create'; kind: string; key: string; body: unknown }
   | { verb: 'read'; kind: string; key: string }
   | { verb: 'patch'; kind: string; key: string; patch: MergePatch }
   | { verb: 'delete'; kind: string; key: string; uid: string }
-  | { verb: 'publish'; kind: PublishKind; payload: Record<string, unknown>; msgId?: string }
+  | { verb: 'publish'; kind: EventKind; payload: Record<string, unknown>; msgId?: string }
   | { verb: 'readDeployment'; key: string }
-  | { verb: 'wasDeploymentDeleted'; namespace: string; name: string; uid: string };
+  | { verb: 'wasDeploymentDeleted'; namespace: string; name: string; uid: string }
+  | { verb: 'wasExposed'; namespace: string; name: string; uid: string; object: ExposedObject };
+
+/** The actions that change something: writes to the API server and publishes. */
+export const writesOf = (actions: Action[]) => actions.filter((a) => ['create', 'patch', 'delete', 'publish'].includes(a.verb));
 
 export const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
+
+// ---------------------------------------------------------------- the API server fake
+
+/** RFC 7386 JSON merge patch: objects merge key by key, null removes, anything else (arrays too) replaces. */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> =
+    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMergePatch(out[k], v);
+  }
+  return out;
+}
+
+const isManagedObject = (obj: OwnedObject) => obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_VALUE;
+
+/**
+ * One kind's objects as the API server keeps them. Writes are delivered to the
+ * informer `cache` (when linked) only for managed objects, as a label-selected
+ * watch delivers them: an object that loses the label is a DELETED there.
+ */
+export class FakeObjectStore<T extends OwnedObject> {
+  private readonly objects = new Map<string, T>();
+  private rv = 1000;
+  private created = 0;
+  private push?: (type: WatchEventType, obj: T) => void;
+
+  constructor(readonly kind: 'Service' | 'Ingress') {}
+
+  /** Objects already on the server at the start (their uid and resourceVersion as given). */
+  seed(...objs: T[]): this {
+    for (const obj of objs) this.objects.set(keyOf(obj), structuredClone(obj));
+    return this;
+  }
+
+  linkCache(push: (type: WatchEventType, obj: T) => void): void {
+    this.push = push;
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    const obj = this.objects.get(`${namespace}/${name}`);
+    return obj && structuredClone(obj);
+  }
+
+  list(): T[] {
+    return [...this.objects.values()].map((o) => structuredClone(o));
+  }
+
+  /** A deletion by someone else (a user's kubectl delete), seen by the watch. */
+  deleteByUser(namespace: string, name: string): void {
+    const live = this.objects.get(`${namespace}/${name}`);
+    assert.ok(live, `no ${this.kind} ${namespace}/${name} to delete`);
+    this.delete(namespace, name, live.metadata!.uid!);
+  }
+
+  /** Removes an object behind the cache's back (a deletion whose watch event has not arrived). */
+  remove(namespace: string, name: string): void {
+    this.objects.delete(`${namespace}/${name}`);
+  }
+
+  read(namespace: string, name: string): T {
+    const obj = this.get(namespace, name);
+    if (!obj) throw apiError(404);
+    return obj;
+  }
+
+  create(namespace: string, body: T): T {
+    const key = `${namespace}/${body.metadata?.name}`;
+    if (this.objects.has(key)) throw apiError(409);
+    this.created++;
+    const stored = {
+      ...structuredClone(body),
+      metadata: {
+        ...structuredClone(body.metadata),
+        namespace,
+        uid: `new-${this.kind}-uid${this.created > 1 ? `-${this.created}` : ''}`,
+        resourceVersion: String(++this.rv),
+        creationTimestamp: new Date(NOW),
+      },
+    } as T;
+    this.objects.set(key, stored);
+    this.deliver(undefined, stored);
+    return structuredClone(stored);
+  }
+
+  patch(namespace: string, name: string, patch: MergePatch): T {
+    const live = this.objects.get(`${namespace}/${name}`);
+    if (!live) throw apiError(404);
+    const wantedRv = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    if (wantedRv !== undefined && wantedRv !== live.metadata?.resourceVersion) throw apiError(409);
+    const next = applyMergePatch(live, patch) as T;
+    next.metadata = { ...next.metadata, uid: live.metadata?.uid, resourceVersion: String(++this.rv) };
+    this.objects.set(`${namespace}/${name}`, next);
+    this.deliver(live, next);
+    return structuredClone(next);
+  }
+
+  delete(namespace: string, name: string, uid: string): void {
+    const live = this.objects.get(`${namespace}/${name}`);
+    if (!live) throw apiError(404);
+    if (live.metadata?.uid !== uid) throw apiError(409);
+    this.objects.delete(`${namespace}/${name}`);
+    if (isManagedObject(live)) this.push?.('DELETED', structuredClone(live));
+  }
+
+  private deliver(before: T | undefined, after: T): void {
+    if (isManagedObject(after)) this.push?.(before && isManagedObject(before) ? 'MODIFIED' : 'ADDED', structuredClone(after));
+    else if (before && isManagedObject(before)) this.push?.('DELETED', structuredClone(before));
+  }
+}
+
+function keyOf(obj: OwnedObject): string {
+  return `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+}
 
 export type ObjectApiVerb = 'read' | 'create' | 'patch' | 'delete';
 
 /**
- * An OwnedObjectApi that records each call in `actions`. `control` scripts its answers: errors for the next
- * creates and deletes, and what a read finds (a 404 when nothing). A verb left out of `allow` throws, so a
- * reconciler that must never make that call fails the test even where the actions are not compared.
+ * An OwnedObjectApi over a FakeObjectStore that records each call in `actions`.
+ * `control` scripts transport failures (a 500, a 503) for the next creates and
+ * deletes; everything else the store answers as the API server would. A verb
+ * left out of `allow` throws, so a reconciler that must never make that call
+ * fails the test even where the actions are not compared.
  */
-export function fakeObjectApi<T extends V1Service | V1Ingress>(
-  kind: 'Service' | 'Ingress',
+export function fakeObjectApi<T extends OwnedObject>(
+  store: FakeObjectStore<T>,
   actions: Action[],
   allow: readonly ObjectApiVerb[] = ['read', 'create', 'patch', 'delete'],
 ) {
-  const control = {
-    createErrors: [] as unknown[],
-    deleteErrors: [] as unknown[],
-    readResult: undefined as T | undefined,
-  };
+  const kind = store.kind;
+  const control = { createErrors: [] as unknown[], deleteErrors: [] as unknown[] };
   const allowed = (verb: ObjectApiVerb) => {
     if (!allow.includes(verb)) throw new Error(`unexpected ${verb} of a ${kind}`);
   };
   const api: OwnedObjectApi<T> = {
-    kind,
-    metricKind: kind === 'Service' ? 'service' : 'ingress',
     read: async (namespace, name) => {
       allowed('read');
       actions.push({ verb: 'read', kind, key: `${namespace}/${name}` });
-      if (!control.readResult) throw apiError(404);
-      return structuredClone(control.readResult);
+      return store.read(namespace, name);
     },
     create: async (namespace, body) => {
       allowed('create');
       actions.push({ verb: 'create', kind, key: `${namespace}/${body.metadata?.name}`, body: structuredClone(body) });
       const err = control.createErrors.shift();
       if (err) throw err;
-      return { ...body, metadata: { ...body.metadata, uid: `new-${kind}-uid` } };
+      return store.create(namespace, body);
     },
     patch: async (namespace, name, patch) => {
       allowed('patch');
       actions.push({ verb: 'patch', kind, key: `${namespace}/${name}`, patch: structuredClone(patch) });
-      return {} as T;
+      return store.patch(namespace, name, patch);
     },
     delete: async (namespace, name, uid) => {
       allowed('delete');
       actions.push({ verb: 'delete', kind, key: `${namespace}/${name}`, uid });
       const err = control.deleteErrors.shift();
       if (err) throw err;
+      store.delete(namespace, name, uid);
     },
-    drift: (kind === 'Service' ? serviceDrift : ingressDrift) as OwnedObjectApi<T>['drift'],
   };
   return { api, control };
 }
@@ -148,17 +312,49 @@ export async function cachedInformer<T extends KubeObjectLike>(resource: string,
   return { informer, push };
 }
 
-/** An EventSink that records publishes and deletion-record lookups; `deletionRecord` is what a lookup finds. */
-export function fakeEventSink(actions: Action[], f: { publishOk?: boolean; deletionRecord?: DeletionRecord } = {}): EventSink {
-  return {
-    publish: async (kind, payload, opts) => {
-      actions.push({ verb: 'publish', kind, payload, ...(opts?.msgId ? { msgId: opts.msgId } : {}) });
-      return { ok: f.publishOk ?? true };
-    },
-    wasDeploymentDeleted: async (namespace, name, uid) => {
-      actions.push({ verb: 'wasDeploymentDeleted', namespace, name, uid });
-      return f.deletionRecord ?? 'not-deleted';
-    },
+/** A store seeded with `objects`, and the managed-only informer that watches it. */
+export async function storeWithCache<T extends OwnedObject & KubeObjectLike>(kind: 'Service' | 'Ingress', objects: T[]) {
+  const store = new FakeObjectStore<T>(kind).seed(...objects);
+  const cache = await cachedInformer<T>(kind === 'Service' ? 'services' : 'ingresses', objects.filter(isManagedObject));
+  store.linkCache(cache.push);
+  return { store, cache };
+}
+
+// ---------------------------------------------------------------- NATS fake
+
+/**
+ * The event bus as the reconcilers use it, with the stream's memory: a
+ * deployment.deleted or deployment.exposed publish is a record that the
+ * lookups then find (per uid). `up: false` is NATS down: publishes fail and
+ * lookups answer 'unknown'. Tests may add records directly, before or after a
+ * watch event.
+ */
+export class FakeEvents implements ExposeEvents {
+  up = true;
+  readonly deleted = new Set<string>();
+  readonly exposed: Array<{ uid: string; service: boolean; ingress: boolean }> = [];
+
+  constructor(private readonly actions: Action[]) {}
+
+  publish = async <K extends EventKind>(kind: K, payload: EventInput<K>, opts?: PublishOptions): Promise<PublishResult> => {
+    const p = payload as unknown as Record<string, unknown>;
+    this.actions.push({ verb: 'publish', kind, payload: structuredClone(p), ...(opts?.msgId ? { msgId: opts.msgId } : {}) });
+    if (!this.up) return { ok: false, error: 'NATS down' };
+    if (kind === 'deployment.deleted') this.deleted.add(String(p.uid));
+    if (kind === 'deployment.exposed') this.exposed.push({ uid: String(p.uid), service: p.service !== null, ingress: p.ingress !== null });
+    return { ok: true, seq: this.actions.length, duplicate: false };
+  };
+
+  wasDeploymentDeleted = async (namespace: string, name: string, uid: string): Promise<DeletionAnswer> => {
+    this.actions.push({ verb: 'wasDeploymentDeleted', namespace, name, uid });
+    if (!this.up) return 'unknown';
+    return this.deleted.has(uid) ? 'deleted' : 'not-deleted';
+  };
+
+  wasExposed = async (namespace: string, name: string, uid: string, object: ExposedObject): Promise<ExposureAnswer> => {
+    this.actions.push({ verb: 'wasExposed', namespace, name, uid, object });
+    if (!this.up) return 'unknown';
+    return this.exposed.some((r) => r.uid === uid && r[object]) ? 'exposed' : 'not-exposed';
   };
 }
 
@@ -173,33 +369,28 @@ export function liveDeploymentReader(actions: Action[], live: V1Deployment[] = [
 
 export interface Recorded {
   type: 'Warning' | 'Normal';
-  reason: EventReason;
+  reason: string;
   message: string;
-  on: InvolvedDeployment;
+  on: InvolvedObject;
 }
 
 /** An EventRecorder that keeps every Kubernetes Event it is asked to record. */
 export function fakeRecorder() {
   const recorded: Recorded[] = [];
-  const record = (type: Recorded['type']) => async (on: InvolvedDeployment, reason: EventReason, message: string) =>
+  const record = (type: Recorded['type']) => async (on: InvolvedObject, reason: string, message: string) =>
     void recorded.push({ type, reason, message, on });
-  const recorder = { warning: record('Warning'), normal: record('Normal') } as unknown as EventRecorder;
-  return { recorder, recorded };
+  return { recorder: { warning: record('Warning'), normal: record('Normal') }, recorded };
 }
 
-/** Metrics that count nothing but keep the recreate/cascade decisions, which some tests assert. */
+/** Metrics that keep the writes counted and the decisions taken, which some tests assert. */
 export function fakeMetrics() {
   const decisions: Decision[] = [];
-  const metrics: ControllerMetrics = {
-    reconciled: () => undefined,
-    setQueueDepth: () => undefined,
-    retried: () => undefined,
-    setLeader: () => undefined,
+  const written: string[] = [];
+  const metrics = { objectWritten: (kind: string, action: string) => void written.push(`${action} ${kind}`) };
+  const exposeMetrics: ExposeMetrics = {
     invalidSpec: () => undefined,
-    informerRestarted: () => undefined,
-    objectWritten: () => undefined,
     conflict: () => undefined,
     decision: (_kind, decision) => void decisions.push(decision),
   };
-  return { metrics, decisions };
+  return { metrics, exposeMetrics, decisions, written };
 }

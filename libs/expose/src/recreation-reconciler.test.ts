@@ -4,22 +4,25 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
 import type { ExposeSpec } from '@ekspose/labels';
-import { ManualClock } from './clock';
-import type { DeletionRecord } from './event-sink';
-import { desiredIngress, desiredService } from './owned-objects';
+import { ManualClock } from '@ekspose/k8s/manual-clock';
+import type { DeletionAnswer } from '@ekspose/events';
+import { type OwnedKind, ingressKind, serviceKind } from './owned-kinds';
 import {
   type Action,
+  FakeEvents,
   NOW,
   apiError,
   cachedInformer,
   defaultSettings,
   deployment,
-  fakeEventSink,
+  expectedIngress,
+  expectedService,
   fakeMetrics,
   fakeObjectApi,
-  fakeRecorder,
   liveDeploymentReader,
+  fakeRecorder,
   specOf,
+  storeWithCache,
 } from './reconciler-fakes.test-helper';
 import { RecreationReconciler, type RecreationReconcilerOptions } from './recreation-reconciler';
 
@@ -29,31 +32,36 @@ interface Fixture<T> {
   owned?: T[];
   /** What the live GET returns. */
   live?: V1Deployment[];
-  record?: DeletionRecord;
+  /** deleted: a deployment.deleted record for every live uid; unknown: NATS down. */
+  record?: DeletionAnswer;
+  /** The watch saw shop/web's object deleted (the usual way a reconcile starts); false: a start-up sweep. */
+  watched?: boolean;
   veto?: RecreationReconcilerOptions<T & (V1Service | V1Ingress)>['veto'];
 }
 
 async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
   const actions: Action[] = [];
-  const consulted: DeletionRecord[] = [];
+  const consulted: DeletionAnswer[] = [];
   const logs: Array<Record<string, unknown>> = [];
   const deployments = await cachedInformer('deployments', f.deployments ?? []);
-  const owned = await cachedInformer<T>(f.kind === 'Service' ? 'services' : 'ingresses', f.owned ?? []);
+  const { store, cache } = await storeWithCache<T>(f.kind, f.owned ?? []);
   // It only ever creates: a read, patch or delete of an owned object throws.
-  const api = fakeObjectApi<T>(f.kind, actions, ['create']);
+  const api = fakeObjectApi<T>(store, actions, ['create']);
   const { recorder, recorded } = fakeRecorder();
-  const { metrics, decisions } = fakeMetrics();
+  const { metrics, exposeMetrics, decisions } = fakeMetrics();
+  const nats = new FakeEvents(actions);
+  if (f.record === 'unknown') nats.up = false;
+  if (f.record === 'deleted') for (const d of f.live ?? []) nats.deleted.add(d.metadata!.uid!);
   const vetoed: ExposeSpec[] = [];
   const reconciler = new RecreationReconciler<T>({
     settings: defaultSettings(),
     deployments: deployments.informer,
-    owned: owned.informer,
-    api: api.api,
-    desired: (f.kind === 'Service' ? desiredService : desiredIngress) as (spec: ExposeSpec) => T | null,
+    owned: { kind: (f.kind === 'Service' ? serviceKind : ingressKind) as unknown as OwnedKind<T>, api: api.api, cache: cache.informer },
     readDeployment: liveDeploymentReader(actions, f.live),
-    events: fakeEventSink(actions, { deletionRecord: f.record }),
+    events: nats,
     recorder,
     metrics,
+    exposeMetrics,
     log: pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
     clock: new ManualClock({ start: NOW }),
     ...(f.veto
@@ -66,7 +74,8 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
       : {}),
     onNatsConsulted: (r) => void consulted.push(r),
   });
-  return { reconciler, actions, recorded, decisions, consulted, logs, createErrors: api.control.createErrors, owned, vetoed };
+  if (f.watched ?? true) reconciler.noteDeleted('shop/web');
+  return { reconciler, actions, recorded, decisions, consulted, logs, createErrors: api.control.createErrors, store, nats, vetoed };
 }
 
 const verbs = (actions: Action[]) => actions.map((a) => a.verb);
@@ -79,7 +88,7 @@ describe('RecreationReconciler (Service)', () => {
     assert.deepEqual(t.actions, [
       { verb: 'readDeployment', key: 'shop/web' },
       { verb: 'wasDeploymentDeleted', namespace: 'shop', name: 'web', uid: 'uid-web' },
-      { verb: 'create', kind: 'Service', key: 'shop/web', body: desiredService(specOf(dep)) },
+      { verb: 'create', kind: 'Service', key: 'shop/web', body: expectedService('web', { port: 8080 }) },
       {
         verb: 'publish',
         kind: 'service.recreated',
@@ -88,7 +97,7 @@ describe('RecreationReconciler (Service)', () => {
     ]);
     assert.deepEqual(
       t.recorded.map((r) => [r.type, r.reason, r.on]),
-      [['Normal', 'ServiceRecreated', { name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '100' }]],
+      [['Normal', 'ServiceRecreated', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '100' }]],
     );
     assert.deepEqual(t.decisions, ['recreate']);
     assert.deepEqual(t.consulted, ['not-deleted']);
@@ -134,7 +143,7 @@ describe('RecreationReconciler (Service)', () => {
 
   it('the object is already back in the cache: nothing at all', async () => {
     const dep = deployment('web');
-    const live: V1Service = { ...desiredService(specOf(dep)), metadata: { ...desiredService(specOf(dep)).metadata, uid: 'back' } };
+    const live: V1Service = { ...expectedService('web'), metadata: { ...expectedService('web').metadata, uid: 'back' } };
     const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], owned: [live] });
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(t.actions, []);
@@ -144,7 +153,7 @@ describe('RecreationReconciler (Service)', () => {
   it('create gets 409 (someone was first): done, no event, no publish', async () => {
     const dep = deployment('web');
     const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep] });
-    t.createErrors.push(apiError(409));
+    t.store.seed(expectedService('web')); // the deployment-controller made it; its watch event has not arrived
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
     assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted', 'create']);
     assert.deepEqual(t.recorded, []);
@@ -195,7 +204,7 @@ describe('RecreationReconciler (Service)', () => {
         deployment('invalid', { labels: { port: '0' } }),
         deployment('system', { namespace: 'kube-system' }),
       ],
-      owned: [desiredService(specOf(has))],
+      owned: [expectedService('has')],
     });
     assert.deepEqual(t.reconciler.missingKeys(), ['shop/missing']);
     assert.deepEqual(t.actions, []);
@@ -216,7 +225,7 @@ describe('RecreationReconciler (Ingress)', () => {
     const t = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep] });
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(t.actions.slice(2), [
-      { verb: 'create', kind: 'Ingress', key: 'shop/web', body: desiredIngress(specOf(dep)) },
+      { verb: 'create', kind: 'Ingress', key: 'shop/web', body: expectedIngress('web') },
       {
         verb: 'publish',
         kind: 'ingress.recreated',
@@ -242,5 +251,102 @@ describe('RecreationReconciler (Ingress)', () => {
       deployments: [deployment('plain'), deployment('wants', { labels: { ingReq: 'needed' } }), deployment('other', { labels: { ingReq: 'yes' } })],
     });
     assert.deepEqual(t.reconciler.missingKeys(), ['shop/wants']);
+  });
+});
+
+describe('RecreationReconciler: a recreation is told only with evidence (no deletions that never happened)', () => {
+  const exposedRecord = (nats: FakeEvents, uid: string, f: { ingress?: boolean } = {}) =>
+    nats.exposed.push({ uid, service: true, ingress: f.ingress ?? false });
+
+  it('missing at a sweep, never made before (no deployment.exposed record): created, Normal ServiceCreated, no recreation', async () => {
+    const dep = deployment('web');
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], watched: false });
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted', 'wasExposed', 'create']);
+    assert.deepEqual(t.actions[2], { verb: 'wasExposed', namespace: 'shop', name: 'web', uid: 'uid-web', object: 'service' });
+    assert.deepEqual(t.recorded.map((r) => [r.type, r.reason, r.message]), [['Normal', 'ServiceCreated', 'Service web was missing; created']]);
+    assert.deepEqual(t.decisions, ['create'], 'the recreation metric stays at 0');
+    assert.ok(t.logs.some((l) => l.msg === 'service created (it was missing)' && l.evidence === 'none'));
+    assert.ok(!t.logs.some((l) => l.msg === 'service recreated'));
+  });
+
+  it('missing at a sweep, with a deployment.exposed record for this uid: it existed, so ServiceRecreated and service.recreated', async () => {
+    const dep = deployment('web');
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], watched: false });
+    exposedRecord(t.nats, 'uid-web');
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted', 'wasExposed', 'create', 'publish']);
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceRecreated']);
+    assert.deepEqual(t.decisions, ['recreate']);
+  });
+
+  it('a record for an earlier Deployment of the same name is no evidence for this one', async () => {
+    const dep = deployment('web', { uid: 'uid-now' });
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], watched: false });
+    exposedRecord(t.nats, 'uid-before');
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceCreated']);
+  });
+
+  it('an Ingress named in no record (deployment.exposed had ingress: null) is created, not recreated', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' } });
+    const t = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep], watched: false });
+    exposedRecord(t.nats, 'uid-web', { ingress: false });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['IngressCreated']);
+    exposedRecord(t.nats, 'uid-web', { ingress: true });
+    t.store.deleteByUser('shop', 'web');
+    t.actions.length = 0;
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['IngressCreated', 'IngressRecreated']);
+    assert.deepEqual(verbs(t.actions).slice(-1), ['publish']);
+  });
+
+  it('NATS down at a sweep: the record cannot be consulted, the log says so, and the neutral wording is used', async () => {
+    const dep = deployment('web');
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], watched: false, record: 'unknown' });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceCreated']);
+    assert.deepEqual(t.decisions, ['create']);
+    assert.ok(t.logs.some((l) => l.level === 40 && /cannot tell whether the Service existed/.test(String(l.msg))));
+  });
+
+  it('a deletion seen by the watch needs no record, and is used once: a later sweep of the key asks the stream again', async () => {
+    const dep = deployment('web');
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceRecreated']);
+    assert.ok(!verbs(t.actions).includes('wasExposed'));
+    t.store.deleteByUser('shop', 'web'); // gone again, but this reconcile is a sweep: nobody tells the reconciler
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceRecreated', 'ServiceCreated']);
+  });
+
+  it('a failed create keeps the watch evidence for the retry', async () => {
+    const dep = deployment('web');
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep] });
+    t.createErrors.push(apiError(503));
+    await assert.rejects(t.reconciler.reconcile('shop/web'));
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceRecreated']);
+  });
+
+  it('the watch event before the deployment.deleted record: the live GET already says terminating, so nothing is made', async () => {
+    const dep = deployment('web', { deleting: true });
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(verbs(t.actions), ['readDeployment']);
+    assert.deepEqual(t.decisions, ['cascade']);
+  });
+
+  it('the deployment.deleted record before the watch event: the record decides, nothing is made', async () => {
+    const dep = deployment('web');
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], watched: false });
+    t.nats.deleted.add('uid-web');
+    t.reconciler.noteDeleted('shop/web');
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted']);
+    assert.deepEqual(t.decisions, ['cascade']);
+    assert.deepEqual(t.store.list(), []);
   });
 });

@@ -1,75 +1,79 @@
-// Reconcile for the service- and ingress-controllers: they only react to
-// deletions of managed objects (and, on start, to objects missing for live
+// Reconcile for the service- and ingress-controllers: they react to deletions
+// of managed objects (and, on start and resync, to objects missing for live
 // Deployments: deletions that happened while they were down). They create,
-// never patch or delete: the deployment-controller owns the spec.
-import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
+// never patch or delete: the deployment-controller owns the spec. They call a
+// creation a recreation only with evidence the object existed (DESIGN §3.4,
+// and see deletionEvidence).
+import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ExposeSpec, type Settings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
-import { type Clock, realClock } from './clock';
-import { splitKey } from './keys';
-import type { DeletionRecord, EventSink, PublishKind } from './event-sink';
-import { EventReason, type EventRecorder } from './event-recorder';
-import type { Informer } from './informer';
-import { describeError, isConflict } from './kube-client';
-import type { ControllerMetrics } from './metrics';
-import type { OwnedObjectApi } from './owned-object-api';
-import { decideRecreation } from './recreation';
-import type { ReconcileResult } from './work-queue';
+import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult, describeError, isConflict, realClock, splitKey } from '@ekspose/k8s';
+import type { DeletionAnswer } from '@ekspose/events';
+import type { ExposeEvents } from './event-port';
+import type { ExposeMetrics } from './expose-metrics';
+import { involved } from './involved';
+import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import { type DeletionEvidence, decideRecreation, deletionEvidence, isEvidenceOfDeletion } from './recreation';
 
-export interface RecreationReconcilerOptions<T extends V1Service | V1Ingress> {
+export interface RecreationReconcilerOptions<T extends OwnedObject> {
   settings: Settings;
   deployments: Informer<V1Deployment>;
-  /** Managed objects of this kind (label-selected informer). */
-  owned: Informer<T>;
-  api: OwnedObjectApi<T>;
-  /** null = this Deployment does not want one (e.g. no ingReq). */
-  desired: (spec: ExposeSpec) => T | null;
+  /** The kind this controller puts back, its API and its managed-only informer. */
+  owned: OwnedBinding<T>;
   readDeployment: (namespace: string, name: string) => Promise<V1Deployment | undefined>;
-  events: EventSink;
-  recorder: EventRecorder;
-  metrics: ControllerMetrics;
+  events: ExposeEvents;
+  recorder: Pick<EventRecorder, 'normal'>;
+  metrics: Pick<ControllerMetrics, 'objectWritten'>;
+  exposeMetrics: ExposeMetrics;
   log: Logger;
   clock?: Clock;
   /** A reason not to recreate despite a yes (e.g. an older Ingress holds the host). */
   veto?: (spec: ExposeSpec) => string | undefined;
   /** Told whether the last decision could consult NATS, for readiness details. */
-  onNatsConsulted?: (record: DeletionRecord) => void;
+  onNatsConsulted?: (record: DeletionAnswer) => void;
 }
 
 const DONE: ReconcileResult = { kind: 'done' };
 
-export class RecreationReconciler<T extends V1Service | V1Ingress> {
+export class RecreationReconciler<T extends OwnedObject> {
   private readonly clock: Clock;
+  /** Keys whose object the watch saw deleted, until the reconcile has acted on it. */
+  private readonly witnessed = new Set<string>();
 
   constructor(private readonly opts: RecreationReconcilerOptions<T>) {
     this.clock = opts.clock ?? realClock;
   }
 
-  /** Live Deployments that want an object of this kind and have none: checked on start. */
+  /** From the owned informer's delete handler: the deletion is evidence the object existed. */
+  noteDeleted(key: string): void {
+    this.witnessed.add(key);
+  }
+
+  /** Live Deployments that want an object of this kind and have none: checked on start and on resync. */
   missingKeys(): string[] {
     const keys: string[] = [];
     for (const dep of this.opts.deployments.list()) {
       const ns = dep.metadata?.namespace ?? '';
       const name = dep.metadata?.name ?? '';
       if (dep.metadata?.deletionTimestamp || !shouldWatchNamespace(ns, this.opts.settings)) continue;
-      if (this.opts.owned.get(ns, name)) continue;
+      if (this.opts.owned.cache.get(ns, name)) continue;
       const parsed = parseExposeSpec(dep, this.opts.settings);
-      if (parsed.kind === 'expose' && this.opts.desired(parsed.spec)) keys.push(`${ns}/${name}`);
+      if (parsed.kind === 'expose' && this.opts.owned.kind.desired(parsed.spec)) keys.push(`${ns}/${name}`);
     }
     return keys;
   }
 
   reconcile = async (key: string): Promise<ReconcileResult> => {
     const [namespace, name] = splitKey(key);
-    const kind = this.opts.api.kind;
-    if (!shouldWatchNamespace(namespace, this.opts.settings)) return DONE;
-    if (this.opts.owned.get(namespace, name)) return DONE;
+    const { kind } = this.opts.owned;
+    const what = kind.metricKind;
+    if (!shouldWatchNamespace(namespace, this.opts.settings) || this.opts.owned.cache.get(namespace, name)) return this.settled(key);
 
     // Live, not the cache: the question is about now, and a stale cache is how controllers fight.
     const dep = await this.opts.readDeployment(namespace, name);
     const uid = dep?.metadata?.uid;
     const terminating = Boolean(dep?.metadata?.deletionTimestamp);
-    let record: DeletionRecord = 'not-deleted';
+    let record: DeletionAnswer = 'not-deleted';
     if (dep && uid && !terminating) {
       record = await this.opts.events.wasDeploymentDeleted(namespace, name, uid);
       this.opts.onNatsConsulted?.(record);
@@ -78,57 +82,70 @@ export class RecreationReconciler<T extends V1Service | V1Ingress> {
       deployment: dep ? { uid, terminating } : undefined,
       parsed: dep ? parseExposeSpec(dep, this.opts.settings) : undefined,
       record,
-      wants: (spec) => this.opts.desired(spec) !== null,
+      wants: (spec) => kind.desired(spec) !== null,
     });
     if (!decision.recreate) {
-      this.opts.metrics.decision(this.opts.api.metricKind, 'cascade');
-      this.opts.log.info({ key, kind, decision: 'leave', why: decision.reason }, `${this.opts.api.metricKind} not recreated`);
-      return DONE;
+      this.opts.exposeMetrics.decision(what, 'cascade');
+      this.opts.log.info({ key, kind: kind.kind, decision: 'leave', why: decision.reason }, `${what} not recreated`);
+      return this.settled(key);
     }
-    if (!decision.natsConsulted) {
-      this.opts.log.warn({ key, kind }, 'NATS unavailable: deciding from the live API alone');
-    }
+    if (!decision.natsConsulted) this.opts.log.warn({ key, kind: kind.kind }, 'NATS unavailable: deciding from the live API alone');
     const spec = decision.spec;
     const vetoed = this.opts.veto?.(spec);
     if (vetoed) {
-      this.opts.log.info({ key, kind, decision: 'leave', why: vetoed }, `${this.opts.api.metricKind} not recreated`);
-      return DONE;
+      this.opts.log.info({ key, kind: kind.kind, decision: 'leave', why: vetoed }, `${what} not recreated`);
+      return this.settled(key);
     }
-    const body = this.opts.desired(spec)!;
+    const witnessed = this.witnessed.has(key);
+    const exposure = witnessed ? undefined : await this.opts.events.wasExposed(namespace, name, spec.uid, what);
+    const evidence = deletionEvidence(witnessed, exposure);
+    if (evidence === 'nats-unavailable') {
+      this.opts.log.warn({ key, kind: kind.kind }, `NATS unavailable: cannot tell whether the ${kind.kind} existed; reporting it as missing`);
+    }
+    const created = await this.create(key, spec, evidence);
+    if (created) await this.report(key, dep!, spec, created, evidence);
+    return this.settled(key);
+  };
+
+  /** The create; undefined when another writer was first (409: done). A failure keeps the key's evidence for the retry. */
+  private async create(key: string, spec: ExposeSpec, evidence: DeletionEvidence): Promise<T | undefined> {
+    const { kind, api } = this.opts.owned;
     const started = this.clock.now();
-    let created: T;
     try {
-      created = await this.opts.api.create(namespace, body);
+      const created = await api.create(spec.namespace, kind.desired(spec) as T);
+      this.opts.metrics.objectWritten(kind.metricKind, 'create');
+      this.opts.log.debug({ key, kind: kind.kind, evidence, durationMs: this.clock.now() - started }, `${kind.metricKind} create`);
+      return created;
     } catch (err) {
-      // Another controller (or the deployment-controller's resync) was first, or a foreign object took the name.
+      // Another controller (or the deployment-controller) was first, or a foreign object took the name.
       if (isConflict(err)) {
-        this.opts.log.info({ key, kind, decision: 'recreate', result: 'already exists' }, `${this.opts.api.metricKind} exists already`);
-        return DONE;
+        this.opts.log.info({ key, kind: kind.kind, result: 'already exists' }, `${kind.metricKind} exists already`);
+        return undefined;
       }
-      this.opts.log.warn({ key, kind, err: describeError(err) }, 'recreate failed');
+      this.opts.log.warn({ key, kind: kind.kind, err: describeError(err) }, `${kind.metricKind} create failed`);
       throw err;
     }
-    this.opts.metrics.objectWritten(this.opts.api.metricKind, 'create');
-    this.opts.metrics.decision(this.opts.api.metricKind, 'recreate');
+  }
+
+  /** Tells what happened, in words that match the evidence: recreated only when it is known to have existed. */
+  private async report(key: string, dep: V1Deployment, spec: ExposeSpec, created: T, evidence: DeletionEvidence): Promise<void> {
+    const { kind } = this.opts.owned;
+    const recreated = isEvidenceOfDeletion(evidence);
+    this.opts.exposeMetrics.decision(kind.metricKind, recreated ? 'recreate' : 'create');
     this.opts.log.info(
-      { key, kind, action: 'recreate', uid: created.metadata?.uid, durationMs: this.clock.now() - started },
-      `${this.opts.api.metricKind} recreated`,
+      { key, kind: kind.kind, action: recreated ? 'recreate' : 'create-missing', evidence, uid: created.metadata?.uid },
+      recreated ? `${kind.metricKind} recreated` : `${kind.metricKind} created (it was missing)`,
     );
-    const reason = kind === 'Service' ? EventReason.ServiceRecreated : EventReason.IngressRecreated;
-    await this.opts.recorder.normal(
-      { name, namespace, uid: spec.uid, resourceVersion: dep?.metadata?.resourceVersion },
-      reason,
-      `${kind} ${name} was deleted while the Deployment still exists; recreated`,
-    );
-    const at = new Date(this.clock.now()).toISOString();
-    const [subject, payload]: [PublishKind, Record<string, unknown>] =
-      kind === 'Service'
-        ? ['service.recreated', { deploymentUid: spec.uid, namespace, name, serviceUid: created.metadata?.uid ?? '', at }]
-        : [
-            'ingress.recreated',
-            { deploymentUid: spec.uid, namespace, name, ingressUid: created.metadata?.uid ?? '', host: spec.ingress?.host ?? '', at },
-          ];
-    void this.opts.events.publish(subject, payload);
+    const message = recreated
+      ? `${kind.kind} ${spec.name} was deleted while the Deployment still exists; recreated`
+      : `${kind.kind} ${spec.name} was missing; created`;
+    await this.opts.recorder.normal(involved(dep), recreated ? kind.reasons.recreated : kind.reasons.created, message);
+    if (recreated) kind.announceRecreated(this.opts.events, this.opts.log, spec, created, new Date(this.clock.now()).toISOString());
+  }
+
+  /** The key's deletion has been acted on: the next one needs evidence of its own. */
+  private settled(key: string): ReconcileResult {
+    this.witnessed.delete(key);
     return DONE;
-  };
+  }
 }

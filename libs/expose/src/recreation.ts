@@ -4,13 +4,13 @@
 // deployment.deleted record for its uid, and (still) wants the object.
 // Otherwise the deletion was a cascade and is left alone. Pure.
 import type { ExposeSpec, ParseResult } from '@ekspose/labels';
-import type { DeletionRecord } from './event-sink';
+import type { DeletionAnswer, ExposureAnswer } from '@ekspose/events';
 
 export interface RecreationInput {
   /** From a live GET; undefined = 404. */
   deployment: { uid?: string; terminating: boolean } | undefined;
   parsed: ParseResult | undefined;
-  record: DeletionRecord;
+  record: DeletionAnswer;
   /** Whether the parsed spec wants this kind of object (an Ingress needs ingReq). */
   wants: (spec: ExposeSpec) => boolean;
 }
@@ -29,4 +29,30 @@ export function decideRecreation(input: RecreationInput): RecreationDecision {
   if (parsed.kind === 'invalid') return { recreate: false, reason: 'the Deployment has invalid exposure settings' };
   if (!input.wants(parsed.spec)) return { recreate: false, reason: 'the Deployment no longer asks for it' };
   return { recreate: true, spec: parsed.spec, natsConsulted: record !== 'unknown' };
+}
+
+/** Why a recreate controller believes a missing object existed before. */
+export type DeletionEvidence =
+  /** Its watch saw the object deleted. */
+  | 'watched-deletion'
+  /** A deployment.exposed record says ekspose made it for this Deployment uid. */
+  | 'exposed-record'
+  /** The record says it was never made: it is simply missing. */
+  | 'none'
+  /** NATS could not be asked: nothing proves it existed. */
+  | 'nats-unavailable';
+
+/**
+ * Only evidence makes a creation a recreation (Event ...Recreated, the
+ * recreation metric); without it, the object is reported as created because it
+ * was missing. Pure.
+ */
+export function deletionEvidence(witnessed: boolean, exposure: ExposureAnswer | undefined): DeletionEvidence {
+  if (witnessed) return 'watched-deletion';
+  if (exposure === 'exposed') return 'exposed-record';
+  return exposure === 'unknown' || exposure === undefined ? 'nats-unavailable' : 'none';
+}
+
+export function isEvidenceOfDeletion(evidence: DeletionEvidence): boolean {
+  return evidence === 'watched-deletion' || evidence === 'exposed-record';
 }

@@ -1,7 +1,8 @@
-// What the informers keep of each object: only what the controllers read.
+// What an informer keeps of each object: only what its controller reads.
 // A Deployment as kubectl applies it carries managedFields, the
 // last-applied-configuration annotation, a pod template and status: most of
-// its bytes, none of them read by ekspose. Pure; never mutates its input.
+// its bytes, none of them read by a controller that only needs its metadata
+// and selector. Pure; never mutates its input.
 import type { V1Deployment, V1ObjectMeta } from '@kubernetes/client-node';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -14,7 +15,7 @@ export function slimMetadata(meta: V1ObjectMeta | undefined): V1ObjectMeta | und
   return { ...rest, annotations: kept };
 }
 
-/** Metadata and the selector: everything parseExposeSpec and the reconcilers read. */
+/** Metadata and the selector only, for controllers that read nothing else of a Deployment. */
 export function slimDeployment(dep: V1Deployment): V1Deployment {
   return {
     apiVersion: dep.apiVersion,
@@ -24,7 +25,7 @@ export function slimDeployment(dep: V1Deployment): V1Deployment {
   };
 }
 
-/** Owned Services/Ingresses: the whole object (drift compares spec), minus managedFields and last-applied. */
+/** The whole object (a drift check compares its spec), minus managedFields and last-applied. */
 export function slimOwned<T extends { metadata?: V1ObjectMeta }>(obj: T): T {
   return { ...obj, metadata: slimMetadata(obj.metadata) };
 }

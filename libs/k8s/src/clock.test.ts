@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, realClock } from './clock';
+import { realClock } from './clock';
+import { ManualClock } from './manual-clock';
 
 describe('ManualClock', () => {
   it('runs due timers in due order, ties in scheduling order, with now() at their due time', () => {

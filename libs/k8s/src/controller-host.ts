@@ -6,12 +6,15 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Settings } from '@ekspose/labels';
 import { EventLoopMonitor } from './event-loop-monitor';
-import type { Informer, KubeObjectLike } from './informer';
+import type { Informer } from './informer';
 import type { KubeClients } from './kube-client';
 import { LeaderElector, kubernetesLeaseStore } from './leader-election';
 import type { ControllerMetrics } from './metrics';
 import { type CheckResult, type ObservabilityServers, startObservabilityServers } from './observability-server';
 import type { Reconciler, WorkQueue } from './work-queue';
+
+/** What the host does with an informer: start it, wait for its sync, report on it, stop it. */
+export type HostedInformer = Pick<Informer<never>, 'start' | 'waitForSync' | 'status' | 'stop'>;
 
 export interface ControllerHostOptions {
   /** e.g. `deployment-controller`; also names the Lease (`ekspose-<name>`). */
@@ -21,7 +24,7 @@ export interface ControllerHostOptions {
   registry: Registry;
   metrics: ControllerMetrics;
   clients: KubeClients;
-  informers: Array<Informer<KubeObjectLike>>;
+  informers: HostedInformer[];
   queue: WorkQueue;
   reconcile: Reconciler;
   /** Keys to reconcile when this replica starts leading (the start-up reconcile) and on every resync. */

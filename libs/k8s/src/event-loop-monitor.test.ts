@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from './clock';
+import { ManualClock } from './manual-clock';
 import { EventLoopMonitor } from './event-loop-monitor';
 
 describe('EventLoopMonitor', () => {

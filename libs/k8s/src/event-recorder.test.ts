@@ -2,8 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { ManualClock } from './clock';
-import { EventReason, EventRecorder, type EventRecorderOptions, eventName } from './event-recorder';
+import { ManualClock } from './manual-clock';
+import { EventRecorder, type EventRecorderOptions, eventName } from './event-recorder';
 
 interface CreateCall {
   namespace: string;
@@ -80,7 +80,7 @@ describe('EventRecorder', () => {
   it('the first record creates a core/v1 Event on the Deployment', async () => {
     const t = setup();
     const now = new Date(t.clock.now());
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'label port: "abc" must be an integer');
+    await t.recorder.warning(dep, 'InvalidSpec', 'label port: "abc" must be an integer');
     assert.equal(t.creates.length, 1);
     assert.equal(t.patches.length, 0);
     const [{ namespace, body }] = t.creates as [CreateCall];
@@ -107,20 +107,20 @@ describe('EventRecorder', () => {
 
   it('normal() records type Normal', async () => {
     const t = setup();
-    await t.recorder.normal(dep, EventReason.ServiceRecreated, 'recreated');
+    await t.recorder.normal(dep, 'ServiceRecreated', 'recreated');
     assert.equal(t.creates[0]?.body.type, 'Normal');
     assert.equal(t.creates[0]?.body.reason, 'ServiceRecreated');
   });
 
   it('the same event again bumps count on the existing Event with a merge patch instead of creating one', async () => {
     const t = setup();
-    await t.recorder.warning(dep, EventReason.HostConflict, 'host taken');
+    await t.recorder.warning(dep, 'HostConflict', 'host taken');
     const name = t.creates[0]?.body.metadata.name;
     assert.ok(name);
     t.clock.advance(5_000);
-    await t.recorder.warning(dep, EventReason.HostConflict, 'host taken');
+    await t.recorder.warning(dep, 'HostConflict', 'host taken');
     t.clock.advance(5_000);
-    await t.recorder.warning(dep, EventReason.HostConflict, 'host taken');
+    await t.recorder.warning(dep, 'HostConflict', 'host taken');
     assert.equal(t.creates.length, 1);
     assert.deepEqual(t.patches, [
       {
@@ -141,27 +141,27 @@ describe('EventRecorder', () => {
 
   it('a different reason, type, message or object is a new Event', async () => {
     const t = setup();
-    await t.recorder.warning(dep, EventReason.HostConflict, 'm');
-    await t.recorder.warning(dep, EventReason.ServiceConflict, 'm');
-    await t.recorder.normal(dep, EventReason.HostConflict, 'm');
-    await t.recorder.warning(dep, EventReason.HostConflict, 'other message');
-    await t.recorder.warning({ ...dep, uid: 'uid-2' }, EventReason.HostConflict, 'm');
+    await t.recorder.warning(dep, 'HostConflict', 'm');
+    await t.recorder.warning(dep, 'ServiceConflict', 'm');
+    await t.recorder.normal(dep, 'HostConflict', 'm');
+    await t.recorder.warning(dep, 'HostConflict', 'other message');
+    await t.recorder.warning({ ...dep, uid: 'uid-2' }, 'HostConflict', 'm');
     assert.equal(t.creates.length, 5);
     assert.equal(t.patches.length, 0);
   });
 
   it('a 404 on the patch (the Event expired): creates a fresh one, which later repeats patch', async () => {
     const t = setup();
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
     t.patchErrors.push(apiError(404));
     t.clock.advance(3_600_000);
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
     assert.equal(t.patches.length, 1);
     assert.equal(t.creates.length, 2);
     const fresh = (t.creates[1] as CreateCall).body;
     assert.equal(fresh.count, 1);
     assert.notEqual(fresh.metadata.name, t.creates[0]?.body.metadata.name);
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
     assert.equal(t.patches.length, 2);
     assert.equal(t.patches[1]?.name, fresh.metadata.name);
     assert.equal(t.patches[1]?.body.count, 2);
@@ -170,7 +170,7 @@ describe('EventRecorder', () => {
   it('an API error on create is logged, not thrown', async () => {
     const t = setup();
     t.createErrors.push(apiError(403));
-    await assert.doesNotReject(t.recorder.warning(dep, EventReason.InvalidSpec, 'bad'));
+    await assert.doesNotReject(t.recorder.warning(dep, 'InvalidSpec', 'bad'));
     assert.deepEqual(t.writes, []);
     const line = t.logs.find((l) => l.msg === 'could not record event');
     assert.ok(line, 'a warning is logged');
@@ -178,38 +178,38 @@ describe('EventRecorder', () => {
     assert.equal(line.err, 'HTTP 403: status 403');
     assert.equal(line.deployment, 'shop/web');
     // Nothing was remembered, so the next one tries a create again.
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
     assert.equal(t.creates.length, 2);
     assert.equal(t.patches.length, 0);
   });
 
   it('a non-404 error on patch is logged, not thrown, and creates nothing', async () => {
     const t = setup();
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'bad');
+    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
     t.patchErrors.push(apiError(500));
-    await assert.doesNotReject(t.recorder.warning(dep, EventReason.InvalidSpec, 'bad'));
+    await assert.doesNotReject(t.recorder.warning(dep, 'InvalidSpec', 'bad'));
     assert.equal(t.creates.length, 1);
     assert.ok(t.logs.some((l) => l.msg === 'could not record event' && l.err === 'HTTP 500: status 500'));
   });
 
   it('cuts messages longer than 1024 characters to 1024, marked with "..."', async () => {
     const t = setup();
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'x'.repeat(5000));
+    await t.recorder.warning(dep, 'InvalidSpec', 'x'.repeat(5000));
     const message = t.creates[0]?.body.message ?? '';
     assert.equal(message.length, 1024);
     assert.ok(message.endsWith('...'));
     assert.ok(message.startsWith('x'.repeat(1021)));
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'y'.repeat(1024));
+    await t.recorder.warning(dep, 'InvalidSpec', 'y'.repeat(1024));
     assert.equal(t.creates[1]?.body.message, 'y'.repeat(1024), 'exactly 1024 is left alone');
   });
 
   it('forgets the oldest event beyond cacheSize', async () => {
     const t = setup({ cacheSize: 2 });
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'a');
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'b');
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'a'); // refreshes a
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'c'); // evicts b
-    await t.recorder.warning(dep, EventReason.InvalidSpec, 'b');
+    await t.recorder.warning(dep, 'InvalidSpec', 'a');
+    await t.recorder.warning(dep, 'InvalidSpec', 'b');
+    await t.recorder.warning(dep, 'InvalidSpec', 'a'); // refreshes a
+    await t.recorder.warning(dep, 'InvalidSpec', 'c'); // evicts b
+    await t.recorder.warning(dep, 'InvalidSpec', 'b');
     assert.deepEqual(
       t.creates.map((c) => c.body.message),
       ['a', 'b', 'c', 'b'],

@@ -1,37 +1,28 @@
-// Kubernetes Events on the Deployments ekspose acts for (what `kubectl
-// describe deployment` shows). Best effort, like client-go's recorder: a
+// Kubernetes Events on the objects a controller acts for (what `kubectl
+// describe` shows). Best effort, like client-go's recorder: a
 // failure to record is logged, never fails a reconcile. A repeat of the same
 // event bumps the count of the existing one instead of creating another.
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type Clock, realClock } from './clock';
-import { describeError, isNotFound, mergePatchOptions } from './kube-client';
+import { describeError, isNotFound } from './api-errors';
+import { mergePatchOptions } from './kube-client';
+import { LruCache } from './lru-cache';
 
 export type EventType = 'Normal' | 'Warning';
 
-export interface InvolvedDeployment {
+/** The object an Event is about; `apiVersion` and `kind` default to a Deployment's. */
+export interface InvolvedObject {
+  apiVersion?: string;
+  kind?: string;
   name: string;
   namespace: string;
   uid: string;
   resourceVersion?: string;
 }
 
-/** The reasons ekspose uses, as constants so tests and docs name the same ones. */
-export const EventReason = {
-  InvalidSpec: 'InvalidSpec',
-  ServiceConflict: 'ServiceConflict',
-  IngressConflict: 'IngressConflict',
-  HostConflict: 'HostConflict',
-  SelectorUnsupported: 'SelectorUnsupported',
-  ServiceCreated: 'ServiceCreated',
-  ServiceUpdated: 'ServiceUpdated',
-  IngressCreated: 'IngressCreated',
-  IngressUpdated: 'IngressUpdated',
-  IngressDeleted: 'IngressDeleted',
-  ServiceRecreated: 'ServiceRecreated',
-  IngressRecreated: 'IngressRecreated',
-} as const;
-export type EventReason = (typeof EventReason)[keyof typeof EventReason];
+/** A CamelCase reason, e.g. `InvalidSpec`; the product keeps its list of reasons. */
+export type EventReason = string;
 
 export interface EventRecorderOptions {
   core: Pick<CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
@@ -59,24 +50,23 @@ export function eventName(objectName: string, nowMs: number, random: () => numbe
 }
 
 export class EventRecorder {
-  private readonly seen = new Map<string, Seen>();
+  private readonly seen: LruCache<Seen>;
   private readonly clock: Clock;
-  private readonly cacheSize: number;
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.clock = opts.clock ?? realClock;
-    this.cacheSize = opts.cacheSize ?? 4096;
+    this.seen = new LruCache({ capacity: opts.cacheSize ?? 4096 });
   }
 
-  warning(obj: InvolvedDeployment, reason: EventReason, message: string): Promise<void> {
+  warning(obj: InvolvedObject, reason: EventReason, message: string): Promise<void> {
     return this.record(obj, 'Warning', reason, message);
   }
 
-  normal(obj: InvolvedDeployment, reason: EventReason, message: string): Promise<void> {
+  normal(obj: InvolvedObject, reason: EventReason, message: string): Promise<void> {
     return this.record(obj, 'Normal', reason, message);
   }
 
-  async record(obj: InvolvedDeployment, type: EventType, reason: EventReason, message: string): Promise<void> {
+  async record(obj: InvolvedObject, type: EventType, reason: EventReason, message: string): Promise<void> {
     const msg = message.length > 1024 ? `${message.slice(0, 1021)}...` : message;
     const key = `${obj.uid}\u0000${type}\u0000${reason}\u0000${msg}`;
     const now = new Date(this.clock.now());
@@ -104,8 +94,8 @@ export class EventRecorder {
       const body: CoreV1Event = {
         metadata: { name: eventName(obj.name, now.getTime()), namespace: obj.namespace },
         involvedObject: {
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
+          apiVersion: obj.apiVersion ?? 'apps/v1',
+          kind: obj.kind ?? 'Deployment',
           name: obj.name,
           namespace: obj.namespace,
           uid: obj.uid,
@@ -130,9 +120,7 @@ export class EventRecorder {
   }
 
   private remember(key: string, seen: Seen): void {
-    this.seen.delete(key);
     this.seen.set(key, seen);
-    if (this.seen.size > this.cacheSize) this.seen.delete(this.seen.keys().next().value as string);
   }
 }
 

@@ -1,4 +1,6 @@
+// The controller runtime: nothing in here knows what ekspose exposes.
 export * from './clock';
+export * from './lru-cache';
 export * from './work-queue';
 export * from './metrics';
 export * from './observability-server';
@@ -8,17 +10,9 @@ export * from './informer';
 export * from './informers';
 export * from './cache-transforms';
 export * from './kube-client';
+export * from './api-errors';
 export * from './logger';
-export * from './owned-objects';
-export * from './ownership';
-export * from './drift';
-export * from './host-conflict';
-export * from './owned-object-api';
-export * from './event-sink';
 export * from './event-recorder';
-export * from './recreation';
 export * from './keys';
-export * from './deployment-reconciler';
-export * from './recreation-reconciler';
 export * from './controller-host';
 export * from './app-bootstrap';

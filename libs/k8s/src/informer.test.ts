@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { ManualClock } from './clock';
+import { ManualClock } from './manual-clock';
 import {
   INFORMER_ADD,
   INFORMER_DELETE,

@@ -9,6 +9,7 @@
 //   - relists on 410 Gone and emits add/update/delete for what changed.
 // The transport (list, watch) and the clock are injected, so tests drive it by hand.
 import type { Logger } from 'pino';
+import { statusCodeOf } from './api-errors';
 import { type Clock, realClock } from './clock';
 
 export const INFORMER_ADD = 'add';
@@ -242,8 +243,7 @@ export class Informer<T extends KubeObjectLike> {
 
   private fail(generation: number, err: unknown, phase: string): void {
     if (generation !== this.generation || !this.running) return;
-    const code = (err as { code?: number; statusCode?: number })?.code ?? (err as { statusCode?: number })?.statusCode;
-    if (code === 410) this.resourceVersion = '';
+    if (statusCodeOf(err) === 410) this.resourceVersion = '';
     this.attempt++;
     this.restarts++;
     this.opts.onRestart?.(phase);

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
-import { ManualClock } from './clock';
+import { ManualClock } from './manual-clock';
 import {
   LeaderElector,
   LeaseConflictError,

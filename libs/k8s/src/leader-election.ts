@@ -5,6 +5,7 @@
 import { V1MicroTime } from '@kubernetes/client-node';
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { statusCodeOf } from './api-errors';
 import { realClock } from './clock';
 import type { Clock, TimerHandle } from './clock';
 import type { ControllerMetrics } from './metrics';
@@ -93,12 +94,6 @@ export function releasedLeaseRecord(current: LeaseRecord, now: Date): LeaseRecor
 // ---------------------------------------------------------------------------
 // The Kubernetes adapter
 
-function httpStatus(error: unknown): number | undefined {
-  // ApiException carries the HTTP status as a number; Node's system errors carry string codes.
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 function toDate(value: unknown): Date | undefined {
   if (value instanceof Date) return new Date(value.getTime());
   // The generated deserializer leaves MicroTime fields as strings.
@@ -142,13 +137,13 @@ export function leaseFromRecord(namespace: string, name: string, record: LeaseRe
 
 export function kubernetesLeaseStore(api: CoordinationV1Api, namespace: string, name: string): LeaseStore {
   const conflict = (error: unknown, what: string) =>
-    httpStatus(error) === 409 ? new LeaseConflictError(`lease ${namespace}/${name}: ${what}`, { cause: error }) : error;
+    statusCodeOf(error) === 409 ? new LeaseConflictError(`lease ${namespace}/${name}: ${what}`, { cause: error }) : error;
   return {
     async get() {
       try {
         return leaseRecordFromLease(await api.readNamespacedLease({ name, namespace }));
       } catch (error) {
-        if (httpStatus(error) === 404) return null;
+        if (statusCodeOf(error) === 404) return null;
         throw error;
       }
     },

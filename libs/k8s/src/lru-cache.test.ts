@@ -1,15 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecentSet } from './recent-set';
+import { LruCache } from './lru-cache';
 
-describe('RecentSet', () => {
+describe('LruCache', () => {
   it('remembers up to its capacity and forgets the least recently used', () => {
-    const set = new RecentSet({ capacity: 3 });
-    set.add('a');
-    set.add('b');
-    set.add('c');
+    const set = new LruCache<true>({ capacity: 3 });
+    set.set('a', true);
+    set.set('b', true);
+    set.set('c', true);
     assert.equal(set.has('a'), true); // a is now the youngest
-    set.add('d'); // evicts b
+    set.set('d', true); // evicts b
     assert.equal(set.size, 3);
     assert.equal(set.has('b'), false);
     assert.equal(set.has('a'), true);
@@ -18,16 +18,30 @@ describe('RecentSet', () => {
   });
 
   it('does not grow when the same value is added again', () => {
-    const set = new RecentSet({ capacity: 2 });
-    set.add('a');
-    set.add('a');
-    set.add('b');
+    const set = new LruCache<true>({ capacity: 2 });
+    set.set('a', true);
+    set.set('a', true);
+    set.set('b', true);
     assert.equal(set.size, 2);
     assert.equal(set.has('a'), true);
   });
 
   it('rejects a capacity that cannot hold anything', () => {
-    assert.throws(() => new RecentSet({ capacity: 0 }));
-    assert.throws(() => new RecentSet({ capacity: 1.5 }));
+    assert.throws(() => new LruCache<true>({ capacity: 0 }));
+    assert.throws(() => new LruCache<true>({ capacity: 1.5 }));
+  });
+});
+
+describe('LruCache values', () => {
+  it('keeps the value with the key and evicts value and key together', () => {
+    const cache = new LruCache<number>({ capacity: 2 });
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.set('a', 3);
+    cache.set('c', 4); // evicts b, the least recently used
+    assert.equal(cache.get('a'), 3);
+    assert.equal(cache.get('b'), undefined);
+    cache.delete('a');
+    assert.equal(cache.size, 1);
   });
 });

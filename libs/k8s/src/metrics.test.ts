@@ -18,11 +18,8 @@ describe('createControllerMetrics', () => {
     m.setQueueDepth(7);
     m.retried();
     m.setLeader(true);
-    m.invalidSpec('port');
     m.informerRestarted('deployments');
     m.objectWritten('service', 'create');
-    m.conflict('ingress');
-    m.decision('service', 'recreate');
     const text = await registry.metrics();
 
     assert.equal(sample(text, 'ekspose_reconcile_total{controller="deployment",result="done"}'), 1);
@@ -33,11 +30,8 @@ describe('createControllerMetrics', () => {
     assert.equal(sample(text, 'ekspose_queue_depth{controller="deployment"}'), 7);
     assert.equal(sample(text, 'ekspose_queue_retries_total{controller="deployment"}'), 1);
     assert.equal(sample(text, 'ekspose_leader{controller="deployment"}'), 1);
-    assert.equal(sample(text, 'ekspose_invalid_spec_total{controller="deployment",key="port"}'), 1);
     assert.equal(sample(text, 'ekspose_informer_restarts_total{controller="deployment",resource="deployments"}'), 1);
     assert.equal(sample(text, 'ekspose_objects_written_total{controller="deployment",kind="service",action="create"}'), 1);
-    assert.equal(sample(text, 'ekspose_conflicts_total{controller="deployment",kind="ingress"}'), 1);
-    assert.equal(sample(text, 'ekspose_decisions_total{controller="deployment",kind="service",decision="recreate"}'), 1);
 
     for (const name of text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2])) {
       assert.ok(name.startsWith('ekspose_'), `${name} lacks the ekspose_ prefix`);

@@ -1,25 +1,21 @@
-// The controller metrics, behind a small interface so the work queue, the
-// elector and the reconcilers never touch prom-client and tests can pass a fake.
+// The runtime's metrics, behind a small interface so the work queue, the
+// elector and the informers never touch prom-client and tests can pass a fake.
+// What a product adds (ekspose's decisions, conflicts) it registers itself on
+// the same registry, with the same `controller` label: see counterFor().
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
 
 export type ReconcileOutcome = 'done' | 'requeue' | 'error' | 'terminal';
-export type WrittenKind = 'service' | 'ingress' | 'event';
 export type WriteAction = 'create' | 'patch' | 'delete';
-export type DecisionKind = 'service' | 'ingress';
-export type Decision = 'recreate' | 'cascade';
 
 export interface ControllerMetrics {
   reconciled(result: ReconcileOutcome, durationSeconds: number): void;
   setQueueDepth(depth: number): void;
   retried(): void;
   setLeader(isLeader: boolean): void;
-  /** key is the Deployment-side label/annotation that was invalid (bounded), not the object key. */
-  invalidSpec(key: string): void;
   informerRestarted(resource: string): void;
-  objectWritten(kind: WrittenKind, action: WriteAction): void;
-  conflict(kind: string): void;
-  decision(kind: DecisionKind, decision: Decision): void;
+  /** kind is a lower-case resource kind (bounded: the kinds a controller writes), e.g. `event`. */
+  objectWritten(kind: string, action: WriteAction): void;
 }
 
 export const METRIC_PREFIX = 'ekspose_';
@@ -46,9 +42,7 @@ export function createControllerMetrics(
   controller: string,
   opts: ControllerMetricsOptions = {},
 ): ControllerMetrics {
-  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
-    existing<Counter<L | 'controller'>>(registry, name) ??
-    new Counter({ name, help, labelNames: ['controller', ...labelNames], registers: [registry] });
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) => counterFor(registry, name, help, labelNames);
   const gauge = (name: string, help: string) =>
     existing<Gauge<'controller'>>(registry, name) ??
     new Gauge({ name, help, labelNames: ['controller'], registers: [registry] });
@@ -66,11 +60,8 @@ export function createControllerMetrics(
   const queueDepth = gauge(`${METRIC_PREFIX}queue_depth`, 'Keys waiting in the work queue, not counting in-flight or delayed ones.');
   const queueRetries = counter(`${METRIC_PREFIX}queue_retries_total`, 'Keys put back with backoff after a failed reconcile.', []);
   const leader = gauge(`${METRIC_PREFIX}leader`, '1 while this replica holds the lease, else 0.');
-  const invalidSpec = counter(`${METRIC_PREFIX}invalid_spec_total`, 'Deployments with an invalid value, by offending key.', ['key']);
   const informerRestarts = counter(`${METRIC_PREFIX}informer_restarts_total`, 'Informer list/watch restarts, by resource.', ['resource']);
   const objectsWritten = counter(`${METRIC_PREFIX}objects_written_total`, 'Writes to the API server, by kind and action.', ['kind', 'action']);
-  const conflicts = counter(`${METRIC_PREFIX}conflicts_total`, 'Objects of our name that ekspose does not own, by kind.', ['kind']);
-  const decisions = counter(`${METRIC_PREFIX}decisions_total`, 'Decisions after a managed object was deleted.', ['kind', 'decision']);
 
   if (opts.defaultMetrics && !registry.getSingleMetric(`${METRIC_PREFIX}process_cpu_user_seconds_total`)) {
     collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
@@ -90,12 +81,22 @@ export function createControllerMetrics(
     setQueueDepth: (depth) => queueDepth.set({ controller }, depth),
     retried: () => queueRetries.inc({ controller }),
     setLeader: (isLeader) => leader.set({ controller }, isLeader ? 1 : 0),
-    invalidSpec: (key) => invalidSpec.inc({ controller, key }),
     informerRestarted: (resource) => informerRestarts.inc({ controller, resource }),
     objectWritten: (kind, action) => objectsWritten.inc({ controller, kind, action }),
-    conflict: (kind) => conflicts.inc({ controller, kind }),
-    decision: (kind, decision) => decisions.inc({ controller, kind, decision }),
   };
+}
+
+/** A counter with a `controller` label, or the one already registered under that name. */
+export function counterFor<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: L[],
+): Counter<L | 'controller'> {
+  return (
+    existing<Counter<L | 'controller'>>(registry, name) ??
+    new Counter({ name, help, labelNames: ['controller', ...labelNames], registers: [registry] })
+  );
 }
 
 function existing<M>(registry: Registry, name: string): M | undefined {

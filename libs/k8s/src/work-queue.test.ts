@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from './clock';
+import { ManualClock } from './manual-clock';
 import { TokenBucket, WorkQueue, backoffDelay } from './work-queue';
 import type { ReconcileResult, WorkQueueOptions } from './work-queue';
 import type { ControllerMetrics, ReconcileOutcome } from './metrics';
@@ -74,11 +74,8 @@ function fakeMetrics() {
     setQueueDepth: (depth) => void depths.push(depth),
     retried: () => void retried++,
     setLeader: () => undefined,
-    invalidSpec: () => undefined,
     informerRestarted: () => undefined,
     objectWritten: () => undefined,
-    conflict: () => undefined,
-    decision: () => undefined,
   };
   return {
     metrics,

@@ -98,7 +98,6 @@ describe('loadSettings: every setting read', () => {
       natsUrl: 'nats://a:4222,tls://user:secret@b:4222',
       workers: 64,
       logLevel: 'debug',
-      kubeconfig: '/tmp/a config:/tmp/b',
       podNamespace: 'ops',
       identity: 'pod-1',
       metricsPort: 0,

@@ -338,7 +338,6 @@ export function loadSettings(
   };
   if (e.EKSPOSE_INGRESS_CLASS !== undefined) settings.ingressClass = e.EKSPOSE_INGRESS_CLASS;
   if (e.EKSPOSE_TLS_SECRET !== undefined) settings.tlsSecret = e.EKSPOSE_TLS_SECRET;
-  if (e.KUBECONFIG !== undefined) settings.kubeconfig = e.KUBECONFIG;
   return { ok: true, settings };
 }
 

@@ -92,8 +92,6 @@ export interface Settings {
   natsUrl: string;
   workers: number;
   logLevel: LogLevel;
-  /** Path from KUBECONFIG (may be a ':'-separated list, as kubectl reads it); undefined = in-cluster or ~/.kube/config. */
-  kubeconfig?: string;
   /** The controllers' own namespace (POD_NAMESPACE); skipped by default, and where Leases live. */
   podNamespace: string;
   /** This replica's identity for leader election (POD_NAME, else hostname-pid). */

@@ -1,0 +1,23 @@
+// How NATS and JetStream failures are told apart. Pure.
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function isStreamNotFound(err: unknown): boolean {
+  return (
+    (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) ||
+    errorText(err) === 'stream not found'
+  );
+}
+
+/** JetStream answers no one: the stream is gone (or JetStream is off) even though the link is up. */
+export function isNoResponders(err: unknown): boolean {
+  return /no responders|jetstream is not enabled/i.test(errorText(err));
+}
+
+/** The stream has to be checked again: it vanished, or JetStream stopped answering for it. */
+export function isStreamLost(err: unknown): boolean {
+  return isStreamNotFound(err) || isNoResponders(err);
+}

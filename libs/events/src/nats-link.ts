@@ -1,0 +1,257 @@
+// The connection half of the event bus: connects in the background, keeps
+// trying forever, follows the client's disconnect/reconnect status, and makes
+// sure the stream is in place on every (re)connect. Everything else asks it
+// "connected?" and waits on it for a change; nothing here throws for NATS being away.
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '@ekspose/k8s';
+import { errorText } from './nats-errors';
+import { ensureStream } from './stream-setup';
+import { STREAM_NAME } from './subjects';
+
+export interface NatsLinkOptions {
+  servers: string[];
+  name: string;
+  log: Logger;
+  clock: Clock;
+  maxAgeSeconds: number;
+  reconnectWaitMs: number;
+  connectTimeoutMs: number;
+  /** Told every time `connected` may have changed. */
+  onStateChange: (connected: boolean) => void;
+}
+
+export interface NatsLinkStatus {
+  connected: boolean;
+  server?: string;
+  lastError?: string;
+}
+
+const DRAIN_TIMEOUT_MS = 5000;
+
+interface Sleeper {
+  handle: TimerHandle | undefined;
+  wake: () => void;
+}
+
+export class NatsLink {
+  private nc: NatsConnection | undefined;
+  /** The TCP/NATS link is up (between connect/reconnect and disconnect). */
+  private linkUp = false;
+  /** The stream has been checked on the current link. */
+  private streamReady = false;
+  /** Bumped on every link or stream change so that stale background work stops. */
+  private epoch = 0;
+  private lastError: string | undefined;
+  private lastLoggedError: string | undefined;
+  private runLoop: Promise<void> | undefined;
+  private readonly sleepers = new Set<Sleeper>();
+  private changeWaiters: Array<() => void> = [];
+  closing = false;
+
+  constructor(private readonly opts: NatsLinkOptions) {}
+
+  start(): void {
+    this.runLoop ??= this.runConnection();
+  }
+
+  /** Connected and the stream is in place: publishing and lookups can work. */
+  get connected(): boolean {
+    return this.linkUp && this.streamReady;
+  }
+
+  /** The connection while `connected`, else undefined. */
+  get connection(): NatsConnection | undefined {
+    return !this.closing && this.connected ? this.nc : undefined;
+  }
+
+  get lastProblem(): string | undefined {
+    return this.lastError;
+  }
+
+  status(): NatsLinkStatus {
+    const status: NatsLinkStatus = { connected: this.connected };
+    if (this.linkUp && this.nc) status.server = this.nc.getServer();
+    if (this.lastError !== undefined) status.lastError = this.lastError;
+    return status;
+  }
+
+  /** The link is up but JetStream no longer answers for the stream: check it again. */
+  streamLost(reason: string): void {
+    if (!this.streamReady || this.closing) return;
+    this.recordError(`stream ${STREAM_NAME} unavailable: ${reason}`);
+    this.streamReady = false;
+    this.epoch++;
+    this.stateChanged();
+    void this.ensureStreamLoop(this.epoch);
+  }
+
+  /** Resolves at the next change of state (or at close). */
+  nextChange(): Promise<void> {
+    return new Promise((resolve) => this.changeWaiters.push(resolve));
+  }
+
+  /** A wait on the injected clock that close() cuts short. */
+  sleep(ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const sleeper: Sleeper = { handle: undefined, wake: resolve };
+      sleeper.handle = this.opts.clock.setTimeout(() => {
+        this.sleepers.delete(sleeper);
+        resolve();
+      }, ms);
+      this.sleepers.add(sleeper);
+    });
+  }
+
+  /** Wakes every waiter so loops can see `closing`; the caller then calls close(). */
+  beginClose(): void {
+    this.closing = true;
+    for (const sleeper of this.sleepers) {
+      if (sleeper.handle) this.opts.clock.clearTimeout(sleeper.handle);
+      sleeper.wake();
+    }
+    this.sleepers.clear();
+    this.notifyChange();
+  }
+
+  /** Drains (bounded) and closes the connection, and ends the connection loop. */
+  async close(): Promise<void> {
+    this.beginClose();
+    const nc = this.nc;
+    if (nc && !nc.isClosed()) {
+      // A drain needs the server; while the link is down it would wait for a reconnect.
+      if (this.linkUp) {
+        let timer: TimerHandle | undefined;
+        const bounded = new Promise<void>((resolve) => {
+          timer = this.opts.clock.setTimeout(resolve, DRAIN_TIMEOUT_MS);
+        });
+        await Promise.race([nc.drain().catch(() => undefined), bounded]);
+        if (timer) this.opts.clock.clearTimeout(timer);
+      }
+      if (!nc.isClosed()) await nc.close().catch(() => undefined);
+    }
+    await this.runLoop;
+    this.linkUp = false;
+    this.streamReady = false;
+    this.opts.onStateChange(false);
+  }
+
+  recordError(message: string): void {
+    this.lastError = message;
+    // One line per distinct problem: a NATS that is down for an hour is not 1800 warnings.
+    if (message !== this.lastLoggedError) {
+      this.lastLoggedError = message;
+      this.opts.log.warn({ error: message }, 'NATS unavailable');
+    } else {
+      this.opts.log.debug({ error: message }, 'NATS still unavailable');
+    }
+  }
+
+  private async runConnection(): Promise<void> {
+    const { servers, log } = this.opts;
+    while (!this.closing) {
+      let nc: NatsConnection;
+      try {
+        nc = await connect({
+          servers,
+          name: this.opts.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: this.opts.reconnectWaitMs,
+          // The first connection is retried by this loop rather than by the client
+          // (waitOnFirstConnect): this way each failure is visible in status() and
+          // close() can stop the attempts before any connection exists.
+          waitOnFirstConnect: false,
+          timeout: this.opts.connectTimeoutMs,
+          // A silently dead server is noticed within ~30s rather than the default ~4 minutes.
+          pingInterval: 10_000,
+          maxPingOut: 3,
+        });
+      } catch (err) {
+        this.recordError(`cannot connect to NATS at ${servers.join(',')}: ${errorText(err)}`);
+        await this.sleep(this.opts.reconnectWaitMs);
+        continue;
+      }
+      if (this.closing) {
+        await nc.close().catch(() => undefined);
+        break;
+      }
+      this.nc = nc;
+      log.info({ server: nc.getServer() }, 'connected to NATS');
+      this.linkChanged(true);
+      void this.watchStatus(nc);
+      const closedWith = await nc.closed();
+      this.nc = undefined;
+      this.linkChanged(false);
+      if (this.closing) break;
+      this.recordError(`NATS connection closed${closedWith ? `: ${errorText(closedWith)}` : ''}`);
+      await this.sleep(this.opts.reconnectWaitMs);
+    }
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    const { log } = this.opts;
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          this.recordError(`disconnected from NATS at ${s.server}`);
+          this.linkChanged(false);
+          break;
+        case 'reconnect':
+          log.info({ server: s.server }, 'reconnected to NATS');
+          this.linkChanged(true);
+          break;
+        case 'error':
+          this.recordError(`NATS error: ${errorText(s.error)}`);
+          break;
+        case 'ldm':
+          log.warn({ server: s.server }, 'NATS server entering lame duck mode');
+          break;
+        case 'staleConnection':
+          log.warn('NATS connection stale, reconnecting');
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private linkChanged(up: boolean): void {
+    this.linkUp = up;
+    this.streamReady = false;
+    this.epoch++;
+    this.stateChanged();
+    if (up) void this.ensureStreamLoop(this.epoch);
+  }
+
+  private async ensureStreamLoop(epoch: number): Promise<void> {
+    while (!this.closing && this.epoch === epoch && this.linkUp && this.nc) {
+      try {
+        await ensureStream(this.nc, this.opts.maxAgeSeconds, this.opts.log);
+        if (this.epoch !== epoch || this.closing) return;
+        this.streamReady = true;
+        this.lastError = undefined;
+        this.lastLoggedError = undefined;
+        this.stateChanged();
+        return;
+      } catch (err) {
+        if (this.epoch !== epoch) return;
+        this.recordError(`cannot set up stream ${STREAM_NAME}: ${errorText(err)}`);
+        await this.sleep(this.opts.reconnectWaitMs);
+      }
+    }
+  }
+
+  private stateChanged(): void {
+    this.opts.onStateChange(this.connected);
+    if (this.connected) this.opts.log.info({ stream: STREAM_NAME }, 'event bus ready');
+    this.notifyChange();
+  }
+
+  private notifyChange(): void {
+    const waiters = this.changeWaiters;
+    this.changeWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

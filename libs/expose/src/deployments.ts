@@ -1,0 +1,16 @@
+// The Deployments ekspose reads: a cache of metadata and selector (all that
+// parseExposeSpec and the reconcilers need), and the live GET that decides
+// recreations.
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { type ControllerMetrics, type Informer, type KubeClients, deploymentSource, informerFor, readOrUndefined, slimDeployment } from '@ekspose/k8s';
+
+export function deploymentInformer(clients: KubeClients, log: Logger, metrics: Pick<ControllerMetrics, 'informerRestarted'>): Informer<V1Deployment> {
+  return informerFor(deploymentSource(clients), { log, metrics, transform: slimDeployment });
+}
+
+/** The live Deployment, or undefined on 404. */
+export function deploymentReader(clients: KubeClients) {
+  return (namespace: string, name: string): Promise<V1Deployment | undefined> =>
+    readOrUndefined(clients.apps.readNamespacedDeployment({ namespace, name }));
+}

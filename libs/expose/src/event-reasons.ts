@@ -1,0 +1,16 @@
+// The reasons of the Kubernetes Events ekspose records on Deployments, as
+// constants so that code, tests and docs name the same ones.
+export const ExposeReason = {
+  InvalidSpec: 'InvalidSpec',
+  ServiceConflict: 'ServiceConflict',
+  IngressConflict: 'IngressConflict',
+  HostConflict: 'HostConflict',
+  IngressDeleted: 'IngressDeleted',
+  /** A recreate controller made an object that was missing and had never been seen deleted. */
+  ServiceCreated: 'ServiceCreated',
+  IngressCreated: 'IngressCreated',
+  /** A recreate controller put back an object it has evidence was deleted. */
+  ServiceRecreated: 'ServiceRecreated',
+  IngressRecreated: 'IngressRecreated',
+} as const;
+export type ExposeReason = (typeof ExposeReason)[keyof typeof ExposeReason];

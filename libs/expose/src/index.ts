@@ -1,0 +1,19 @@
+// ekspose's own rules, on top of the controller runtime (@ekspose/k8s), the
+// event bus (@ekspose/events) and the label contract (@ekspose/labels).
+export * from './event-reasons';
+export * from './expose-metrics';
+export * from './event-port';
+export * from './keys';
+export * from './owned-objects';
+export * from './ownership';
+export * from './drift';
+export * from './host-conflict';
+export * from './host-wait-list';
+export * from './owned-kinds';
+export * from './deployments';
+export * from './warning-ledger';
+export * from './deletion-outbox';
+export * from './recreation';
+export * from './deployment-reconciler';
+export * from './recreation-reconciler';
+export * from './run-controllers';

@@ -1,0 +1,136 @@
+// The three controllers, each as one call: the apps' mains only name which.
+// Everything shared (settings, logger, clients, metrics, the event bus, the
+// informers, leader election, probes, shutdown) is wired here the same way.
+import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
+import {
+  type Bootstrapped,
+  type ControllerHost,
+  type HostedInformer,
+  type Informer,
+  type Reconciler,
+  INFORMER_ADD,
+  INFORMER_DELETE,
+  INFORMER_UPDATE,
+  WorkQueue,
+  bootstrap,
+  controllerEventRecorder,
+  objectKey,
+  runController,
+} from '@ekspose/k8s';
+import { EventBus } from '@ekspose/events';
+import { DeploymentReconciler } from './deployment-reconciler';
+import { deploymentInformer, deploymentReader } from './deployments';
+import { createExposeMetrics } from './expose-metrics';
+import { HostIndex, hostHeldBy } from './host-conflict';
+import { isKeyWatched, ownerKeyOf } from './keys';
+import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, ingressKind, managedInformer } from './owned-kinds';
+import { RecreationReconciler } from './recreation-reconciler';
+
+interface Wiring {
+  name: string;
+  boot: Bootstrapped;
+  bus: EventBus;
+  queue: WorkQueue;
+  enqueue: (key: string) => void;
+}
+
+function wire(name: string, summary: string): Wiring {
+  const boot = bootstrap({ name, summary });
+  const { settings, log, registry } = boot;
+  const bus = new EventBus({ servers: settings.natsUrl, name, log, registry });
+  bus.start();
+  const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
+  const enqueue = (key: string) => {
+    if (isKeyWatched(key, settings)) queue.add(key);
+  };
+  return { name, boot, bus, queue, enqueue };
+}
+
+function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring): OwnedBinding<T> {
+  const { clients, log, metrics } = w.boot;
+  return { kind, api: kind.api(clients), cache: managedInformer(kind, clients, log, metrics) };
+}
+
+/** Keeps a HostIndex of the managed Ingresses' claims current from their informer. */
+function indexHosts(ingresses: Informer<V1Ingress>, onDelete?: (ingress: V1Ingress) => void): HostIndex {
+  const index = new HostIndex();
+  ingresses.on(INFORMER_ADD, (i) => index.upsert(i));
+  ingresses.on(INFORMER_UPDATE, (i) => index.upsert(i));
+  ingresses.on(INFORMER_DELETE, (i) => {
+    index.remove(i);
+    onDelete?.(i);
+  });
+  return index;
+}
+
+/** What both reconcilers take from the wiring. */
+function shared(w: Wiring, deployments: Informer<V1Deployment>) {
+  const { clients, settings, log, metrics, registry } = w.boot;
+  return {
+    settings,
+    deployments,
+    readDeployment: deploymentReader(clients),
+    events: w.bus,
+    recorder: controllerEventRecorder({ core: clients.core, controller: w.name, identity: settings.identity, log, metrics }),
+    metrics,
+    exposeMetrics: createExposeMetrics(registry, w.name),
+    log,
+  };
+}
+
+/** Hosts the reconcile (probes, leader election, resync, shutdown) until SIGTERM. */
+function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[]): Promise<ControllerHost> {
+  return runController({ ...w.boot, name: w.name, bus: w.bus, informers, queue: w.queue, reconcile, resyncKeys });
+}
+
+/** deployment-controller: the one writer of the owned objects' spec. */
+export async function runDeploymentController(): Promise<ControllerHost> {
+  const w = wire('deployment-controller', 'Gives every Deployment a Service, and an Ingress when it carries ingReq: needed; removes them when it is deleted.');
+  const { log, clients, metrics } = w.boot;
+  const deployments = deploymentInformer(clients, log, metrics);
+  const owned = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w));
+  const ingresses = owned.find((b) => b.kind === ingressKind)!.cache as Informer<V1Ingress>;
+  // A host freed by a deletion goes to the Deployment that was waiting for it.
+  const hostIndex = indexHosts(ingresses, (i) => reconciler.keysWaitingFor(i).forEach(w.enqueue));
+  const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex });
+  deployments.on(INFORMER_ADD, (d) => w.enqueue(objectKey(d)));
+  deployments.on(INFORMER_UPDATE, (d) => w.enqueue(objectKey(d)));
+  deployments.on(INFORMER_DELETE, (d) => {
+    reconciler.noteDeleted(d);
+    w.enqueue(objectKey(d));
+  });
+  // Drift on what we own brings the owner back; deletions are the other controllers' job.
+  for (const { cache } of owned) cache.on(INFORMER_UPDATE, (o) => w.enqueue(ownerKeyOf(o)));
+  return host(w, [deployments, ...owned.map((b) => b.cache)], reconciler.reconcile, () => [
+    ...deployments.list().map(objectKey),
+    ...reconciler.orphanKeys(),
+  ]);
+}
+
+/** service-controller or ingress-controller: puts back a managed object of `kind` a user deleted. */
+export async function runRecreationController<T extends OwnedObject>(kind: OwnedKind<T>, summary: string): Promise<ControllerHost> {
+  const w = wire(`${kind.metricKind}-controller`, summary);
+  const { log, clients, metrics } = w.boot;
+  const deployments = deploymentInformer(clients, log, metrics);
+  const binding = bind(kind, w);
+  // Never bring back an object whose host an older one now holds: the
+  // deployment-controller would remove it again, and the two would fight.
+  const hostIndex = kind.claimsHost ? indexHosts(binding.cache as unknown as Informer<V1Ingress>) : undefined;
+  const reconciler = new RecreationReconciler<T>({
+    ...shared(w, deployments),
+    owned: binding,
+    veto: (spec) => {
+      if (!hostIndex || !spec.ingress) return undefined;
+      const holder = hostHeldBy(spec.ingress, spec, undefined, hostIndex.claims(spec.ingress.host, spec.ingress.path));
+      return holder && `host ${spec.ingress.host} is held by ${holder.namespace}/${holder.name}`;
+    },
+  });
+  binding.cache.on(INFORMER_DELETE, (o) => {
+    const key = ownerKeyOf(o);
+    reconciler.noteDeleted(key);
+    w.enqueue(key);
+  });
+  // Remember the deletions heard of on NATS, so the answer holds while NATS is down later.
+  w.bus.followDeletions(w.name);
+  return host(w, [deployments, binding.cache], reconciler.reconcile, () => reconciler.missingKeys());
+}
