@@ -57,3 +57,34 @@ it('a restarted deployment-controller removes the objects of Deployments deleted
     await bus.close();
   }
 });
+
+it('a Deployment deleted and recreated under its name while the deployment-controller was down: its objects are taken over, not remade', async () => {
+  await env.createNamespace('takeover');
+  const first = await env.createDeployment('takeover', 'web', { labels: { ingReq: 'needed' } });
+  const svc = await env.waitForService('takeover', 'web');
+  const ing = await env.waitForIngress('takeover', 'web');
+
+  const dc = env.controllers.find((c) => c.app === 'deployment-controller' && c.handle.running)!;
+  await dc.handle.stop(12_000);
+  await env.deleteDeployment('takeover', 'web');
+  await env.waitForGone('deployment', 'takeover', 'web');
+  const second = await env.createDeployment('takeover', 'web', { labels: { ingReq: 'needed' } });
+  assert.notEqual(second.metadata!.uid, first.metadata!.uid);
+
+  await env.startController('deployment-controller');
+  const ownedByNew = (o: { metadata?: { ownerReferences?: Array<{ uid?: string }> } }) => o.metadata?.ownerReferences?.[0]?.uid === second.metadata!.uid;
+  const takenSvc = await env.waitForService('takeover', 'web', ownedByNew);
+  const takenIng = await env.waitForIngress('takeover', 'web', ownedByNew);
+  assert.equal(takenSvc.metadata?.uid, svc.metadata?.uid, 'the same Service, taken over');
+  assert.equal(takenIng.metadata?.uid, ing.metadata?.uid, 'the same Ingress, taken over');
+
+  const bus = new EventBus({ servers: env.plane.natsUrl, name: 'e2e-probe-takeover', log: pino({ level: 'silent' }), registry: new Registry() });
+  bus.start();
+  try {
+    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });
+    assert.equal(await bus.wasDeploymentDeleted('takeover', 'web', first.metadata!.uid!), 'deleted');
+    assert.equal(await bus.wasDeploymentDeleted('takeover', 'web', second.metadata!.uid!), 'not-deleted');
+  } finally {
+    await bus.close();
+  }
+});

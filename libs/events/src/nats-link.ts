@@ -5,7 +5,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '@ekspose/k8s';
+import { type Clock, type TimerHandle, within } from '@ekspose/k8s';
 import { errorText } from './nats-errors';
 import { ensureStream } from './stream-setup';
 import { STREAM_NAME } from './subjects';
@@ -122,14 +122,7 @@ export class NatsLink {
     const nc = this.nc;
     if (nc && !nc.isClosed()) {
       // A drain needs the server; while the link is down it would wait for a reconnect.
-      if (this.linkUp) {
-        let timer: TimerHandle | undefined;
-        const bounded = new Promise<void>((resolve) => {
-          timer = this.opts.clock.setTimeout(resolve, DRAIN_TIMEOUT_MS);
-        });
-        await Promise.race([nc.drain().catch(() => undefined), bounded]);
-        if (timer) this.opts.clock.clearTimeout(timer);
-      }
+      if (this.linkUp) await within(nc.drain().catch(() => undefined), DRAIN_TIMEOUT_MS, this.opts.clock);
       if (!nc.isClosed()) await nc.close().catch(() => undefined);
     }
     await this.runLoop;

@@ -397,6 +397,25 @@ describe('DeploymentReconciler', () => {
     await assertConverged(t);
   });
 
+  it('take-over after delete + recreate under the same name, both kinds: same objects, new owner, a record for the old uid', async () => {
+    const old = deployment('web', { uid: 'old-uid', labels: { ingReq: 'needed' } });
+    const dep = deployment('web', { uid: 'new-uid', labels: { ingReq: 'needed' } });
+    const t = await harness({ deployments: [dep], services: [managedService(old)], ingresses: [managedIngress(old)] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(
+      brief(writesOf(t.actions)).filter((a) => !a.startsWith('publish')),
+      ['patch Service shop/web', 'patch Ingress shop/web'],
+      'taken over in place: nothing deleted or recreated',
+    );
+    for (const obj of [t.services.store.get('shop', 'web'), t.ingresses.store.get('shop', 'web')]) {
+      assert.deepEqual(obj?.metadata?.ownerReferences, [ownerRef('web', 'new-uid')]);
+    }
+    assert.equal(t.services.store.get('shop', 'web')?.metadata?.uid, 'svc-uid-web');
+    assert.ok(t.nats.deleted.has('old-uid'), 'deployment.deleted for the old uid is on the stream');
+    assert.ok(!t.nats.deleted.has('new-uid'));
+    await assertConverged(t);
+  });
+
   it('the Deployment is gone: deployment.deleted for the owner uid (msgId = uid) before deleting both objects by uid', async () => {
     const gone = deployment('web', { uid: 'uid-x', labels: { ingReq: 'needed' } });
     const t = await harness({ services: [managedService(gone)], ingresses: [managedIngress(gone)] });

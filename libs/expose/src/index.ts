@@ -16,4 +16,5 @@ export * from './deletion-outbox';
 export * from './recreation';
 export * from './deployment-reconciler';
 export * from './recreation-reconciler';
+export * from './event-routing';
 export * from './run-controllers';

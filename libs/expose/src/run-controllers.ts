@@ -8,9 +8,6 @@ import {
   type HostedInformer,
   type Informer,
   type Reconciler,
-  INFORMER_ADD,
-  INFORMER_DELETE,
-  INFORMER_UPDATE,
   WorkQueue,
   bootstrap,
   controllerEventRecorder,
@@ -21,8 +18,8 @@ import { EventBus } from '@ekspose/events';
 import { DeploymentReconciler } from './deployment-reconciler';
 import { deploymentInformer, deploymentReader } from './deployments';
 import { createExposeMetrics } from './expose-metrics';
-import { HostIndex, hostHeldBy } from './host-conflict';
-import { isKeyWatched, ownerKeyOf } from './keys';
+import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
+import { isKeyWatched } from './keys';
 import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, ingressKind, managedInformer } from './owned-kinds';
 import { RecreationReconciler } from './recreation-reconciler';
 
@@ -49,18 +46,6 @@ function wire(name: string, summary: string): Wiring {
 function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring): OwnedBinding<T> {
   const { clients, log, metrics } = w.boot;
   return { kind, api: kind.api(clients), cache: managedInformer(kind, clients, log, metrics) };
-}
-
-/** Keeps a HostIndex of the managed Ingresses' claims current from their informer. */
-function indexHosts(ingresses: Informer<V1Ingress>, onDelete?: (ingress: V1Ingress) => void): HostIndex {
-  const index = new HostIndex();
-  ingresses.on(INFORMER_ADD, (i) => index.upsert(i));
-  ingresses.on(INFORMER_UPDATE, (i) => index.upsert(i));
-  ingresses.on(INFORMER_DELETE, (i) => {
-    index.remove(i);
-    onDelete?.(i);
-  });
-  return index;
 }
 
 /** What both reconcilers take from the wiring. */
@@ -93,14 +78,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   // A host freed by a deletion goes to the Deployment that was waiting for it.
   const hostIndex = indexHosts(ingresses, (i) => reconciler.keysWaitingFor(i).forEach(w.enqueue));
   const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex });
-  deployments.on(INFORMER_ADD, (d) => w.enqueue(objectKey(d)));
-  deployments.on(INFORMER_UPDATE, (d) => w.enqueue(objectKey(d)));
-  deployments.on(INFORMER_DELETE, (d) => {
-    reconciler.noteDeleted(d);
-    w.enqueue(objectKey(d));
-  });
-  // Drift on what we own brings the owner back; deletions are the other controllers' job.
-  for (const { cache } of owned) cache.on(INFORMER_UPDATE, (o) => w.enqueue(ownerKeyOf(o)));
+  routeDeploymentEvents({ deployments, owned: owned.map((b) => b.cache), noteDeleted: (d) => reconciler.noteDeleted(d), enqueue: w.enqueue });
   return host(w, [deployments, ...owned.map((b) => b.cache)], reconciler.reconcile, () => [
     ...deployments.list().map(objectKey),
     ...reconciler.orphanKeys(),
@@ -113,23 +91,9 @@ export async function runRecreationController<T extends OwnedObject>(kind: Owned
   const { log, clients, metrics } = w.boot;
   const deployments = deploymentInformer(clients, log, metrics);
   const binding = bind(kind, w);
-  // Never bring back an object whose host an older one now holds: the
-  // deployment-controller would remove it again, and the two would fight.
-  const hostIndex = kind.claimsHost ? indexHosts(binding.cache as unknown as Informer<V1Ingress>) : undefined;
-  const reconciler = new RecreationReconciler<T>({
-    ...shared(w, deployments),
-    owned: binding,
-    veto: (spec) => {
-      if (!hostIndex || !spec.ingress) return undefined;
-      const holder = hostHeldBy(spec.ingress, spec, undefined, hostIndex.claims(spec.ingress.host, spec.ingress.path));
-      return holder && `host ${spec.ingress.host} is held by ${holder.namespace}/${holder.name}`;
-    },
-  });
-  binding.cache.on(INFORMER_DELETE, (o) => {
-    const key = ownerKeyOf(o);
-    reconciler.noteDeleted(key);
-    w.enqueue(key);
-  });
+  const veto = kind.claimsHost ? heldHostVeto(indexHosts(binding.cache as unknown as Informer<V1Ingress>)) : undefined;
+  const reconciler = new RecreationReconciler<T>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
+  routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), enqueue: w.enqueue });
   // Remember the deletions heard of on NATS, so the answer holds while NATS is down later.
   w.bus.followDeletions(w.name);
   return host(w, [deployments, binding.cache], reconciler.reconcile, () => reconciler.missingKeys());

@@ -16,3 +16,26 @@ export const realClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+export const TIMED_OUT = Symbol('timed out');
+
+/**
+ * Waits for `work` at most `ms` on the clock: its value, or TIMED_OUT. A
+ * rejection is passed on. The timer is cleared either way, so nothing is left
+ * to keep the process alive.
+ */
+export function within<T>(work: Promise<T>, ms: number, clock: Clock = realClock): Promise<T | typeof TIMED_OUT> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimeout(() => resolve(TIMED_OUT), ms);
+    work.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

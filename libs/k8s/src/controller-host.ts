@@ -5,10 +5,11 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Settings } from '@ekspose/labels';
+import { TIMED_OUT, within } from './clock';
 import { EventLoopMonitor } from './event-loop-monitor';
 import type { Informer } from './informer';
 import type { KubeClients } from './kube-client';
-import { LeaderElector, kubernetesLeaseStore } from './leader-election';
+import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from './leader-election';
 import type { ControllerMetrics } from './metrics';
 import { type CheckResult, type ObservabilityServers, startObservabilityServers } from './observability-server';
 import type { Reconciler, WorkQueue } from './work-queue';
@@ -39,6 +40,8 @@ export interface ControllerHostOptions {
   eventLoopStallToleranceMs?: number;
   /** Shutdown waits this long for in-flight reconciles. */
   shutdownTimeoutMs?: number;
+  /** Where the Lease lives; default the Lease `ekspose-<name>` in POD_NAMESPACE. Tests pass one in memory. */
+  leaseStore?: LeaseStore;
 }
 
 export class ControllerHost {
@@ -120,7 +123,7 @@ export class ControllerHost {
     }
     const leaseName = `ekspose-${this.opts.name}`;
     this.elector = new LeaderElector({
-      store: kubernetesLeaseStore(this.opts.clients.coordination, settings.podNamespace, leaseName),
+      store: this.opts.leaseStore ?? kubernetesLeaseStore(this.opts.clients.coordination, settings.podNamespace, leaseName),
       identity: settings.identity,
       leaseDurationMs: settings.leaseDurationSeconds * 1000,
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
@@ -186,15 +189,9 @@ export class ControllerHost {
   }
 }
 
-function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      resolve();
-    }, ms);
-  });
-  return Promise.race([work.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+/** A bounded step of the shutdown: a control plane or NATS that is already gone must not hold up the exit. */
+async function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  if ((await within(work, ms)) === TIMED_OUT) onTimeout();
 }
 
 /** SIGTERM/SIGINT → stop → exit 0; a stop that takes longer than `timeoutMs` exits 1. */

@@ -2,182 +2,27 @@
 // (tools/leaderelection): a candidate judges expiry by its own clock from the
 // moment it last saw the record change, never by comparing renewTime with its
 // clock, so clock skew between nodes cannot make two replicas lead at once.
-import { V1MicroTime } from '@kubernetes/client-node';
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+// The record and its pure rules are in lease-record.ts, the Kubernetes store in
+// kubernetes-lease-store.ts.
 import type { Logger } from 'pino';
-import { statusCodeOf } from './api-errors';
-import { realClock } from './clock';
+import { DEFAULT_LEASE_DURATION_SECONDS, DEFAULT_LEASE_RENEW_DEADLINE_SECONDS, DEFAULT_LEASE_RETRY_PERIOD_SECONDS } from '@ekspose/labels';
+import { TIMED_OUT, realClock, within } from './clock';
 import type { Clock, TimerHandle } from './clock';
+import { type LeaseRecord, type LeaseStore, LeaseConflictError, acquiredLeaseRecord, leaseHeldByOther, releasedLeaseRecord, sameLeaseRecord } from './lease-record';
 import type { ControllerMetrics } from './metrics';
 
-export interface LeaseRecord {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: Date;
-  renewTime?: Date;
-  leaseTransitions?: number;
-  /** Carried back into update() for optimistic concurrency. */
-  resourceVersion?: string;
-}
-
-/** Another writer got there first (HTTP 409): normal when candidates race. */
-export class LeaseConflictError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'LeaseConflictError';
-  }
-}
-
-export interface LeaseStore {
-  /** null when the Lease does not exist. */
-  get(): Promise<LeaseRecord | null>;
-  /** Throws LeaseConflictError when it already exists. */
-  create(record: LeaseRecord): Promise<LeaseRecord>;
-  /** Throws LeaseConflictError when record.resourceVersion is not the current one. */
-  update(record: LeaseRecord): Promise<LeaseRecord>;
-}
-
-// ---------------------------------------------------------------------------
-// Pure bookkeeping
-
-/** Whether two reads of the Lease are the same write; a change restarts the expiry countdown. */
-export function sameLeaseRecord(a: LeaseRecord, b: LeaseRecord): boolean {
-  return (
-    a.resourceVersion === b.resourceVersion &&
-    (a.holderIdentity ?? '') === (b.holderIdentity ?? '') &&
-    a.leaseDurationSeconds === b.leaseDurationSeconds &&
-    a.leaseTransitions === b.leaseTransitions &&
-    a.renewTime?.getTime() === b.renewTime?.getTime() &&
-    a.acquireTime?.getTime() === b.acquireTime?.getTime()
-  );
-}
-
-/**
- * Held by someone else and not yet expired, expiry counted on the local clock
- * from observedAtMs, the moment this candidate first saw this version of the record.
- */
-export function leaseHeldByOther(record: LeaseRecord, identity: string, observedAtMs: number, nowMs: number): boolean {
-  if (!record.holderIdentity || record.holderIdentity === identity) return false;
-  return observedAtMs + (record.leaseDurationSeconds ?? 0) * 1000 > nowMs;
-}
-
-/** The record that takes (or keeps) the lease for identity, based on the current one. */
-export function acquiredLeaseRecord(
-  current: LeaseRecord | null,
-  identity: string,
-  leaseDurationSeconds: number,
-  now: Date,
-): LeaseRecord {
-  const renewing = current?.holderIdentity === identity;
-  return {
-    holderIdentity: identity,
-    leaseDurationSeconds,
-    acquireTime: renewing ? (current?.acquireTime ?? now) : now,
-    renewTime: now,
-    leaseTransitions: current ? (current.leaseTransitions ?? 0) + (renewing ? 0 : 1) : 0,
-    resourceVersion: current?.resourceVersion,
-  };
-}
-
-/** What client-go writes with ReleaseOnCancel: no holder, and a 1 s duration so nobody waits long. */
-export function releasedLeaseRecord(current: LeaseRecord, now: Date): LeaseRecord {
-  return {
-    holderIdentity: '',
-    leaseDurationSeconds: 1,
-    acquireTime: now,
-    renewTime: now,
-    leaseTransitions: current.leaseTransitions ?? 0,
-    resourceVersion: current.resourceVersion,
-  };
-}
-
-// ---------------------------------------------------------------------------
-// The Kubernetes adapter
-
-function toDate(value: unknown): Date | undefined {
-  if (value instanceof Date) return new Date(value.getTime());
-  // The generated deserializer leaves MicroTime fields as strings.
-  if (typeof value === 'string' && value !== '') {
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? undefined : date;
-  }
-  return undefined;
-}
-
-/** MicroTime must be sent with microseconds; V1MicroTime serialises that way, a plain Date does not. */
-function toMicroTime(date: Date | undefined): V1MicroTime | undefined {
-  return date ? new V1MicroTime(date.getTime()) : undefined;
-}
-
-export function leaseRecordFromLease(lease: V1Lease): LeaseRecord {
-  return {
-    holderIdentity: lease.spec?.holderIdentity,
-    leaseDurationSeconds: lease.spec?.leaseDurationSeconds,
-    acquireTime: toDate(lease.spec?.acquireTime),
-    renewTime: toDate(lease.spec?.renewTime),
-    leaseTransitions: lease.spec?.leaseTransitions,
-    resourceVersion: lease.metadata?.resourceVersion,
-  };
-}
-
-export function leaseFromRecord(namespace: string, name: string, record: LeaseRecord): V1Lease {
-  return {
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { name, namespace, resourceVersion: record.resourceVersion },
-    spec: {
-      holderIdentity: record.holderIdentity,
-      leaseDurationSeconds: record.leaseDurationSeconds,
-      acquireTime: toMicroTime(record.acquireTime),
-      renewTime: toMicroTime(record.renewTime),
-      leaseTransitions: record.leaseTransitions,
-    },
-  };
-}
-
-export function kubernetesLeaseStore(api: CoordinationV1Api, namespace: string, name: string): LeaseStore {
-  const conflict = (error: unknown, what: string) =>
-    statusCodeOf(error) === 409 ? new LeaseConflictError(`lease ${namespace}/${name}: ${what}`, { cause: error }) : error;
-  return {
-    async get() {
-      try {
-        return leaseRecordFromLease(await api.readNamespacedLease({ name, namespace }));
-      } catch (error) {
-        if (statusCodeOf(error) === 404) return null;
-        throw error;
-      }
-    },
-    async create(record) {
-      try {
-        const body = leaseFromRecord(namespace, name, { ...record, resourceVersion: undefined });
-        return leaseRecordFromLease(await api.createNamespacedLease({ namespace, body }));
-      } catch (error) {
-        throw conflict(error, 'already exists');
-      }
-    },
-    async update(record) {
-      try {
-        const body = leaseFromRecord(namespace, name, record);
-        return leaseRecordFromLease(await api.replaceNamespacedLease({ name, namespace, body }));
-      } catch (error) {
-        throw conflict(error, 'changed since read');
-      }
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------
-// The elector
+export * from './lease-record';
+export * from './kubernetes-lease-store';
 
 export interface LeaderElectorOptions {
   store: LeaseStore;
   /** Unique per replica: the pod name plus something random survives pod-name reuse. */
   identity: string;
-  /** How long a standby waits after the last change it saw before taking over. Default 15 s. */
+  /** How long a standby waits after the last change it saw before taking over. Default: the setting's, 15 s. */
   leaseDurationMs?: number;
-  /** How long the leader keeps leading without a successful renew. Default 10 s. */
+  /** How long the leader keeps leading without a successful renew. Default: the setting's, 10 s. */
   renewDeadlineMs?: number;
-  /** Time between attempts, for standbys and for the leader's renewals. Default 2 s. */
+  /** Time between attempts, for standbys and for the leader's renewals. Default: the setting's, 1 s. */
   retryPeriodMs?: number;
   clock?: Clock;
   log: Logger;
@@ -191,15 +36,18 @@ export interface LeaderElectorOptions {
   onStoppedLeading: () => void;
 }
 
-export const LEADER_ELECTION_DEFAULTS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
+/** The same numbers as the EKSPOSE_LEASE_* settings' defaults: one source for both. */
+export const LEADER_ELECTION_DEFAULTS = {
+  leaseDurationMs: DEFAULT_LEASE_DURATION_SECONDS * 1000,
+  renewDeadlineMs: DEFAULT_LEASE_RENEW_DEADLINE_SECONDS * 1000,
+  retryPeriodMs: DEFAULT_LEASE_RETRY_PERIOD_SECONDS * 1000,
+} as const;
 
 interface Attempt {
   ok: boolean;
   /** The record as last read or written, and when it was seen. */
   observed?: { record: LeaseRecord; at: number };
 }
-
-const TIMED_OUT = Symbol('timed out');
 
 export class LeaderElector {
   private readonly store: LeaseStore;
@@ -403,20 +251,11 @@ export class LeaderElector {
 
   /** A store call that hangs must not hold the loop beyond the renew deadline. */
   private bounded<T>(work: Promise<T>): Promise<T | typeof TIMED_OUT> {
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => resolve(TIMED_OUT), this.renewDeadlineMs);
-      work.then(
-        (value) => {
-          this.clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.clock.clearTimeout(timer);
-          this.log.warn({ err: error }, 'lease attempt failed');
-          resolve({ ok: false } as T);
-        },
-      );
+    const settled = work.catch((error: unknown) => {
+      this.log.warn({ err: error }, 'lease attempt failed');
+      return { ok: false } as T;
     });
+    return within(settled, this.renewDeadlineMs, this.clock);
   }
 
   private logWriteFailure(error: unknown, action: string): void {

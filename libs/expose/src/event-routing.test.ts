@@ -1,0 +1,85 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
+import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
+import { cachedInformer, deployment, expectedIngress, expectedService, specOf, storeWithCache } from './reconciler-fakes.test-helper';
+
+const created = (at: string) => ({ creationTimestamp: new Date(at) });
+
+describe('routeDeploymentEvents (deployment-controller)', () => {
+  async function routed(f: { services?: V1Service[]; deployments?: V1Deployment[] } = {}) {
+    const enqueued: string[] = [];
+    const tombstones: string[] = [];
+    const deployments = await cachedInformer('deployments', f.deployments ?? []);
+    const services = await storeWithCache<V1Service>('Service', f.services ?? []);
+    routeDeploymentEvents({
+      deployments: deployments.informer,
+      owned: [services.cache.informer],
+      noteDeleted: (d) => void tombstones.push(d.metadata!.uid!),
+      enqueue: (key) => void enqueued.push(key),
+    });
+    return { enqueued, tombstones, deployments, services };
+  }
+
+  it('drift on a managed Service (someone patched it) re-enqueues its Deployment', async () => {
+    const t = await routed({ services: [{ ...expectedService('web'), metadata: { ...expectedService('web').metadata, uid: 's1', resourceVersion: '5' } }] });
+    t.services.store.patch('shop', 'web', { spec: { ports: [{ port: 1 }] } });
+    assert.deepEqual(t.enqueued, ['shop/web']);
+  });
+
+  it('a managed object created or deleted enqueues nothing here (creation is ours, deletion the recreate controllers\')', async () => {
+    const t = await routed();
+    t.services.store.create('shop', expectedService('web'));
+    t.services.store.deleteByUser('shop', 'web');
+    assert.deepEqual(t.enqueued, []);
+  });
+
+  it('every Deployment event enqueues its key; a deletion also leaves its uid for the record', async () => {
+    const t = await routed();
+    t.deployments.push('ADDED', deployment('web'));
+    t.deployments.push('MODIFIED', deployment('web', { rv: '101' }));
+    t.deployments.push('DELETED', deployment('web', { rv: '102' }));
+    assert.deepEqual(t.enqueued, ['shop/web', 'shop/web', 'shop/web']);
+    assert.deepEqual(t.tombstones, ['uid-web']);
+  });
+});
+
+describe('routeRecreationEvents (service- and ingress-controller)', () => {
+  it('a deleted managed object is noted as witnessed and its owner enqueued; updates are not their business', async () => {
+    const noted: string[] = [];
+    const enqueued: string[] = [];
+    const owned = { ...expectedService('web'), metadata: { ...expectedService('web').metadata, uid: 's1', resourceVersion: '5' } };
+    const services = await storeWithCache<V1Service>('Service', [owned]);
+    routeRecreationEvents({ owned: services.cache.informer, noteDeleted: (k) => void noted.push(k), enqueue: (k) => void enqueued.push(k) });
+    services.store.patch('shop', 'web', { metadata: { annotations: { a: 'b' } } });
+    assert.deepEqual(enqueued, []);
+    services.store.deleteByUser('shop', 'web');
+    assert.deepEqual([noted, enqueued], [['shop/web'], ['shop/web']]);
+  });
+});
+
+describe('indexHosts and heldHostVeto (ingress-controller)', () => {
+  const sharing = { 'ekspose.io/host': 'shop.example.com' };
+
+  it('vetoes bringing back an Ingress whose host and path an older managed Ingress holds, and lifts it when that one goes', async () => {
+    const holder: V1Ingress = { ...expectedIngress('api', { host: 'shop.example.com' }) };
+    holder.metadata = { ...holder.metadata, uid: 'i1', resourceVersion: '3', ...created('2024-01-01T00:00:00Z') };
+    const ingresses = await storeWithCache<V1Ingress>('Ingress', [holder]);
+    const freed: string[] = [];
+    const veto = heldHostVeto(indexHosts(ingresses.cache.informer, (i) => void freed.push(i.metadata!.name!)));
+    // The informer listed it before the index subscribed; the watch brings it in.
+    ingresses.store.patch('shop', 'api', { metadata: { annotations: { touched: 'yes' } } });
+    const web = specOf(deployment('web', { labels: { ingReq: 'needed' }, annotations: sharing }));
+    assert.match(veto(web) ?? '', /shop\.example\.com\/ is held by shop\/api/);
+    const elsewhere = specOf(deployment('web', { labels: { ingReq: 'needed' }, annotations: { ...sharing, 'ekspose.io/path': '/web' } }));
+    assert.equal(veto(elsewhere), undefined, 'another path on the same host is free');
+    ingresses.store.deleteByUser('shop', 'api');
+    assert.deepEqual(freed, ['api']);
+    assert.equal(veto(web), undefined);
+  });
+
+  it('no veto for a Deployment without an Ingress', async () => {
+    const ingresses = await storeWithCache<V1Ingress>('Ingress', []);
+    assert.equal(heldHostVeto(indexHosts(ingresses.cache.informer))(specOf(deployment('web'))), undefined);
+  });
+});

@@ -1,0 +1,66 @@
+// Which keys the informers' events put on the work queue (DESIGN §3 "who does
+// what"). Handlers only enqueue, or note what the reconcile needs to know (a
+// tombstone, a witnessed deletion); the reconcile does the work.
+import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
+import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKey } from '@ekspose/k8s';
+import type { ExposeSpec } from '@ekspose/labels';
+import { HostIndex, hostHeldBy } from './host-conflict';
+import { ownerKeyOf } from './keys';
+import type { OwnedObject } from './owned-kinds';
+
+type Enqueue = (key: string) => void;
+
+/**
+ * The deployment-controller: every Deployment event enqueues its key (a
+ * deletion also leaves the uid for the deployment.deleted record); an update of
+ * a managed object (drift) enqueues its owner. Deletions of managed objects are
+ * the recreate controllers' job.
+ */
+export function routeDeploymentEvents(o: {
+  deployments: Informer<V1Deployment>;
+  owned: Array<Informer<OwnedObject>>;
+  noteDeleted: (dep: V1Deployment) => void;
+  enqueue: Enqueue;
+}): void {
+  o.deployments.on(INFORMER_ADD, (d) => o.enqueue(objectKey(d)));
+  o.deployments.on(INFORMER_UPDATE, (d) => o.enqueue(objectKey(d)));
+  o.deployments.on(INFORMER_DELETE, (d) => {
+    o.noteDeleted(d);
+    o.enqueue(objectKey(d));
+  });
+  for (const cache of o.owned) cache.on(INFORMER_UPDATE, (obj) => o.enqueue(ownerKeyOf(obj)));
+}
+
+/** A recreate controller: a managed object deleted is evidence it existed, and its owner is looked at. */
+export function routeRecreationEvents<T extends OwnedObject>(o: { owned: Informer<T>; noteDeleted: (key: string) => void; enqueue: Enqueue }): void {
+  o.owned.on(INFORMER_DELETE, (obj) => {
+    const key = ownerKeyOf(obj);
+    o.noteDeleted(key);
+    o.enqueue(key);
+  });
+}
+
+/** A HostIndex of the managed Ingresses' claims, kept current from their informer; `onDelete` hears of freed hosts. */
+export function indexHosts(ingresses: Informer<V1Ingress>, onDelete?: (ingress: V1Ingress) => void): HostIndex {
+  const index = new HostIndex();
+  ingresses.on(INFORMER_ADD, (i) => index.upsert(i));
+  ingresses.on(INFORMER_UPDATE, (i) => index.upsert(i));
+  ingresses.on(INFORMER_DELETE, (i) => {
+    index.remove(i);
+    onDelete?.(i);
+  });
+  return index;
+}
+
+/**
+ * The ingress-controller's veto: never bring back an Ingress whose host and
+ * path an older one now holds; the deployment-controller would remove it
+ * again, and the two would fight.
+ */
+export function heldHostVeto(index: HostIndex): (spec: ExposeSpec) => string | undefined {
+  return (spec) => {
+    if (!spec.ingress) return undefined;
+    const holder = hostHeldBy(spec.ingress, spec, undefined, index.claims(spec.ingress.host, spec.ingress.path));
+    return holder && `host ${spec.ingress.host}${spec.ingress.path} is held by ${holder.namespace}/${holder.name}`;
+  };
+}
