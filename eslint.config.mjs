@@ -36,6 +36,13 @@ const depConstraints = [
 const appTestConstraints = depConstraints.map((c) =>
   c.sourceTag === 'type:app' ? { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] } : c,
 );
+// A lib's tests may use the test harness too (a real nats-server, the control plane),
+// as long as the harness does not depend on that lib (Nx would see a cycle).
+const libTestConstraints = depConstraints.map((c) =>
+  ['scope:k8s', 'scope:events', 'scope:expose'].includes(c.sourceTag)
+    ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'scope:testing'] }
+    : c,
+);
 
 export default [
   ...nx.configs['flat/base'],
@@ -83,6 +90,12 @@ export default [
           ],
         },
       ],
+    },
+  },
+  {
+    files: ['libs/*/src/**/*.test.ts', 'libs/*/src/**/*.test-helper.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints: libTestConstraints }],
     },
   },
   {

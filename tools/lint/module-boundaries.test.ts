@@ -67,6 +67,13 @@ describe('module boundaries', () => {
     assert.ok(found.some((e) => e.startsWith('@nx/enforce-module-boundaries')), found.join('\n'));
   });
 
+  it("a lib's tests may use the test harness; its production code may not", async () => {
+    const code = `import { NatsServer } from '@ekspose/testing';\nexport const x = NatsServer;\n`;
+    assert.deepEqual(await errors(code, 'libs/events/src/probe.test.ts'), []);
+    const found = await errors(code, 'libs/events/src/probe.ts');
+    assert.ok(found.some((e) => e.startsWith('@nx/enforce-module-boundaries')), found.join('\n'));
+  });
+
   it('libs/expose builds on the runtime, the bus and the label contract', async () => {
     const code = `import { WorkQueue } from '@ekspose/k8s';\nimport { EventBus } from '@ekspose/events';\nimport { parseExposeSpec } from '@ekspose/labels';\nexport const x = [WorkQueue, EventBus, parseExposeSpec];\n`;
     assert.deepEqual(await errors(code, 'libs/expose/src/probe.ts'), []);

@@ -14,7 +14,7 @@ import { InvalidEventError } from './schemas';
 import type { DeploymentDeleted } from './schemas';
 import { STREAM_NAME, subjectFor } from './subjects';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
-import { NatsServerProcess } from './nats-server.test-helper';
+import { NatsServer } from '@ekspose/testing';
 
 type LogLine = { level: number; msg: string; [key: string]: unknown };
 
@@ -55,8 +55,8 @@ function cleanups(t: TestContext): (fn: () => Promise<void> | void) => void {
   return (fn) => stack.push(fn);
 }
 
-async function startServer(t: TestContext, defer: (fn: () => Promise<void>) => void): Promise<NatsServerProcess> {
-  const server = await NatsServerProcess.start();
+async function startServer(t: TestContext, defer: (fn: () => Promise<void>) => void): Promise<NatsServer> {
+  const server = await NatsServer.start();
   defer(() => server.dispose());
   t.diagnostic(`nats-server ${server.bin} on ${server.url}`);
   return server;
@@ -152,7 +152,7 @@ describe('EventBus with a real nats-server', () => {
 
   it('starts with NATS down, keeps trying on its clock, and works once NATS is up', async (t) => {
     const defer = cleanups(t);
-    const server = await NatsServerProcess.create(); // port reserved, nothing listening yet
+    const server = await NatsServer.create(); // port reserved, nothing listening yet
     defer(() => server.dispose());
     const clock = new ManualClock();
     const { bus, registry, lines } = makeBus(defer, { servers: server.url, clock, reconnectWaitMs: 2000 });

@@ -1,15 +1,17 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureBinaries } from './binaries';
 import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { freePorts, httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
-import { isPidAlive, killAllProcesses, startProcess, type ProcessHandle } from './process-handle';
+import { NatsServer } from './nats-server';
+import { installExitHook, installSignalHook, OWNER_FILE, planes, pruneAbandonedPlanes } from './plane-registry';
+import { startProcess, type ProcessHandle } from './process-handle';
+import { waitUntilReady } from './wait-ready';
 
 /**
  * kube-controller-manager controllers run by default: the ones whose absence a
@@ -68,60 +70,8 @@ interface ControlPlaneSettings {
   apiserverExtraArgs: readonly string[];
   controllerManagerExtraArgs: readonly string[];
   timeoutMs: number;
-  ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number; nats: number; natsMonitor: number };
-}
-
-/** Planes not yet stopped, so that an exiting or interrupted process can clean them up. */
-const planes = new Set<ControlPlane>();
-let exitHookInstalled = false;
-let signalHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const plane of planes) plane.stopSync();
-  });
-}
-
-function installSignalHook(): void {
-  if (signalHookInstalled) return;
-  signalHookInstalled = true;
-  let cleaningUp = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // A test runner often follows Ctrl-C's SIGINT with its own SIGTERM: keep cleaning up (bounded) through both.
-    if (cleaningUp) return;
-    cleaningUp = true;
-    const stopping = Promise.allSettled([...planes].map((plane) => plane.stop()));
-    Promise.race([stopping, sleep(10_000)]).finally(() => {
-      killAllProcesses();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      // Our listener is gone, so this ends the process the way the signal would have (unless someone else listens).
-      process.kill(process.pid, signal);
-    });
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-}
-
-const OWNER_FILE = 'owner.pid';
-
-/** Removes the folders of planes whose process died without cleaning up (SIGKILL, OOM). */
-async function pruneAbandonedPlanes(): Promise<void> {
-  const base = tmpdir();
-  const names = await readdir(base).catch(() => [] as string[]);
-  await Promise.all(
-    names
-      .filter((name) => name.startsWith('ekspose-cp-'))
-      .map(async (name) => {
-        const dir = join(base, name);
-        const owner = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''));
-        if (Number.isInteger(owner) && owner > 0 && !isPidAlive(owner)) {
-          await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-        }
-      }),
-  );
+  ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number };
+  natsServer: NatsServer;
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
@@ -155,8 +105,8 @@ export class ControlPlane {
     this.binDir = settings.binDir;
     this.kubeconfigPath = join(settings.dir, 'kubeconfig');
     this.server = `https://127.0.0.1:${settings.ports.apiserver}`;
-    this.natsUrl = `nats://127.0.0.1:${settings.ports.nats}`;
-    this.natsMonitorUrl = `http://127.0.0.1:${settings.ports.natsMonitor}`;
+    this.natsUrl = settings.natsServer.url;
+    this.natsMonitorUrl = settings.natsServer.monitorUrl;
     this.etcdUrl = `http://127.0.0.1:${settings.ports.etcdClient}`;
   }
 
@@ -178,12 +128,14 @@ export class ControlPlane {
   pids(): Record<string, number> {
     const pids: Record<string, number> = {};
     for (const [name, handle] of this.handles) if (handle.running) pids[name] = handle.pid;
+    const nats = this.settings.natsServer.process;
+    if (nats?.running) pids['nats-server'] = nats.pid;
     return pids;
   }
 
   /** The component's process (e.g. to read its log or kill it), if it was started. */
   process(name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'nats-server'): ProcessHandle | undefined {
-    return this.handles.get(name);
+    return name === 'nats-server' ? this.settings.natsServer.process : this.handles.get(name);
   }
 
   /** Runs kubectl against this plane as cluster-admin. Never throws for a non-zero exit. */
@@ -315,25 +267,13 @@ export class ControlPlane {
 
   /** Stops nats-server (SIGTERM) and waits for it to exit; the JetStream store stays. */
   async stopNats(): Promise<void> {
-    await this.handles.get('nats-server')?.stop();
+    await this.settings.natsServer.stop();
   }
 
   /** Starts nats-server on the same port with the same store, and waits until it is healthy. No-op if it runs. */
   async startNats(): Promise<void> {
-    if (this.handles.get('nats-server')?.running) return;
-    const { ports } = this.settings;
-    const handle = this.launch('nats-server', [
-      '-js',
-      '-a', '127.0.0.1',
-      '-p', String(ports.nats),
-      '-m', String(ports.natsMonitor),
-      '-sd', join(this.dir, 'nats'),
-      '-n', 'ekspose-local',
-    ]);
-    await this.waitFor(handle, async () => {
-      const res = await httpGet(`${this.natsMonitorUrl}/healthz`);
-      return res.status === 200 ? true : `healthz ${res.status}: ${res.body}`;
-    });
+    if (this.stopping) throw new Error(`control plane in ${this.dir} is stopped; not starting nats-server`);
+    await this.settings.natsServer.start();
   }
 
   /**
@@ -344,7 +284,7 @@ export class ControlPlane {
     this.stopping ??= (async () => {
       const stopOne = (name: string): Promise<unknown> => this.handles.get(name)?.stop() ?? Promise.resolve();
       // The API server first, so that it does not spend its shutdown retrying a vanished etcd.
-      await Promise.all([stopOne('kube-controller-manager'), stopOne('nats-server'), stopOne('kube-apiserver')]);
+      await Promise.all([stopOne('kube-controller-manager'), this.settings.natsServer.stop(), stopOne('kube-apiserver')]);
       await stopOne('etcd');
       if (this.settings.ownsDir && !process.env['EKSPOSE_KEEP_CP_DIR']) {
         await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
@@ -357,6 +297,7 @@ export class ControlPlane {
   /** For process exit, where nothing can be awaited: SIGKILL everything and remove the folder. */
   stopSync(): void {
     for (const handle of this.handles.values()) handle.signal('SIGKILL');
+    this.settings.natsServer.process?.signal('SIGKILL');
     if (this.settings.ownsDir && !process.env['EKSPOSE_KEEP_CP_DIR']) {
       try {
         rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
@@ -379,31 +320,8 @@ export class ControlPlane {
     return handle;
   }
 
-  /** Polls `ready` (true, or why not) until it holds; fails at once if the process exits, with its log tail. */
-  private async waitFor(handle: ProcessHandle, ready: () => Promise<true | string>): Promise<void> {
-    const deadline = Date.now() + this.settings.timeoutMs;
-    let why = 'no answer yet';
-    for (;;) {
-      if (!handle.running) {
-        const exit = handle.exit;
-        throw new Error(
-          `${handle.name} exited (code ${exit?.code}, signal ${exit?.signal}) before it was ready; last lines of ${handle.logFile}:\n${handle.logTail()}`,
-        );
-      }
-      try {
-        const result = await ready();
-        if (result === true) return;
-        why = result;
-      } catch (error) {
-        why = (error as Error).message;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${handle.name} not ready after ${this.settings.timeoutMs}ms (${why}); last lines of ${handle.logFile}:\n${handle.logTail()}`,
-        );
-      }
-      await sleep(100);
-    }
+  private waitFor(handle: ProcessHandle, ready: () => Promise<true | string>): Promise<void> {
+    return waitUntilReady(handle, ready, this.settings.timeoutMs);
   }
 }
 
@@ -430,7 +348,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     dir = await mkdtemp(join(tmpdir(), 'ekspose-cp-'));
     await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
   }
-  const [etcdClient, etcdPeer, apiserver, controllerManager, nats, natsMonitor] = await freePorts(6);
+  const [etcdClient, etcdPeer, apiserver, controllerManager] = await freePorts(4);
+  const natsServer = await NatsServer.create({ bin: join(binDir, 'nats-server'), dir, timeoutMs: options.timeoutMs ?? 60_000 });
   const plane = new ControlPlane({
     dir,
     ownsDir: !options.dir,
@@ -442,7 +361,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     apiserverExtraArgs: options.apiserverExtraArgs ?? [],
     controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
     timeoutMs: options.timeoutMs ?? 60_000,
-    ports: { etcdClient, etcdPeer, apiserver, controllerManager, nats, natsMonitor },
+    ports: { etcdClient, etcdPeer, apiserver, controllerManager },
+    natsServer,
   });
   installExitHook();
   if (options.handleSignals ?? true) installSignalHook();

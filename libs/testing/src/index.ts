@@ -20,3 +20,5 @@ export {
 } from './process-handle';
 export { describeAppCommandLine, runAppMain, type AppRun } from './app-cli';
 export { runCaptured, type CapturedRun, type RunCapturedOptions } from './run-captured';
+export { NatsServer, type NatsServerOptions } from './nats-server';
+export { waitUntilReady } from './wait-ready';
