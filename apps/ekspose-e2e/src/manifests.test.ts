@@ -22,7 +22,8 @@ import type {
   V1Service,
   V1StatefulSet,
 } from '@kubernetes/client-node';
-import { type DeploymentLike, type Settings, loadSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
+import { type DeploymentLike, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
+import { type Settings, loadSettings } from '@ekspose/expose';
 import { type ControlPlane, type ProcessHandle, freePorts, startControlPlane, startProcess, workspaceRoot } from '@ekspose/testing';
 import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
-import type { Settings } from '@ekspose/labels';
+import type { Settings } from './settings';
 import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, splitKey } from '@ekspose/k8s';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import { DeploymentReconciler, UNPUBLISHED_RETRY_MS } from './deployment-reconciler';

@@ -5,7 +5,7 @@
 // another: each is reconciled on its own and the first error is rethrown last.
 import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type ExposeSpec, type Settings, describeProblems, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
+import { type ExposeSpec, type ExposeSettings, describeProblems, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
 import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult, isConflict, realClock, splitKey } from '@ekspose/k8s';
 import { DeletionOutbox } from './deletion-outbox';
 import { ExposeReason } from './event-reasons';
@@ -21,7 +21,7 @@ import { OwnedWriter } from './owned-writer';
 import { WarningLedger, userRevision } from './warning-ledger';
 
 export interface DeploymentReconcilerOptions {
-  settings: Settings;
+  settings: ExposeSettings;
   deployments: Informer<V1Deployment>;
   /** Every owned kind with its API and its managed-only informer. */
   owned: OwnedBinding[];

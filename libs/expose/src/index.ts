@@ -17,4 +17,5 @@ export * from './recreation';
 export * from './deployment-reconciler';
 export * from './recreation-reconciler';
 export * from './event-routing';
+export * from './settings';
 export * from './run-controllers';

@@ -1,6 +1,6 @@
 // Which Deployment key an owned object belongs to, and whether a key is in a
 // namespace this controller watches.
-import { type Settings, LABEL_DEPLOYMENT, shouldWatchNamespace } from '@ekspose/labels';
+import { type ExposeSettings, LABEL_DEPLOYMENT, shouldWatchNamespace } from '@ekspose/labels';
 import { splitKey } from '@ekspose/k8s';
 
 /** The Deployment key an owned object belongs to. */
@@ -9,6 +9,6 @@ export function ownerKeyOf(obj: { metadata?: { namespace?: string; name?: string
 }
 
 /** Whether a key's namespace is one this controller watches (EKSPOSE_WATCH/SKIP_NAMESPACES). */
-export function isKeyWatched(key: string, settings: Settings): boolean {
+export function isKeyWatched(key: string, settings: ExposeSettings): boolean {
   return shouldWatchNamespace(splitKey(key)[0], settings);
 }

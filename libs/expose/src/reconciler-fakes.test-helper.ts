@@ -11,7 +11,8 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { V1Deployment, V1Ingress, V1ObjectMeta, V1Service } from '@kubernetes/client-node';
-import { type ExposeSpec, type Settings, LABEL_MANAGED_BY, MANAGED_BY_VALUE, loadSettings, parseExposeSpec } from '@ekspose/labels';
+import { type ExposeSpec, LABEL_MANAGED_BY, MANAGED_BY_VALUE, parseExposeSpec } from '@ekspose/labels';
+import { type Settings, loadSettings } from './settings';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import { Informer, type InvolvedObject, type KubeObjectLike, type WatchEventType } from '@ekspose/k8s';
 import type { DeletionAnswer, EventInput, EventKind, ExposedObject, ExposureAnswer, PublishOptions, PublishResult } from '@ekspose/events';

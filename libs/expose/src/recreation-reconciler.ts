@@ -6,7 +6,7 @@
 // and see deletionEvidence).
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type ExposeSpec, type Settings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
+import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
 import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult, describeError, isConflict, realClock, splitKey } from '@ekspose/k8s';
 import type { DeletionAnswer } from '@ekspose/events';
 import type { ExposeEvents } from './event-port';
@@ -16,7 +16,7 @@ import type { OwnedBinding, OwnedObject } from './owned-kinds';
 import { type DeletionEvidence, decideRecreation, deletionEvidence, isEvidenceOfDeletion } from './recreation';
 
 export interface RecreationReconcilerOptions<T extends OwnedObject> {
-  settings: Settings;
+  settings: ExposeSettings;
   deployments: Informer<V1Deployment>;
   /** The kind this controller puts back, its API and its managed-only informer. */
   owned: OwnedBinding<T>;

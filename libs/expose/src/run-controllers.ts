@@ -22,17 +22,23 @@ import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents 
 import { isKeyWatched } from './keys';
 import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, ingressKind, managedInformer } from './owned-kinds';
 import { RecreationReconciler } from './recreation-reconciler';
+import { SETTINGS, type Settings } from './settings';
 
 interface Wiring {
   name: string;
-  boot: Bootstrapped;
+  boot: Bootstrapped<Settings>;
   bus: EventBus;
   queue: WorkQueue;
   enqueue: (key: string) => void;
 }
 
 function wire(name: string, summary: string): Wiring {
-  const boot = bootstrap({ name, summary });
+  const boot = bootstrap({
+    name,
+    summary,
+    settings: SETTINGS,
+    describe: (s) => ({ watchNamespaces: s.watchNamespaces.length > 0 ? s.watchNamespaces : 'all', skipNamespaces: s.skipNamespaces }),
+  });
   const { settings, log, registry } = boot;
   const bus = new EventBus({ servers: settings.natsUrl, name, log, registry });
   bus.start();

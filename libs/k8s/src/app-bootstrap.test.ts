@@ -1,10 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SETTINGS_ENV_VARS } from '@ekspose/labels';
+import { type ExposeSettings, combineSettings, exposeSettings } from '@ekspose/labels';
 import { type StartupInput, resolveStartup } from './app-bootstrap';
+import { type ProcessSettings, processSettings } from './process-settings';
 
-function input(overrides: Partial<StartupInput> = {}): StartupInput {
+// The runtime's own settings combined with a product's, as an app does.
+const settings = combineSettings(exposeSettings, processSettings);
+const SETTINGS_ENV_VARS = settings.help.map((h) => h.env);
+
+type AppSettings = ExposeSettings & ProcessSettings;
+
+function input(overrides: Partial<StartupInput<AppSettings>> = {}): StartupInput<AppSettings> {
   return {
+    settings,
     name: 'service-controller',
     summary: 'Puts back deleted Services.',
     version: '1.2.3',

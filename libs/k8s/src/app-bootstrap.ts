@@ -4,18 +4,21 @@
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { type Settings, formatSettingsHelp, loadSettings } from '@ekspose/labels';
+import { type SettingsGroup, formatSettingsHelp } from '@ekspose/labels';
+import type { ProcessSettings } from './process-settings';
 import { type KubeClients, createKubeClients, loadKubeConfig } from './kube-client';
 import { createLogger } from './logger';
 import { type ControllerMetrics, createControllerMetrics } from './metrics';
 
-export type Startup =
+export type Startup<S> =
   | { kind: 'help'; text: string }
   | { kind: 'version'; text: string }
   | { kind: 'invalid'; text: string }
-  | { kind: 'run'; settings: Settings };
+  | { kind: 'run'; settings: S };
 
-export interface StartupInput {
+export interface StartupInput<S> {
+  /** Every setting the app reads: the process settings and the product's own, combined. */
+  settings: SettingsGroup<S>;
   name: string;
   summary: string;
   version: string;
@@ -25,17 +28,17 @@ export interface StartupInput {
   pid?: number;
 }
 
-export function resolveStartup(input: StartupInput): Startup {
+export function resolveStartup<S>(input: StartupInput<S>): Startup<S> {
   const { name, argv } = input;
   if (argv.includes('--help') || argv.includes('-h')) {
-    return { kind: 'help', text: formatSettingsHelp(name, input.summary) };
+    return { kind: 'help', text: formatSettingsHelp(name, input.summary, input.settings.help) };
   }
   if (argv.includes('--version')) return { kind: 'version', text: `${name} ${input.version}` };
   const unknown = argv.filter((a) => a !== '--');
   if (unknown.length > 0) {
     return { kind: 'invalid', text: `${name}: unknown argument(s): ${unknown.join(' ')}\nRun '${name} --help' for usage.` };
   }
-  const loaded = loadSettings(input.env, { hostname: input.hostname, pid: input.pid });
+  const loaded = input.settings.load(input.env, { hostname: input.hostname, pid: input.pid });
   if (!loaded.ok) {
     return {
       kind: 'invalid',
@@ -45,19 +48,30 @@ export function resolveStartup(input: StartupInput): Startup {
   return { kind: 'run', settings: loaded.settings };
 }
 
-export interface Bootstrapped {
-  settings: Settings;
+export interface Bootstrapped<S extends ProcessSettings = ProcessSettings> {
+  settings: S;
   log: Logger;
   clients: KubeClients;
   registry: Registry;
   metrics: ControllerMetrics;
 }
 
+export interface BootstrapOptions<S extends ProcessSettings> {
+  name: string;
+  summary: string;
+  /** Every setting the app reads (the process settings combined with the product's). */
+  settings: SettingsGroup<S>;
+  /** What of the product's settings the start-up line shows. */
+  describe?: (settings: S) => Record<string, unknown>;
+}
+
 /** For the apps' main: handles --help/--version and bad settings by exiting, as a CLI does. */
-export function bootstrap(opts: { name: string; summary: string }): Bootstrapped {
+export function bootstrap<S extends ProcessSettings>(opts: BootstrapOptions<S>): Bootstrapped<S> {
   const version = process.env.EKSPOSE_VERSION ?? 'dev';
   const startup = resolveStartup({
-    ...opts,
+    name: opts.name,
+    summary: opts.summary,
+    settings: opts.settings,
     version,
     argv: process.argv.slice(2),
     env: process.env,
@@ -88,10 +102,9 @@ export function bootstrap(opts: { name: string; summary: string }): Bootstrapped
     {
       version,
       server: clients.config.getCurrentCluster()?.server,
-      watchNamespaces: settings.watchNamespaces.length > 0 ? settings.watchNamespaces : 'all',
-      skipNamespaces: settings.skipNamespaces,
       workers: settings.workers,
       leaderElection: settings.leaderElection,
+      ...opts.describe?.(settings),
     },
     'starting',
   );

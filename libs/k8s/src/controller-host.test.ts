@@ -4,11 +4,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { loadSettings } from '@ekspose/labels';
 import { ControllerHost, type HostedInformer } from './controller-host';
 import type { KubeClients } from './kube-client';
 import { type LeaseRecord, type LeaseStore, LeaseConflictError } from './lease-record';
 import { createControllerMetrics } from './metrics';
+import { processSettings } from './process-settings';
 import { WorkQueue } from './work-queue';
 
 class MemoryLeaseStore implements LeaseStore {
@@ -58,7 +58,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
 
 describe('ControllerHost shutdown', () => {
   it('stops taking work, finishes the reconcile in flight, releases the Lease, stops informers, then runs the hook', async () => {
-    const loaded = loadSettings({
+    const loaded = processSettings.load({
       EKSPOSE_HEALTH_PORT: '0',
       EKSPOSE_METRICS_PORT: '0',
       EKSPOSE_BIND_ADDRESS: '127.0.0.1',

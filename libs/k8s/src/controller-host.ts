@@ -4,13 +4,13 @@
 // which keys to look at.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Settings } from '@ekspose/labels';
 import { TIMED_OUT, within } from './clock';
 import { EventLoopMonitor } from './event-loop-monitor';
 import type { Informer } from './informer';
 import type { KubeClients } from './kube-client';
 import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from './leader-election';
 import type { ControllerMetrics } from './metrics';
+import type { ProcessSettings } from './process-settings';
 import { type CheckResult, type ObservabilityServers, startObservabilityServers } from './observability-server';
 import type { Reconciler, WorkQueue } from './work-queue';
 
@@ -20,7 +20,7 @@ export type HostedInformer = Pick<Informer<never>, 'start' | 'waitForSync' | 'st
 export interface ControllerHostOptions {
   /** e.g. `deployment-controller`; also names the Lease (`ekspose-<name>`). */
   name: string;
-  settings: Settings;
+  settings: ProcessSettings;
   log: Logger;
   registry: Registry;
   metrics: ControllerMetrics;

@@ -15,4 +15,5 @@ export * from './logger';
 export * from './event-recorder';
 export * from './keys';
 export * from './controller-host';
+export * from './process-settings';
 export * from './app-bootstrap';

@@ -5,7 +5,7 @@
 // The record and its pure rules are in lease-record.ts, the Kubernetes store in
 // kubernetes-lease-store.ts.
 import type { Logger } from 'pino';
-import { DEFAULT_LEASE_DURATION_SECONDS, DEFAULT_LEASE_RENEW_DEADLINE_SECONDS, DEFAULT_LEASE_RETRY_PERIOD_SECONDS } from '@ekspose/labels';
+import { DEFAULT_LEASE_DURATION_SECONDS, DEFAULT_LEASE_RENEW_DEADLINE_SECONDS, DEFAULT_LEASE_RETRY_PERIOD_SECONDS } from './process-settings';
 import { TIMED_OUT, realClock, within } from './clock';
 import type { Clock, TimerHandle } from './clock';
 import { type LeaseRecord, type LeaseStore, LeaseConflictError, acquiredLeaseRecord, leaseHeldByOther, releasedLeaseRecord, sameLeaseRecord } from './lease-record';

@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeProblems, formatProblem, MAX_EVENT_MESSAGE_LENGTH, parseExposeSpec } from './expose-spec';
-import { loadSettings } from './settings';
-import type { DeploymentLike, ExposeSpec, ParseResult, Problem, Settings } from './types';
+import { exposeSettings } from './settings';
+import type { DeploymentLike, ExposeSettings, ExposeSpec, ParseResult, Problem } from './types';
 
-function settingsFrom(env: Record<string, string> = {}): Settings {
-  const result = loadSettings(env, { hostname: 'test', pid: 1 });
+function settingsFrom(env: Record<string, string> = {}): ExposeSettings {
+  const result = exposeSettings.load(env);
   if (!result.ok) throw new Error(result.problems.join('\n'));
   return result.settings;
 }

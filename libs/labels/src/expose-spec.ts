@@ -15,7 +15,7 @@ import {
   LABEL_INGRESS_REQUIRED,
   LABEL_PORT,
 } from './types';
-import type { DeploymentLike, ExposeSpec, IngressExposure, ParseResult, Problem, Settings } from './types';
+import type { DeploymentLike, ExposeSpec, IngressExposure, ParseResult, Problem, ExposeSettings } from './types';
 import {
   DNS1035_LABEL_RULE,
   DNS1123_SUBDOMAIN_RULE,
@@ -39,7 +39,7 @@ const PORT_REASON = 'must be an integer from 1 to 65535, written in plain decima
  * What ekspose should do for `deployment`. A Deployment being deleted
  * (deletionTimestamp set) is not special here: callers treat it as gone.
  */
-export function parseExposeSpec(deployment: DeploymentLike, settings: Settings): ParseResult {
+export function parseExposeSpec(deployment: DeploymentLike, settings: ExposeSettings): ParseResult {
   const metadata = deployment.metadata ?? {};
   const labels = metadata.labels ?? {};
   const annotations = metadata.annotations ?? {};

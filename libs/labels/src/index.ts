@@ -1,5 +1,6 @@
 export * from './types';
 export * from './validation';
 export * from './host-template';
+export * from './env-settings';
 export * from './settings';
 export * from './expose-spec';

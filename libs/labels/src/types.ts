@@ -78,10 +78,8 @@ export type ParseResult =
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; problems: Problem[] };
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-
-/** Global settings, read once from the environment at start-up. */
-export interface Settings {
+/** The Deployment-side settings, read once from the environment at start-up (settings.ts). */
+export interface ExposeSettings {
   domain: string;
   hostTemplate: string;
   ingressClass?: string;
@@ -89,22 +87,4 @@ export interface Settings {
   /** Empty = every namespace. */
   watchNamespaces: string[];
   skipNamespaces: string[];
-  natsUrl: string;
-  workers: number;
-  logLevel: LogLevel;
-  /** The controllers' own namespace (POD_NAMESPACE); skipped by default, and where Leases live. */
-  podNamespace: string;
-  /** This replica's identity for leader election (POD_NAME, else hostname-pid). */
-  identity: string;
-  metricsPort: number;
-  healthPort: number;
-  /** Bind address for both servers. */
-  bindAddress: string;
-  resyncSeconds: number;
-  /** List/watch failing longer than this makes /healthz fail. */
-  informerFailureToleranceSeconds: number;
-  leaderElection: boolean;
-  leaseDurationSeconds: number;
-  leaseRenewDeadlineSeconds: number;
-  leaseRetryPeriodSeconds: number;
 }

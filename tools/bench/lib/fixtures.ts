@@ -5,7 +5,8 @@
 // a label or annotation another tool added, keys in the server's order).
 // Every object goes through JSON once, so nothing is shared between fixtures.
 import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
-import { type ExposeSpec, type Settings, loadSettings, parseExposeSpec } from '@ekspose/labels';
+import { type ExposeSpec, parseExposeSpec } from '@ekspose/labels';
+import { type Settings, loadSettings } from '@ekspose/expose';
 
 export interface ReconcileFixture {
   deployment: V1Deployment;

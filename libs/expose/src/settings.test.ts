@@ -1,16 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  formatSettingsHelp,
-  loadSettings,
-  natsServers,
-  redactSettings,
-  redactUrlCredentials,
-  SETTINGS_ENV_VARS,
-  SETTINGS_HELP,
-  shouldWatchNamespace,
-} from './settings';
-import type { Settings } from './types';
+// The settings as an app reads them: libs/labels' Deployment-side group and
+// libs/k8s' process group combined (settings.ts). Each group's rules are tested
+// through the combination, which is what a user meets.
+import { formatSettingsHelp, redactUrlCredentials, shouldWatchNamespace } from '@ekspose/labels';
+import { natsServers, redactSettings } from '@ekspose/k8s';
+import { type Settings, SETTINGS, SETTINGS_ENV_VARS, loadSettings } from './settings';
+
+const SETTINGS_HELP = SETTINGS.help;
 
 function load(env: Record<string, string | undefined>, defaults = { hostname: 'node-a', pid: 42 }): Settings {
   const result = loadSettings(env, defaults);
@@ -279,7 +276,7 @@ describe('help', () => {
   });
 
   it('formatSettingsHelp lists every env var with its default', () => {
-    const text = formatSettingsHelp('deployment-controller', 'reconciles Services and Ingresses for Deployments');
+    const text = formatSettingsHelp('deployment-controller', 'reconciles Services and Ingresses for Deployments', SETTINGS_HELP);
     assert.match(text, /^deployment-controller: reconciles Services/);
     for (const name of [
       'EKSPOSE_DOMAIN',

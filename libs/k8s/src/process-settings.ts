@@ -1,0 +1,221 @@
+// The settings of the controller process: how it talks to NATS, how many
+// workers, how it logs, where its probes listen, how it resyncs and elects a
+// leader. The runtime reads them (controller host, elector, bootstrap); the
+// Deployment-side settings are libs/labels' (settings.ts).
+import { z } from 'zod';
+import {
+  type Env,
+  type ProcessFacts,
+  type SettingHelp,
+  type SettingsGroup,
+  bad,
+  boolean,
+  dnsLabel,
+  envVar,
+  integer,
+  isDns1123Subdomain,
+  isSet,
+  ok,
+  parseGroup,
+  redactUrlCredentials,
+  seconds,
+  splitList,
+} from '@ekspose/labels';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface ProcessSettings {
+  natsUrl: string;
+  workers: number;
+  logLevel: LogLevel;
+  /** The controllers' own namespace (POD_NAMESPACE); skipped by default, and where Leases live. */
+  podNamespace: string;
+  /** This replica's identity for leader election (POD_NAME, else hostname-pid). */
+  identity: string;
+  metricsPort: number;
+  healthPort: number;
+  /** Bind address for both servers. */
+  bindAddress: string;
+  resyncSeconds: number;
+  /** List/watch failing longer than this makes /healthz fail. */
+  informerFailureToleranceSeconds: number;
+  leaderElection: boolean;
+  leaseDurationSeconds: number;
+  leaseRenewDeadlineSeconds: number;
+  leaseRetryPeriodSeconds: number;
+}
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_WORKERS = 4;
+export const MAX_WORKERS = 64;
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
+export const DEFAULT_METRICS_PORT = 8080;
+export const DEFAULT_HEALTH_PORT = 8081;
+export const DEFAULT_BIND_ADDRESS = '0.0.0.0';
+export const DEFAULT_RESYNC_SECONDS = 600;
+export const DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS = 120;
+export const DEFAULT_LEASE_DURATION_SECONDS = 15;
+export const DEFAULT_LEASE_RENEW_DEADLINE_SECONDS = 10;
+export const DEFAULT_LEASE_RETRY_PERIOD_SECONDS = 1;
+const DEFAULT_POD_NAMESPACE = 'ekspose';
+
+function isNatsUrl(value: string): boolean {
+  if (!/^(nats|tls):\/\//.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return url.hostname !== '' && (url.pathname === '' || url.pathname === '/') && url.search === '' && url.hash === '';
+  } catch {
+    return false;
+  }
+}
+
+function natsUrlList(value: string) {
+  const items = splitList(value);
+  const invalid = items.filter((item) => !isNatsUrl(item));
+  if (items.length === 0 || invalid.length > 0) {
+    return bad(
+      `expected one or more nats:// or tls:// URLs (host, optional port and credentials, no path), separated by commas` +
+        (items.length > 1 && invalid.length > 0 ? `; not valid: ${invalid.map((i) => JSON.stringify(redactUrlCredentials(i))).join(', ')}` : ''),
+    );
+  }
+  return ok(items.join(','));
+}
+
+function bindAddress(value: string) {
+  const valid = z.ipv4().safeParse(value).success || z.ipv6().safeParse(value).success || isDns1123Subdomain(value);
+  return valid ? ok(value) : bad('expected an IPv4 or IPv6 address (0.0.0.0 or :: for all interfaces) or a host name');
+}
+
+function logLevel(value: string) {
+  const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
+  return level === undefined ? bad(`expected one of ${LOG_LEVELS.join(', ')}`) : ok(level);
+}
+
+const PORT_NOTE = ' (0 picks a free port)';
+const POSITIVE = 'greater than 0';
+
+const processFields = {
+  NATS_URL: envVar(natsUrlList, DEFAULT_NATS_URL),
+  EKSPOSE_WORKERS: envVar(integer(1, MAX_WORKERS), DEFAULT_WORKERS),
+  LOG_LEVEL: envVar(logLevel, DEFAULT_LOG_LEVEL),
+  // kubectl semantics: kept exactly as given (paths may hold spaces); "" = unset. Read by loadKubeConfig.
+  KUBECONFIG: z
+    .string()
+    .optional()
+    .transform((raw) => (raw === '' ? undefined : raw)),
+  POD_NAMESPACE: envVar(dnsLabel, DEFAULT_POD_NAMESPACE),
+  POD_NAME: envVar<string | undefined>((v) => ok(v), undefined),
+  EKSPOSE_METRICS_PORT: envVar(integer(0, 65535, PORT_NOTE), DEFAULT_METRICS_PORT),
+  EKSPOSE_HEALTH_PORT: envVar(integer(0, 65535, PORT_NOTE), DEFAULT_HEALTH_PORT),
+  EKSPOSE_BIND_ADDRESS: envVar(bindAddress, DEFAULT_BIND_ADDRESS),
+  EKSPOSE_RESYNC_SECONDS: envVar(seconds(1, 'from 1'), DEFAULT_RESYNC_SECONDS),
+  EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS: envVar(seconds(1, 'from 1'), DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS),
+  EKSPOSE_LEADER_ELECT: envVar(boolean, true),
+  EKSPOSE_LEASE_DURATION_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_DURATION_SECONDS),
+  EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_RENEW_DEADLINE_SECONDS),
+  EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_RETRY_PERIOD_SECONDS),
+};
+
+/** Built per call around the raw env, so that a cross-field check can blame the var the user set rather than a default. */
+function processSchema(rawEnv: Env) {
+  return z.object(processFields).superRefine((env, ctx) => {
+    const parsed = (...keys: string[]) => !ctx.issues.some((issue) => keys.includes(String(issue.path?.[0])));
+    const problem = (key: keyof typeof env, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+    if (parsed('EKSPOSE_LEASE_DURATION_SECONDS', 'EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS', 'EKSPOSE_LEASE_RETRY_PERIOD_SECONDS')) {
+      const pairs = [
+        ['EKSPOSE_LEASE_RETRY_PERIOD_SECONDS', 'EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS'],
+        ['EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS', 'EKSPOSE_LEASE_DURATION_SECONDS'],
+      ] as const;
+      for (const [lower, upper] of pairs) {
+        if (env[lower] < env[upper]) continue;
+        // Blame the one the user set: a default is not the mistake.
+        if (isSet(rawEnv, upper) && !isSet(rawEnv, lower)) problem(upper, `must be greater than ${lower} (${env[lower]})`);
+        else problem(lower, `must be less than ${upper} (${env[upper]})`);
+      }
+    }
+    if (parsed('EKSPOSE_METRICS_PORT', 'EKSPOSE_HEALTH_PORT') && env.EKSPOSE_METRICS_PORT !== 0 && env.EKSPOSE_METRICS_PORT === env.EKSPOSE_HEALTH_PORT) {
+      const key = isSet(rawEnv, 'EKSPOSE_HEALTH_PORT') ? 'EKSPOSE_HEALTH_PORT' : 'EKSPOSE_METRICS_PORT';
+      problem(key, 'the metrics and health servers need different ports (or 0 for a free one)');
+    }
+    // Run even when a field failed: the checks above guard what they read.
+  }, { when: () => true });
+}
+
+export const PROCESS_SETTINGS_HELP: readonly SettingHelp[] = [
+  { env: 'NATS_URL', default: DEFAULT_NATS_URL, description: 'NATS server URL(s), comma-separated, nats:// or tls://.', secretUrl: true },
+  { env: 'EKSPOSE_WORKERS', default: String(DEFAULT_WORKERS), description: `Reconcile workers, 1 to ${MAX_WORKERS}.` },
+  { env: 'LOG_LEVEL', default: DEFAULT_LOG_LEVEL, description: `One of ${LOG_LEVELS.join(', ')}.` },
+  { env: 'KUBECONFIG', default: '(in-cluster, else ~/.kube/config)', description: "Kubeconfig path(s), ':'-separated as kubectl reads them." },
+  { env: 'POD_NAMESPACE', default: DEFAULT_POD_NAMESPACE, description: "The controllers' own namespace: skipped by default, and where the leader Lease lives." },
+  { env: 'POD_NAME', default: '<hostname>-<pid>', description: "This replica's identity for leader election." },
+  { env: 'EKSPOSE_METRICS_PORT', default: String(DEFAULT_METRICS_PORT), description: 'Port of /metrics; 0 picks a free port.' },
+  { env: 'EKSPOSE_HEALTH_PORT', default: String(DEFAULT_HEALTH_PORT), description: 'Port of /healthz and /readyz; 0 picks a free port.' },
+  { env: 'EKSPOSE_BIND_ADDRESS', default: DEFAULT_BIND_ADDRESS, description: 'Address both servers listen on.' },
+  { env: 'EKSPOSE_RESYNC_SECONDS', default: String(DEFAULT_RESYNC_SECONDS), description: 'Period of the full resync, in seconds (at least 1).' },
+  {
+    env: 'EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS',
+    default: String(DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS),
+    description: 'How long list/watch may keep failing (e.g. API server unreachable) before /healthz fails and the kubelet restarts the controller.',
+  },
+  { env: 'EKSPOSE_LEADER_ELECT', default: 'true', description: 'Elect a leader through a Lease so that replicas > 1 are safe; true, false, 1 or 0.' },
+  {
+    env: 'EKSPOSE_LEASE_DURATION_SECONDS',
+    default: String(DEFAULT_LEASE_DURATION_SECONDS),
+    description: 'How long a standby waits before taking over a lease that is not renewed; decimals allowed.',
+  },
+  {
+    env: 'EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS',
+    default: String(DEFAULT_LEASE_RENEW_DEADLINE_SECONDS),
+    description: 'How long the leader keeps trying to renew before it gives up leading; must be less than the lease duration.',
+  },
+  {
+    env: 'EKSPOSE_LEASE_RETRY_PERIOD_SECONDS',
+    default: String(DEFAULT_LEASE_RETRY_PERIOD_SECONDS),
+    description: 'Time between attempts to acquire or renew the lease; must be less than the renew deadline.',
+  },
+];
+
+function defaultIdentity({ hostname, pid }: ProcessFacts): string {
+  const suffix = pid === undefined ? '' : `-${pid}`;
+  return hostname ? `${hostname}${suffix}` : `ekspose${suffix}`;
+}
+
+/** The process settings as a group (see libs/labels env-settings.ts). */
+export const processSettings: SettingsGroup<ProcessSettings> = {
+  help: PROCESS_SETTINGS_HELP,
+  load(env, facts = {}) {
+    const result = parseGroup(processSchema(env), env, PROCESS_SETTINGS_HELP);
+    if (!result.ok) return result;
+    const e = result.settings;
+    return {
+      ok: true,
+      settings: {
+        natsUrl: e.NATS_URL,
+        workers: e.EKSPOSE_WORKERS,
+        logLevel: e.LOG_LEVEL,
+        podNamespace: e.POD_NAMESPACE,
+        identity: e.POD_NAME ?? defaultIdentity(facts),
+        metricsPort: e.EKSPOSE_METRICS_PORT,
+        healthPort: e.EKSPOSE_HEALTH_PORT,
+        bindAddress: e.EKSPOSE_BIND_ADDRESS,
+        resyncSeconds: e.EKSPOSE_RESYNC_SECONDS,
+        informerFailureToleranceSeconds: e.EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS,
+        leaderElection: e.EKSPOSE_LEADER_ELECT,
+        leaseDurationSeconds: e.EKSPOSE_LEASE_DURATION_SECONDS,
+        leaseRenewDeadlineSeconds: e.EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS,
+        leaseRetryPeriodSeconds: e.EKSPOSE_LEASE_RETRY_PERIOD_SECONDS,
+      },
+    };
+  },
+};
+
+/** The NATS servers of `natsUrl`, one URL each, as the NATS client's `servers` option takes them. */
+export function natsServers(natsUrl: string): string[] {
+  return splitList(natsUrl);
+}
+
+/** Settings safe to log at start-up. */
+export function redactSettings<S extends Pick<ProcessSettings, 'natsUrl'>>(settings: S): S {
+  return { ...settings, natsUrl: natsServers(settings.natsUrl).map(redactUrlCredentials).join(',') };
+}
