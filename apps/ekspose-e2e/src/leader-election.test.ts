@@ -150,7 +150,11 @@ describe('two replicas of each controller', () => {
 
     await env.createDeployment('le', 'after-kill');
     await env.waitForService('le', 'after-kill');
-    assert.ok((await metric(next, 'ekspose_objects_written_total', { kind: 'service', action: 'create' })) >= 1, 'written by the new leader');
+    // The counter moves just after the create returns, which can be after the test already sees the Service.
+    await eventually(async () => (await metric(next, 'ekspose_objects_written_total', { kind: 'service', action: 'create' })) >= 1, {
+      timeoutMs: 5000,
+      what: 'the create counted by the new leader',
+    });
   });
 
   it('hand over within 2 s of a SIGTERMed leader exiting 0, which released its Lease', async () => {

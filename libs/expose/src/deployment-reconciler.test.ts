@@ -315,7 +315,8 @@ describe('DeploymentReconciler', () => {
     };
     // On the server, but not in the managed-only cache: the create finds it.
     const t = await harness({ deployments: [dep], services: [foreign] });
-    await t.reconciler.reconcile('shop/web');
+    // Not watched (not managed): looked at again soon, so the Deployment is served once the name is free.
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'requeueAfter', delayMs: 5_000 });
     assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web']);
     assert.deepEqual(
       t.recorded.map((r) => [r.type, r.reason]),
@@ -327,6 +328,11 @@ describe('DeploymentReconciler', () => {
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web', 'create Service shop/web', 'read Service shop/web']);
     assert.equal(t.recorded.length, 1);
+    // Its owner deletes it: the next look makes ours, and the retries end.
+    t.services.store.remove('shop', 'web');
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+    assert.equal(t.services.store.get('shop', 'web')?.metadata?.labels?.['app.kubernetes.io/managed-by'], 'ekspose');
+    await assertConverged(t);
   });
 
   it('create gets 409 and the object is ours already (cache lag): no second write when it is right', async () => {
@@ -422,6 +428,9 @@ describe('DeploymentReconciler', () => {
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
     assert.deepEqual(t.actions, [
       { verb: 'readDeployment', key: 'shop/web' },
+      // Still controlled on the server (not orphaned by the garbage collector meanwhile)?
+      { verb: 'read', kind: 'Service', key: 'shop/web' },
+      { verb: 'read', kind: 'Ingress', key: 'shop/web' },
       {
         verb: 'publish',
         kind: 'deployment.deleted',
@@ -447,6 +456,48 @@ describe('DeploymentReconciler', () => {
     );
   });
 
+  it('deleted with --cascade=orphan (the orphan finalizer): the record is published, nothing is deleted', async () => {
+    const dep = deployment('web', { uid: 'uid-x', labels: { ingReq: 'needed' }, deleting: true });
+    dep.metadata!.finalizers = ['orphan'];
+    const t = await harness({ deployments: [dep], services: [managedService(dep)], ingresses: [managedIngress(dep)] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(brief(writesOf(t.actions)), ['publish deployment.deleted uid-x']);
+    assert.ok(t.services.store.get('shop', 'web') && t.ingresses.store.get('shop', 'web'));
+  });
+
+  it('orphaned objects (no controller reference) stay when their Deployment is gone, and are no orphans to sweep', async () => {
+    const gone = deployment('web', { uid: 'uid-x' });
+    const svc = managedService(gone);
+    svc.metadata!.ownerReferences = [];
+    const t = await harness({ services: [svc] });
+    assert.deepEqual(t.reconciler.orphanKeys(), []);
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(writesOf(t.actions), []);
+    assert.ok(t.services.store.get('shop', 'web'));
+  });
+
+  it('the collector orphaned the object after the cache saw it: the live read says so, nothing is deleted', async () => {
+    const gone = deployment('web', { uid: 'uid-x' });
+    const t = await harness({ services: [managedService(gone)] });
+    const orphaned = managedService(gone);
+    orphaned.metadata!.ownerReferences = [];
+    t.services.store.seed(orphaned); // on the server, its watch event not arrived yet
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(brief(writesOf(t.actions)), ['publish deployment.deleted uid-x']);
+    assert.ok(t.services.store.get('shop', 'web'));
+  });
+
+  it('the next Deployment of the name adopts an orphaned object: same object, our ownerReference', async () => {
+    const dep = deployment('web', { uid: 'uid-new' });
+    const svc = managedService(deployment('web', { uid: 'uid-old' }));
+    svc.metadata!.ownerReferences = [];
+    const t = await harness({ deployments: [dep], services: [svc] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(brief(writesOf(t.actions)), ['patch Service shop/web'], 'adopted; no record: no previous owner to speak of');
+    assert.deepEqual(t.services.store.get('shop', 'web')?.metadata?.ownerReferences, [ownerRef('web', 'uid-new')]);
+    await assertConverged(t);
+  });
+
   it('the Deployment is gone: an object with our label but controlled by something else is not ours to delete', async () => {
     const gone = deployment('web', { uid: 'uid-x' });
     const svc = managedService(gone);
@@ -470,7 +521,7 @@ describe('DeploymentReconciler', () => {
     const gone = deployment('web', { uid: 'uid-x', labels: { ingReq: 'needed' } });
     const t = await harness({ services: [managedService(gone)], ingresses: [managedIngress(gone)], publishOk: false });
     const result = await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(writes(t.actions).map((a) => a.verb), ['publish', 'delete', 'delete']);
+    assert.deepEqual(writesOf(t.actions).map((a) => a.verb), ['publish', 'delete', 'delete']);
     // The record is still owed: the key comes back later (not at once), and publishes it when NATS takes it.
     assert.deepEqual(result, { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS });
     t.actions.length = 0;
@@ -508,7 +559,7 @@ describe('DeploymentReconciler', () => {
     const t = await harness({ services: [managedService(gone)] });
     t.services.store.remove('shop', 'web'); // the garbage collector was first; the watch event has not arrived
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
-    assert.deepEqual(brief(writesOf(t.actions)), ['publish deployment.deleted uid-x', 'delete Service shop/web']);
+    assert.deepEqual(brief(writesOf(t.actions)), ['publish deployment.deleted uid-x'], 'the record still, and no delete of what is gone');
   });
 
   it('an object replaced under the same name (uid precondition fails, 409) is not deleted', async () => {
@@ -527,17 +578,23 @@ describe('DeploymentReconciler', () => {
     await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 500/);
   });
 
-  it('a failed create is an error, so the queue retries', async () => {
+  it('a failed create is an error, so the queue retries; a transient one (503) is no Warning', async () => {
     const t = await harness({ deployments: [deployment('web')] });
-    t.svc.createErrors.push(apiError(500));
-    await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 500/);
+    t.svc.createErrors.push(apiError(503));
+    await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 503/);
+    assert.deepEqual(t.recorded, []);
   });
 
   it('a refused Service does not hold back the Ingress: both are tried, and the error is still returned', async () => {
     const t = await harness({ deployments: [deployment('web', { labels: { ingReq: 'needed' } })] });
-    t.svc.createErrors.push(apiError(403));
+    const quota = Object.assign(new Error('HTTP 403'), { code: 403, body: { message: 'services "web" is forbidden: exceeded quota: q, requested: services=1, used: services=0, limited: services=0' } });
+    t.svc.createErrors.push(quota, quota);
     await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 403/);
     assert.ok(t.ingresses.store.get('shop', 'web'), 'the Ingress was made');
+    assert.deepEqual(t.recorded.map((r) => [r.type, r.reason]), [['Warning', 'ServiceRefused']]);
+    assert.match(t.recorded[0]!.message, /exceeded quota/, "the API server's message, for the user to act on");
+    await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 403/);
+    assert.equal(t.recorded.length, 1, 'the same refusal is told once');
     await t.reconciler.reconcile('shop/web');
     assert.ok(t.services.store.get('shop', 'web'), 'the retry makes the Service');
     await assertConverged(t);

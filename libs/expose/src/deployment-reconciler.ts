@@ -5,10 +5,21 @@
 // another: each is reconciled on its own and the first error is rethrown last.
 import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type ExposeSpec, type ExposeSettings, describeProblems, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
-import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult, isConflict, realClock, splitKey } from '@ekspose/k8s';
+import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
+import {
+  type Clock,
+  type ControllerMetrics,
+  type EventRecorder,
+  type Informer,
+  type ReconcileResult,
+  isConflict,
+  readOrUndefined,
+  realClock,
+  splitKey,
+} from '@ekspose/k8s';
+import { ConflictRetry } from './conflict-retry';
 import { DeletionOutbox } from './deletion-outbox';
-import { ExposeReason } from './event-reasons';
+import { DeploymentWarnings } from './deployment-warnings';
 import { type ExposeEvents, announce, exposedRecord } from './event-port';
 import type { ExposeMetrics } from './expose-metrics';
 import { type HostIndex, claimsOf, hostHeldBy } from './host-conflict';
@@ -18,7 +29,6 @@ import { ownerKeyOf } from './keys';
 import type { OwnedBinding, OwnedObject } from './owned-kinds';
 import { controllerReference, ownershipOf } from './ownership';
 import { OwnedWriter } from './owned-writer';
-import { WarningLedger, userRevision } from './warning-ledger';
 
 export interface DeploymentReconcilerOptions {
   settings: ExposeSettings;
@@ -36,15 +46,19 @@ export interface DeploymentReconcilerOptions {
 }
 
 const DONE: ReconcileResult = { kind: 'done' };
+/** What the API server puts on an owner deleted with propagationPolicy Orphan, until the collector has orphaned its dependents. */
+const ORPHAN_FINALIZER = 'orphan';
 /** How soon a deployment.deleted that NATS could not take is tried again. */
 export const UNPUBLISHED_RETRY_MS = 15_000;
 
-type EnsureOutcome = 'unwanted' | 'unchanged' | 'created' | 'patched' | 'conflict';
+/** `conflict`: a foreign object holds the name; `held`: an older object holds the host and path. */
+type EnsureOutcome = 'unwanted' | 'unchanged' | 'created' | 'patched' | 'conflict' | 'held';
 
 export class DeploymentReconciler {
   private readonly outbox: DeletionOutbox;
   private readonly hostWaiters = new HostWaitList();
-  private readonly warnings = new WarningLedger();
+  private readonly warnings: DeploymentWarnings;
+  private readonly conflicts = new ConflictRetry();
   private readonly clock: Clock;
   private readonly writer: OwnedWriter;
 
@@ -52,6 +66,7 @@ export class DeploymentReconciler {
     this.clock = opts.clock ?? realClock;
     this.writer = new OwnedWriter({ metrics: opts.metrics, log: opts.log, clock: this.clock });
     this.outbox = new DeletionOutbox({ events: opts.events, log: opts.log, clock: this.clock });
+    this.warnings = new DeploymentWarnings({ recorder: opts.recorder, exposeMetrics: opts.exposeMetrics, log: opts.log });
   }
 
   /** From the Deployment informer's delete handler: remember the uid for the deletion record. */
@@ -75,6 +90,8 @@ export class DeploymentReconciler {
     const keys = new Set<string>();
     for (const { cache } of this.opts.owned) {
       for (const obj of cache.list()) {
+        // Controlled by nobody: orphaned on purpose, left for the next Deployment of the name.
+        if (!controllerReference(obj.metadata)) continue;
         const key = ownerKeyOf(obj);
         if (!this.opts.deployments.get(...splitKey(key))) keys.add(key);
       }
@@ -97,12 +114,7 @@ export class DeploymentReconciler {
       return DONE;
     }
     if (parsed.kind === 'invalid') {
-      const message = `not exposed: ${describeProblems(parsed.problems)}`;
-      if (this.warnings.firstReport(key, 'invalid', `${userRevision(dep)}/${message}`)) {
-        for (const p of parsed.problems) this.opts.exposeMetrics.invalidSpec(p.key);
-        this.opts.log.warn({ key, problems: parsed.problems }, 'invalid exposure settings; nothing written');
-        await this.opts.recorder.warning(involved(dep), ExposeReason.InvalidSpec, message);
-      }
+      await this.warnings.invalid(key, dep, parsed.problems);
       // No retry: the Deployment's next change brings it back.
       return DONE;
     }
@@ -113,8 +125,10 @@ export class DeploymentReconciler {
     for (const binding of this.opts.owned) {
       try {
         outcomes.set(binding.kind.metricKind, await this.reconcileKind(key, dep, spec, binding));
+        this.warnings.clear(key, `${binding.kind.kind}-refused`);
       } catch (err) {
         failure ??= err;
+        await this.warnings.refused(key, dep, binding.kind, err);
       }
     }
     if ([...outcomes.values()].includes('created')) {
@@ -122,6 +136,9 @@ export class DeploymentReconciler {
       announce(this.opts.events, this.opts.log, 'deployment.exposed', exposedRecord(spec, exists, this.clock.now()));
     }
     if (failure) throw failure;
+    // A foreign object of the name is not watched: look again, so the Deployment is served soon after it goes.
+    if ([...outcomes.values()].includes('conflict')) return { kind: 'requeueAfter', delayMs: this.conflicts.next(key) };
+    this.conflicts.clear(key);
     return DONE;
   };
 
@@ -137,7 +154,7 @@ export class DeploymentReconciler {
       }
       return 'unwanted';
     }
-    if (kind.claimsHost && spec.ingress && (await this.heldByOlder(key, dep, spec, binding, live))) return 'conflict';
+    if (kind.claimsHost && spec.ingress && (await this.heldByOlder(key, dep, spec, binding, live))) return 'held';
     return this.ensure(key, dep, spec, binding, desired);
   }
 
@@ -150,12 +167,7 @@ export class DeploymentReconciler {
       return false;
     }
     this.hostWaiters.wait(key, host, path);
-    const message = `host ${host}${path} is already served by the older ${binding.kind.kind} ${holder.namespace}/${holder.name}; no ${binding.kind.kind} for this Deployment`;
-    this.opts.exposeMetrics.conflict('host');
-    if (this.warnings.firstReport(key, 'host', `${spec.uid}/${message}`)) {
-      this.opts.log.warn({ key, host, holder: `${holder.namespace}/${holder.name}` }, 'host conflict');
-      await this.opts.recorder.warning(involved(dep), ExposeReason.HostConflict, message);
-    }
+    await this.warnings.hostHeld(key, dep, binding.kind, holder);
     if (live && ownershipOf(live.metadata, spec.uid).kind !== 'foreign') {
       await this.writer.delete(binding, live, key, 'host held by an older object');
     }
@@ -179,12 +191,7 @@ export class DeploymentReconciler {
     }
     const ownership = ownershipOf(live.metadata, spec.uid);
     if (ownership.kind === 'foreign') {
-      const message = `${kind.kind} ${spec.namespace}/${spec.name} exists and is not managed by ekspose (${ownership.reason}); leaving it untouched`;
-      this.opts.exposeMetrics.conflict(kind.metricKind);
-      if (this.warnings.firstReport(key, kind.kind, `${spec.uid}/${live.metadata?.uid}/${message}`)) {
-        this.opts.log.warn({ key, kind: kind.kind, reason: ownership.reason }, 'conflicting object not owned by ekspose');
-        await this.opts.recorder.warning(involved(dep), kind.reasons.conflict, message);
-      }
+      await this.warnings.foreign(key, dep, kind, live, ownership.reason);
       return 'conflict';
     }
     this.warnings.clear(key, kind.kind);
@@ -200,12 +207,15 @@ export class DeploymentReconciler {
 
   /**
    * The Deployment is gone (or terminating): publish deployment.deleted for
-   * every uid we know it had, then delete the managed objects it controlled.
+   * every uid we know it had, then delete the managed objects it controlled,
+   * unless its deletion orphans them (`--cascade=orphan`): those stay, for the
+   * next Deployment of the name to adopt.
    */
   private async cleanUp(key: string, terminating: V1Deployment | undefined): Promise<ReconcileResult> {
     const [namespace, name] = splitKey(key);
     const uids = new Set(this.outbox.uidsFor(key));
     if (terminating?.metadata?.uid) uids.add(terminating.metadata.uid);
+    const orphaning = terminating?.metadata?.finalizers?.includes(ORPHAN_FINALIZER) ?? false;
     const doomed: Array<[OwnedBinding, OwnedObject]> = [];
     for (const binding of this.opts.owned) {
       const obj = binding.cache.get(namespace, name);
@@ -215,14 +225,26 @@ export class DeploymentReconciler {
       // A terminating Deployment only takes down what it controls; a gone one leaves nothing to protect.
       if (terminating && ownerUid && ownerUid !== terminating.metadata?.uid) continue;
       if (ownerUid) uids.add(ownerUid);
-      doomed.push([binding, obj]);
+      if (!orphaning && ownerUid && (terminating || (await this.stillControlled(binding, obj)))) doomed.push([binding, obj]);
     }
     for (const uid of uids) await this.outbox.send(namespace, name, uid);
     const why = terminating ? 'deployment terminating' : 'deployment deleted';
     for (const [binding, obj] of doomed) await this.writer.delete(binding, obj, key, why);
     this.outbox.clearTombstone(key);
     this.warnings.forget(key);
+    this.conflicts.clear(key);
     // The objects are gone; only the record is missing. Try again later, not in a hot loop.
     return this.outbox.hasOwed(key) ? { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS } : DONE;
+  }
+
+  /**
+   * Whether the object still has its controller reference on the server. The
+   * garbage collector removes it when it orphans dependents (`--cascade=orphan`),
+   * and the cache may not have seen that yet; an orphaned object is left for the
+   * next Deployment of the name. A gone object needs no delete either.
+   */
+  private async stillControlled(binding: OwnedBinding, cached: OwnedObject): Promise<boolean> {
+    const live = await readOrUndefined(binding.api.read(cached.metadata!.namespace!, cached.metadata!.name!));
+    return Boolean(live && controllerReference(live.metadata));
   }
 }

@@ -6,6 +6,9 @@ export const ExposeReason = {
   IngressConflict: 'IngressConflict',
   HostConflict: 'HostConflict',
   IngressDeleted: 'IngressDeleted',
+  /** The API server refused a write the user has to act on (quota, IP range, webhook, invalid object). */
+  ServiceRefused: 'ServiceRefused',
+  IngressRefused: 'IngressRefused',
   /** A recreate controller made an object that was missing and had never been seen deleted. */
   ServiceCreated: 'ServiceCreated',
   IngressCreated: 'IngressCreated',

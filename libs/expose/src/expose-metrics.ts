@@ -16,6 +16,10 @@ export interface ExposeMetrics {
   invalidSpec(key: string): void;
   conflict(kind: ObjectKind | 'host'): void;
   decision(kind: ObjectKind, decision: Decision): void;
+  /** A write the API server refused and the user has to act on (quota, IP range, webhook). */
+  refused(kind: ObjectKind): void;
+  /** A deployment.deleted record named a Deployment the live API shows alive: the record lost. */
+  contradicted(kind: ObjectKind): void;
 }
 
 export function createExposeMetrics(registry: Registry, controller: string): ExposeMetrics {
@@ -27,7 +31,16 @@ export function createExposeMetrics(registry: Registry, controller: string): Exp
     'Decisions after a managed object went missing: recreate (seen deleted), create (never seen), cascade (left gone).',
     ['kind', 'decision'],
   );
+  const refusals = counterFor(registry, `${METRIC_PREFIX}refusals_total`, 'Writes the API server refused that the user has to act on, by kind.', ['kind']);
+  const contradictions = counterFor(
+    registry,
+    `${METRIC_PREFIX}record_contradictions_total`,
+    'deployment.deleted records overruled because the live API shows the Deployment alive, by kind being decided.',
+    ['kind'],
+  );
   return {
+    refused: (kind) => refusals.inc({ controller, kind }),
+    contradicted: (kind) => contradictions.inc({ controller, kind }),
     invalidSpec: (key) => invalidSpec.inc({ controller, key }),
     conflict: (kind) => conflicts.inc({ controller, kind }),
     decision: (kind, decision) => decisions.inc({ controller, kind, decision }),

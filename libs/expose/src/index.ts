@@ -13,6 +13,7 @@ export * from './owned-kinds';
 export * from './deployments';
 export * from './warning-ledger';
 export * from './deletion-outbox';
+export * from './conflict-retry';
 export * from './recreation';
 export * from './deployment-reconciler';
 export * from './recreation-reconciler';

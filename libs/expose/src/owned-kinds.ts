@@ -54,6 +54,8 @@ export interface OwnedKind<T extends OwnedObject> {
     recreated: ExposeReason;
     /** Made by a recreate controller because it was missing, never seen deleted. */
     created: ExposeReason;
+    /** The API server refused a write of it (quota, IP range, webhook). */
+    refused: ExposeReason;
     /** Removed because the Deployment no longer wants one; undefined when it always does. */
     unwanted?: ExposeReason;
   };
@@ -69,7 +71,12 @@ export const serviceKind: OwnedKind<V1Service> = {
   desired: desiredService,
   drift: serviceDrift,
   claimsHost: false,
-  reasons: { conflict: ExposeReason.ServiceConflict, recreated: ExposeReason.ServiceRecreated, created: ExposeReason.ServiceCreated },
+  reasons: {
+    conflict: ExposeReason.ServiceConflict,
+    recreated: ExposeReason.ServiceRecreated,
+    created: ExposeReason.ServiceCreated,
+    refused: ExposeReason.ServiceRefused,
+  },
   announceRecreated: (events, log, spec, created, at) =>
     announce(events, log, 'service.recreated', {
       deploymentUid: spec.uid,
@@ -102,6 +109,7 @@ export const ingressKind: OwnedKind<V1Ingress> = {
     conflict: ExposeReason.IngressConflict,
     recreated: ExposeReason.IngressRecreated,
     created: ExposeReason.IngressCreated,
+    refused: ExposeReason.IngressRefused,
     unwanted: ExposeReason.IngressDeleted,
   },
   announceRecreated: (events, log, spec, created, at) =>

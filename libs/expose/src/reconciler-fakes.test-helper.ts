@@ -386,12 +386,15 @@ export function fakeRecorder() {
 /** Metrics that keep the writes counted and the decisions taken, which some tests assert. */
 export function fakeMetrics() {
   const decisions: Decision[] = [];
+  const contradictions: string[] = [];
   const written: string[] = [];
   const metrics = { objectWritten: (kind: string, action: string) => void written.push(`${action} ${kind}`) };
   const exposeMetrics: ExposeMetrics = {
     invalidSpec: () => undefined,
     conflict: () => undefined,
     decision: (_kind, decision) => void decisions.push(decision),
+    refused: () => undefined,
+    contradicted: () => void contradictions.push('contradicted'),
   };
-  return { metrics, exposeMetrics, decisions, written };
+  return { metrics, exposeMetrics, decisions, written, contradictions };
 }

@@ -32,6 +32,8 @@ interface Fixture<T> {
   owned?: T[];
   /** What the live GET returns. */
   live?: V1Deployment[];
+  /** What the live GET returns from the second read on (the Deployment's deletion started meanwhile). */
+  liveLater?: V1Deployment[];
   /** deleted: a deployment.deleted record for every live uid; unknown: NATS down. */
   record?: DeletionAnswer;
   /** The watch saw shop/web's object deleted (the usual way a reconcile starts); false: a start-up sweep. */
@@ -48,7 +50,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
   // It only ever creates: a read, patch or delete of an owned object throws.
   const api = fakeObjectApi<T>(store, actions, ['create']);
   const { recorder, recorded } = fakeRecorder();
-  const { metrics, exposeMetrics, decisions } = fakeMetrics();
+  const { metrics, exposeMetrics, decisions, contradictions } = fakeMetrics();
   const nats = new FakeEvents(actions);
   if (f.record === 'unknown') nats.up = false;
   if (f.record === 'deleted') for (const d of f.live ?? []) nats.deleted.add(d.metadata!.uid!);
@@ -57,7 +59,12 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
     settings: defaultSettings(),
     deployments: deployments.informer,
     owned: { kind: (f.kind === 'Service' ? serviceKind : ingressKind) as unknown as OwnedKind<T>, api: api.api, cache: cache.informer },
-    readDeployment: liveDeploymentReader(actions, f.live),
+    readDeployment: (() => {
+      const first = liveDeploymentReader(actions, f.live);
+      const later = liveDeploymentReader(actions, f.liveLater ?? f.live);
+      let reads = 0;
+      return (ns: string, name: string) => (reads++ === 0 ? first(ns, name) : later(ns, name));
+    })(),
     events: nats,
     recorder,
     metrics,
@@ -75,7 +82,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
     onNatsConsulted: (r) => void consulted.push(r),
   });
   if (f.watched ?? true) reconciler.noteDeleted('shop/web');
-  return { reconciler, actions, recorded, decisions, consulted, logs, createErrors: api.control.createErrors, store, nats, vetoed };
+  return { reconciler, actions, recorded, decisions, contradictions, consulted, logs, createErrors: api.control.createErrors, store, nats, vetoed };
 }
 
 const verbs = (actions: Action[]) => actions.map((a) => a.verb);
@@ -120,13 +127,24 @@ describe('RecreationReconciler (Service)', () => {
     assert.deepEqual(t.decisions, ['cascade']);
   });
 
-  it('a deployment.deleted record exists for the uid: no create', async () => {
+  it('a deployment.deleted record, and the Deployment terminating on a second read (the race the record is for): no create', async () => {
+    const dep = deployment('web');
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], liveLater: [deployment('web', { deleting: true })], record: 'deleted' });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted', 'readDeployment']);
+    assert.deepEqual(t.recorded, []);
+    assert.deepEqual(t.consulted, ['deleted']);
+    assert.deepEqual(t.contradictions, []);
+  });
+
+  it('a deployment.deleted record for a Deployment the live API shows alive (forged, or wrong): the live API wins, recreated', async () => {
     const dep = deployment('web');
     const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], record: 'deleted' });
     await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted']);
-    assert.deepEqual(t.recorded, []);
-    assert.deepEqual(t.consulted, ['deleted']);
+    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted', 'readDeployment', 'create', 'publish']);
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceRecreated']);
+    assert.deepEqual(t.contradictions, ['contradicted']);
+    assert.ok(t.logs.some((l) => l.level === 40 && /record names a Deployment that is alive/.test(String(l.msg))));
   });
 
   it('NATS cannot be asked (unknown): still recreates from the live API alone, and says so in the log', async () => {
@@ -341,11 +359,11 @@ describe('RecreationReconciler: a recreation is told only with evidence (no dele
 
   it('the deployment.deleted record before the watch event: the record decides, nothing is made', async () => {
     const dep = deployment('web');
-    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], watched: false });
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], liveLater: [], watched: false });
     t.nats.deleted.add('uid-web');
     t.reconciler.noteDeleted('shop/web');
     await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted']);
+    assert.deepEqual(verbs(t.actions), ['readDeployment', 'wasDeploymentDeleted', 'readDeployment']);
     assert.deepEqual(t.decisions, ['cascade']);
     assert.deepEqual(t.store.list(), []);
   });

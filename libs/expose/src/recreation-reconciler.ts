@@ -69,15 +69,9 @@ export class RecreationReconciler<T extends OwnedObject> {
     const what = kind.metricKind;
     if (!shouldWatchNamespace(namespace, this.opts.settings) || this.opts.owned.cache.get(namespace, name)) return this.settled(key);
 
-    // Live, not the cache: the question is about now, and a stale cache is how controllers fight.
-    const dep = await this.opts.readDeployment(namespace, name);
+    const { dep, record } = await this.liveAndRecord(key, namespace, name);
     const uid = dep?.metadata?.uid;
     const terminating = Boolean(dep?.metadata?.deletionTimestamp);
-    let record: DeletionAnswer = 'not-deleted';
-    if (dep && uid && !terminating) {
-      record = await this.opts.events.wasDeploymentDeleted(namespace, name, uid);
-      this.opts.onNatsConsulted?.(record);
-    }
     const decision = decideRecreation({
       deployment: dep ? { uid, terminating } : undefined,
       parsed: dep ? parseExposeSpec(dep, this.opts.settings) : undefined,
@@ -106,6 +100,31 @@ export class RecreationReconciler<T extends OwnedObject> {
     if (created) await this.report(key, dep!, spec, created, evidence);
     return this.settled(key);
   };
+
+  /**
+   * The Deployment as the API has it now, and what NATS says of its uid. Live,
+   * not the cache: the question is about now, and a stale cache is how
+   * controllers fight. A deployment.deleted record never outvotes the live API:
+   * when it says deleted, the Deployment is read again; alive with the same
+   * uid and not terminating, the record is wrong (forged, or about another
+   * life of the name) and is overruled. Terminating or gone on the second read
+   * is the race the record exists for, and it stands.
+   */
+  private async liveAndRecord(key: string, namespace: string, name: string): Promise<{ dep: V1Deployment | undefined; record: DeletionAnswer }> {
+    const dep = await this.opts.readDeployment(namespace, name);
+    const uid = dep?.metadata?.uid;
+    if (!dep || !uid || dep.metadata?.deletionTimestamp) return { dep, record: 'not-deleted' };
+    const record = await this.opts.events.wasDeploymentDeleted(namespace, name, uid);
+    this.opts.onNatsConsulted?.(record);
+    if (record !== 'deleted') return { dep, record };
+    const again = await this.opts.readDeployment(namespace, name);
+    if (again?.metadata?.uid === uid && !again.metadata?.deletionTimestamp) {
+      this.opts.exposeMetrics.contradicted(this.opts.owned.kind.metricKind);
+      this.opts.log.warn({ key, uid }, 'a deployment.deleted record names a Deployment that is alive; the live API wins');
+      return { dep: again, record: 'not-deleted' };
+    }
+    return { dep: again, record };
+  }
 
   /** The create; undefined when another writer was first (409: done). A failure keeps the key's evidence for the retry. */
   private async create(key: string, spec: ExposeSpec, evidence: DeletionEvidence): Promise<T | undefined> {

@@ -5,7 +5,8 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { canonical } from './drift';
 
-export type WarningTopic = 'invalid' | 'host' | 'Service' | 'Ingress';
+type OwnedKindName = 'Service' | 'Ingress';
+export type WarningTopic = 'invalid' | 'host' | OwnedKindName | `${OwnedKindName}-refused`;
 
 export class WarningLedger {
   private readonly byKey = new Map<string, Map<WarningTopic, string>>();

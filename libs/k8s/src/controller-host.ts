@@ -4,6 +4,7 @@
 // which keys to look at.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { describeError } from './api-errors';
 import { TIMED_OUT, within } from './clock';
 import { EventLoopMonitor } from './event-loop-monitor';
 import type { Informer } from './informer';
@@ -86,10 +87,13 @@ export class ControllerHost {
 
   readyz(): CheckResult {
     const informers = this.opts.informers.map((i) => i.status());
+    // A replica that cannot even read or write its Lease (namespace missing, RBAC) would never lead: not ready, and why.
+    const leaseProblem = this.elector?.problem;
     return {
-      ok: informers.every((s) => s.synced) && !this.stopping,
+      ok: informers.every((s) => s.synced) && !this.stopping && !leaseProblem,
       details: {
         leader: this.leading,
+        ...(leaseProblem ? { lease: leaseProblem } : {}),
         stopping: Boolean(this.stopping),
         queueDepth: this.opts.queue.depth,
         informers: Object.fromEntries(informers.map((s) => [s.resource, { synced: s.synced, objects: s.objects }])),
@@ -239,6 +243,13 @@ export async function runController(
   const { bus, ...rest } = opts;
   const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status() }), onShutdown: () => bus.close() });
   exitOnSignals(host, opts.log);
-  await host.start();
+  try {
+    await host.start();
+  } catch (err) {
+    // One JSON line naming the cause (a port in use, an address that cannot be bound), never a stack trace.
+    opts.log.fatal({ err: describeError(err) }, `cannot start: ${describeError(err)}`);
+    await host.stop('start failed').catch(() => undefined);
+    (opts.exit ?? process.exit)(1);
+  }
   return host;
 }

@@ -6,6 +6,7 @@
 // kubernetes-lease-store.ts.
 import type { Logger } from 'pino';
 import { DEFAULT_LEASE_DURATION_SECONDS, DEFAULT_LEASE_RENEW_DEADLINE_SECONDS, DEFAULT_LEASE_RETRY_PERIOD_SECONDS } from './process-settings';
+import { describeError } from './api-errors';
 import { TIMED_OUT, realClock, within } from './clock';
 import type { Clock, TimerHandle } from './clock';
 import { type LeaseRecord, type LeaseStore, LeaseConflictError, acquiredLeaseRecord, leaseHeldByOther, releasedLeaseRecord, sameLeaseRecord } from './lease-record';
@@ -45,6 +46,8 @@ export const LEADER_ELECTION_DEFAULTS = {
 
 interface Attempt {
   ok: boolean;
+  /** Why the Lease could not be read or written (not a lost race, not a lease held by another). */
+  problem?: string;
   /** The record as last read or written, and when it was seen. */
   observed?: { record: LeaseRecord; at: number };
 }
@@ -73,6 +76,7 @@ export class LeaderElector {
   /** The attempt in progress (bounded by the renew deadline), so stop() can wait for it. */
   private current: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private currentProblem: string | undefined;
 
   constructor(opts: LeaderElectorOptions) {
     const leaseDurationMs = opts.leaseDurationMs ?? LEADER_ELECTION_DEFAULTS.leaseDurationMs;
@@ -99,6 +103,11 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Why the last attempt could not read or write the Lease (a missing namespace, a forbidden verb), if it could not. */
+  get problem(): string | undefined {
+    return this.currentProblem;
   }
 
   start(): void {
@@ -142,7 +151,9 @@ export class LeaderElector {
     const result = await this.bounded(this.tryAcquireOrRenew(startedAt));
     if (result === TIMED_OUT) {
       this.log.warn({ timeoutMs: this.renewDeadlineMs }, 'lease request timed out');
+      this.currentProblem = `lease request timed out after ${this.renewDeadlineMs} ms`;
     } else {
+      this.currentProblem = result.problem;
       if (result.observed) {
         this.observed = result.observed.record;
         this.observedAt = result.observed.at;
@@ -194,8 +205,7 @@ export class LeaderElector {
     try {
       current = await this.store.get();
     } catch (error) {
-      this.log.warn({ err: error }, 'could not read the lease');
-      return { ok: false };
+      return { ok: false, problem: this.logProblem(error, 'read') };
     }
 
     if (!current) {
@@ -203,8 +213,7 @@ export class LeaderElector {
         const created = await this.store.create(acquiredLeaseRecord(null, this.identity, this.leaseDurationSeconds, nowDate));
         return { ok: true, observed: { record: created, at: this.clock.now() } };
       } catch (error) {
-        this.logWriteFailure(error, 'create');
-        return { ok: false };
+        return { ok: false, problem: this.logWriteFailure(error, 'create') };
       }
     }
 
@@ -220,8 +229,7 @@ export class LeaderElector {
       const written = await this.store.update(acquiredLeaseRecord(current, this.identity, this.leaseDurationSeconds, nowDate));
       return { ok: true, observed: { record: written, at: this.clock.now() } };
     } catch (error) {
-      this.logWriteFailure(error, 'update');
-      return { ok: false, observed };
+      return { ok: false, observed, problem: this.logWriteFailure(error, 'update') };
     }
   }
 
@@ -258,9 +266,21 @@ export class LeaderElector {
     return within(settled, this.renewDeadlineMs, this.clock);
   }
 
-  private logWriteFailure(error: unknown, action: string): void {
-    if (error instanceof LeaseConflictError) this.log.debug({ action }, 'lost a lease race');
-    else this.log.warn({ err: error, action }, 'lease write failed');
+  /** A lost race is normal (debug); anything else is the problem that keeps this replica from leading. */
+  private logWriteFailure(error: unknown, action: string): string | undefined {
+    if (error instanceof LeaseConflictError) {
+      this.log.debug({ action }, 'lost a lease race');
+      return undefined;
+    }
+    return this.logProblem(error, action);
+  }
+
+  /** One warning per distinct problem, not one per retry period. */
+  private logProblem(error: unknown, action: string): string {
+    const problem = `cannot ${action} the Lease: ${describeError(error)}`;
+    if (problem !== this.currentProblem) this.log.warn({ err: describeError(error), action }, problem);
+    else this.log.debug({ action }, problem);
+    return problem;
   }
 
   private clearDeadline(): void {

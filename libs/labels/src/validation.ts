@@ -84,10 +84,6 @@ export function ingressHostProblem(host: string): string | undefined {
   return undefined;
 }
 
-export function isIngressHost(host: string): boolean {
-  return ingressHostProblem(host) === undefined;
-}
-
 /**
  * Why `path` cannot be an Ingress path with pathType Prefix, or undefined when
  * it can: an absolute URL path (RFC 3986 characters only, so no whitespace,
@@ -115,8 +111,4 @@ export function urlPathProblem(path: string): string | undefined {
   const suffix = INVALID_PATH_SUFFIXES.find((s) => path.endsWith(s));
   if (suffix !== undefined) return `must not end with "${suffix}"`;
   return undefined;
-}
-
-export function isAbsoluteUrlPath(path: string): boolean {
-  return urlPathProblem(path) === undefined;
 }

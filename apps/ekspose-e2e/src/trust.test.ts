@@ -1,0 +1,186 @@
+// Failures a fault-and-bad-input review found, each written to fail on the
+// code before the fix: a forged deployment.deleted must not stop repair, a
+// name conflict is looked at again when it ends, a refused write is told to
+// the user and holds nothing else back, and --cascade=orphan is respected.
+import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { EventBus } from '@ekspose/events';
+import { freePorts, startProcess, workspaceRoot } from '@ekspose/testing';
+import { consistently, eventually } from './support/poll';
+import { CONTROLLER_NAMESPACE, TestEnv } from './support/test-env';
+
+let env: TestEnv;
+
+before(async () => {
+  env = await TestEnv.start();
+  await env.startAll();
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+it('a forged deployment.deleted for a live Deployment does not stop the repair of its Service', async () => {
+  await env.createNamespace('forged');
+  const dep = await env.createDeployment('forged', 'web');
+  await env.waitForService('forged', 'web');
+  const bus = new EventBus({ servers: env.plane.natsUrl, name: 'e2e-forger', log: pino({ level: 'silent' }), registry: new Registry() });
+  bus.start();
+  try {
+    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'forger connected' });
+    const forged = await bus.publish('deployment.deleted', { uid: dep.metadata!.uid!, namespace: 'forged', name: 'web', deletedAt: new Date().toISOString() });
+    assert.ok(forged.ok, 'the forged record is on the stream');
+  } finally {
+    await bus.close();
+  }
+  await env.deleteService('forged', 'web');
+  await env.waitForService('forged', 'web');
+  await env.waitForEvent('forged', 'web', 'ServiceRecreated');
+  const sc = env.controllers.find((c) => c.app === 'service-controller')!;
+  assert.match(sc.handle.readLog(), /record names a Deployment that is alive; the live API wins/);
+});
+
+it('a Deployment held back by a foreign Service of its name gets its own once that one is deleted', async () => {
+  await env.createNamespace('held');
+  await env.clients.core.createNamespacedService({
+    namespace: 'held',
+    body: { metadata: { name: 'web' }, spec: { selector: { app: 'other' }, ports: [{ port: 1234 }] } },
+  });
+  await env.createDeployment('held', 'web');
+  await env.waitForEvent('held', 'web', 'ServiceConflict');
+  await env.deleteService('held', 'web');
+  const ours = await env.waitForService('held', 'web', (s) => s.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'ekspose', 60_000);
+  assert.equal(ours.spec?.ports?.[0]?.port, 80);
+});
+
+const DENY_SERVICES = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: no-services-in-refused }
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["services"] }]
+  validations: [{ expression: "false", message: "Services are not allowed in this namespace by policy" }]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: { name: no-services-in-refused }
+spec:
+  policyName: no-services-in-refused
+  validationActions: [Deny]
+  matchResources: { namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: refused } } }
+`;
+
+it('a Service the API refuses (an admission policy) is told on the Deployment with the server\'s message, and the Ingress is made anyway', async () => {
+  await env.createNamespace('refused');
+  const applied = await env.plane.kubectl(['apply', '-f', '-'], { input: DENY_SERVICES });
+  assert.equal(applied.code, 0, applied.stderr);
+  // The policy is enforced once the API server has loaded it.
+  await eventually(
+    async () => {
+      try {
+        await env.clients.core.createNamespacedService({ namespace: 'refused', body: { metadata: { name: 'probe' }, spec: { ports: [{ port: 1 }] } } });
+        await env.deleteService('refused', 'probe');
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    { timeoutMs: 30_000, what: 'the admission policy to refuse Services' },
+  );
+  await env.createDeployment('refused', 'web', { labels: { ingReq: 'needed' } });
+  await env.waitForIngress('refused', 'web');
+  const warning = await env.waitForEvent('refused', 'web', 'ServiceRefused');
+  assert.equal(warning.type, 'Warning');
+  assert.match(warning.message ?? '', /not allowed in this namespace by policy/);
+  assert.equal(await env.getService('refused', 'web'), undefined);
+});
+
+it('kubectl delete --cascade=orphan keeps the Service and Ingress, and the next Deployment of the name adopts them', async () => {
+  await env.createNamespace('orphan');
+  await env.createDeployment('orphan', 'web', { labels: { ingReq: 'needed' } });
+  const svc = await env.waitForService('orphan', 'web');
+  const ing = await env.waitForIngress('orphan', 'web');
+  await env.deleteDeployment('orphan', 'web', 'Orphan');
+  await env.waitForGone('deployment', 'orphan', 'web');
+  await consistently(
+    async () => Boolean((await env.getService('orphan', 'web')) && (await env.getIngress('orphan', 'web'))),
+    3000,
+    'the orphaned Service and Ingress to stay',
+  );
+  assert.deepEqual((await env.getService('orphan', 'web'))?.metadata?.ownerReferences ?? [], [], 'the collector orphaned it');
+
+  const next = await env.createDeployment('orphan', 'web', { labels: { ingReq: 'needed' } });
+  const adopted = (o: { metadata?: { ownerReferences?: Array<{ uid?: string }> } }) => o.metadata?.ownerReferences?.[0]?.uid === next.metadata!.uid;
+  assert.equal((await env.waitForService('orphan', 'web', adopted)).metadata?.uid, svc.metadata?.uid, 'the same Service, adopted');
+  assert.equal((await env.waitForIngress('orphan', 'web', adopted)).metadata?.uid, ing.metadata?.uid, 'the same Ingress, adopted');
+});
+
+/** A controller process started by hand (not waited for), to watch it fail to start. */
+async function startRaw(app: 'deployment-controller', extraEnv: Record<string, string>) {
+  const [healthPort, metricsPort] = await freePorts(2);
+  const handle = startProcess({
+    name: `${app}-raw`,
+    cmd: process.execPath,
+    args: [join(workspaceRoot(), 'dist', 'apps', app, 'main.js')],
+    logFile: join(env.plane.dir, `${app}-raw-${Date.now()}.log`),
+    env: {
+      PATH: process.env.PATH ?? '',
+      KUBECONFIG: env.plane.kubeconfigPath,
+      NATS_URL: env.plane.natsUrl,
+      POD_NAMESPACE: CONTROLLER_NAMESPACE,
+      POD_NAME: `${app}-raw`,
+      EKSPOSE_BIND_ADDRESS: '127.0.0.1',
+      EKSPOSE_HEALTH_PORT: String(healthPort),
+      EKSPOSE_METRICS_PORT: String(metricsPort),
+      ...extraEnv,
+    },
+  });
+  return { handle, healthPort: Number(extraEnv.EKSPOSE_HEALTH_PORT ?? healthPort) };
+}
+
+it('a health port in use: one JSON line naming the cause, exit 1, no stack trace', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as AddressInfo).port;
+  try {
+    const { handle } = await startRaw('deployment-controller', { EKSPOSE_HEALTH_PORT: String(port) });
+    const exit = await handle.waitForExit(30_000);
+    assert.equal(exit.code, 1);
+    const log = handle.readLog();
+    const fatal = log.split('\n').filter((l) => l.includes('cannot start'));
+    assert.equal(fatal.length, 1, log);
+    const line = JSON.parse(fatal[0]!) as { level: string; msg: string };
+    assert.equal(line.level, 'fatal');
+    assert.match(line.msg, /EADDRINUSE/);
+    assert.doesNotMatch(log, /^\s+at /m, 'no stack trace');
+  } finally {
+    blocker.close();
+  }
+});
+
+it('a Lease namespace that does not exist: running, but not ready, and /readyz says why', async () => {
+  const { handle, healthPort } = await startRaw('deployment-controller', { POD_NAMESPACE: 'no-such-namespace' });
+  try {
+    const body = await eventually(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
+        if (!res || res.status !== 503) return undefined;
+        const json = (await res.json()) as { details?: { lease?: string } };
+        return json.details?.lease ? json : undefined;
+      },
+      { timeoutMs: 30_000, what: '/readyz 503 naming the Lease problem' },
+    );
+    assert.match(body.details!.lease!, /no-such-namespace|not found/);
+    assert.ok(handle.running, 'it keeps running and trying');
+    const warnings = handle.readLog().split('\n').filter((l) => l.includes('cannot create the Lease'));
+    assert.ok(warnings.length <= 2, `one warning per distinct problem, not one a second (${warnings.length})`);
+  } finally {
+    await handle.stop(12_000);
+  }
+});
