@@ -21,7 +21,7 @@ import { MANAGED_SELECTOR } from '@ekspose/labels';
 import { type ProcessHandle, freePorts, startControlPlane, startProcess, workspaceRoot } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
 import { ObjectCounter } from './lib/object-counter';
-import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, parsePrometheusText, sampleSum } from './lib/prometheus-text';
+import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, parsePrometheusText, sampleSum } from '@ekspose/testing';
 import { fmt, quantile, table } from './lib/stats';
 
 const APP = 'deployment-controller';
@@ -145,7 +145,7 @@ async function pollUntil<T>(what: string, timeoutMs: number, handle: ProcessHand
 async function scrape(metricsPort: number): Promise<Sample[]> {
   const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
-  return parsePrometheusText(await res.text());
+  return parsePrometheusText(await res.text()).samples;
 }
 
 function writesOf(samples: readonly Sample[]): Writes {

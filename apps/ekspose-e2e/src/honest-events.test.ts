@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { consistently } from './support/poll';
-import { sampleSum } from './support/prometheus-text';
+import { sampleSum } from '@ekspose/testing';
 import { type AppName, type ControllerProcess, TestEnv } from './support/test-env';
 
 let env: TestEnv;

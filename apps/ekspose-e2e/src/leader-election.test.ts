@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { consistently, eventually } from './support/poll';
-import { sampleSum } from './support/prometheus-text';
+import { sampleSum } from '@ekspose/testing';
 import { APPS, type AppName, type ControllerProcess, TestEnv } from './support/test-env';
 
 // Shorter than the 15 s default so the kill test stays quick; the retry period

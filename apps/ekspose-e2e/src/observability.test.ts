@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from './support/poll';
-import { type MetricsPage, hasSample, sampleSum } from './support/prometheus-text';
+import { type MetricsPage, hasSample, sampleSum } from '@ekspose/testing';
 import { type AppName, type ControllerProcess, type ProbeBody, TestEnv } from './support/test-env';
 
 let env: TestEnv;

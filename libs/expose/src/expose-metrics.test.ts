@@ -2,12 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { createControllerMetrics } from '@ekspose/k8s';
+import { hasSample, parsePrometheusText, sampleSum } from '@ekspose/testing';
 import { createExposeMetrics } from './expose-metrics';
-
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('createExposeMetrics', () => {
   it('counts invalid specs, conflicts and decisions beside the runtime metrics, with the controller label', async () => {
@@ -19,20 +15,21 @@ describe('createExposeMetrics', () => {
     m.decision('service', 'recreate');
     m.decision('service', 'create');
     m.decision('service', 'create');
-    const text = await registry.metrics();
-    assert.equal(sample(text, 'ekspose_invalid_spec_total{controller="service-controller",key="port"}'), 1);
-    assert.equal(sample(text, 'ekspose_conflicts_total{controller="service-controller",kind="ingress"}'), 1);
-    assert.equal(sample(text, 'ekspose_decisions_total{controller="service-controller",kind="service",decision="recreate"}'), 1);
-    assert.equal(sample(text, 'ekspose_decisions_total{controller="service-controller",kind="service",decision="create"}'), 2);
-    assert.ok(text.includes('ekspose_reconcile_total'), 'the runtime metrics share the registry');
+    const page = parsePrometheusText(await registry.metrics());
+    const sc = { controller: 'service-controller' };
+    assert.equal(sampleSum(page, 'ekspose_invalid_spec_total', { ...sc, key: 'port' }), 1);
+    assert.equal(sampleSum(page, 'ekspose_conflicts_total', { ...sc, kind: 'ingress' }), 1);
+    assert.equal(sampleSum(page, 'ekspose_decisions_total', { ...sc, kind: 'service', decision: 'recreate' }), 1);
+    assert.equal(sampleSum(page, 'ekspose_decisions_total', { ...sc, kind: 'service', decision: 'create' }), 2);
+    assert.ok(hasSample(page, 'ekspose_reconcile_total', sc), 'the runtime metrics share the registry');
   });
 
   it('a second controller on one registry reuses the counters', async () => {
     const registry = new Registry();
     createExposeMetrics(registry, 'a').conflict('service');
     createExposeMetrics(registry, 'b').conflict('service');
-    const text = await registry.metrics();
-    assert.equal(sample(text, 'ekspose_conflicts_total{controller="a",kind="service"}'), 1);
-    assert.equal(sample(text, 'ekspose_conflicts_total{controller="b",kind="service"}'), 1);
+    const page = parsePrometheusText(await registry.metrics());
+    assert.equal(sampleSum(page, 'ekspose_conflicts_total', { controller: 'a', kind: 'service' }), 1);
+    assert.equal(sampleSum(page, 'ekspose_conflicts_total', { controller: 'b', kind: 'service' }), 1);
   });
 });

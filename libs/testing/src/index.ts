@@ -22,3 +22,4 @@ export { describeAppCommandLine, runAppMain, type AppRun } from './app-cli';
 export { runCaptured, type CapturedRun, type RunCapturedOptions } from './run-captured';
 export { NatsServer, type NatsServerOptions } from './nats-server';
 export { waitUntilReady } from './wait-ready';
+export * from './prometheus-text';

@@ -9,13 +9,14 @@ import { type KubeClients, createKubeClients, mergePatchOptions, statusCodeOf } 
 import {
   type ControlPlane,
   type ProcessHandle,
+  type MetricsPage,
   freePorts,
+  parsePrometheusText,
   startControlPlane,
   startProcess,
   workspaceRoot,
 } from '@ekspose/testing';
 import { eventually } from './poll';
-import { type MetricsPage, parsePrometheusText } from './prometheus-text';
 
 export const APPS = ['deployment-controller', 'service-controller', 'ingress-controller'] as const;
 export type AppName = (typeof APPS)[number];
