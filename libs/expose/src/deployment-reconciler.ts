@@ -6,17 +6,8 @@
 import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
-import {
-  type Clock,
-  type ControllerMetrics,
-  type EventRecorder,
-  type Informer,
-  type ReconcileResult,
-  isConflict,
-  readOrUndefined,
-  realClock,
-  splitKey,
-} from '@ekspose/k8s';
+import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult } from '@ekspose/k8s';
+import { isConflict, readOrUndefined, realClock, splitKey } from '@ekspose/k8s';
 import { ConflictRetry } from './conflict-retry';
 import { DeletionOutbox } from './deletion-outbox';
 import { DeploymentWarnings } from './deployment-warnings';
@@ -25,7 +16,7 @@ import type { ExposeMetrics } from './expose-metrics';
 import { type HostIndex, claimsOf, hostHeldBy } from './host-conflict';
 import { HostWaitList } from './host-wait-list';
 import { involved } from './involved';
-import { ownerKeyOf } from './keys';
+import { ownersMissing } from './keys';
 import type { OwnedBinding, OwnedObject } from './owned-kinds';
 import { controllerReference, ownershipOf } from './ownership';
 import { OwnedWriter } from './owned-writer';
@@ -87,17 +78,9 @@ export class DeploymentReconciler {
 
   /** Keys whose managed objects exist but whose Deployment does not: swept on start and on resync. */
   orphanKeys(): string[] {
-    const keys = new Set<string>();
-    for (const { cache } of this.opts.owned) {
-      for (const obj of cache.list()) {
-        // Controlled by nobody: orphaned on purpose, left for the next Deployment of the name.
-        if (!controllerReference(obj.metadata)) continue;
-        const key = ownerKeyOf(obj);
-        if (!this.opts.deployments.get(...splitKey(key))) keys.add(key);
-      }
-    }
-    return [...keys];
+    return ownersMissing(this.opts.owned.map((b) => b.cache), this.opts.deployments);
   }
+
 
   reconcile = async (key: string): Promise<ReconcileResult> => {
     const [namespace, name] = splitKey(key);

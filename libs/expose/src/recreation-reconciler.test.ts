@@ -85,6 +85,14 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
   return { reconciler, actions, recorded, decisions, contradictions, consulted, logs, createErrors: api.control.createErrors, store, nats, vetoed };
 }
 
+/** A second reconcile of the key finds the object back in the cache and does nothing at all. */
+async function assertSettled(t: { reconciler: { reconcile(key: string): Promise<unknown> }; actions: Action[]; recorded: unknown[] }): Promise<void> {
+  const [actions, events] = [t.actions.length, t.recorded.length];
+  assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+  assert.deepEqual(t.actions.slice(actions), [], 'a second reconcile makes no call');
+  assert.equal(t.recorded.length, events, 'and records no Event');
+}
+
 const verbs = (actions: Action[]) => actions.map((a) => a.verb);
 
 describe('RecreationReconciler (Service)', () => {
@@ -108,6 +116,7 @@ describe('RecreationReconciler (Service)', () => {
     );
     assert.deepEqual(t.decisions, ['recreate']);
     assert.deepEqual(t.consulted, ['not-deleted']);
+    await assertSettled(t);
   });
 
   it('the Deployment is gone (404): no create, NATS not even asked', async () => {
@@ -261,6 +270,7 @@ describe('RecreationReconciler (Ingress)', () => {
       t.recorded.map((r) => [r.type, r.reason]),
       [['Normal', 'IngressRecreated']],
     );
+    await assertSettled(t);
   });
 
   it('missingKeys only names Deployments that want an Ingress', async () => {
@@ -286,6 +296,7 @@ describe('RecreationReconciler: a recreation is told only with evidence (no dele
     assert.deepEqual(t.decisions, ['create'], 'the recreation metric stays at 0');
     assert.ok(t.logs.some((l) => l.msg === 'service created (it was missing)' && l.evidence === 'none'));
     assert.ok(!t.logs.some((l) => l.msg === 'service recreated'));
+    await assertSettled(t);
   });
 
   it('missing at a sweep, with a deployment.exposed record for this uid: it existed, so ServiceRecreated and service.recreated', async () => {
