@@ -16,6 +16,7 @@ describe('routeDeploymentEvents (deployment-controller)', () => {
       deployments: deployments.informer,
       owned: [services.cache.informer],
       noteDeleted: (d) => void tombstones.push(d.metadata!.uid!),
+      watched: (key) => !key.startsWith('kube-system/'),
       enqueue: (key) => void enqueued.push(key),
     });
     return { enqueued, tombstones, deployments, services };
@@ -42,6 +43,13 @@ describe('routeDeploymentEvents (deployment-controller)', () => {
     assert.deepEqual(t.enqueued, ['shop/web', 'shop/web', 'shop/web']);
     assert.deepEqual(t.tombstones, ['uid-web']);
   });
+
+  it('a Deployment in a namespace not watched is not even noted: no tombstone that nothing would clear', async () => {
+    const t = await routed();
+    t.deployments.push('ADDED', deployment('dns', { namespace: 'kube-system' }));
+    t.deployments.push('DELETED', deployment('dns', { namespace: 'kube-system', rv: '101' }));
+    assert.deepEqual([t.enqueued, t.tombstones], [[], []]);
+  });
 });
 
 describe('routeRecreationEvents (service- and ingress-controller)', () => {
@@ -50,10 +58,21 @@ describe('routeRecreationEvents (service- and ingress-controller)', () => {
     const enqueued: string[] = [];
     const owned = { ...expectedService('web'), metadata: { ...expectedService('web').metadata, uid: 's1', resourceVersion: '5' } };
     const services = await storeWithCache<V1Service>('Service', [owned]);
-    routeRecreationEvents({ owned: services.cache.informer, noteDeleted: (k) => void noted.push(k), enqueue: (k) => void enqueued.push(k) });
+    routeRecreationEvents({
+      owned: services.cache.informer,
+      noteDeleted: (k) => void noted.push(k),
+      watched: (key) => !key.startsWith('kube-system/'),
+      enqueue: (k) => void enqueued.push(k),
+    });
     services.store.patch('shop', 'web', { metadata: { annotations: { a: 'b' } } });
     assert.deepEqual(enqueued, []);
     services.store.deleteByUser('shop', 'web');
+    assert.deepEqual([noted, enqueued], [['shop/web'], ['shop/web']]);
+    // Not its business: not noted (nothing would ever clear it), not enqueued.
+    const elsewhere = { ...expectedService('dns'), metadata: { ...expectedService('dns').metadata, namespace: 'kube-system', uid: 's2', resourceVersion: '6' } };
+    services.store.seed(elsewhere);
+    services.store.patch('kube-system', 'dns', { metadata: { annotations: { a: 'b' } } });
+    services.store.deleteByUser('kube-system', 'dns');
     assert.deepEqual([noted, enqueued], [['shop/web'], ['shop/web']]);
   });
 });

@@ -9,6 +9,8 @@ import { ownerKeyOf } from './keys';
 import type { OwnedObject } from './owned-kinds';
 
 type Enqueue = (key: string) => void;
+/** Whether a key is this controller's business (EKSPOSE_WATCH/SKIP_NAMESPACES): others are not even noted. */
+type Watched = (key: string) => boolean;
 
 /**
  * The deployment-controller: every Deployment event enqueues its key (a
@@ -20,21 +22,32 @@ export function routeDeploymentEvents(o: {
   deployments: Informer<V1Deployment>;
   owned: Array<Informer<OwnedObject>>;
   noteDeleted: (dep: V1Deployment) => void;
+  watched: Watched;
   enqueue: Enqueue;
 }): void {
-  o.deployments.on(INFORMER_ADD, (d) => o.enqueue(objectKey(d)));
-  o.deployments.on(INFORMER_UPDATE, (d) => o.enqueue(objectKey(d)));
+  const enqueue = (key: string) => {
+    if (o.watched(key)) o.enqueue(key);
+  };
+  o.deployments.on(INFORMER_ADD, (d) => enqueue(objectKey(d)));
+  o.deployments.on(INFORMER_UPDATE, (d) => enqueue(objectKey(d)));
   o.deployments.on(INFORMER_DELETE, (d) => {
+    if (!o.watched(objectKey(d))) return;
     o.noteDeleted(d);
     o.enqueue(objectKey(d));
   });
-  for (const cache of o.owned) cache.on(INFORMER_UPDATE, (obj) => o.enqueue(ownerKeyOf(obj)));
+  for (const cache of o.owned) cache.on(INFORMER_UPDATE, (obj) => enqueue(ownerKeyOf(obj)));
 }
 
 /** A recreate controller: a managed object deleted is evidence it existed, and its owner is looked at. */
-export function routeRecreationEvents<T extends OwnedObject>(o: { owned: Informer<T>; noteDeleted: (key: string) => void; enqueue: Enqueue }): void {
+export function routeRecreationEvents<T extends OwnedObject>(o: {
+  owned: Informer<T>;
+  noteDeleted: (key: string) => void;
+  watched: Watched;
+  enqueue: Enqueue;
+}): void {
   o.owned.on(INFORMER_DELETE, (obj) => {
     const key = ownerKeyOf(obj);
+    if (!o.watched(key)) return;
     o.noteDeleted(key);
     o.enqueue(key);
   });

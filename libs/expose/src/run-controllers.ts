@@ -29,6 +29,7 @@ interface Wiring {
   boot: Bootstrapped<Settings>;
   bus: EventBus;
   queue: WorkQueue;
+  watched: (key: string) => boolean;
   enqueue: (key: string) => void;
 }
 
@@ -43,10 +44,11 @@ function wire(name: string, summary: string): Wiring {
   const bus = new EventBus({ servers: settings.natsUrl, name, log, registry });
   bus.start();
   const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
+  const watched = (key: string) => isKeyWatched(key, settings);
   const enqueue = (key: string) => {
-    if (isKeyWatched(key, settings)) queue.add(key);
+    if (watched(key)) queue.add(key);
   };
-  return { name, boot, bus, queue, enqueue };
+  return { name, boot, bus, queue, watched, enqueue };
 }
 
 function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring): OwnedBinding<T> {
@@ -84,7 +86,13 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   // A host freed by a deletion goes to the Deployment that was waiting for it.
   const hostIndex = indexHosts(ingresses, (i) => reconciler.keysWaitingFor(i).forEach(w.enqueue));
   const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex });
-  routeDeploymentEvents({ deployments, owned: owned.map((b) => b.cache), noteDeleted: (d) => reconciler.noteDeleted(d), enqueue: w.enqueue });
+  routeDeploymentEvents({
+    deployments,
+    owned: owned.map((b) => b.cache),
+    noteDeleted: (d) => reconciler.noteDeleted(d),
+    watched: w.watched,
+    enqueue: w.enqueue,
+  });
   return host(w, [deployments, ...owned.map((b) => b.cache)], reconciler.reconcile, () => [
     ...deployments.list().map(objectKey),
     ...reconciler.orphanKeys(),
@@ -99,7 +107,7 @@ export async function runRecreationController<T extends OwnedObject>(kind: Owned
   const binding = bind(kind, w);
   const veto = kind.claimsHost ? heldHostVeto(indexHosts(binding.cache as unknown as Informer<V1Ingress>)) : undefined;
   const reconciler = new RecreationReconciler<T>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
-  routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), enqueue: w.enqueue });
+  routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), watched: w.watched, enqueue: w.enqueue });
   // Remember the deletions heard of on NATS, so the answer holds while NATS is down later.
   w.bus.followDeletions(w.name);
   return host(w, [deployments, binding.cache], reconciler.reconcile, () => reconciler.missingKeys());
