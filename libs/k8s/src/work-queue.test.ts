@@ -100,20 +100,20 @@ describe('backoffDelay', () => {
 });
 
 describe('TokenBucket', () => {
-  it('gives the burst at once, then one token per 1/qps', () => {
+  it('gives the burst at once, then reserves one token per 1/qps, each later than the last', () => {
     const bucket = new TokenBucket({ qps: 10, burst: 3, now: 0 });
-    assert.deepEqual([bucket.take(0), bucket.take(0), bucket.take(0)], [0, 0, 0]);
-    assert.equal(bucket.take(0), 100);
-    assert.equal(bucket.take(60), 40);
-    assert.equal(bucket.take(100), 0);
-    assert.equal(bucket.take(100), 100);
+    assert.deepEqual([bucket.reserve(0), bucket.reserve(0), bucket.reserve(0)], [0, 0, 0]);
+    assert.equal(bucket.reserve(0), 100, 'the 4th token is due at 100 ms');
+    assert.equal(bucket.reserve(60), 140, 'the 5th at 200 ms: 140 ms after t=60');
+    assert.equal(bucket.reserve(300), 0, 'by 300 ms the debt is paid and one token saved');
+    assert.equal(bucket.reserve(300), 100);
   });
 
   it('does not save more than the burst while idle', () => {
     const bucket = new TokenBucket({ qps: 10, burst: 2, now: 0 });
-    bucket.take(0);
-    bucket.take(0);
-    const waits = [bucket.take(60_000), bucket.take(60_000), bucket.take(60_000)];
+    bucket.reserve(0);
+    bucket.reserve(0);
+    const waits = [bucket.reserve(60_000), bucket.reserve(60_000), bucket.reserve(60_000)];
     assert.deepEqual(waits, [0, 0, 100]);
   });
 });
@@ -269,23 +269,26 @@ describe('WorkQueue', () => {
     assert.equal(h.calls.length, 1);
   });
 
-  it('starts a burst at once, then at qps', async () => {
+  it('fresh keys start as fast as the workers allow: the rate limit is for retries only (as client-go)', async () => {
     const h = harness({ workers: 100, qps: 10, burst: 3 });
     for (let i = 0; i < 6; i++) h.queue.add(`ns/k${i}`);
-    assert.equal(h.calls.length, 3);
-    for (const call of [...h.open]) call.resolve(done);
+    assert.equal(h.calls.length, 6, 'six fresh keys, six starts at once');
+  });
+
+  it('retries are spaced by the global bucket once its burst is spent, and by each key\'s own backoff', async () => {
+    const h = harness({ workers: 100, qps: 10, burst: 3, baseDelayMs: 5 });
+    for (let i = 0; i < 6; i++) h.queue.add(`ns/k${i}`);
+    for (const call of [...h.open]) call.reject(new Error('API down'));
     await flush();
-    assert.equal(h.calls.length, 3, 'finished runs must not bypass the rate limit');
-    await h.clock.advanceAsync(99);
-    assert.equal(h.calls.length, 3);
+    // Burst of 3: three retries after their own 5 ms backoff; then one per 100 ms.
+    await h.clock.advanceAsync(5);
+    assert.equal(h.calls.length, 9);
+    await h.clock.advanceAsync(94);
+    assert.equal(h.calls.length, 9);
     await h.clock.advanceAsync(1);
-    assert.equal(h.calls.length, 4);
+    assert.equal(h.calls.length, 10);
     await h.clock.advanceAsync(200);
-    assert.equal(h.calls.length, 6);
-    assert.deepEqual(
-      h.calls.slice(3).map((c) => c.at - h.calls[0].at),
-      [100, 200, 300],
-    );
+    assert.equal(h.calls.length, 12);
   });
 
   it('shutdown refuses new work and waits for in-flight reconciles', async () => {

@@ -21,9 +21,13 @@ export interface WorkQueueOptions {
   /** First retry delay; doubles per consecutive failure of the key. */
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Global rate of reconcile starts, refilled continuously. */
+  /**
+   * Global rate of *retries* (keys put back after a failed reconcile), as
+   * client-go's default controller rate limiter does: fresh keys are bounded by
+   * the workers and by the API server's own priority and fairness, not here.
+   */
   qps?: number;
-  /** Starts allowed at once before qps applies (the initial resync of many keys). */
+  /** Retries allowed at once before qps applies. */
   burst?: number;
   clock?: Clock;
   log?: Logger;
@@ -53,14 +57,15 @@ export class TokenBucket {
     this.last = opts.now;
   }
 
-  /** Takes a token and returns 0, or returns how many ms until one is available (and takes nothing). */
-  take(now: number): number {
+  /**
+   * Reserves the next token, going into debt when there is none (as
+   * golang.org/x/time/rate's Reserve does), and returns how many ms until it is
+   * due: 0 while the burst lasts, then 1/qps apart for each reservation.
+   */
+  reserve(now: number): number {
     this.refill(now);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.qps));
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.qps);
   }
 
   private refill(now: number): void {
@@ -91,7 +96,6 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
 
   private reconcile: Reconciler | undefined;
-  private rateTimer: TimerHandle | undefined;
   private pumping = false;
   private pumpAgain = false;
   private stopping = false;
@@ -174,8 +178,6 @@ export class WorkQueue {
       this.stopping = true;
       for (const { handle } of this.waiting.values()) this.clock.clearTimeout(handle);
       this.waiting.clear();
-      if (this.rateTimer) this.clock.clearTimeout(this.rateTimer);
-      this.rateTimer = undefined;
       const dropped = this.ready.length;
       this.ready.length = 0;
       this.dirty.clear();
@@ -220,16 +222,8 @@ export class WorkQueue {
 
   private startReady(): void {
     const reconcile = this.reconcile;
-    if (!reconcile || this.stopping || this.rateTimer) return;
+    if (!reconcile || this.stopping) return;
     while (this.processing.size < this.workers && this.ready.length > 0) {
-      const waitMs = this.bucket.take(this.clock.now());
-      if (waitMs > 0) {
-        this.rateTimer = this.clock.setTimeout(() => {
-          this.rateTimer = undefined;
-          this.pump();
-        }, waitMs);
-        return;
-      }
       const key = this.ready.shift() as string;
       this.dirty.delete(key);
       this.processing.add(key);
@@ -284,7 +278,8 @@ export class WorkQueue {
       case 'error': {
         outcome = 'error';
         const failures = this.failures.get(key) ?? 0;
-        const delayMs = backoffDelay(failures, this.baseDelayMs, this.maxDelayMs);
+        // The later of the key's own backoff and the global retry bucket (client-go's MaxOfRateLimiter).
+        const delayMs = Math.max(backoffDelay(failures, this.baseDelayMs, this.maxDelayMs), this.bucket.reserve(this.clock.now()));
         this.failures.set(key, failures + 1);
         this.metrics?.retried();
         this.log.warn({ key, durationMs, err: result.error, retries: failures + 1, delayMs }, 'reconcile failed, retrying');
