@@ -31,9 +31,10 @@ export function routeDeploymentEvents(o: {
   o.deployments.on(INFORMER_ADD, (d) => enqueue(objectKey(d)));
   o.deployments.on(INFORMER_UPDATE, (d) => enqueue(objectKey(d)));
   o.deployments.on(INFORMER_DELETE, (d) => {
-    if (!o.watched(objectKey(d))) return;
+    const key = objectKey(d);
+    if (!o.watched(key)) return;
     o.noteDeleted(d);
-    o.enqueue(objectKey(d));
+    o.enqueue(key);
   });
   for (const cache of o.owned) cache.on(INFORMER_UPDATE, (obj) => enqueue(ownerKeyOf(obj)));
 }

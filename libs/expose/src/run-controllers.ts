@@ -44,11 +44,9 @@ function wire(name: string, summary: string): Wiring {
   const bus = new EventBus({ servers: settings.natsUrl, name, log, registry });
   bus.start();
   const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
+  // The event routing drops keys outside the watched namespaces before they are noted or enqueued.
   const watched = (key: string) => isKeyWatched(key, settings);
-  const enqueue = (key: string) => {
-    if (watched(key)) queue.add(key);
-  };
-  return { name, boot, bus, queue, watched, enqueue };
+  return { name, boot, bus, queue, watched, enqueue: (key) => queue.add(key) };
 }
 
 function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring): OwnedBinding<T> {
