@@ -263,7 +263,7 @@ async function runScenario(opts: Options, workers: number, round: number): Promi
         NODE_ENV: 'production',
         NODE_OPTIONS: '--max-old-space-size=192',
         KUBECONFIG: plane.kubeconfigPath,
-        NATS_URL: plane.natsUrl,
+        ...plane.natsEnv(APP),
         POD_NAMESPACE: CONTROLLER_NAMESPACE,
         POD_NAME: identity,
         EKSPOSE_DOMAIN: 'bench.test',

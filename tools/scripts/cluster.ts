@@ -282,10 +282,12 @@ async function serve(binDir: string): Promise<never> {
     [
       '# Written by `npm run cluster -- up`. Use it with: . .ekspose/env',
       `export KUBECONFIG=${quote(files.kubeconfig)}`,
-      `export NATS_URL=${quote(plane.natsUrl)}`,
+      // The admin NATS user (the nats CLI reads these too); `npm start` runs the three controllers as it.
+      ...Object.entries(plane.natsEnv('admin')).map(([k, v]) => `export ${k}=${quote(v)}`),
       `export PATH=${quote(binDir)}:"$PATH"`,
       '',
     ].join('\n'),
+    0o600,
   );
   const state: ClusterState = {
     supervisorPid: process.pid,

@@ -19,7 +19,16 @@ copyFileSync(plane.kubeconfigPath, join(devDir, 'kubeconfig'));
 const env = plane.env();
 writeFileSync(
   join(devDir, 'env'),
-  `export KUBECONFIG=${join(devDir, 'kubeconfig')}\nexport NATS_URL=${env.NATS_URL}\nexport PATH=${plane.binDir}:$PATH\n`,
+  [
+    `export KUBECONFIG=${join(devDir, 'kubeconfig')}`,
+    // The admin NATS user, for the nats CLI (`nats stream view EKSPOSE`); each controller runs as its own.
+    ...Object.entries(env)
+      .filter(([k]) => k.startsWith('NATS_'))
+      .map(([k, v]) => `export ${k}=${v}`),
+    `export PATH=${plane.binDir}:$PATH`,
+    '',
+  ].join('\n'),
+  { mode: 0o600 },
 );
 await plane.kubectl(['create', 'namespace', 'ekspose-system']);
 
@@ -28,12 +37,11 @@ const controllers = runControllers(
   root,
   {
     KUBECONFIG: plane.kubeconfigPath,
-    NATS_URL: plane.natsUrl,
     POD_NAMESPACE: 'ekspose-system',
     EKSPOSE_BIND_ADDRESS: '127.0.0.1',
     EKSPOSE_DOMAIN: process.env.EKSPOSE_DOMAIN ?? 'ekspose.local',
   },
-  (_app, i) => ({ EKSPOSE_HEALTH_PORT: String(ports[2 * i]), EKSPOSE_METRICS_PORT: String(ports[2 * i + 1]) }),
+  (app, i) => ({ ...plane.natsEnv(app), EKSPOSE_HEALTH_PORT: String(ports[2 * i]), EKSPOSE_METRICS_PORT: String(ports[2 * i + 1]) }),
   raw,
 );
 

@@ -4,7 +4,8 @@
 // §5 asks for; and the three controllers, each signed in as its own
 // ServiceAccount with only those grants, do their whole job without a 403.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type {
@@ -24,7 +25,18 @@ import type {
 } from '@kubernetes/client-node';
 import { type DeploymentLike, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
 import { type Settings, loadSettings } from '@ekspose/expose';
-import { type ControlPlane, type ProcessHandle, freePorts, startControlPlane, startProcess, workspaceRoot } from '@ekspose/testing';
+import {
+  type ControlPlane,
+  type NatsUser,
+  type ProcessHandle,
+  NATS_USERS,
+  freePorts,
+  natsPasswordVariable,
+  runCaptured,
+  startControlPlane,
+  startProcess,
+  workspaceRoot,
+} from '@ekspose/testing';
 import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';
 import { APPS, type AppName as App, leaseName } from './support/test-env';
@@ -40,6 +52,8 @@ const DESIGN_LEASE_VERBS = ['get', 'create', 'update'];
 const EXPECTED_OBJECTS = [
   'Namespace /ekspose',
   'ConfigMap ekspose/ekspose-settings',
+  'ConfigMap ekspose/nats-config',
+  'PodDisruptionBudget ekspose/nats',
   'Service ekspose/nats',
   'Service ekspose/nats-headless',
   'StatefulSet ekspose/nats',
@@ -109,9 +123,33 @@ function portNumber(container: V1Container, port: number | string | undefined): 
   return container.ports?.find((p) => p.name === port)?.containerPort;
 }
 
+function settingsConfigMap(items: KubeObject[]): V1ConfigMap {
+  return present(items.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('ekspose-settings-')), 'settings ConfigMap') as unknown as V1ConfigMap;
+}
+
+/**
+ * Checks a rendered nats-config with the real nats-server (`-t`: parse and check,
+ * do not start), given every variable the StatefulSet sets; returns the files.
+ */
+async function checkNatsConfig(items: KubeObject[]): Promise<{ conf: string; auth: string }> {
+  const configMap = present(items.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('nats-config-')), 'nats-config') as unknown as V1ConfigMap;
+  const dir = mkdtempSync(join(tmpdir(), 'ekspose-nats-conf-'));
+  try {
+    for (const [file, text] of Object.entries(configMap.data ?? {})) writeFileSync(join(dir, file), text);
+    const sts = only<V1StatefulSet>(items, 'StatefulSet', 'nats');
+    const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
+    for (const e of sts.spec?.template.spec?.containers[0]?.env ?? []) env[e.name] = e.value ?? `from-${e.valueFrom?.secretKeyRef?.key ?? 'field'}`;
+    const checked = await runCaptured(join(plane.binDir, 'nats-server'), ['-c', join(dir, 'nats.conf'), '-t'], { env, timeoutMs: 10_000 });
+    assert.equal(checked.code, 0, `nats-server -t: ${checked.stdout}${checked.stderr}`);
+    return { conf: configMap.data?.['nats.conf'] ?? '', auth: configMap.data?.['auth.conf'] ?? '' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The settings every controller reads: the shipped ConfigMap plus what the Deployment's env adds. */
 function shippedSettings(items: KubeObject[], podName: string): Settings {
-  const configMap = items.find((o) => o.kind === 'ConfigMap') as unknown as V1ConfigMap;
+  const configMap = settingsConfigMap(items);
   const loaded = loadSettings({ ...configMap.data, POD_NAMESPACE: NAMESPACE, POD_NAME: podName });
   assert.ok(loaded.ok, `manifests/settings.env is rejected: ${loaded.ok ? '' : loaded.problems.join('; ')}`);
   return loaded.settings;
@@ -208,8 +246,8 @@ describe('manifests/', () => {
         const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
         assert.equal(env['POD_NAMESPACE']?.valueFrom?.fieldRef?.fieldPath, 'metadata.namespace');
         assert.equal(env['POD_NAME']?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
-        const configMap = present(items.find((o) => o.kind === 'ConfigMap'), 'settings ConfigMap');
-        assert.deepEqual(c.envFrom, [{ configMapRef: { name: configMap.metadata.name } }]);
+        const configMap = settingsConfigMap(items);
+        assert.deepEqual(c.envFrom, [{ configMapRef: { name: configMap.metadata?.name } }]);
       });
 
       it('PodDisruptionBudget keeps one of the Deployment\'s pods', () => {
@@ -229,14 +267,25 @@ describe('manifests/', () => {
     assert.equal(shouldWatchNamespace(SAMPLES_NAMESPACE, settings), true);
   });
 
-  it('NATS: a StatefulSet running JetStream with its store on a volume claim, non-root and read-only', () => {
+  it('NATS: a 3-node JetStream cluster (valid config, Parallel start, spread, PDB), store on a volume claim, non-root and read-only', async () => {
     const sts = only<V1StatefulSet>(items, 'StatefulSet', 'nats');
     const pod = present(sts.spec?.template.spec, 'pod spec');
     const c = present(pod.containers[0], 'container');
     assert.match(c.image ?? '', /\/nats:2\.10\b/);
-    const args = c.args ?? [];
-    assert.ok(args.includes('--jetstream') || args.includes('-js'), `JetStream on: ${args.join(' ')}`);
-    const storeDir = args.join(' ').match(/(?:--store_dir[= ]|-sd )(\S+)/)?.[1];
+    assert.deepEqual(c.args, ['--config=/etc/nats/nats.conf']);
+    const { conf } = await checkNatsConfig(items);
+    assert.equal(sts.spec?.replicas, 3);
+    assert.equal(sts.spec?.podManagementPolicy, 'Parallel', 'a node is ready only with a quorum: start them together');
+    const routes = [...conf.matchAll(/nats:\/\/(nats-\d)\.nats-headless\.ekspose\.svc:6222/g)].map((m) => m[1]);
+    assert.deepEqual(routes, ['nats-0', 'nats-1', 'nats-2'], 'a route to every pod');
+    assert.equal(
+      pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey,
+      'kubernetes.io/hostname',
+    );
+    const pdb = only<V1PodDisruptionBudget>(items, 'PodDisruptionBudget', 'nats');
+    assert.equal(pdb.spec?.maxUnavailable, 1, 'a drain keeps the quorum');
+    const storeDir = conf.match(/store_dir:\s*(\S+)/)?.[1];
+    assert.ok(storeDir && /jetstream\s*\{/.test(conf), 'JetStream on, with a store dir');
     const mount = c.volumeMounts?.find((m) => m.mountPath === storeDir);
     assert.ok(mount, `the store dir ${storeDir} is a mounted volume`);
     assert.deepEqual(sts.spec?.volumeClaimTemplates?.map((t) => t.metadata?.name), [mount.name]);
@@ -244,6 +293,33 @@ describe('manifests/', () => {
     assert.equal(pod.securityContext?.runAsNonRoot, true);
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
     assert.ok(c.resources?.limits?.['memory'], 'a memory limit');
+  });
+
+  it('NATS credentials: every password auth.conf reads comes from the Secret, and each controller signs in as itself', async () => {
+    const { auth } = await checkNatsConfig(items);
+    const sts = only<V1StatefulSet>(items, 'StatefulSet', 'nats');
+    const stsEnv = Object.fromEntries((sts.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e]));
+    const users = [...auth.matchAll(/user: (\S+)\s+password: \$(\w+)/g)].map((m) => [m[1]!, m[2]!] as const);
+    assert.deepEqual(users.map(([u]) => u).sort(), [...NATS_USERS].sort());
+    for (const [user, variable] of users) {
+      assert.equal(variable, natsPasswordVariable(user as NatsUser));
+      assert.deepEqual(stsEnv[variable]?.valueFrom?.secretKeyRef, { name: 'ekspose-nats-credentials', key: user });
+    }
+    for (const app of APPS) {
+      const c = present(only<V1Deployment>(items, 'Deployment', app).spec?.template.spec?.containers[0], `${app} container`);
+      const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+      assert.equal(env['NATS_USER']?.value, app);
+      assert.deepEqual(env['NATS_PASSWORD']?.valueFrom?.secretKeyRef, { name: 'ekspose-nats-credentials', key: app });
+    }
+    assert.equal(settingsConfigMap(items).data?.['NATS_STREAM_REPLICAS'], '3', 'the stream has a copy on each node');
+  });
+
+  it('manifests/nats-single: the same NATS as one server, without a cluster block, and a valid config', async () => {
+    await kubectl(['apply', '-f', join(MANIFESTS, 'namespace.yaml')]);
+    const { items: single } = await dryRun(join(MANIFESTS, 'nats-single'));
+    assert.equal(only<V1StatefulSet>(single, 'StatefulSet', 'nats').spec?.replicas, 1);
+    const { conf } = await checkNatsConfig(single);
+    assert.doesNotMatch(conf, /cluster\s*\{/);
   });
 });
 
@@ -299,7 +375,7 @@ describe('the controllers with only these grants', () => {
       const identity = `${app}-0`;
       const kubeconfig = join(plane.dir, `${app}.kubeconfig`);
       await writeTokenKubeconfig(plane, app, kubeconfig);
-      const configMap = items.find((o) => o.kind === 'ConfigMap') as unknown as V1ConfigMap;
+      const configMap = settingsConfigMap(items);
       const [healthPort = 0, metricsPort = 0] = await freePorts(2);
       const handle = startProcess({
         name: identity,
@@ -310,7 +386,7 @@ describe('the controllers with only these grants', () => {
           PATH: process.env['PATH'] ?? '',
           ...configMap.data,
           KUBECONFIG: kubeconfig,
-          NATS_URL: plane.natsUrl,
+          ...plane.natsEnv(app),
           POD_NAMESPACE: NAMESPACE,
           POD_NAME: identity,
           EKSPOSE_BIND_ADDRESS: '127.0.0.1',

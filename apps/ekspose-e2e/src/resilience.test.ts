@@ -39,7 +39,7 @@ async function staysGone(ns: string, names: string[], ms = 4000): Promise<void> 
 
 /** A lookup client of our own, to see what the controllers published. */
 async function withBus<T>(fn: (bus: EventBus) => Promise<T>): Promise<T> {
-  const bus = new EventBus({ servers: env.plane.natsUrl, name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
+  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
   bus.start();
   try {
     await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });

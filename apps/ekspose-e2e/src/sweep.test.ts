@@ -47,7 +47,7 @@ it('a restarted deployment-controller removes the objects of Deployments deleted
   }
   assert.ok(await env.getService('sweep', 'stays'), 'a live Deployment keeps its Service');
 
-  const bus = new EventBus({ servers: env.plane.natsUrl, name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
+  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
   bus.start();
   try {
     await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });
@@ -78,7 +78,7 @@ it('a Deployment deleted and recreated under its name while the deployment-contr
   assert.equal(takenSvc.metadata?.uid, svc.metadata?.uid, 'the same Service, taken over');
   assert.equal(takenIng.metadata?.uid, ing.metadata?.uid, 'the same Ingress, taken over');
 
-  const bus = new EventBus({ servers: env.plane.natsUrl, name: 'e2e-probe-takeover', log: pino({ level: 'silent' }), registry: new Registry() });
+  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-probe-takeover', log: pino({ level: 'silent' }), registry: new Registry() });
   bus.start();
   try {
     await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });

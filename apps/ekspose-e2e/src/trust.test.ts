@@ -28,7 +28,7 @@ it('a forged deployment.deleted for a live Deployment does not stop the repair o
   await env.createNamespace('forged');
   const dep = await env.createDeployment('forged', 'web');
   await env.waitForService('forged', 'web');
-  const bus = new EventBus({ servers: env.plane.natsUrl, name: 'e2e-forger', log: pino({ level: 'silent' }), registry: new Registry() });
+  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-forger', log: pino({ level: 'silent' }), registry: new Registry() });
   bus.start();
   try {
     await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'forger connected' });
@@ -132,7 +132,7 @@ async function startRaw(app: 'deployment-controller', extraEnv: Record<string, s
     env: {
       PATH: process.env.PATH ?? '',
       KUBECONFIG: env.plane.kubeconfigPath,
-      NATS_URL: env.plane.natsUrl,
+      ...env.plane.natsEnv(app),
       POD_NAMESPACE: CONTROLLER_NAMESPACE,
       POD_NAME: `${app}-raw`,
       EKSPOSE_BIND_ADDRESS: '127.0.0.1',

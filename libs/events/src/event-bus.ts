@@ -33,10 +33,21 @@ export interface EventBusOptions {
   servers: string;
   /** Connection name shown by the server, e.g. the controller's name. */
   name: string;
+  /** NATS user and password (manifests/nats/auth.conf gives each controller its own). */
+  user?: string;
+  pass?: string;
+  /**
+   * Bring the stream's settings up to date when they drifted. Default true. The
+   * recreation controllers pass false: NATS lets only the deployment-controller
+   * update the stream, so they create it when it is missing and otherwise only read it.
+   */
+  manageStream?: boolean;
   log: Logger;
   registry: Registry;
   /** How long the stream keeps events. Default 7 days. */
   streamMaxAgeSeconds?: number;
+  /** Copies of the stream in a JetStream cluster (1 on a single server, whatever is asked). Default 1. */
+  streamReplicas?: number;
   clock?: Clock;
   /** Pause between connection attempts (and the client's reconnect wait). Default 2000. */
   reconnectWaitMs?: number;
@@ -87,7 +98,8 @@ export class EventBus {
     this.log = options.log;
     this.clock = options.clock ?? realClock;
     const maxAgeSeconds = options.streamMaxAgeSeconds ?? DEFAULT_STREAM_MAX_AGE_SECONDS;
-    desiredStreamConfig(maxAgeSeconds); // rejects a bad max age now rather than at connect time
+    const streamReplicas = options.streamReplicas ?? 1;
+    desiredStreamConfig(maxAgeSeconds, streamReplicas); // rejects a bad max age or replica count now rather than at connect time
     this.reconnectWaitMs = options.reconnectWaitMs ?? 2000;
     this.maxDeliver = options.maxDeliver ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
@@ -104,9 +116,13 @@ export class EventBus {
     this.link = new NatsLink({
       servers,
       name: options.name,
+      ...(options.user !== undefined ? { user: options.user } : {}),
+      ...(options.pass !== undefined ? { pass: options.pass } : {}),
+      manageStream: options.manageStream ?? true,
       log: this.log,
       clock: this.clock,
       maxAgeSeconds,
+      streamReplicas,
       reconnectWaitMs: this.reconnectWaitMs,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       onStateChange: (connected) => this.connectedGauge.set(connected ? 1 : 0),

@@ -31,7 +31,16 @@ describe('streamConfigUpdate', () => {
   const desired = desiredStreamConfig(3600);
 
   it('is empty for a stream that already matches (no write on restart)', () => {
-    assert.deepEqual(streamConfigUpdate({ ...desired, num_replicas: 3 }, desired), {});
+    assert.deepEqual(streamConfigUpdate({ ...desired }, desired), {});
+    const three = desiredStreamConfig(3600, 3);
+    assert.deepEqual(streamConfigUpdate({ ...three }, three), {});
+  });
+
+  it('asks for the configured number of replicas (a stream made on one node grows with the cluster)', () => {
+    assert.deepEqual(streamConfigUpdate({ ...desired, num_replicas: 1 }, desiredStreamConfig(3600, 3)), { num_replicas: 3 });
+    assert.deepEqual(streamConfigUpdate({ ...desired, num_replicas: 3 }, desired), { num_replicas: 1 });
+    assert.throws(() => desiredStreamConfig(3600, 0), /replicas/);
+    assert.throws(() => desiredStreamConfig(3600, 6), /replicas/);
   });
 
   it('names exactly the settings that drifted, keeping extra subjects', () => {

@@ -18,12 +18,18 @@ const NANOS_PER_SECOND = 1_000_000_000;
 
 export type DesiredStreamConfig = Pick<
   StreamConfig,
-  'name' | 'subjects' | 'storage' | 'retention' | 'discard' | 'max_age' | 'duplicate_window' | 'allow_direct'
+  'name' | 'subjects' | 'storage' | 'retention' | 'discard' | 'max_age' | 'duplicate_window' | 'allow_direct' | 'num_replicas'
 >;
 
-export function desiredStreamConfig(maxAgeSeconds: number): DesiredStreamConfig {
+/** The most copies a JetStream stream can have. */
+export const MAX_STREAM_REPLICAS = 5;
+
+export function desiredStreamConfig(maxAgeSeconds: number, replicas = 1): DesiredStreamConfig {
   if (!Number.isFinite(maxAgeSeconds) || maxAgeSeconds <= 0) {
     throw new Error(`stream max age must be a positive number of seconds, got ${maxAgeSeconds}`);
+  }
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_STREAM_REPLICAS) {
+    throw new Error(`stream replicas must be an integer from 1 to ${MAX_STREAM_REPLICAS}, got ${replicas}`);
   }
   // The server refuses a duplicate window longer than max_age.
   const duplicateWindowSeconds = Math.min(DUPLICATE_WINDOW_SECONDS, maxAgeSeconds);
@@ -37,24 +43,26 @@ export function desiredStreamConfig(maxAgeSeconds: number): DesiredStreamConfig 
     duplicate_window: Math.round(duplicateWindowSeconds * NANOS_PER_SECOND),
     // Direct get answers "last deployment.deleted for ns/name" from any replica, cheaply.
     allow_direct: true,
+    // Copies on as many servers of a JetStream cluster: one node down loses nothing.
+    num_replicas: replicas,
   };
 }
 
 /**
  * The settings of an existing stream that differ from what ekspose needs, as an
  * update to apply (empty = nothing to do). Settings ekspose does not care
- * about (replicas, extra subjects an operator added) are left alone.
+ * about (extra subjects an operator added, limits) are left alone.
  */
-export function streamConfigUpdate(
-  current: Partial<StreamConfig>,
-  desired: DesiredStreamConfig,
-): Partial<Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'allow_direct'>> {
-  const update: Partial<Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'allow_direct'>> = {};
+export type StreamConfigUpdate = Partial<Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'allow_direct' | 'num_replicas'>>;
+
+export function streamConfigUpdate(current: Partial<StreamConfig>, desired: DesiredStreamConfig): StreamConfigUpdate {
+  const update: StreamConfigUpdate = {};
   const subjects = current.subjects ?? [];
   if (!subjects.includes(SUBJECT_ROOT)) update.subjects = [...subjects, SUBJECT_ROOT];
   if (current.max_age !== desired.max_age) update.max_age = desired.max_age;
   if (current.duplicate_window !== desired.duplicate_window) update.duplicate_window = desired.duplicate_window;
   if (current.allow_direct !== true) update.allow_direct = true;
+  if ((current.num_replicas ?? 1) !== desired.num_replicas) update.num_replicas = desired.num_replicas;
   return update;
 }
 

@@ -12,6 +12,11 @@ export function isStreamNotFound(err: unknown): boolean {
   );
 }
 
+/** The server runs JetStream alone (not clustered), so a stream can have one replica only. */
+export function isReplicasUnsupported(err: unknown): boolean {
+  return /replicas > 1 not supported in non-clustered mode/i.test(errorText(err));
+}
+
 /** JetStream answers no one: the stream is gone (or JetStream is off) even though the link is up. */
 export function isNoResponders(err: unknown): boolean {
   return /no responders|jetstream is not enabled/i.test(errorText(err));

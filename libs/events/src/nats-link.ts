@@ -13,9 +13,14 @@ import { STREAM_NAME } from './subjects';
 export interface NatsLinkOptions {
   servers: string[];
   name: string;
+  user?: string;
+  pass?: string;
+  /** Update a drifted stream (true), or only create a missing one (false). */
+  manageStream: boolean;
   log: Logger;
   clock: Clock;
   maxAgeSeconds: number;
+  streamReplicas: number;
   reconnectWaitMs: number;
   connectTimeoutMs: number;
   /** Told every time `connected` may have changed. */
@@ -150,6 +155,7 @@ export class NatsLink {
         nc = await connect({
           servers,
           name: this.opts.name,
+          ...(this.opts.user !== undefined ? { user: this.opts.user, pass: this.opts.pass } : {}),
           maxReconnectAttempts: -1,
           reconnectTimeWait: this.opts.reconnectWaitMs,
           // The first connection is retried by this loop rather than by the client
@@ -221,7 +227,7 @@ export class NatsLink {
   private async ensureStreamLoop(epoch: number): Promise<void> {
     while (!this.closing && this.epoch === epoch && this.linkUp && this.nc) {
       try {
-        await ensureStream(this.nc, this.opts.maxAgeSeconds, this.opts.log);
+        await ensureStream(this.nc, this.opts.maxAgeSeconds, this.opts.log, { update: this.opts.manageStream, replicas: this.opts.streamReplicas });
         if (this.epoch !== epoch || this.closing) return;
         this.streamReady = true;
         this.lastError = undefined;

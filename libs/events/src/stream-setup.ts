@@ -1,40 +1,78 @@
 // Makes sure the EKSPOSE stream exists with the settings ekspose relies on:
 // created when missing, only the drifted settings updated otherwise, nothing
 // written when nothing drifted. Two controllers starting together are fine.
+// A NATS that is not clustered can hold one copy only: asked for more, the
+// stream gets one and the log says why, so one settings file serves both setups.
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { desiredStreamConfig, streamConfigUpdate } from './jetstream-config';
-import { errorText, isStreamNotFound } from './nats-errors';
+import { type DesiredStreamConfig, desiredStreamConfig, streamConfigUpdate } from './jetstream-config';
+import { errorText, isReplicasUnsupported, isStreamNotFound } from './nats-errors';
 import { STREAM_NAME } from './subjects';
 
 export const API_TIMEOUT_MS = 5000;
 
-export async function ensureStream(nc: NatsConnection, maxAgeSeconds: number, log: Logger): Promise<void> {
+export interface EnsureStreamOptions {
+  /** Update drifted settings; when false a drift is only logged (the caller may not update). Default true. */
+  update?: boolean;
+  /** Copies of the stream in a JetStream cluster. Default 1. */
+  replicas?: number;
+}
+
+export async function ensureStream(nc: NatsConnection, maxAgeSeconds: number, log: Logger, opts: EnsureStreamOptions = {}): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS, checkAPI: false });
+  const update = opts.update ?? true;
+  const desired = desiredStreamConfig(maxAgeSeconds, opts.replicas ?? 1);
   try {
-    await updateStream(jsm, maxAgeSeconds, log);
+    await updateStream(jsm, desired, log, update);
   } catch (err) {
     if (!isStreamNotFound(err)) throw err;
     try {
-      await jsm.streams.add({ ...desiredStreamConfig(maxAgeSeconds) });
-      log.info({ stream: STREAM_NAME, maxAgeSeconds }, 'stream created');
+      await addStream(jsm, desired, log);
     } catch (addErr) {
       // Another controller created it between our look and our add.
       if (!/already in use/i.test(errorText(addErr))) throw addErr;
-      await updateStream(jsm, maxAgeSeconds, log);
+      await updateStream(jsm, desired, log, update);
     }
   }
 }
 
-async function updateStream(jsm: JetStreamManager, maxAgeSeconds: number, log: Logger): Promise<void> {
+function unclustered(desired: DesiredStreamConfig, log: Logger): DesiredStreamConfig {
+  log.warn(
+    { stream: STREAM_NAME, wanted: desired.num_replicas },
+    'NATS is not clustered: the stream keeps one copy (set NATS_STREAM_REPLICAS=1 to say so)',
+  );
+  return { ...desired, num_replicas: 1 };
+}
+
+async function addStream(jsm: JetStreamManager, desired: DesiredStreamConfig, log: Logger): Promise<void> {
+  let config = desired;
+  try {
+    await jsm.streams.add({ ...config });
+  } catch (err) {
+    if (!isReplicasUnsupported(err) || config.num_replicas === 1) throw err;
+    config = unclustered(config, log);
+    await jsm.streams.add({ ...config });
+  }
+  log.info({ stream: STREAM_NAME, maxAgeSeconds: config.max_age / 1e9, replicas: config.num_replicas }, 'stream created');
+}
+
+async function updateStream(jsm: JetStreamManager, desired: DesiredStreamConfig, log: Logger, mayUpdate: boolean): Promise<void> {
   const info = await jsm.streams.info(STREAM_NAME);
-  const desired = desiredStreamConfig(maxAgeSeconds);
   const update = streamConfigUpdate(info.config, desired);
-  if (Object.keys(update).length > 0) {
-    await jsm.streams.update(STREAM_NAME, update);
-    log.info({ stream: STREAM_NAME, changed: Object.keys(update) }, 'stream settings updated');
+  if (Object.keys(update).length > 0 && !mayUpdate) {
+    log.info({ stream: STREAM_NAME, drifted: Object.keys(update) }, 'stream settings differ from ours; the deployment-controller updates them');
+  } else if (Object.keys(update).length > 0) {
+    let applied = update;
+    try {
+      await jsm.streams.update(STREAM_NAME, update);
+    } catch (err) {
+      if (!isReplicasUnsupported(err) || update.num_replicas === undefined) throw err;
+      applied = streamConfigUpdate(info.config, unclustered(desired, log));
+      if (Object.keys(applied).length > 0) await jsm.streams.update(STREAM_NAME, applied);
+    }
+    if (Object.keys(applied).length > 0) log.info({ stream: STREAM_NAME, changed: Object.keys(applied) }, 'stream settings updated');
   }
   if (info.config.storage !== desired.storage) {
     log.warn({ stream: STREAM_NAME, storage: info.config.storage }, 'stream is not on file storage; events do not survive a NATS restart');

@@ -41,7 +41,16 @@ function wire(name: string, summary: string): Wiring {
     describe: (s) => ({ watchNamespaces: s.watchNamespaces.length > 0 ? s.watchNamespaces : 'all', skipNamespaces: s.skipNamespaces }),
   });
   const { settings, log, registry } = boot;
-  const bus = new EventBus({ servers: settings.natsUrl, name, log, registry });
+  const bus = new EventBus({
+    servers: settings.natsUrl,
+    name,
+    ...(settings.natsUser !== undefined ? { user: settings.natsUser, pass: settings.natsPassword } : {}),
+    // NATS lets only the deployment-controller update the stream (manifests/nats/auth.conf).
+    manageStream: name === 'deployment-controller',
+    streamReplicas: settings.natsStreamReplicas,
+    log,
+    registry,
+  });
   bus.start();
   const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
   // The event routing drops keys outside the watched namespaces before they are noted or enqueued.

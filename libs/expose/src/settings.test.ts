@@ -29,6 +29,7 @@ describe('loadSettings: defaults', () => {
       watchNamespaces: [],
       skipNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'ekspose'],
       natsUrl: 'nats://127.0.0.1:4222',
+      natsStreamReplicas: 1,
       workers: 4,
       logLevel: 'info',
       podNamespace: 'ekspose',
@@ -84,6 +85,9 @@ describe('loadSettings: every setting read', () => {
       EKSPOSE_LEASE_DURATION_SECONDS: '3',
       EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '2',
       EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '0.5',
+      NATS_USER: 'service-controller',
+      NATS_PASSWORD: 'pw',
+      NATS_STREAM_REPLICAS: '3',
     });
     assert.deepEqual(settings, {
       domain: 'apps.example.com',
@@ -93,6 +97,9 @@ describe('loadSettings: every setting read', () => {
       watchNamespaces: ['shop', 'blog'],
       skipNamespaces: ['legacy'],
       natsUrl: 'nats://a:4222,tls://user:secret@b:4222',
+      natsUser: 'service-controller',
+      natsPassword: 'pw',
+      natsStreamReplicas: 3,
       workers: 64,
       logLevel: 'debug',
       podNamespace: 'ops',
@@ -107,6 +114,17 @@ describe('loadSettings: every setting read', () => {
       leaseRenewDeadlineSeconds: 2,
       leaseRetryPeriodSeconds: 0.5,
     } satisfies Settings);
+  });
+
+  it('NATS_USER and NATS_PASSWORD go together, and the password is never shown', () => {
+    for (const env of [{ NATS_USER: 'u' }, { NATS_PASSWORD: 'p' }]) {
+      const r = loadSettings(env);
+      assert.equal(r.ok, false);
+      assert.match(r.ok ? '' : r.problems.join('\n'), /NATS_USER and NATS_PASSWORD go together/);
+      assert.doesNotMatch(r.ok ? '' : r.problems.join('\n'), /="p"/);
+    }
+    assert.equal(redactSettings(load({ NATS_USER: 'u', NATS_PASSWORD: 's3cret' })).natsPassword, '***');
+    assert.equal(loadSettings({ NATS_STREAM_REPLICAS: '6' }).ok, false);
   });
 
   it('EKSPOSE_LEADER_ELECT takes true/false/1/0', () => {

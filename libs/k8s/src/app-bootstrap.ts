@@ -103,6 +103,7 @@ export function bootstrap<S extends ProcessSettings>(opts: BootstrapOptions<S>):
       version,
       server: clients.config.getCurrentCluster()?.server,
       workers: settings.workers,
+      natsUser: settings.natsUser ?? null,
       leaderElection: settings.leaderElection,
       ...opts.describe?.(settings),
     },

@@ -26,6 +26,11 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface ProcessSettings {
   natsUrl: string;
+  /** NATS user and password (NATS_USER, NATS_PASSWORD); both or neither. */
+  natsUser?: string;
+  natsPassword?: string;
+  /** Copies of the EKSPOSE stream in a JetStream cluster. */
+  natsStreamReplicas: number;
   workers: number;
   logLevel: LogLevel;
   /** The controllers' own namespace (POD_NAMESPACE); skipped by default, and where Leases live. */
@@ -97,6 +102,9 @@ const POSITIVE = 'greater than 0';
 
 const processFields = {
   NATS_URL: envVar(natsUrlList, DEFAULT_NATS_URL),
+  NATS_USER: envVar<string | undefined>((v) => ok(v), undefined),
+  NATS_PASSWORD: envVar<string | undefined>((v) => ok(v), undefined),
+  NATS_STREAM_REPLICAS: envVar(integer(1, 5), 1),
   EKSPOSE_WORKERS: envVar(integer(1, MAX_WORKERS), DEFAULT_WORKERS),
   LOG_LEVEL: envVar(logLevel, DEFAULT_LOG_LEVEL),
   // kubectl semantics: kept exactly as given (paths may hold spaces); "" = unset. Read by loadKubeConfig.
@@ -138,12 +146,22 @@ function processSchema(rawEnv: Env) {
       const key = isSet(rawEnv, 'EKSPOSE_HEALTH_PORT') ? 'EKSPOSE_HEALTH_PORT' : 'EKSPOSE_METRICS_PORT';
       problem(key, 'the metrics and health servers need different ports (or 0 for a free one)');
     }
+    if ((env.NATS_USER === undefined) !== (env.NATS_PASSWORD === undefined)) {
+      problem(env.NATS_USER === undefined ? 'NATS_USER' : 'NATS_PASSWORD', 'NATS_USER and NATS_PASSWORD go together: set both or neither');
+    }
     // Run even when a field failed: the checks above guard what they read.
   }, { when: () => true });
 }
 
 export const PROCESS_SETTINGS_HELP: readonly SettingHelp[] = [
   { env: 'NATS_URL', default: DEFAULT_NATS_URL, description: 'NATS server URL(s), comma-separated, nats:// or tls://.', secretUrl: true },
+  { env: 'NATS_USER', default: '(none)', description: "NATS user, e.g. the controller's name in manifests/nats/auth.conf; with NATS_PASSWORD." },
+  { env: 'NATS_PASSWORD', default: '(none)', description: 'Password of NATS_USER (from a Secret); never logged.' },
+  {
+    env: 'NATS_STREAM_REPLICAS',
+    default: '1',
+    description: 'Copies of the EKSPOSE stream, 1 to 5: as many as NATS has servers (3 in manifests/nats). A single server keeps 1 whatever this says.',
+  },
   { env: 'EKSPOSE_WORKERS', default: String(DEFAULT_WORKERS), description: `Reconcile workers, 1 to ${MAX_WORKERS}.` },
   { env: 'LOG_LEVEL', default: DEFAULT_LOG_LEVEL, description: `One of ${LOG_LEVELS.join(', ')}.` },
   { env: 'KUBECONFIG', default: '(in-cluster, else ~/.kube/config)', description: "Kubeconfig path(s), ':'-separated as kubectl reads them." },
@@ -192,6 +210,8 @@ export const processSettings: SettingsGroup<ProcessSettings> = {
       ok: true,
       settings: {
         natsUrl: e.NATS_URL,
+        ...(e.NATS_USER !== undefined && e.NATS_PASSWORD !== undefined ? { natsUser: e.NATS_USER, natsPassword: e.NATS_PASSWORD } : {}),
+        natsStreamReplicas: e.NATS_STREAM_REPLICAS,
         workers: e.EKSPOSE_WORKERS,
         logLevel: e.LOG_LEVEL,
         podNamespace: e.POD_NAMESPACE,
@@ -216,6 +236,8 @@ export function natsServers(natsUrl: string): string[] {
 }
 
 /** Settings safe to log at start-up. */
-export function redactSettings<S extends Pick<ProcessSettings, 'natsUrl'>>(settings: S): S {
-  return { ...settings, natsUrl: natsServers(settings.natsUrl).map(redactUrlCredentials).join(',') };
+export function redactSettings<S extends Pick<ProcessSettings, 'natsUrl' | 'natsPassword'>>(settings: S): S {
+  const redacted = { ...settings, natsUrl: natsServers(settings.natsUrl).map(redactUrlCredentials).join(',') };
+  if (redacted.natsPassword !== undefined) redacted.natsPassword = '***';
+  return redacted;
 }

@@ -150,7 +150,7 @@ describe('local control plane', () => {
     const port = Number(new URL(plane.natsUrl).port);
     assert.equal(await tcpAccepts(port), true);
 
-    const nc = await connect({ servers: plane.natsUrl });
+    const nc = await connect({ servers: plane.natsUrl, ...plane.natsCredentials('admin') });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'PROBE', subjects: ['probe.>'] });
     await jetstream(nc).publish('probe.one', 'kept');
@@ -166,7 +166,7 @@ describe('local control plane', () => {
     await plane.startNats();
     assert.notEqual(plane.pids()['nats-server'], before);
     assert.equal(await tcpAccepts(port), true);
-    const again = await connect({ servers: plane.natsUrl });
+    const again = await connect({ servers: plane.natsUrl, ...plane.natsCredentials('admin') });
     try {
       const info = await (await jetstreamManager(again)).streams.info('PROBE');
       assert.equal(info.state.messages, 1);

@@ -8,7 +8,7 @@ import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { freePorts, httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
-import { NatsServer } from './nats-server';
+import { type NatsClientEnv, NatsServer, type NatsUser } from './nats-server';
 import { installExitHook, installSignalHook, OWNER_FILE, planes, pruneAbandonedPlanes } from './plane-registry';
 import { startProcess, type ProcessHandle } from './process-handle';
 import { waitUntilReady } from './wait-ready';
@@ -30,6 +30,11 @@ export const DEFAULT_CONTROLLERS = [
 export interface ControlPlaneOptions {
   /** Start nats-server with JetStream. Default true. When false, `natsUrl` still names a reserved port and `startNats()` starts it there. */
   nats?: boolean;
+  /**
+   * NATS requires the users of manifests/nats/auth.conf (each controller its own,
+   * plus admin), with random passwords: see {@link ControlPlane.natsEnv}. Default true.
+   */
+  natsAuth?: boolean;
   /** Start kube-controller-manager. Default true. Without it nothing garbage-collects and ServiceAccount admission is turned off. */
   controllerManager?: boolean;
   /** Controllers for kube-controller-manager. Default {@link DEFAULT_CONTROLLERS}. */
@@ -115,13 +120,27 @@ export class ControlPlane {
     return this.timings['total'] ?? 0;
   }
 
-  /** Environment for a child (controller app, kubectl, shell): KUBECONFIG, NATS_URL, PATH with the binaries first. */
+  /**
+   * Environment for kubectl or a shell: KUBECONFIG, PATH with the binaries first,
+   * and NATS_URL with the `admin` user (which the nats CLI reads too). A
+   * controller gets its own NATS user instead: {@link natsEnv}.
+   */
   env(): Record<string, string> {
     return {
       KUBECONFIG: this.kubeconfigPath,
-      NATS_URL: this.natsUrl,
+      ...this.natsEnv('admin'),
       PATH: `${this.binDir}${delimiter}${process.env['PATH'] ?? ''}`,
     };
+  }
+
+  /** NATS_URL, and NATS_USER/NATS_PASSWORD of `user` when NATS requires users. */
+  natsEnv(user: NatsUser): NatsClientEnv {
+    return this.settings.natsServer.clientEnv(user);
+  }
+
+  /** `user`/`pass` for the NATS client's connect() as `user` ({} when NATS requires none). */
+  natsCredentials(user: NatsUser): { user?: string; pass?: string } {
+    return this.settings.natsServer.credentials(user);
   }
 
   /** Pids of the components running now, by name. */
@@ -349,7 +368,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
   }
   const [etcdClient, etcdPeer, apiserver, controllerManager] = await freePorts(4);
-  const natsServer = await NatsServer.create({ bin: join(binDir, 'nats-server'), dir, timeoutMs: options.timeoutMs ?? 60_000 });
+  const natsServer = await NatsServer.create({
+    bin: join(binDir, 'nats-server'),
+    dir,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    auth: options.natsAuth ?? true,
+  });
   const plane = new ControlPlane({
     dir,
     ownsDir: !options.dir,

@@ -20,6 +20,15 @@ export {
 } from './process-handle';
 export { describeAppCommandLine, runAppMain, type AppRun } from './app-cli';
 export { runCaptured, type CapturedRun, type RunCapturedOptions } from './run-captured';
-export { NatsServer, type NatsServerOptions } from './nats-server';
+export {
+  NATS_USERS,
+  NatsServer,
+  natsAuthConfigPath,
+  natsPasswordVariable,
+  type NatsClientEnv,
+  type NatsClusterNode,
+  type NatsServerOptions,
+  type NatsUser,
+} from './nats-server';
 export { waitUntilReady } from './wait-ready';
 export * from './prometheus-text';

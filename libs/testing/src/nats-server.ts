@@ -2,29 +2,70 @@
 // tests that need only NATS: its own ports and store folder, stoppable and
 // restartable on the same port with the same store (a NATS restart), or with
 // the store wiped (a NATS that lost its volume).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+//
+// With `auth`, it runs under manifests/nats/auth.conf, the very file the
+// manifests ship, with a random password per user; with `cluster`, it is one
+// node of a JetStream cluster on loopback (see NatsCluster).
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBinaries } from './binaries';
+import { ensureBinaries, workspaceRoot } from './binaries';
 import { freePorts, httpGet } from './http-probe';
 import { type ProcessHandle, startProcess } from './process-handle';
 import { waitUntilReady } from './wait-ready';
 
+/** The users of manifests/nats/auth.conf. */
+export const NATS_USERS = ['deployment-controller', 'service-controller', 'ingress-controller', 'admin'] as const;
+export type NatsUser = (typeof NATS_USERS)[number];
+
+/** What a client needs to connect as one user: the variables the controllers (and the nats CLI) read. */
+export interface NatsClientEnv {
+  NATS_URL: string;
+  NATS_USER?: string;
+  NATS_PASSWORD?: string;
+}
+
+/** The environment variable auth.conf reads a user's password from. */
+export function natsPasswordVariable(user: NatsUser): string {
+  return `${user.replace(/-/g, '_').toUpperCase()}_NATS_PASSWORD`;
+}
+
+/** The shipped authorization rules. */
+export function natsAuthConfigPath(): string {
+  return join(workspaceRoot(), 'manifests', 'nats', 'auth.conf');
+}
+
+export interface NatsClusterNode {
+  /** Cluster name, the same on every node. */
+  name: string;
+  /** This node's route port. */
+  port: number;
+  /** Route URLs of the other nodes, nats://127.0.0.1:<port>. */
+  routes: string[];
+}
+
 export interface NatsServerOptions {
   /** The nats-server binary. Default: the control-plane build's (ensureBinaries). */
   bin?: string;
-  /** Folder for the store (`<dir>/nats`) and the log. Default: a new temp folder, removed by dispose(). */
+  /** Folder for the store (`<dir>/nats`), the config and the log. Default: a new temp folder, removed by dispose(). */
   dir?: string;
   /** Server name. Default `ekspose-local`. */
   name?: string;
   /** Bound for the server to become healthy. Default 30 s. */
   timeoutMs?: number;
+  /** Require the users of manifests/nats/auth.conf, with these passwords (default: random ones). */
+  auth?: boolean | Partial<Record<NatsUser, string>>;
+  /** Run as one node of a cluster. */
+  cluster?: NatsClusterNode;
 }
 
 export class NatsServer {
   readonly url: string;
   readonly monitorUrl: string;
   readonly storeDir: string;
+  /** Passwords by user when `auth` is on, else undefined. */
+  readonly passwords: Readonly<Record<NatsUser, string>> | undefined;
   private handle: ProcessHandle | undefined;
 
   private constructor(
@@ -37,7 +78,11 @@ export class NatsServer {
   ) {
     this.url = `nats://127.0.0.1:${port}`;
     this.monitorUrl = `http://127.0.0.1:${monitorPort}`;
-    this.storeDir = join(dir, 'nats');
+    this.storeDir = join(dir, opts.cluster ? `nats-${opts.name ?? 'ekspose-local'}` : 'nats');
+    if (opts.auth) {
+      const given = opts.auth === true ? {} : opts.auth;
+      this.passwords = Object.fromEntries(NATS_USERS.map((u) => [u, given[u] ?? randomBytes(18).toString('base64url')])) as Record<NatsUser, string>;
+    }
   }
 
   /** Reserves its ports; nothing listens until start() (for "NATS is down at start" cases). */
@@ -69,15 +114,42 @@ export class NatsServer {
     return this.handle;
   }
 
+  /** The variables a client sets to connect as `user` (only NATS_URL when auth is off). */
+  clientEnv(user: NatsUser, servers: string = this.url): NatsClientEnv {
+    if (!this.passwords) return { NATS_URL: servers };
+    return { NATS_URL: servers, NATS_USER: user, NATS_PASSWORD: this.passwords[user] };
+  }
+
+  /** Connection options for the NATS client as `user` ({} when auth is off). */
+  credentials(user: NatsUser): { user?: string; pass?: string } {
+    return this.passwords ? { user, pass: this.passwords[user] } : {};
+  }
+
   /** Starts (or restarts, keeping the store) and resolves once it is healthy. No-op when it runs. */
   async start(): Promise<void> {
     if (this.running) return;
+    this.launch();
+    await this.healthy();
+  }
+
+  /** Starts the process without waiting (a cluster node is healthy only once a quorum runs). */
+  launch(): void {
+    if (this.running) return;
+    const config = this.writeConfig();
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const [user, password] of Object.entries(this.passwords ?? {})) env[natsPasswordVariable(user as NatsUser)] = password;
     this.handle = startProcess({
-      name: 'nats-server',
+      name: this.opts.name ?? 'nats-server',
       cmd: this.bin,
-      args: ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '-sd', this.storeDir, '-n', this.opts.name ?? 'ekspose-local'],
-      logFile: join(this.dir, 'nats-server.log'),
+      args: ['-c', config],
+      env,
+      logFile: join(this.dir, `${this.opts.name ?? 'nats-server'}.log`),
     });
+  }
+
+  /** Resolves once /healthz answers 200 (JetStream included). */
+  async healthy(): Promise<void> {
+    if (!this.handle) throw new Error('nats-server was never started');
     await waitUntilReady(
       this.handle,
       async () => {
@@ -93,6 +165,11 @@ export class NatsServer {
     await this.handle?.stop();
   }
 
+  /** SIGKILL, as a node lost with its machine; the store stays. */
+  async kill(): Promise<void> {
+    await this.handle?.kill();
+  }
+
   /** Empties the JetStream store. The server must be stopped. */
   wipeStore(): void {
     if (this.running) throw new Error('stop the server before wiping its store');
@@ -104,5 +181,28 @@ export class NatsServer {
   async dispose(): Promise<void> {
     await this.stop();
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private writeConfig(): string {
+    const name = this.opts.name ?? 'ekspose-local';
+    const lines = [
+      `server_name: ${JSON.stringify(name)}`,
+      `listen: "127.0.0.1:${this.port}"`,
+      `http: "127.0.0.1:${this.monitorPort}"`,
+      `jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`,
+    ];
+    const { cluster } = this.opts;
+    if (cluster) {
+      lines.push(
+        `cluster { name: ${JSON.stringify(cluster.name)}, listen: "127.0.0.1:${cluster.port}", routes: [${cluster.routes.map((r) => JSON.stringify(r)).join(', ')}] }`,
+      );
+    }
+    if (this.passwords) {
+      copyFileSync(natsAuthConfigPath(), join(this.dir, `${name}-auth.conf`));
+      lines.push(`include "${name}-auth.conf"`);
+    }
+    const file = join(this.dir, `${name}.conf`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
   }
 }

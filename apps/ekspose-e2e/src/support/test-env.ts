@@ -71,7 +71,8 @@ export class TestEnv {
       env: {
         PATH: process.env.PATH ?? '',
         KUBECONFIG: this.plane.kubeconfigPath,
-        NATS_URL: this.plane.natsUrl,
+        // Its own NATS user, as in the manifests: a permission the app lacks fails the suite.
+        ...this.plane.natsEnv(app),
         POD_NAMESPACE: CONTROLLER_NAMESPACE,
         POD_NAME: identity,
         EKSPOSE_DOMAIN: DOMAIN,
