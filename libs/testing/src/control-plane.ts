@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { freePorts, httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
-import { type NatsClientEnv, NatsServer, type NatsUser } from './nats-server';
+import { NATS_USERS, type NatsClientEnv, NatsServer, type NatsUser } from './nats-server';
 import { installExitHook, installSignalHook, OWNER_FILE, planes, pruneAbandonedPlanes } from './plane-registry';
 import { startProcess, type ProcessHandle } from './process-handle';
 import { waitUntilReady } from './wait-ready';
@@ -35,6 +36,8 @@ export interface ControlPlaneOptions {
    * plus admin), with random passwords: see {@link ControlPlane.natsEnv}. Default true.
    */
   natsAuth?: boolean;
+  /** NATS servers: 1, or 3 as a JetStream cluster on loopback (routes, one quorum). Default 1. */
+  natsNodes?: 1 | 3;
   /** Start kube-controller-manager. Default true. Without it nothing garbage-collects and ServiceAccount admission is turned off. */
   controllerManager?: boolean;
   /** Controllers for kube-controller-manager. Default {@link DEFAULT_CONTROLLERS}. */
@@ -76,7 +79,8 @@ interface ControlPlaneSettings {
   controllerManagerExtraArgs: readonly string[];
   timeoutMs: number;
   ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number };
-  natsServer: NatsServer;
+  /** One server, or the nodes of a JetStream cluster. */
+  natsNodes: NatsServer[];
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
@@ -110,8 +114,8 @@ export class ControlPlane {
     this.binDir = settings.binDir;
     this.kubeconfigPath = join(settings.dir, 'kubeconfig');
     this.server = `https://127.0.0.1:${settings.ports.apiserver}`;
-    this.natsUrl = settings.natsServer.url;
-    this.natsMonitorUrl = settings.natsServer.monitorUrl;
+    this.natsUrl = settings.natsNodes.map((n) => n.url).join(',');
+    this.natsMonitorUrl = settings.natsNodes[0]!.monitorUrl;
     this.etcdUrl = `http://127.0.0.1:${settings.ports.etcdClient}`;
   }
 
@@ -135,26 +139,32 @@ export class ControlPlane {
 
   /** NATS_URL, and NATS_USER/NATS_PASSWORD of `user` when NATS requires users. */
   natsEnv(user: NatsUser): NatsClientEnv {
-    return this.settings.natsServer.clientEnv(user);
+    return this.settings.natsNodes[0]!.clientEnv(user, this.natsUrl);
   }
 
   /** `user`/`pass` for the NATS client's connect() as `user` ({} when NATS requires none). */
   natsCredentials(user: NatsUser): { user?: string; pass?: string } {
-    return this.settings.natsServer.credentials(user);
+    return this.settings.natsNodes[0]!.credentials(user);
+  }
+
+  /** The NATS servers: one, or the nodes of the cluster (`natsNodes: 3`), to kill or restart one. */
+  get natsNodes(): readonly NatsServer[] {
+    return this.settings.natsNodes;
   }
 
   /** Pids of the components running now, by name. */
   pids(): Record<string, number> {
     const pids: Record<string, number> = {};
     for (const [name, handle] of this.handles) if (handle.running) pids[name] = handle.pid;
-    const nats = this.settings.natsServer.process;
-    if (nats?.running) pids['nats-server'] = nats.pid;
+    this.settings.natsNodes.forEach((node, i) => {
+      if (node.running && node.process) pids[i === 0 ? 'nats-server' : `nats-server-${i}`] = node.process.pid;
+    });
     return pids;
   }
 
   /** The component's process (e.g. to read its log or kill it), if it was started. */
   process(name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'nats-server'): ProcessHandle | undefined {
-    return name === 'nats-server' ? this.settings.natsServer.process : this.handles.get(name);
+    return name === 'nats-server' ? this.settings.natsNodes[0]!.process : this.handles.get(name);
   }
 
   /** Runs kubectl against this plane as cluster-admin. Never throws for a non-zero exit. */
@@ -286,13 +296,15 @@ export class ControlPlane {
 
   /** Stops nats-server (SIGTERM) and waits for it to exit; the JetStream store stays. */
   async stopNats(): Promise<void> {
-    await this.settings.natsServer.stop();
+    await Promise.all(this.settings.natsNodes.map((n) => n.stop()));
   }
 
   /** Starts nats-server on the same port with the same store, and waits until it is healthy. No-op if it runs. */
   async startNats(): Promise<void> {
     if (this.stopping) throw new Error(`control plane in ${this.dir} is stopped; not starting nats-server`);
-    await this.settings.natsServer.start();
+    // A cluster node is healthy only once a quorum runs: start them all, then wait.
+    for (const node of this.settings.natsNodes) node.launch();
+    await Promise.all(this.settings.natsNodes.map((n) => n.healthy()));
   }
 
   /**
@@ -303,7 +315,7 @@ export class ControlPlane {
     this.stopping ??= (async () => {
       const stopOne = (name: string): Promise<unknown> => this.handles.get(name)?.stop() ?? Promise.resolve();
       // The API server first, so that it does not spend its shutdown retrying a vanished etcd.
-      await Promise.all([stopOne('kube-controller-manager'), this.settings.natsServer.stop(), stopOne('kube-apiserver')]);
+      await Promise.all([stopOne('kube-controller-manager'), this.stopNats(), stopOne('kube-apiserver')]);
       await stopOne('etcd');
       if (this.settings.ownsDir && !process.env['EKSPOSE_KEEP_CP_DIR']) {
         await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
@@ -316,7 +328,7 @@ export class ControlPlane {
   /** For process exit, where nothing can be awaited: SIGKILL everything and remove the folder. */
   stopSync(): void {
     for (const handle of this.handles.values()) handle.signal('SIGKILL');
-    this.settings.natsServer.process?.signal('SIGKILL');
+    for (const node of this.settings.natsNodes) node.process?.signal('SIGKILL');
     if (this.settings.ownsDir && !process.env['EKSPOSE_KEEP_CP_DIR']) {
       try {
         rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
@@ -350,6 +362,26 @@ function failingChecks(body: string): string {
   return (failing.length > 0 ? failing.join('; ') : body).slice(0, 500);
 }
 
+/** One NATS server, or `nodes` of a JetStream cluster sharing one set of passwords. */
+async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number; auth: boolean; nodes: number }): Promise<NatsServer[]> {
+  if (o.nodes === 1) return [await NatsServer.create({ bin: o.bin, dir: o.dir, timeoutMs: o.timeoutMs, auth: o.auth })];
+  const auth = o.auth ? Object.fromEntries(NATS_USERS.map((u) => [u, randomBytes(18).toString('base64url')])) : false;
+  const routePorts = await freePorts(o.nodes);
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
+  return Promise.all(
+    routePorts.map((port, i) =>
+      NatsServer.create({
+        bin: o.bin,
+        dir: o.dir,
+        timeoutMs: o.timeoutMs,
+        auth,
+        name: `nats-${i}`,
+        cluster: { name: 'ekspose-local', port: port, routes: routes.filter((_, j) => j !== i) },
+      }),
+    ),
+  );
+}
+
 /**
  * Starts a local control plane (like controller-runtime's envtest, plus the
  * garbage collector and NATS) and resolves when every component is ready.
@@ -368,11 +400,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
   }
   const [etcdClient, etcdPeer, apiserver, controllerManager] = await freePorts(4);
-  const natsServer = await NatsServer.create({
+  const natsNodes = await createNatsNodes({
     bin: join(binDir, 'nats-server'),
     dir,
     timeoutMs: options.timeoutMs ?? 60_000,
     auth: options.natsAuth ?? true,
+    nodes: options.natsNodes ?? 1,
   });
   const plane = new ControlPlane({
     dir,
@@ -386,7 +419,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
     timeoutMs: options.timeoutMs ?? 60_000,
     ports: { etcdClient, etcdPeer, apiserver, controllerManager },
-    natsServer,
+    natsNodes,
   });
   installExitHook();
   if (options.handleSignals ?? true) installSignalHook();
