@@ -270,6 +270,7 @@ async function runScenario(opts: Options, workers: number, round: number): Promi
         EKSPOSE_BIND_ADDRESS: '127.0.0.1',
         EKSPOSE_HEALTH_PORT: String(healthPort),
         EKSPOSE_METRICS_PORT: String(metricsPort),
+        EKSPOSE_METRICS_SECURE: 'false',
         EKSPOSE_WORKERS: String(workers),
         EKSPOSE_RESYNC_SECONDS: String(opts.resyncSeconds),
         LOG_LEVEL: 'info',

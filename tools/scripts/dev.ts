@@ -41,7 +41,7 @@ const controllers = runControllers(
     EKSPOSE_BIND_ADDRESS: '127.0.0.1',
     EKSPOSE_DOMAIN: process.env.EKSPOSE_DOMAIN ?? 'ekspose.local',
   },
-  (app, i) => ({ ...plane.natsEnv(app), EKSPOSE_HEALTH_PORT: String(ports[2 * i]), EKSPOSE_METRICS_PORT: String(ports[2 * i + 1]) }),
+  (app, i) => ({ ...plane.natsEnv(app), EKSPOSE_HEALTH_PORT: String(ports[2 * i]), EKSPOSE_METRICS_PORT: String(ports[2 * i + 1]), EKSPOSE_METRICS_SECURE: 'false' }),
   raw,
 );
 

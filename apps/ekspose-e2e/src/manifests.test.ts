@@ -5,7 +5,9 @@
 // ServiceAccount with only those grants, do their whole job without a 403.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type {
@@ -51,6 +53,7 @@ const DESIGN_LEASE_VERBS = ['get', 'create', 'update'];
 /** Every object manifests/ makes: `Kind namespace/name`, the ConfigMap without its hash suffix. */
 const EXPECTED_OBJECTS = [
   'Namespace /ekspose',
+  'ClusterRole /ekspose-metrics-reader',
   'ConfigMap ekspose/ekspose-settings',
   'ConfigMap ekspose/nats-config',
   'PodDisruptionBudget ekspose/nats',
@@ -121,6 +124,23 @@ function present<T>(value: T | undefined, what: string): T {
 function portNumber(container: V1Container, port: number | string | undefined): number | undefined {
   if (typeof port === 'number') return port;
   return container.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+/** GET over HTTPS, trusting any certificate (the controllers' is self-signed, as a scraper's insecure_skip_verify would). */
+function httpsGet(port: number, path: string, authorization?: string): Promise<{ status: number; body: string; certificate: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, rejectUnauthorized: false, headers: authorization ? { authorization } : {} },
+      (res) => {
+        let body = '';
+        const certificate = Object.keys((res.socket as TLSSocket).getPeerCertificate()).length > 0;
+        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, certificate }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function settingsConfigMap(items: KubeObject[]): V1ConfigMap {
@@ -355,7 +375,7 @@ describe('manifests/samples', () => {
 });
 
 describe('the controllers with only these grants', () => {
-  const procs: { app: App; identity: string; handle: ProcessHandle }[] = [];
+  const procs: { app: App; identity: string; handle: ProcessHandle; metricsPort: number }[] = [];
   const logs = (): string => procs.map((p) => `--- ${p.identity} ---\n${p.handle.logTail(40)}`).join('\n');
   const get = async <T>(args: string[]): Promise<T | undefined> => {
     const result = await plane.kubectl(['get', ...args, '-o', 'json']);
@@ -395,12 +415,41 @@ describe('the controllers with only these grants', () => {
           LOG_LEVEL: 'debug',
         },
       });
-      procs.push({ app, identity, handle });
+      procs.push({ app, identity, handle, metricsPort });
     }
   });
 
   after(async () => {
     await Promise.all(procs.map((p) => p.handle.stop(12_000)));
+  });
+
+  it('/metrics is HTTPS for tokens the API server vouches for: 401 without one, 403 unless bound to ekspose-metrics-reader, 200 then', async () => {
+    await kubectl(['-n', NAMESPACE, 'create', 'serviceaccount', 'scraper']);
+    await kubectl(['-n', NAMESPACE, 'create', 'serviceaccount', 'stranger']);
+    await kubectl(['create', 'clusterrolebinding', 'scraper-ekspose-metrics', '--clusterrole=ekspose-metrics-reader', `--serviceaccount=${NAMESPACE}:scraper`]);
+    const token = async (sa: string) => (await kubectl(['-n', NAMESPACE, 'create', 'token', sa, '--duration=10m'])).stdout.trim();
+    const [scraper, stranger] = [await token('scraper'), await token('stranger')];
+    try {
+      for (const p of procs) {
+        const scrape = (authorization?: string) => httpsGet(p.metricsPort, '/metrics', authorization);
+        const denied = await eventually(() => scrape().catch(() => undefined), { what: `${p.identity} serving /metrics` });
+        assert.equal(denied.status, 401, `${p.identity} without a token`);
+        assert.equal((await scrape('Bearer not-a-token')).status, 401, `${p.identity} with a token the API server rejects`);
+        const forbidden = await scrape(`Bearer ${stranger}`);
+        assert.equal(forbidden.status, 403, `${p.identity} for a ServiceAccount without the ClusterRole`);
+        assert.match(forbidden.body, /ekspose-metrics-reader/);
+        const allowed = await scrape(`Bearer ${scraper}`);
+        assert.equal(allowed.status, 200, `${p.identity} for the scraper: ${allowed.body.slice(0, 200)}`);
+        assert.match(allowed.body, /^# HELP ekspose_/m);
+        assert.equal(allowed.certificate, true, 'a TLS certificate was presented');
+        // Plain HTTP on the same port gets no metrics.
+        const plain = await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`).then((r) => r.status, () => 0);
+        assert.notEqual(plain, 200, `${p.identity} answered plain HTTP`);
+      }
+    } catch (error) {
+      (error as Error).message += `\n${logs()}`;
+      throw error;
+    }
   });
 
   it('each takes its Lease, exposes the samples, recreates deleted objects, records Events, and never hears 403', async () => {

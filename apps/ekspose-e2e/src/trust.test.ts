@@ -138,6 +138,7 @@ async function startRaw(app: 'deployment-controller', extraEnv: Record<string, s
       EKSPOSE_BIND_ADDRESS: '127.0.0.1',
       EKSPOSE_HEALTH_PORT: String(healthPort),
       EKSPOSE_METRICS_PORT: String(metricsPort),
+      EKSPOSE_METRICS_SECURE: 'false',
       ...extraEnv,
     },
   });

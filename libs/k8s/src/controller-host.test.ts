@@ -61,6 +61,7 @@ describe('ControllerHost shutdown', () => {
     const loaded = processSettings.load({
       EKSPOSE_HEALTH_PORT: '0',
       EKSPOSE_METRICS_PORT: '0',
+      EKSPOSE_METRICS_SECURE: 'false',
       EKSPOSE_BIND_ADDRESS: '127.0.0.1',
       EKSPOSE_WORKERS: '1',
       POD_NAME: 'replica-a',

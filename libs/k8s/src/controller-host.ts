@@ -2,6 +2,9 @@
 // metrics, informers, leader election, the work queue, periodic resync, and
 // an orderly shutdown. The apps only say which informers, which reconcile and
 // which keys to look at.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { describeError } from './api-errors';
@@ -12,7 +15,9 @@ import type { KubeClients } from './kube-client';
 import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from './leader-election';
 import type { ControllerMetrics } from './metrics';
 import type { ProcessSettings } from './process-settings';
-import { type CheckResult, type ObservabilityServers, startObservabilityServers } from './observability-server';
+import { type CheckResult, type ObservabilityServerOptions, type ObservabilityServers, startObservabilityServers } from './observability-server';
+import { MetricsAuthorizer, apiServerReviews } from './metrics-auth';
+import { selfSignedCertificate } from './self-signed-certificate';
 import type { Reconciler, WorkQueue } from './work-queue';
 
 /** What the host does with an informer: start it, wait for its sync, report on it, stop it. */
@@ -41,8 +46,32 @@ export interface ControllerHostOptions {
   eventLoopStallToleranceMs?: number;
   /** Shutdown waits this long for in-flight reconciles. */
   shutdownTimeoutMs?: number;
+  /** Who may read /metrics; default: the API server's TokenReview and SubjectAccessReview. */
+  metricsAuthorizer?: Pick<MetricsAuthorizer, 'decide'>;
   /** Where the Lease lives; default the Lease `ekspose-<name>` in POD_NAMESPACE. Tests pass one in memory. */
   leaseStore?: LeaseStore;
+}
+
+/** HTTPS and the token check for /metrics, unless EKSPOSE_METRICS_SECURE=false. */
+function secureMetrics(opts: ControllerHostOptions): Pick<ObservabilityServerOptions, 'metricsTls' | 'authorizeMetrics'> {
+  const { settings, log, clients, name } = opts;
+  if (!settings.metricsSecure) {
+    log.warn('EKSPOSE_METRICS_SECURE=false: /metrics is plain HTTP and open to anyone who can reach the port');
+    return {};
+  }
+  const tls = settings.metricsCertDir
+    ? readServingCertificate(settings.metricsCertDir)
+    : selfSignedCertificate({ commonName: name, altNames: ['localhost', '127.0.0.1', hostname(), settings.identity].filter((n, i, all) => n && all.indexOf(n) === i) });
+  const authorizer = opts.metricsAuthorizer ?? new MetricsAuthorizer({ reviews: apiServerReviews(clients.config), log });
+  return { metricsTls: tls, authorizeMetrics: (header, path) => authorizer.decide(header, path) };
+}
+
+function readServingCertificate(dir: string): { cert: string; key: string } {
+  try {
+    return { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') };
+  } catch (err) {
+    throw new Error(`EKSPOSE_METRICS_CERT_DIR=${dir}: cannot read tls.crt and tls.key: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 export class ControllerHost {
@@ -113,8 +142,12 @@ export class ControllerHost {
       healthz: () => this.healthz(),
       readyz: () => this.readyz(),
       log,
+      ...secureMetrics(this.opts),
     });
-    log.info({ healthPort: this.servers.healthPort, metricsPort: this.servers.metricsPort }, 'probes and metrics listening');
+    log.info(
+      { healthPort: this.servers.healthPort, metricsPort: this.servers.metricsPort, metrics: this.servers.metricsScheme },
+      'probes and metrics listening',
+    );
     for (const informer of this.opts.informers) informer.start();
     const started = Date.now();
     await Promise.all(this.opts.informers.map((i) => i.waitForSync()));

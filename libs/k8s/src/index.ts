@@ -4,6 +4,8 @@ export * from './lru-cache';
 export * from './work-queue';
 export * from './metrics';
 export * from './observability-server';
+export * from './metrics-auth';
+export * from './self-signed-certificate';
 export * from './event-loop-monitor';
 export * from './leader-election';
 export * from './informer';

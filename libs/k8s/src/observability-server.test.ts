@@ -1,14 +1,30 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createControllerMetrics } from './metrics';
 import { startObservabilityServers } from './observability-server';
-import type { CheckResult, ObservabilityServers } from './observability-server';
+import type { CheckResult, ObservabilityServerOptions, ObservabilityServers } from './observability-server';
+import { selfSignedCertificate } from './self-signed-certificate';
 
 const log = pino({ level: 'silent' });
+
+/** Both servers on free loopback ports, with probes that always pass. */
+function startAlwaysHealthy(extra: Partial<ObservabilityServerOptions> = {}): Promise<ObservabilityServers> {
+  return startObservabilityServers({
+    bindAddress: '127.0.0.1',
+    healthPort: 0,
+    metricsPort: 0,
+    registry: new Registry(),
+    healthz: () => ({ ok: true, details: {} }),
+    readyz: () => ({ ok: true, details: {} }),
+    log,
+    ...extra,
+  });
+}
 
 describe('startObservabilityServers', () => {
   const registry = new Registry();
@@ -135,18 +151,45 @@ describe('startObservabilityServers failures', () => {
   });
 
   it('close() stops both servers', async () => {
-    const servers = await startObservabilityServers({
-      bindAddress: '127.0.0.1',
-      healthPort: 0,
-      metricsPort: 0,
-      registry: new Registry(),
-      healthz: () => ({ ok: true, details: {} }),
-      readyz: () => ({ ok: true, details: {} }),
-      log,
-    });
+    const servers = await startAlwaysHealthy();
     assert.equal((await fetch(`http://127.0.0.1:${servers.healthPort}/healthz`)).status, 200);
     await servers.close();
     await assert.rejects(fetch(`http://127.0.0.1:${servers.healthPort}/healthz`));
     await assert.rejects(fetch(`http://127.0.0.1:${servers.metricsPort}/metrics`));
+  });
+});
+
+describe('/metrics over HTTPS with an authorizer', () => {
+  it('serves TLS, asks the authorizer with the Authorization header, and answers its status; 401 says Bearer', async () => {
+    const { cert, key } = selfSignedCertificate({ commonName: 'test', altNames: ['localhost'] });
+    const seen: Array<string | undefined> = [];
+    const servers = await startAlwaysHealthy({
+      metricsTls: { cert, key },
+      authorizeMetrics: async (header) => {
+        seen.push(header);
+        return header === 'Bearer yes' ? { status: 200, user: 'u' } : header ? { status: 403, reason: 'no' } : { status: 401, reason: 'token' };
+      },
+    });
+    const get = (authorization?: string) =>
+      new Promise<{ status: number; auth?: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', servername: 'localhost', port: servers.metricsPort, path: '/metrics', ca: cert, headers: authorization ? { authorization } : {} },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, auth: res.headers['www-authenticate'] }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      assert.equal(servers.metricsScheme, 'https');
+      assert.deepEqual(await get(), { status: 401, auth: 'Bearer' });
+      assert.equal((await get('Bearer no')).status, 403);
+      assert.equal((await get('Bearer yes')).status, 200);
+      assert.deepEqual(seen, [undefined, 'Bearer no', 'Bearer yes']);
+    } finally {
+      await servers.close();
+    }
   });
 });

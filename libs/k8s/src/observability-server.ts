@@ -1,7 +1,11 @@
 // Probes and metrics on two ports, as controller-runtime does (:8081 probes,
 // :8080 metrics), so a NetworkPolicy or a ServiceMonitor can target one without the other.
+// Probes are plain HTTP for the kubelet; metrics are HTTPS with a bearer token
+// the API server reviews (metrics-auth.ts), unless a setting asks for plain HTTP.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { MetricsDecision } from './metrics-auth';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -23,11 +27,17 @@ export interface ObservabilityServerOptions {
   /** Readiness: false takes the pod out of Service endpoints. */
   readyz: () => CheckResult;
   log: Logger;
+  /** Serve /metrics over HTTPS with this certificate; plain HTTP without. */
+  metricsTls?: { cert: string; key: string };
+  /** Who may read /metrics (from the Authorization header); everyone without. */
+  authorizeMetrics?: (authorization: string | undefined, path: string) => Promise<MetricsDecision>;
 }
 
 export interface ObservabilityServers {
   healthPort: number;
   metricsPort: number;
+  /** `https` when /metrics needs a token, else `http`. */
+  metricsScheme: 'http' | 'https';
   close(): Promise<void>;
 }
 
@@ -100,25 +110,33 @@ export async function startObservabilityServers(opts: ObservabilityServerOptions
   const health = createServer(
     router({ '/healthz': probe(opts.healthz), '/readyz': probe(opts.readyz) }, log),
   );
-  const metrics = createServer(
-    router(
-      {
-        '/metrics': async (_req, res) => {
-          const text = await registry.metrics();
-          send(res, 200, registry.contentType, text);
-        },
+  const metricsRoutes = router(
+    {
+      '/metrics': async (req, res) => {
+        if (opts.authorizeMetrics) {
+          const decision = await opts.authorizeMetrics(req.headers.authorization, '/metrics');
+          if (decision.status !== 200) {
+            if (decision.status === 401) res.setHeader('www-authenticate', 'Bearer');
+            return send(res, decision.status, 'text/plain; charset=utf-8', `${decision.reason}\n`);
+          }
+        }
+        const text = await registry.metrics();
+        send(res, 200, registry.contentType, text);
       },
-      log,
-    ),
+    },
+    log,
   );
+  const metrics: Server = opts.metricsTls ? createHttpsServer({ ...opts.metricsTls }, metricsRoutes) : createServer(metricsRoutes);
+  const metricsScheme = opts.metricsTls ? 'https' : 'http';
 
   try {
     const healthPort = await listen(health, opts.healthPort, opts.bindAddress);
     const metricsPort = await listen(metrics, opts.metricsPort, opts.bindAddress);
-    log.info({ bindAddress: opts.bindAddress, healthPort, metricsPort }, 'observability servers listening');
+    log.info({ bindAddress: opts.bindAddress, healthPort, metricsPort, metricsScheme, metricsAuth: Boolean(opts.authorizeMetrics) }, 'observability servers listening');
     return {
       healthPort,
       metricsPort,
+      metricsScheme,
       close: async () => {
         await Promise.all([close(health), close(metrics)]);
       },

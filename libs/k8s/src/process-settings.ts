@@ -41,6 +41,10 @@ export interface ProcessSettings {
   healthPort: number;
   /** Bind address for both servers. */
   bindAddress: string;
+  /** /metrics over HTTPS with TokenReview + SubjectAccessReview (true), or plain HTTP open to all. */
+  metricsSecure: boolean;
+  /** Folder with tls.crt and tls.key for /metrics; a self-signed certificate when unset. */
+  metricsCertDir?: string;
   resyncSeconds: number;
   /** List/watch failing longer than this makes /healthz fail. */
   informerFailureToleranceSeconds: number;
@@ -117,6 +121,8 @@ const processFields = {
   EKSPOSE_METRICS_PORT: envVar(integer(0, 65535, PORT_NOTE), DEFAULT_METRICS_PORT),
   EKSPOSE_HEALTH_PORT: envVar(integer(0, 65535, PORT_NOTE), DEFAULT_HEALTH_PORT),
   EKSPOSE_BIND_ADDRESS: envVar(bindAddress, DEFAULT_BIND_ADDRESS),
+  EKSPOSE_METRICS_SECURE: envVar(boolean, true),
+  EKSPOSE_METRICS_CERT_DIR: envVar<string | undefined>((v) => ok(v), undefined),
   EKSPOSE_RESYNC_SECONDS: envVar(seconds(1, 'from 1'), DEFAULT_RESYNC_SECONDS),
   EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS: envVar(seconds(1, 'from 1'), DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS),
   EKSPOSE_LEADER_ELECT: envVar(boolean, true),
@@ -170,6 +176,17 @@ export const PROCESS_SETTINGS_HELP: readonly SettingHelp[] = [
   { env: 'EKSPOSE_METRICS_PORT', default: String(DEFAULT_METRICS_PORT), description: 'Port of /metrics; 0 picks a free port.' },
   { env: 'EKSPOSE_HEALTH_PORT', default: String(DEFAULT_HEALTH_PORT), description: 'Port of /healthz and /readyz; 0 picks a free port.' },
   { env: 'EKSPOSE_BIND_ADDRESS', default: DEFAULT_BIND_ADDRESS, description: 'Address both servers listen on.' },
+  {
+    env: 'EKSPOSE_METRICS_SECURE',
+    default: 'true',
+    description:
+      '/metrics over HTTPS, for bearer tokens the API server accepts (TokenReview) of users allowed to get /metrics (SubjectAccessReview; ClusterRole ekspose-metrics-reader). false: plain HTTP, open to anyone who can reach the port.',
+  },
+  {
+    env: 'EKSPOSE_METRICS_CERT_DIR',
+    default: '(self-signed)',
+    description: 'Folder holding tls.crt and tls.key (e.g. a cert-manager Secret) for /metrics; without it a self-signed certificate is made at start.',
+  },
   { env: 'EKSPOSE_RESYNC_SECONDS', default: String(DEFAULT_RESYNC_SECONDS), description: 'Period of the full resync, in seconds (at least 1).' },
   {
     env: 'EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS',
@@ -219,6 +236,8 @@ export const processSettings: SettingsGroup<ProcessSettings> = {
         metricsPort: e.EKSPOSE_METRICS_PORT,
         healthPort: e.EKSPOSE_HEALTH_PORT,
         bindAddress: e.EKSPOSE_BIND_ADDRESS,
+        metricsSecure: e.EKSPOSE_METRICS_SECURE,
+        ...(e.EKSPOSE_METRICS_CERT_DIR !== undefined ? { metricsCertDir: e.EKSPOSE_METRICS_CERT_DIR } : {}),
         resyncSeconds: e.EKSPOSE_RESYNC_SECONDS,
         informerFailureToleranceSeconds: e.EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS,
         leaderElection: e.EKSPOSE_LEADER_ELECT,

@@ -11,6 +11,12 @@ export const MANIFESTS = join(workspaceRoot(), 'manifests');
 /** The namespace of manifests/namespace.yaml, where the ServiceAccounts, the Lease Roles and the Leases live. */
 export const MANIFESTS_NAMESPACE = 'ekspose';
 
+/** Beyond DESIGN §6: what serving /metrics securely needs (asking the API server about a scraper's token). */
+const METRICS_AUTH = {
+  'authentication.k8s.io/tokenreviews': ['create'],
+  'authorization.k8s.io/subjectaccessreviews': ['create'],
+};
+
 /** DESIGN §6, per controller, cluster-wide: `<apiGroup>/<resource>` (core group = "") → verbs. */
 export const DESIGN_RBAC: Record<AppName, Record<string, string[]>> = {
   'deployment-controller': {
@@ -18,17 +24,20 @@ export const DESIGN_RBAC: Record<AppName, Record<string, string[]>> = {
     '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     '/events': ['create', 'patch'],
+    ...METRICS_AUTH,
   },
   'service-controller': {
     'apps/deployments': ['get', 'list', 'watch'],
     '/services': ['get', 'list', 'watch', 'create'],
     '/events': ['create', 'patch'],
+    ...METRICS_AUTH,
   },
   'ingress-controller': {
     'apps/deployments': ['get', 'list', 'watch'],
     '/services': ['get', 'list', 'watch'],
     'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
     '/events': ['create', 'patch'],
+    ...METRICS_AUTH,
   },
 };
 

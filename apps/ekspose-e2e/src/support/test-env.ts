@@ -80,6 +80,8 @@ export class TestEnv {
         EKSPOSE_BIND_ADDRESS: '127.0.0.1',
         EKSPOSE_HEALTH_PORT: String(healthPort),
         EKSPOSE_METRICS_PORT: String(metricsPort),
+        // Plain HTTP to scrape without a token; manifests.test.ts covers the HTTPS default.
+        EKSPOSE_METRICS_SECURE: 'false',
         LOG_LEVEL: 'debug',
         ...extraEnv,
       },
