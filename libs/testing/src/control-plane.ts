@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { freePorts, httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
-import { NATS_USERS, type NatsClientEnv, NatsServer, type NatsUser } from './nats-server';
+import { NATS_USERS, type NatsClientEnv, NatsServer, type NatsUser, natsPassword } from './nats-server';
 import { installExitHook, installSignalHook, OWNER_FILE, planes, pruneAbandonedPlanes } from './plane-registry';
 import { startProcess, type ProcessHandle } from './process-handle';
 import { waitUntilReady } from './wait-ready';
@@ -365,7 +364,7 @@ function failingChecks(body: string): string {
 /** One NATS server, or `nodes` of a JetStream cluster sharing one set of passwords. */
 async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number; auth: boolean; nodes: number }): Promise<NatsServer[]> {
   if (o.nodes === 1) return [await NatsServer.create({ bin: o.bin, dir: o.dir, timeoutMs: o.timeoutMs, auth: o.auth })];
-  const auth = o.auth ? Object.fromEntries(NATS_USERS.map((u) => [u, randomBytes(18).toString('base64url')])) : false;
+  const auth = o.auth ? Object.fromEntries(NATS_USERS.map((u) => [u, natsPassword()])) : false;
   const routePorts = await freePorts(o.nodes);
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
   return Promise.all(

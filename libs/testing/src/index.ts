@@ -24,6 +24,7 @@ export {
   NATS_USERS,
   NatsServer,
   natsAuthConfigPath,
+  natsPassword,
   natsPasswordVariable,
   type NatsClientEnv,
   type NatsClusterNode,

@@ -26,6 +26,15 @@ export interface NatsClientEnv {
   NATS_PASSWORD?: string;
 }
 
+/**
+ * A random password nats-server can read from the environment: it parses the
+ * variable as a config value, so one starting with a digit is taken for a
+ * number ("9H..." fails to start the server). A letter, then hex, is always a string.
+ */
+export function natsPassword(): string {
+  return `k${randomBytes(24).toString('hex')}`;
+}
+
 /** The environment variable auth.conf reads a user's password from. */
 export function natsPasswordVariable(user: NatsUser): string {
   return `${user.replace(/-/g, '_').toUpperCase()}_NATS_PASSWORD`;
@@ -81,7 +90,7 @@ export class NatsServer {
     this.storeDir = join(dir, opts.cluster ? `nats-${opts.name ?? 'ekspose-local'}` : 'nats');
     if (opts.auth) {
       const given = opts.auth === true ? {} : opts.auth;
-      this.passwords = Object.fromEntries(NATS_USERS.map((u) => [u, given[u] ?? randomBytes(18).toString('base64url')])) as Record<NatsUser, string>;
+      this.passwords = Object.fromEntries(NATS_USERS.map((u) => [u, given[u] ?? natsPassword()])) as Record<NatsUser, string>;
     }
   }
 
