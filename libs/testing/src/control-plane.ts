@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { ensureBinaries } from './binaries';
 import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
+import { ensureGatewayApiCrds } from './gateway-api';
 import { freePorts, httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
 import { NATS_USERS, type NatsClientEnv, NatsServer, type NatsUser, natsPassword } from './nats-server';
@@ -291,6 +292,21 @@ export class ControlPlane {
       await this.stop();
       throw error;
     }
+  }
+
+  /**
+   * Installs the Gateway API standard-channel CRDs (sigs.k8s.io/gateway-api, see
+   * tools/gateway-api/fetch.sh) and waits until HTTPRoutes are served.
+   */
+  async installGatewayApi(): Promise<void> {
+    const dir = await ensureGatewayApiCrds();
+    const applied = await this.kubectl(['apply', '--server-side', '--field-manager=ekspose-tests', '-f', dir], { timeoutMs: 120_000 });
+    if (applied.code !== 0) throw new Error(`kubectl apply of the Gateway API CRDs failed: ${applied.stderr}`);
+    const established = await this.kubectl(
+      ['wait', '--for=condition=Established', '--timeout=60s', 'crd/httproutes.gateway.networking.k8s.io', 'crd/gateways.gateway.networking.k8s.io'],
+      { timeoutMs: 90_000 },
+    );
+    if (established.code !== 0) throw new Error(`the Gateway API CRDs never became established: ${established.stderr}`);
   }
 
   /** Stops nats-server (SIGTERM) and waits for it to exit; the JetStream store stays. */

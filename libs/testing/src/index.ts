@@ -1,5 +1,6 @@
 export { CONTROL_PLANE_BINARIES, ensureBinaries, workspaceRoot, type EnsureBinariesOptions } from './binaries';
 export { generateCertificates, type Certificates } from './certificates';
+export { ensureGatewayApiCrds } from './gateway-api';
 export {
   ControlPlane,
   DEFAULT_CONTROLLERS,
