@@ -4,4 +4,4 @@
 // deletes. The logic lives in @ekspose/expose.
 import { runRecreationController, serviceKind } from '@ekspose/expose';
 
-await runRecreationController(serviceKind, 'Recreates a managed Service deleted by hand while its Deployment still exists.');
+await runRecreationController('service-controller', [serviceKind], 'Recreates a managed Service deleted by hand while its Deployment still exists.');

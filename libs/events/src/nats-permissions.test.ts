@@ -54,6 +54,7 @@ const payloads: { [K in EventKind]: () => Record<string, unknown> } = {
   'deployment.exposed': () => ({ ...event, uid, service: { name: 'web', port: 80 }, ingress: null, at: at() }),
   'service.recreated': () => ({ ...event, deploymentUid: uid, serviceUid: other, at: at() }),
   'ingress.recreated': () => ({ ...event, deploymentUid: uid, ingressUid: other, host: 'web.shop.test', at: at() }),
+  'httproute.recreated': () => ({ ...event, deploymentUid: uid, httprouteUid: other, host: 'web.shop.test', at: at() }),
 };
 
 async function publishAs(bus: EventBus, kind: EventKind) {
@@ -82,7 +83,7 @@ describe('NATS authorization (manifests/nats/auth.conf on a real nats-server)', 
   const own: Record<Exclude<NatsUser, 'admin'>, EventKind[]> = {
     'deployment-controller': ['deployment.deleted', 'deployment.exposed'],
     'service-controller': ['service.recreated'],
-    'ingress-controller': ['ingress.recreated'],
+    'ingress-controller': ['ingress.recreated', 'httproute.recreated'],
   };
   for (const [user, kinds] of Object.entries(own) as Array<[Exclude<NatsUser, 'admin'>, EventKind[]]>) {
     it(`${user} publishes its own events and no other kind: the server refuses, nothing is stored`, async () => {

@@ -17,7 +17,7 @@ import type { EventKind } from './subjects';
 export type DeletionAnswer = 'deleted' | 'not-deleted' | 'unknown';
 export type ExposureAnswer = 'exposed' | 'not-exposed' | 'unknown';
 /** The objects a deployment.exposed record can name. */
-export type ExposedObject = 'service' | 'ingress';
+export type ExposedObject = 'service' | 'ingress' | 'httproute';
 
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 2000;
 /** Older records of one ns/name read before giving up with 'unknown'. */
@@ -64,7 +64,7 @@ export class RecordLookup {
     object: ExposedObject,
     timeoutMs = DEFAULT_LOOKUP_TIMEOUT_MS,
   ): Promise<ExposureAnswer> {
-    const scan = await this.scan('deployment.exposed', namespace, name, timeoutMs, (record) => record.uid === uid && record[object] !== null);
+    const scan = await this.scan('deployment.exposed', namespace, name, timeoutMs, (record) => record.uid === uid && (record[object] ?? null) !== null);
     return scan === 'found' ? 'exposed' : scan === 'not-found' ? 'not-exposed' : 'unknown';
   }
 

@@ -32,6 +32,8 @@ export const deploymentExposedSchema = z.object({
   name: objectName,
   service: z.object({ name: objectName, port }),
   ingress: z.object({ name: objectName, host, path: urlPath }).nullable(),
+  /** Added in v1 (optional: older records have none): a Gateway API HTTPRoute made instead of an Ingress. */
+  httproute: z.object({ name: objectName, host, path: urlPath }).nullable().optional(),
   at: timestamp,
 });
 
@@ -55,16 +57,28 @@ export const ingressRecreatedSchema = z.object({
   at: timestamp,
 });
 
+export const httpRouteRecreatedSchema = z.object({
+  v: version,
+  deploymentUid: uid,
+  namespace,
+  name: objectName,
+  httprouteUid: uid,
+  host,
+  at: timestamp,
+});
+
 export type DeploymentDeleted = z.infer<typeof deploymentDeletedSchema>;
 export type DeploymentExposed = z.infer<typeof deploymentExposedSchema>;
 export type ServiceRecreated = z.infer<typeof serviceRecreatedSchema>;
 export type IngressRecreated = z.infer<typeof ingressRecreatedSchema>;
+export type HttpRouteRecreated = z.infer<typeof httpRouteRecreatedSchema>;
 
 export const EVENT_SCHEMAS = {
   'deployment.deleted': deploymentDeletedSchema,
   'deployment.exposed': deploymentExposedSchema,
   'service.recreated': serviceRecreatedSchema,
   'ingress.recreated': ingressRecreatedSchema,
+  'httproute.recreated': httpRouteRecreatedSchema,
 } as const satisfies Record<EventKind, z.ZodType>;
 
 export interface EventPayloads {
@@ -72,6 +86,7 @@ export interface EventPayloads {
   'deployment.exposed': DeploymentExposed;
   'service.recreated': ServiceRecreated;
   'ingress.recreated': IngressRecreated;
+  'httproute.recreated': HttpRouteRecreated;
 }
 export type EventPayload<K extends EventKind> = EventPayloads[K];
 /** What a publisher passes: the payload, with the version filled in when omitted. */

@@ -15,7 +15,7 @@ export const SUBJECT_PREFIX = 'ekspose.v1';
 /** The stream's subject filter. */
 export const SUBJECT_ROOT = `${SUBJECT_PREFIX}.>`;
 
-export const EVENT_KINDS = ['deployment.deleted', 'deployment.exposed', 'service.recreated', 'ingress.recreated'] as const;
+export const EVENT_KINDS = ['deployment.deleted', 'deployment.exposed', 'service.recreated', 'ingress.recreated', 'httproute.recreated'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export function isEventKind(value: string): value is EventKind {

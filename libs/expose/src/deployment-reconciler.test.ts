@@ -4,13 +4,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import type { Settings } from './settings';
+import { parseExposeSpec } from '@ekspose/labels';
 import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, splitKey } from '@ekspose/k8s';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import { DeploymentReconciler, UNPUBLISHED_RETRY_MS } from './deployment-reconciler';
 import type { MergePatch } from './drift';
 import { HostIndex } from './host-conflict';
 import { ownerKeyOf } from './keys';
-import { ingressKind, serviceKind } from './owned-kinds';
+import { httpRouteKind, ingressKind, serviceKind } from './owned-kinds';
+import { type HttpRoute, desiredHttpRoute } from './http-route';
 import {
   type Action,
   FakeEvents,
@@ -109,6 +111,9 @@ interface HarnessFixture {
   /** On the server; the managed ones also in the label-selected cache. */
   services?: V1Service[];
   ingresses?: V1Ingress[];
+  httproutes?: HttpRoute[];
+  /** Whether the API server serves HTTPRoutes (the Gateway API CRDs installed). Default true. */
+  routesServed?: boolean;
   /** What a live GET of a Deployment not in the cache returns. */
   live?: V1Deployment[];
   publishOk?: boolean;
@@ -128,6 +133,9 @@ async function harness(f: HarnessFixture = {}) {
   ingresses.cache.informer.on(INFORMER_DELETE, (i) => hostIndex.remove(i));
   const svc = fakeObjectApi(services.store, actions);
   const ing = fakeObjectApi(ingresses.store, actions);
+  const httproutes = await storeWithCache<HttpRoute>('HTTPRoute', f.httproutes ?? []);
+  const route = fakeObjectApi(httproutes.store, actions);
+  const gate = { served: f.routesServed ?? true };
   /** Mutable: a test can bring NATS back by setting nats.up = true. */
   const nats = new FakeEvents(actions);
   nats.up = f.publishOk ?? true;
@@ -140,6 +148,7 @@ async function harness(f: HarnessFixture = {}) {
     owned: [
       { kind: serviceKind, api: svc.api, cache: services.cache.informer },
       { kind: ingressKind, api: ing.api, cache: ingresses.cache.informer },
+      { kind: httpRouteKind, api: route.api, cache: httproutes.cache.informer, available: () => gate.served },
     ] as never,
     hostIndex,
     readDeployment: liveDeploymentReader(actions, f.live),
@@ -150,7 +159,7 @@ async function harness(f: HarnessFixture = {}) {
     log: silent,
     clock,
   });
-  return { reconciler, actions, recorded, svc: svc.control, ing: ing.control, deployments, services, ingresses, clock, nats };
+  return { reconciler, actions, recorded, svc: svc.control, ing: ing.control, deployments, services, ingresses, httproutes, gate, clock, nats };
 }
 
 type Harness = Awaited<ReturnType<typeof harness>>;
@@ -173,7 +182,7 @@ const writes = (actions: Action[]) => actions.filter((a) => a.verb !== 'readDepl
 const exposedWeb = (service: { name: string; port: number }, ingress: { name: string; host: string; path: string } | null): Action => ({
   verb: 'publish',
   kind: 'deployment.exposed',
-  payload: { uid: 'uid-web', namespace: 'shop', name: 'web', service, ingress, at: new Date(NOW).toISOString() },
+  payload: { uid: 'uid-web', namespace: 'shop', name: 'web', service, ingress, httproute: null, at: new Date(NOW).toISOString() },
 });
 
 /** shop/api (`other`) and shop/web (`dep`), both wanting an Ingress on shop.example.com; `other` optionally on another path. */
@@ -219,6 +228,68 @@ describe('DeploymentReconciler', () => {
       exposedWeb({ name: 'web', port: 8080 }, { name: 'web', host: 'web.shop.ekspose.local', path: '/' }),
     ]);
     await assertConverged(t);
+  });
+
+  /** `verb Kind` of each write to the API server, in order. */
+  const apiWrites = (actions: Action[]) => actions.flatMap((a) => (a.verb === 'create' || a.verb === 'patch' || a.verb === 'delete' ? [`${a.verb} ${a.kind}`] : []));
+  const routed = (labels: Record<string, string> = { ingReq: 'needed' }) =>
+    deployment('web', { labels, annotations: { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public/https' } });
+  const routeSpec = (dep: V1Deployment) => {
+    const parsed = parseExposeSpec(dep, defaultSettings());
+    assert.equal(parsed.kind, 'expose');
+    return parsed.kind === 'expose' ? parsed.spec : (undefined as never);
+  };
+
+  it('route-kind httproute: the Service and an HTTPRoute to the Gateway, no Ingress; a second reconcile writes nothing', async () => {
+    const dep = routed();
+    const t = await harness({ deployments: [dep] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(apiWrites(t.actions), ['create Service', 'create HTTPRoute']);
+    const created = t.actions.find((a) => a.verb === 'create' && a.kind === 'HTTPRoute');
+    const body = (created as { body: HttpRoute }).body;
+    assert.deepEqual(body.spec?.parentRefs, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'infra', name: 'public', sectionName: 'https' }]);
+    assert.deepEqual(body.spec?.hostnames, ['web.shop.ekspose.local']);
+    assert.deepEqual(body.spec?.rules?.[0]?.backendRefs, [{ group: '', kind: 'Service', name: 'web', port: 80, weight: 1 }]);
+    assert.deepEqual(body.metadata?.ownerReferences, [ownerRef('web', uidOf(dep))]);
+    const published = t.actions.find((a) => a.verb === 'publish')?.payload as Record<string, unknown>;
+    assert.deepEqual([published.ingress, published.httproute], [null, { name: 'web', host: 'web.shop.ekspose.local', path: '/' }]);
+    await assertConverged(t);
+  });
+
+  it('Ingress -> HTTPRoute: the route is made first, then the Ingress deleted; and back again', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' } });
+    const t = await harness({ deployments: [dep], services: [managedService(dep)], ingresses: [managedIngress(dep)] });
+    const switched = routed();
+    switched.metadata!.uid = uidOf(dep);
+    t.deployments.push('MODIFIED', switched);
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(apiWrites(t.actions), ['create HTTPRoute', 'delete Ingress']);
+    assert.ok(t.recorded.some((e) => e.reason === 'IngressDeleted'));
+    await assertConverged(t);
+
+    const before = t.actions.length;
+    t.deployments.push('MODIFIED', dep);
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(apiWrites(t.actions.slice(before)), ['create Ingress', 'delete HTTPRoute']);
+    await assertConverged(t);
+  });
+
+  it('the Gateway API not served: Warning GatewayAPIUnavailable once, nothing written, the Ingress kept until the route can be made', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' } });
+    const t = await harness({ deployments: [dep], services: [managedService(dep)], ingresses: [managedIngress(dep)], routesServed: false });
+    const switched = routed();
+    switched.metadata!.uid = uidOf(dep);
+    t.deployments.push('MODIFIED', switched);
+    await t.reconciler.reconcile('shop/web');
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(writesOf(t.actions), []);
+    assert.deepEqual(t.recorded.map((e) => `${e.type} ${e.reason}`), ['Warning GatewayAPIUnavailable']);
+    assert.match(t.recorded[0]!.message, /httproutes in gateway\.networking\.k8s\.io\/v1/);
+    t.gate.served = true;
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(apiWrites(t.actions), ['create HTTPRoute', 'delete Ingress']);
+    const created = t.actions.find((a) => a.verb === 'create' && a.kind === 'HTTPRoute') as { body: unknown } | undefined;
+    assert.deepEqual(created?.body, desiredHttpRoute(routeSpec(switched)));
   });
 
   it('already-correct objects in the caches: no API call at all (TestDoNothing)', async () => {

@@ -42,8 +42,12 @@ const ORPHAN_FINALIZER = 'orphan';
 /** How soon a deployment.deleted that NATS could not take is tried again. */
 export const UNPUBLISHED_RETRY_MS = 15_000;
 
-/** `conflict`: a foreign object holds the name; `held`: an older object holds the host and path. */
-type EnsureOutcome = 'unwanted' | 'unchanged' | 'created' | 'patched' | 'conflict' | 'held';
+/**
+ * `conflict`: a foreign object holds the name; `held`: an older object holds the host and path;
+ * `unavailable`: the API server does not serve the kind; `kept`: unwanted, but kept until its replacement is in place.
+ */
+type EnsureOutcome = 'unwanted' | 'unchanged' | 'created' | 'patched' | 'conflict' | 'held' | 'unavailable' | 'kept';
+const IN_PLACE: readonly EnsureOutcome[] = ['created', 'unchanged', 'patched'];
 
 export class DeploymentReconciler {
   private readonly outbox: DeletionOutbox;
@@ -105,7 +109,14 @@ export class DeploymentReconciler {
     const spec = parsed.spec;
     const outcomes = new Map<string, EnsureOutcome>();
     let failure: unknown;
-    for (const binding of this.opts.owned) {
+    // The wanted kinds first: an Ingress replaced by an HTTPRoute (or back) goes only once the new one is in place.
+    const wanted = this.opts.owned.filter((b) => b.kind.desired(spec) !== null);
+    const unwanted = this.opts.owned.filter((b) => !wanted.includes(b));
+    for (const binding of [...wanted, ...unwanted]) {
+      if (unwanted.includes(binding) && spec.ingress && !wanted.every((b) => IN_PLACE.includes(outcomes.get(b.kind.metricKind) ?? 'unwanted'))) {
+        outcomes.set(binding.kind.metricKind, 'kept');
+        continue;
+      }
       try {
         outcomes.set(binding.kind.metricKind, await this.reconcileKind(key, dep, spec, binding));
         this.warnings.clear(key, `${binding.kind.kind}-refused`);
@@ -115,7 +126,7 @@ export class DeploymentReconciler {
       }
     }
     if ([...outcomes.values()].includes('created')) {
-      const exists = (kind: string) => ['created', 'unchanged', 'patched'].includes(outcomes.get(kind) ?? '');
+      const exists = (kind: string) => IN_PLACE.includes(outcomes.get(kind) ?? 'unwanted');
       announce(this.opts.events, this.opts.log, 'deployment.exposed', exposedRecord(spec, exists, this.clock.now()));
     }
     if (failure) throw failure;
@@ -137,6 +148,12 @@ export class DeploymentReconciler {
       }
       return 'unwanted';
     }
+    if (binding.available && !binding.available()) {
+      // Nothing to write; the binding's gate brings the key back once the kind is served.
+      await this.warnings.unavailable(key, dep, kind);
+      return 'unavailable';
+    }
+    this.warnings.clear(key, `${kind.kind}-unavailable`);
     if (kind.claimsHost && spec.ingress && (await this.heldByOlder(key, dep, spec, binding, live))) return 'held';
     return this.ensure(key, dep, spec, binding, desired);
   }

@@ -71,6 +71,14 @@ export class DeploymentWarnings {
     await this.opts.recorder.warning(involved(dep), kind.reasons.refused, message);
   }
 
+  /** The Deployment asks for a kind the API server does not serve (the Gateway API CRDs are not installed). */
+  async unavailable<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedKind<T>): Promise<void> {
+    const message = `${kind.kind} ${dep.metadata?.name} cannot be made: the API server does not serve ${kind.unavailableHint ?? kind.kind}; it is made once that is installed`;
+    if (!this.ledger.firstReport(key, `${kind.kind}-unavailable`, `${dep.metadata?.uid}/${message}`)) return;
+    this.opts.log.warn({ key, kind: kind.kind }, 'kind not served by the API server');
+    await this.opts.recorder.warning(involved(dep), kind.reasons.unavailable ?? kind.reasons.refused, message);
+  }
+
   /** The condition is over: the next occurrence is told again. */
   clear(key: string, topic: WarningTopic): void {
     this.ledger.clear(key, topic);

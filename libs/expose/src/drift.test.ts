@@ -9,11 +9,11 @@ import type {
   V1ServicePort,
   V1ServiceSpec,
 } from '@kubernetes/client-node';
-import type { ExposeSpec } from '@ekspose/labels';
+import type { ExposeSpec, IngressExposure } from '@ekspose/labels';
 import { canonical, ingressDrift, serviceDrift } from './drift';
 import { desiredIngress, desiredService } from './owned-objects';
 
-const baseIngress = { host: 'web.shop.example.com', path: '/' };
+const baseIngress: IngressExposure = { routeKind: 'ingress', host: 'web.shop.example.com', path: '/' };
 const base: ExposeSpec = {
   namespace: 'shop',
   name: 'web',
@@ -270,7 +270,7 @@ describe('ingressDrift', () => {
   });
 
   it('a changed host or path replaces the rules', () => {
-    for (const ingress of [{ host: 'shop.example.com', path: '/' }, { host: 'web.shop.example.com', path: '/v2' }]) {
+    for (const ingress of [{ ...baseIngress, host: 'shop.example.com' }, { ...baseIngress, path: '/v2' }]) {
       const desired = wantIngress({ ...base, ingress });
       assert.deepEqual(ingressDrift(liveIngress(), desired)?.spec, { rules: desired.spec?.rules });
     }

@@ -33,7 +33,7 @@ interface MetaLike {
 }
 
 /** Owned labels present and ours the one controller reference; other owners' refs kept. */
-function metadataPatch(live: MetaLike | undefined, desired: MetaLike | undefined): MergePatch | null {
+export function metadataPatch(live: MetaLike | undefined, desired: MetaLike | undefined): MergePatch | null {
   const patch: MergePatch = {};
   const wantLabels = desired?.labels ?? {};
   const missing = Object.entries(wantLabels).filter(([k, v]) => live?.labels?.[k] !== v);
@@ -48,7 +48,7 @@ function metadataPatch(live: MetaLike | undefined, desired: MetaLike | undefined
   return Object.keys(patch).length > 0 ? patch : null;
 }
 
-function withMetadata(live: MetaLike | undefined, meta: MergePatch | null, spec: MergePatch): MergePatch | null {
+export function withMetadata(live: MetaLike | undefined, meta: MergePatch | null, spec: MergePatch): MergePatch | null {
   if (!meta && Object.keys(spec).length === 0) return null;
   const patch: MergePatch = { metadata: { ...(meta ?? {}), resourceVersion: live?.resourceVersion } };
   if (Object.keys(spec).length > 0) patch.spec = spec;

@@ -21,13 +21,16 @@ export function announce<K extends EventKind>(events: ExposeEvents, log: Logger,
  * ours exists (none when its host or name is taken by another object). The
  * recreate controllers read it as evidence that an object was made.
  */
-export function exposedRecord(spec: ExposeSpec, exists: (kind: 'ingress') => boolean, nowMs: number): EventInput<'deployment.exposed'> {
+export function exposedRecord(spec: ExposeSpec, exists: (kind: 'ingress' | 'httproute') => boolean, nowMs: number): EventInput<'deployment.exposed'> {
+  const route = (kind: 'ingress' | 'httproute') =>
+    spec.ingress?.routeKind === kind && exists(kind) ? { name: spec.name, host: spec.ingress.host, path: spec.ingress.path } : null;
   return {
     uid: spec.uid,
     namespace: spec.namespace,
     name: spec.name,
     service: { name: spec.name, port: spec.port },
-    ingress: spec.ingress && exists('ingress') ? { name: spec.name, host: spec.ingress.host, path: spec.ingress.path } : null,
+    ingress: route('ingress'),
+    httproute: route('httproute'),
     at: new Date(nowMs).toISOString(),
   };
 }

@@ -15,5 +15,12 @@ export const ExposeReason = {
   /** A recreate controller put back an object it has evidence was deleted. */
   ServiceRecreated: 'ServiceRecreated',
   IngressRecreated: 'IngressRecreated',
+  HTTPRouteConflict: 'HTTPRouteConflict',
+  HTTPRouteDeleted: 'HTTPRouteDeleted',
+  HTTPRouteRefused: 'HTTPRouteRefused',
+  HTTPRouteCreated: 'HTTPRouteCreated',
+  HTTPRouteRecreated: 'HTTPRouteRecreated',
+  /** The Deployment asks for an HTTPRoute and the cluster does not serve the Gateway API (yet). */
+  GatewayAPIUnavailable: 'GatewayAPIUnavailable',
 } as const;
 export type ExposeReason = (typeof ExposeReason)[keyof typeof ExposeReason];

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { METRIC_PREFIX, counterFor } from '@ekspose/k8s';
 
 /** The lower-case kinds ekspose writes; also the metric label. */
-export type ObjectKind = 'service' | 'ingress';
+export type ObjectKind = 'service' | 'ingress' | 'httproute';
 /**
  * After a managed object went missing: `recreate` (evidence it was deleted),
  * `create` (missing, never seen deleted), `cascade` (left gone).

@@ -46,7 +46,7 @@ function olderThan(a: HostClaim, b: HostClaim): boolean {
  * path (from a HostIndex).
  */
 export function hostHeldBy(
-  wanted: IngressExposure,
+  wanted: Pick<IngressExposure, 'host' | 'path'>,
   self: { namespace: string; name: string },
   own: V1Ingress | undefined,
   claims: Iterable<HostClaim>,

@@ -10,6 +10,7 @@ export * from './drift';
 export * from './host-conflict';
 export * from './host-wait-list';
 export * from './owned-kinds';
+export * from './http-route';
 export * from './deployments';
 export * from './warning-ledger';
 export * from './deletion-outbox';

@@ -8,7 +8,9 @@ import {
   type ControllerMetrics,
   type Informer,
   type KubeClients,
+  type CustomResource,
   type ResourceSource,
+  customResourceSource,
   informerFor,
   ingressSource,
   mergePatchOptions,
@@ -22,6 +24,7 @@ import { ExposeReason } from './event-reasons';
 import { type ExposeEvents, announce } from './event-port';
 import type { ObjectKind } from './expose-metrics';
 import { desiredIngress, desiredService } from './owned-objects';
+import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift } from './http-route';
 
 export interface OwnedObject {
   metadata?: V1ObjectMeta;
@@ -38,7 +41,7 @@ export interface OwnedObjectApi<T> {
 
 export interface OwnedKind<T extends OwnedObject> {
   /** The Kubernetes kind, as users read it in Events and logs. */
-  kind: 'Service' | 'Ingress';
+  kind: 'Service' | 'Ingress' | 'HTTPRoute';
   /** Lower-case: metric label, deployment.exposed field, log messages. */
   metricKind: ObjectKind & ExposedObject;
   /** The object this Deployment should have, or null when it wants none of this kind. */
@@ -58,11 +61,22 @@ export interface OwnedKind<T extends OwnedObject> {
     refused: ExposeReason;
     /** Removed because the Deployment no longer wants one; undefined when it always does. */
     unwanted?: ExposeReason;
+    /** Wanted, but the API server does not serve the kind (a CRD not installed). */
+    unavailable?: ExposeReason;
   };
+  /** What to install when the kind is not served, for the Warning. */
+  unavailableHint?: string;
+  /** A CRD: the informer waits until discovery lists it (GatedInformer). */
+  customResource?: CustomResource;
   /** Publishes the NATS event that tells a recreation. */
   announceRecreated(events: ExposeEvents, log: Logger, spec: ExposeSpec, created: T, at: string): void;
   api(clients: KubeClients): OwnedObjectApi<T>;
   source(clients: KubeClients): ResourceSource<T>;
+}
+
+/** What every …recreated event says: which Deployment, and when. */
+function recreationOf(spec: ExposeSpec, at: string) {
+  return { deploymentUid: spec.uid, namespace: spec.namespace, name: spec.name, at };
 }
 
 export const serviceKind: OwnedKind<V1Service> = {
@@ -78,13 +92,7 @@ export const serviceKind: OwnedKind<V1Service> = {
     refused: ExposeReason.ServiceRefused,
   },
   announceRecreated: (events, log, spec, created, at) =>
-    announce(events, log, 'service.recreated', {
-      deploymentUid: spec.uid,
-      namespace: spec.namespace,
-      name: spec.name,
-      serviceUid: created.metadata?.uid ?? '',
-      at,
-    }),
+    announce(events, log, 'service.recreated', { ...recreationOf(spec, at), serviceUid: created.metadata?.uid ?? '' }),
   api: (clients) => {
     const core = clients.core;
     return {
@@ -113,14 +121,7 @@ export const ingressKind: OwnedKind<V1Ingress> = {
     unwanted: ExposeReason.IngressDeleted,
   },
   announceRecreated: (events, log, spec, created, at) =>
-    announce(events, log, 'ingress.recreated', {
-      deploymentUid: spec.uid,
-      namespace: spec.namespace,
-      name: spec.name,
-      ingressUid: created.metadata?.uid ?? '',
-      host: spec.ingress?.host ?? '',
-      at,
-    }),
+    announce(events, log, 'ingress.recreated', { ...recreationOf(spec, at), ingressUid: created.metadata?.uid ?? '', host: spec.ingress?.host ?? '' }),
   api: (clients) => {
     const net = clients.networking;
     return {
@@ -135,8 +136,48 @@ export const ingressKind: OwnedKind<V1Ingress> = {
   source: ingressSource,
 };
 
-/** Every kind ekspose owns, in the order the deployment-controller reconciles them. */
-export const OWNED_KINDS = [serviceKind, ingressKind] as const;
+export const httpRouteKind: OwnedKind<HttpRoute> = {
+  kind: 'HTTPRoute',
+  metricKind: 'httproute',
+  desired: desiredHttpRoute,
+  drift: httpRouteDrift,
+  // Host conflicts are checked among Ingresses only so far.
+  claimsHost: false,
+  reasons: {
+    conflict: ExposeReason.HTTPRouteConflict,
+    recreated: ExposeReason.HTTPRouteRecreated,
+    created: ExposeReason.HTTPRouteCreated,
+    refused: ExposeReason.HTTPRouteRefused,
+    unwanted: ExposeReason.HTTPRouteDeleted,
+    unavailable: ExposeReason.GatewayAPIUnavailable,
+  },
+  unavailableHint: `httproutes in ${HTTP_ROUTES.group}/${HTTP_ROUTES.version} (install the Gateway API CRDs)`,
+  customResource: HTTP_ROUTES,
+  announceRecreated: (events, log, spec, created, at) =>
+    announce(events, log, 'httproute.recreated', { ...recreationOf(spec, at), httprouteUid: created.metadata?.uid ?? '', host: spec.ingress?.host ?? '' }),
+  api: (clients) => {
+    const custom = clients.custom;
+    const r = { group: HTTP_ROUTES.group, version: HTTP_ROUTES.version, plural: HTTP_ROUTES.plural };
+    return {
+      read: async (namespace, name) => (await custom.getNamespacedCustomObject({ ...r, namespace, name })) as HttpRoute,
+      create: async (namespace, body) => (await custom.createNamespacedCustomObject({ ...r, namespace, body, fieldManager: FIELD_MANAGER })) as HttpRoute,
+      patch: async (namespace, name, body) =>
+        (await custom.patchNamespacedCustomObject({ ...r, namespace, name, body, fieldManager: FIELD_MANAGER }, mergePatchOptions())) as HttpRoute,
+      delete: async (namespace, name, uid) => {
+        await custom.deleteNamespacedCustomObject({ ...r, namespace, name, body: { preconditions: { uid } } });
+      },
+    };
+  },
+  source: (clients) => customResourceSource<HttpRoute>(clients, HTTP_ROUTES),
+};
+
+/**
+ * Every kind ekspose owns, in the order the deployment-controller reconciles
+ * them (the wanted ones first: see DeploymentReconciler).
+ */
+export const OWNED_KINDS = [serviceKind, ingressKind, httpRouteKind] as const;
+/** The kinds that make a Deployment reachable from outside; the ingress-controller puts them back. */
+export const EXTERNAL_ROUTE_KINDS = [ingressKind, httpRouteKind] as const;
 
 /** The managed objects of one kind (label-selected: the cache stays small however many others a cluster has). */
 export function managedInformer<T extends OwnedObject>(
@@ -153,4 +194,6 @@ export interface OwnedBinding<T extends OwnedObject = OwnedObject> {
   kind: OwnedKind<T>;
   api: OwnedObjectApi<T>;
   cache: Informer<T>;
+  /** False while the API server does not serve the kind (a CRD not installed yet); absent = always served. */
+  available?: () => boolean;
 }

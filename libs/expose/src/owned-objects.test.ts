@@ -65,7 +65,7 @@ describe('desiredIngress', () => {
   });
 
   it('is one rule for the host with one Prefix path to the Service port, no class and no tls by default', () => {
-    const ing = desiredIngress(spec({ ingress: { host: 'web.shop.example.com', path: '/api' } }));
+    const ing = desiredIngress(spec({ ingress: { routeKind: 'ingress', host: 'web.shop.example.com', path: '/api' } }));
     assert.deepEqual(ing, {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
@@ -88,7 +88,7 @@ describe('desiredIngress', () => {
 
   it('sets ingressClassName and tls for the host when configured', () => {
     const ing = desiredIngress(
-      spec({ ingress: { host: 'web.example.com', path: '/', ingressClassName: 'nginx', tlsSecret: 'web-tls' } }),
+      spec({ ingress: { routeKind: 'ingress', host: 'web.example.com', path: '/', ingressClassName: 'nginx', tlsSecret: 'web-tls' } }),
     );
     assert.equal(ing?.spec?.ingressClassName, 'nginx');
     assert.deepEqual(ing?.spec?.tls, [{ hosts: ['web.example.com'], secretName: 'web-tls' }]);

@@ -23,7 +23,7 @@ export function deploymentOwnerReference(spec: Pick<ExposeSpec, 'name' | 'uid'>)
 }
 
 /** Named after the Deployment, in its namespace, labelled and controlled by it. */
-function ownedMetadata(spec: ExposeSpec): V1ObjectMeta {
+export function ownedMetadata(spec: ExposeSpec): V1ObjectMeta {
   return {
     name: spec.name,
     namespace: spec.namespace,
@@ -45,10 +45,10 @@ export function desiredService(spec: ExposeSpec): V1Service {
   };
 }
 
-/** null when the Deployment does not want an Ingress. */
+/** null when the Deployment does not want an Ingress (no ingReq, or an HTTPRoute instead). */
 export function desiredIngress(spec: ExposeSpec): V1Ingress | null {
   const ing = spec.ingress;
-  if (!ing) return null;
+  if (!ing || ing.routeKind !== 'ingress') return null;
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',

@@ -154,7 +154,7 @@ export class FakeObjectStore<T extends OwnedObject> {
   private created = 0;
   private push?: (type: WatchEventType, obj: T) => void;
 
-  constructor(readonly kind: 'Service' | 'Ingress') {}
+  constructor(readonly kind: 'Service' | 'Ingress' | 'HTTPRoute') {}
 
   /** Objects already on the server at the start (their uid and resourceVersion as given). */
   seed(...objs: T[]): this {
@@ -314,9 +314,9 @@ export async function cachedInformer<T extends KubeObjectLike>(resource: string,
 }
 
 /** A store seeded with `objects`, and the managed-only informer that watches it. */
-export async function storeWithCache<T extends OwnedObject & KubeObjectLike>(kind: 'Service' | 'Ingress', objects: T[]) {
+export async function storeWithCache<T extends OwnedObject & KubeObjectLike>(kind: 'Service' | 'Ingress' | 'HTTPRoute', objects: T[]) {
   const store = new FakeObjectStore<T>(kind).seed(...objects);
-  const cache = await cachedInformer<T>(kind === 'Service' ? 'services' : 'ingresses', objects.filter(isManagedObject));
+  const cache = await cachedInformer<T>({ Service: 'services', Ingress: 'ingresses', HTTPRoute: 'httproutes' }[kind], objects.filter(isManagedObject));
   store.linkCache(cache.push);
   return { store, cache };
 }
@@ -333,7 +333,7 @@ export async function storeWithCache<T extends OwnedObject & KubeObjectLike>(kin
 export class FakeEvents implements ExposeEvents {
   up = true;
   readonly deleted = new Set<string>();
-  readonly exposed: Array<{ uid: string; service: boolean; ingress: boolean }> = [];
+  readonly exposed: Array<{ uid: string; service: boolean; ingress: boolean; httproute: boolean }> = [];
 
   constructor(private readonly actions: Action[]) {}
 
@@ -342,7 +342,7 @@ export class FakeEvents implements ExposeEvents {
     this.actions.push({ verb: 'publish', kind, payload: structuredClone(p), ...(opts?.msgId ? { msgId: opts.msgId } : {}) });
     if (!this.up) return { ok: false, error: 'NATS down' };
     if (kind === 'deployment.deleted') this.deleted.add(String(p.uid));
-    if (kind === 'deployment.exposed') this.exposed.push({ uid: String(p.uid), service: p.service !== null, ingress: p.ingress !== null });
+    if (kind === 'deployment.exposed') this.exposed.push({ uid: String(p.uid), service: p.service !== null, ingress: p.ingress !== null, httproute: (p.httproute ?? null) !== null });
     return { ok: true, seq: this.actions.length, duplicate: false };
   };
 

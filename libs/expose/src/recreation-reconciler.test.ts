@@ -284,7 +284,7 @@ describe('RecreationReconciler (Ingress)', () => {
 
 describe('RecreationReconciler: a recreation is told only with evidence (no deletions that never happened)', () => {
   const exposedRecord = (nats: FakeEvents, uid: string, f: { ingress?: boolean } = {}) =>
-    nats.exposed.push({ uid, service: true, ingress: f.ingress ?? false });
+    nats.exposed.push({ uid, service: true, ingress: f.ingress ?? false, httproute: false });
 
   it('missing at a sweep, never made before (no deployment.exposed record): created, Normal ServiceCreated, no recreation', async () => {
     const dep = deployment('web');

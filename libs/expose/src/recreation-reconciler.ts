@@ -52,6 +52,7 @@ export class RecreationReconciler<T extends OwnedObject> {
   /** Live Deployments that want an object of this kind and have none: checked on start and on resync. */
   missingKeys(): string[] {
     const keys: string[] = [];
+    if (!this.served()) return keys;
     for (const dep of this.opts.deployments.list()) {
       const ns = dep.metadata?.namespace ?? '';
       const name = dep.metadata?.name ?? '';
@@ -67,7 +68,7 @@ export class RecreationReconciler<T extends OwnedObject> {
     const [namespace, name] = splitKey(key);
     const { kind } = this.opts.owned;
     const what = kind.metricKind;
-    if (!shouldWatchNamespace(namespace, this.opts.settings) || this.opts.owned.cache.get(namespace, name)) return this.settled(key);
+    if (!shouldWatchNamespace(namespace, this.opts.settings) || !this.served() || this.opts.owned.cache.get(namespace, name)) return this.settled(key);
 
     const { dep, record } = await this.liveAndRecord(key, namespace, name);
     const uid = dep?.metadata?.uid;
@@ -160,6 +161,11 @@ export class RecreationReconciler<T extends OwnedObject> {
       : `${kind.kind} ${spec.name} was missing; created`;
     await this.opts.recorder.normal(involved(dep), recreated ? kind.reasons.recreated : kind.reasons.created, message);
     if (recreated) kind.announceRecreated(this.opts.events, this.opts.log, spec, created, new Date(this.clock.now()).toISOString());
+  }
+
+  /** The API server serves the kind (a CRD may not be installed yet: then there is nothing to put back). */
+  private served(): boolean {
+    return this.opts.owned.available?.() ?? true;
   }
 
   /** The key's deletion has been acted on: the next one needs evidence of its own. */

@@ -8,8 +8,10 @@ import {
   type HostedInformer,
   type Informer,
   type Reconciler,
+  GatedInformer,
   WorkQueue,
   bootstrap,
+  isResourceServed,
   controllerEventRecorder,
   objectKey,
   runController,
@@ -58,9 +60,27 @@ function wire(name: string, summary: string): Wiring {
   return { name, boot, bus, queue, watched, enqueue: (key) => queue.add(key) };
 }
 
-function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring): OwnedBinding<T> {
+/** A kind with its API and informer; a CRD's informer waits behind a gate until the API server serves it. */
+interface Bound<T extends OwnedObject> {
+  binding: OwnedBinding<T>;
+  /** What the host starts, waits for and reports: the informer, or its gate. */
+  hosted: HostedInformer;
+}
+
+function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring, onServed: () => void): Bound<T> {
   const { clients, log, metrics } = w.boot;
-  return { kind, api: kind.api(clients), cache: managedInformer(kind, clients, log, metrics) };
+  const cache = managedInformer(kind, clients, log, metrics);
+  const binding: OwnedBinding<T> = { kind, api: kind.api(clients), cache };
+  const resource = kind.customResource;
+  if (!resource) return { binding, hosted: cache };
+  const gate = new GatedInformer({
+    inner: cache,
+    resource: `${resource.plural}.${resource.group}`,
+    isServed: () => isResourceServed(clients, resource),
+    onServed,
+    log,
+  });
+  return { binding: { ...binding, available: () => gate.available }, hosted: gate };
 }
 
 /** What both reconcilers take from the wiring. */
@@ -88,7 +108,10 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   const w = wire('deployment-controller', 'Gives every Deployment a Service, and an Ingress when it carries ingReq: needed; removes them when it is deleted.');
   const { log, clients, metrics } = w.boot;
   const deployments = deploymentInformer(clients, log, metrics);
-  const owned = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w));
+  // A kind served later (the Gateway API installed): every Deployment is looked at again.
+  const lookAgain = () => deployments.list().map(objectKey).filter(w.watched).forEach(w.enqueue);
+  const bound = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w, lookAgain));
+  const owned = bound.map((b) => b.binding);
   const ingresses = owned.find((b) => b.kind === ingressKind)!.cache as Informer<V1Ingress>;
   // A host freed by a deletion goes to the Deployment that was waiting for it.
   const hostIndex = indexHosts(ingresses, (i) => reconciler.keysWaitingFor(i).forEach(w.enqueue));
@@ -100,22 +123,42 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     watched: w.watched,
     enqueue: w.enqueue,
   });
-  return host(w, [deployments, ...owned.map((b) => b.cache)], reconciler.reconcile, () => [
+  return host(w, [deployments, ...bound.map((b) => b.hosted)], reconciler.reconcile, () => [
     ...deployments.list().map(objectKey),
     ...reconciler.orphanKeys(),
   ]);
 }
 
-/** service-controller or ingress-controller: puts back a managed object of `kind` a user deleted. */
-export async function runRecreationController<T extends OwnedObject>(kind: OwnedKind<T>, summary: string): Promise<ControllerHost> {
-  const w = wire(`${kind.metricKind}-controller`, summary);
+/**
+ * service-controller or ingress-controller: puts back a managed object of one
+ * of `kinds` a user deleted. With several kinds (the ingress-controller: Ingress
+ * and HTTPRoute) each has its own reconciler, and the queue's keys say which:
+ * `httproute:<namespace>/<name>`.
+ */
+export async function runRecreationController(name: string, kinds: ReadonlyArray<OwnedKind<OwnedObject>>, summary: string): Promise<ControllerHost> {
+  const w = wire(name, summary);
   const { log, clients, metrics } = w.boot;
   const deployments = deploymentInformer(clients, log, metrics);
-  const binding = bind(kind, w);
-  const veto = kind.claimsHost ? heldHostVeto(indexHosts(binding.cache as unknown as Informer<V1Ingress>)) : undefined;
-  const reconciler = new RecreationReconciler<T>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
-  routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), watched: w.watched, enqueue: w.enqueue });
+  const tagged = kinds.length > 1;
+  const tag = (kind: OwnedKind<OwnedObject>, key: string) => (tagged ? `${kind.metricKind}:${key}` : key);
+  const reconcilers = new Map<string, RecreationReconciler<OwnedObject>>();
+  const hosted: HostedInformer[] = [deployments];
+  for (const kind of kinds) {
+    const { binding, hosted: informer } = bind(kind, w, () => reconciler.missingKeys().forEach((key) => w.enqueue(tag(kind, key))));
+    const veto = kind.claimsHost ? heldHostVeto(indexHosts(binding.cache as unknown as Informer<V1Ingress>)) : undefined;
+    const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
+    routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), watched: w.watched, enqueue: (key) => w.enqueue(tag(kind, key)) });
+    reconcilers.set(tagged ? kind.metricKind : '', reconciler);
+    hosted.push(informer);
+  }
   // Remember the deletions heard of on NATS, so the answer holds while NATS is down later.
   w.bus.followDeletions(w.name);
-  return host(w, [deployments, binding.cache], reconciler.reconcile, () => reconciler.missingKeys());
+  const reconcile: Reconciler = (queued) => {
+    const at = tagged ? queued.indexOf(':') : -1;
+    const reconciler = reconcilers.get(tagged ? queued.slice(0, at) : '');
+    if (!reconciler) throw new Error(`no reconciler for queue key ${queued}`);
+    return reconciler.reconcile(tagged ? queued.slice(at + 1) : queued);
+  };
+  const missing = () => kinds.flatMap((kind) => reconcilers.get(tagged ? kind.metricKind : '')!.missingKeys().map((key) => tag(kind, key)));
+  return host(w, hosted, reconcile, missing);
 }

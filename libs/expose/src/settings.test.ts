@@ -26,6 +26,7 @@ describe('loadSettings: defaults', () => {
     assert.deepEqual(load({}), {
       domain: 'ekspose.local',
       hostTemplate: '{name}.{namespace}.{domain}',
+      routeKind: 'ingress',
       watchNamespaces: [],
       skipNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'ekspose'],
       natsUrl: 'nats://127.0.0.1:4222',
@@ -91,10 +92,14 @@ describe('loadSettings: every setting read', () => {
       NATS_STREAM_REPLICAS: '3',
       EKSPOSE_METRICS_SECURE: 'false',
       EKSPOSE_METRICS_CERT_DIR: '/certs',
+      EKSPOSE_ROUTE_KIND: 'HTTPRoute',
+      EKSPOSE_GATEWAY: 'infra/public/https',
     });
     assert.deepEqual(settings, {
       domain: 'apps.example.com',
       hostTemplate: '{name}.abhilash.com',
+      routeKind: 'httproute',
+      gateway: { namespace: 'infra', name: 'public', sectionName: 'https' },
       ingressClass: 'nginx',
       tlsSecret: 'wildcard-tls',
       watchNamespaces: ['shop', 'blog'],
@@ -119,6 +124,17 @@ describe('loadSettings: every setting read', () => {
       leaseRenewDeadlineSeconds: 2,
       leaseRetryPeriodSeconds: 0.5,
     } satisfies Settings);
+  });
+
+  it('EKSPOSE_ROUTE_KIND=httproute needs EKSPOSE_GATEWAY, and a bad Gateway reference is named', () => {
+    const missing = loadSettings({ EKSPOSE_ROUTE_KIND: 'httproute' });
+    assert.equal(missing.ok, false);
+    assert.match(missing.ok ? '' : missing.problems.join('\n'), /EKSPOSE_ROUTE_KIND=httproute needs EKSPOSE_GATEWAY/);
+    const bad = loadSettings({ EKSPOSE_GATEWAY: 'public' });
+    assert.match(bad.ok ? '' : bad.problems.join('\n'), /EKSPOSE_GATEWAY="public": must be <namespace>\/<name>/);
+    assert.equal(loadSettings({ EKSPOSE_ROUTE_KIND: 'gateway' }).ok, false);
+    assert.deepEqual(load({ EKSPOSE_GATEWAY: 'infra/public' }).gateway, { namespace: 'infra', name: 'public' });
+    assert.equal(load({}).routeKind, 'ingress');
   });
 
   it('NATS_USER and NATS_PASSWORD go together, and the password is never shown', () => {
@@ -317,6 +333,8 @@ describe('help', () => {
       'EKSPOSE_METRICS_PORT',
       'EKSPOSE_HEALTH_PORT',
       'EKSPOSE_BIND_ADDRESS',
+      'EKSPOSE_ROUTE_KIND',
+      'EKSPOSE_GATEWAY',
       'EKSPOSE_METRICS_SECURE',
       'EKSPOSE_METRICS_CERT_DIR',
       'NATS_USER',

@@ -5,8 +5,8 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { canonical } from './drift';
 
-type OwnedKindName = 'Service' | 'Ingress';
-export type WarningTopic = 'invalid' | 'host' | OwnedKindName | `${OwnedKindName}-refused`;
+type OwnedKindName = 'Service' | 'Ingress' | 'HTTPRoute';
+export type WarningTopic = 'invalid' | 'host' | OwnedKindName | `${OwnedKindName}-refused` | `${OwnedKindName}-unavailable`;
 
 export class WarningLedger {
   private readonly byKey = new Map<string, Map<WarningTopic, string>>();

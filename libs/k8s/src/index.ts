@@ -10,6 +10,7 @@ export * from './event-loop-monitor';
 export * from './leader-election';
 export * from './informer';
 export * from './informers';
+export * from './gated-informer';
 export * from './cache-transforms';
 export * from './kube-client';
 export * from './api-errors';

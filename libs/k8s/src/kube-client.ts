@@ -3,6 +3,7 @@ import {
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   NetworkingV1Api,
   PatchStrategy,
@@ -20,6 +21,8 @@ export interface KubeClients {
   core: CoreV1Api;
   networking: NetworkingV1Api;
   coordination: CoordinationV1Api;
+  /** Custom resources (the Gateway API's HTTPRoutes). */
+  custom: CustomObjectsApi;
 }
 
 /**
@@ -51,6 +54,7 @@ export function createKubeClients(config: KubeConfig): KubeClients {
     core: config.makeApiClient(CoreV1Api),
     networking: config.makeApiClient(NetworkingV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
+    custom: config.makeApiClient(CustomObjectsApi),
   };
 }
 
@@ -90,6 +94,38 @@ export function ingressSource(clients: KubeClients): ResourceSource<V1Ingress> {
     list: (p) => clients.networking.listIngressForAllNamespaces({ labelSelector: p.labelSelector }),
     watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses'),
   };
+}
+
+/** A custom resource, e.g. { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' }. */
+export interface CustomResource {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+/** List and watch a custom resource in every namespace. */
+export function customResourceSource<T>(clients: KubeClients, r: CustomResource): ResourceSource<T> {
+  return {
+    resource: r.plural,
+    list: async (p) =>
+      (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, labelSelector: p.labelSelector })) as never,
+    watch: watchPath(clients.config, `/apis/${r.group}/${r.version}/${r.plural}`),
+  };
+}
+
+/**
+ * Whether the API server serves `plural` in `group/version` (discovery): a CRD
+ * that may be installed after the controller started. Throws only for errors
+ * other than "no such group/version".
+ */
+export async function isResourceServed(clients: KubeClients, r: CustomResource): Promise<boolean> {
+  try {
+    const list = (await clients.custom.getAPIResources({ group: r.group, version: r.version })) as { resources?: Array<{ name: string }> };
+    return (list.resources ?? []).some((res) => res.name === r.plural);
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return false;
+    throw err;
+  }
 }
 
 /** client-node 1.x sends PATCH as JSON Patch unless told otherwise; ekspose sends merge patches. */

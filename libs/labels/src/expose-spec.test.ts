@@ -64,7 +64,7 @@ describe('parseExposeSpec: the historic sample', () => {
       port: 8080,
       targetPort: 8080,
       selector: { app: 'restapi' },
-      ingress: { host: 'restapi.shop.ekspose.local', path: '/' },
+      ingress: { routeKind: 'ingress', host: 'restapi.shop.ekspose.local', path: '/' },
     });
   });
 
@@ -101,6 +101,7 @@ describe('parseExposeSpec: defaults', () => {
     const settings = settingsFrom({ EKSPOSE_INGRESS_CLASS: 'nginx', EKSPOSE_TLS_SECRET: 'wildcard-tls' });
     const spec = expose(parseExposeSpec(deployment({ labels: { ingReq: 'needed' } }), settings));
     assert.deepEqual(spec.ingress, {
+      routeKind: 'ingress',
       host: 'restapi.shop.ekspose.local',
       path: '/',
       ingressClassName: 'nginx',
@@ -204,6 +205,34 @@ describe('parseExposeSpec: each key, valid and invalid', () => {
     assert.equal(spec.ingress?.ingressClassName, 'traefik');
     assert.equal(spec.ingress?.tlsSecret, 'shop-tls');
   });
+  it('route kind and Gateway: the settings by default, the annotations per Deployment', () => {
+    const gatewayDefault = settingsFrom({ EKSPOSE_ROUTE_KIND: 'httproute', EKSPOSE_GATEWAY: 'infra/public' });
+    const wanted = { labels: { ingReq: 'needed' } };
+    assert.deepEqual(expose(parseExposeSpec(deployment(wanted), gatewayDefault)).ingress, {
+      routeKind: 'httproute',
+      gateway: { namespace: 'infra', name: 'public' },
+      host: 'restapi.shop.ekspose.local',
+      path: '/',
+    });
+    const perDeployment = expose(
+      parseExposeSpec(deployment({ ...wanted, annotations: { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'edge/gw/https' } }), defaults),
+    );
+    assert.equal(perDeployment.ingress?.routeKind, 'httproute');
+    assert.deepEqual(perDeployment.ingress?.gateway, { namespace: 'edge', name: 'gw', sectionName: 'https' });
+    const back = expose(parseExposeSpec(deployment({ ...wanted, annotations: { 'ekspose.io/route-kind': 'ingress' } }), gatewayDefault));
+    assert.equal(back.ingress?.routeKind, 'ingress');
+    assert.equal(back.ingress?.gateway, undefined);
+  });
+
+  it('route kind and Gateway: a bad value, or an HTTPRoute without any Gateway, is a problem naming the annotation', () => {
+    const kind = onlyProblem(parseExposeSpec(deployment({ labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/route-kind': 'gateway' } }), defaults), 'ekspose.io/route-kind');
+    assert.match(kind.reason, /ingress, httproute/);
+    const gw = onlyProblem(parseExposeSpec(deployment({ labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/gateway': 'Infra/public' } }), defaults), 'ekspose.io/gateway');
+    assert.match(gw.reason, /namespace "Infra"/);
+    const none = onlyProblem(parseExposeSpec(deployment({ labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/route-kind': 'httproute' } }), defaults), 'ekspose.io/gateway');
+    assert.match(none.reason, /an HTTPRoute needs a Gateway/);
+  });
+
   for (const key of ['ekspose.io/ingress-class', 'ekspose.io/tls-secret']) {
     it(`${key}: an invalid name is a problem`, () => {
       const p = onlyProblem(parseExposeSpec(deployment({ labels: { ingReq: 'needed' }, annotations: { [key]: 'Not_A_Name' } }), defaults), key);

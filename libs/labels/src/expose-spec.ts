@@ -3,8 +3,11 @@
 
 import { renderHost } from './host-template';
 import {
+  ANNOTATION_GATEWAY,
   ANNOTATION_HOST,
   ANNOTATION_INGRESS_CLASS,
+  ANNOTATION_ROUTE_KIND,
+  ROUTE_KINDS,
   ANNOTATION_PATH,
   ANNOTATION_TARGET_PORT,
   ANNOTATION_TLS_SECRET,
@@ -15,7 +18,7 @@ import {
   LABEL_INGRESS_REQUIRED,
   LABEL_PORT,
 } from './types';
-import type { DeploymentLike, ExposeSpec, IngressExposure, ParseResult, Problem, ExposeSettings } from './types';
+import type { DeploymentLike, ExposeSpec, GatewayRef, IngressExposure, ParseResult, Problem, ExposeSettings, RouteKind } from './types';
 import {
   DNS1035_LABEL_RULE,
   DNS1123_SUBDOMAIN_RULE,
@@ -24,6 +27,7 @@ import {
   isDns1035Label,
   isDns1123Subdomain,
   isIanaSvcName,
+  parseGatewayRef,
   parsePort,
   urlPathProblem,
 } from './validation';
@@ -98,33 +102,85 @@ export function parseExposeSpec(deployment: DeploymentLike, settings: ExposeSett
     if (reason !== undefined) problem(ANNOTATION_HOST, hostOverride, reason);
   }
 
+  const route = routeOf(annotations, settings, problem);
   const ingressClassName = objectName(ANNOTATION_INGRESS_CLASS, annotations, settings.ingressClass, problem);
   const tlsSecret = objectName(ANNOTATION_TLS_SECRET, annotations, settings.tlsSecret, problem);
 
-  let ingress: IngressExposure | null = null;
-  if (ingressWanted) {
-    let host = hostOverride;
-    if (host === undefined) {
-      host = renderHost(settings.hostTemplate, { name, namespace, domain: settings.domain });
-      const reason = ingressHostProblem(host);
-      // Only worth saying when name and namespace are fine: otherwise the
-      // host is bad for a reason already reported.
-      if (reason !== undefined && problems.every((p) => !p.key.startsWith('metadata.'))) {
-        problem(
-          HOST_TEMPLATE_KEY,
-          host,
-          `the host rendered from the template "${settings.hostTemplate}" is not valid (${reason}); set the ${ANNOTATION_HOST} annotation to choose a host`,
-        );
-      }
-    }
-    ingress = { host, path };
-    if (ingressClassName !== undefined) ingress.ingressClassName = ingressClassName;
-    if (tlsSecret !== undefined) ingress.tlsSecret = tlsSecret;
-  }
+  const ingress = ingressWanted
+    ? externalRoute({ name, namespace, hostOverride, path, ingressClassName, tlsSecret, route, annotations, settings, problems, problem })
+    : null;
 
   if (problems.length > 0 || 'reason' in selector) return { kind: 'invalid', problems };
   const spec: ExposeSpec = { namespace, name, uid, port, targetPort, selector: selector.labels, ingress };
   return { kind: 'expose', spec };
+}
+
+interface ExternalRouteInput {
+  name: string;
+  namespace: string;
+  hostOverride: string | undefined;
+  path: string;
+  ingressClassName: string | undefined;
+  tlsSecret: string | undefined;
+  route: { kind: RouteKind; gateway?: GatewayRef };
+  annotations: Record<string, string>;
+  settings: ExposeSettings;
+  problems: Problem[];
+  problem: (key: string, value: string, reason: string) => void;
+}
+
+/** The Ingress or HTTPRoute a Deployment with ingReq: needed asks for: host (template or annotation), path, class, TLS, Gateway. */
+function externalRoute(input: ExternalRouteInput): IngressExposure {
+  const { name, namespace, hostOverride, path, ingressClassName, tlsSecret, route, annotations, settings, problems, problem } = input;
+  let host = hostOverride;
+  if (host === undefined) {
+    host = renderHost(settings.hostTemplate, { name, namespace, domain: settings.domain });
+    const reason = ingressHostProblem(host);
+    // Only worth saying when name and namespace are fine: otherwise the
+    // host is bad for a reason already reported.
+    if (reason !== undefined && problems.every((p) => !p.key.startsWith('metadata.'))) {
+      problem(
+        HOST_TEMPLATE_KEY,
+        host,
+        `the host rendered from the template "${settings.hostTemplate}" is not valid (${reason}); set the ${ANNOTATION_HOST} annotation to choose a host`,
+      );
+    }
+  }
+  const ingress: IngressExposure = { routeKind: route.kind, host, path };
+  if (route.kind === 'httproute' && route.gateway === undefined) {
+    problem(ANNOTATION_GATEWAY, annotations[ANNOTATION_GATEWAY] ?? '', `an HTTPRoute needs a Gateway: set this annotation or EKSPOSE_GATEWAY to <namespace>/<name>[/<sectionName>]`);
+  }
+  if (route.kind === 'httproute' && route.gateway) ingress.gateway = route.gateway;
+  if (ingressClassName !== undefined) ingress.ingressClassName = ingressClassName;
+  if (tlsSecret !== undefined) ingress.tlsSecret = tlsSecret;
+  return ingress;
+}
+
+/** The route kind and Gateway: the annotations, else the settings. A bad annotation is a problem, not a fallback. */
+function routeOf(
+  annotations: Record<string, string>,
+  settings: ExposeSettings,
+  problem: (key: string, value: string, reason: string) => void,
+): { kind: RouteKind; gateway?: GatewayRef } {
+  let kind = settings.routeKind ?? 'ingress';
+  const kindValue = annotations[ANNOTATION_ROUTE_KIND];
+  if (kindValue !== undefined) {
+    const found = ROUTE_KINDS.find((k) => k === kindValue);
+    if (found) kind = found;
+    else problem(ANNOTATION_ROUTE_KIND, kindValue, `must be one of ${ROUTE_KINDS.join(', ')}`);
+  }
+  let gateway = settings.gateway;
+  const gatewayValue = annotations[ANNOTATION_GATEWAY];
+  if (gatewayValue !== undefined) {
+    const parsed = parseGatewayRef(gatewayValue);
+    if ('ref' in parsed) gateway = parsed.ref;
+    else {
+      problem(ANNOTATION_GATEWAY, gatewayValue, parsed.reason);
+      // Reported once: not also as "needs a Gateway".
+      return { kind: 'ingress' };
+    }
+  }
+  return gateway ? { kind, gateway } : { kind };
 }
 
 function objectName(

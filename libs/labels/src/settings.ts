@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { type Env, type SettingHelp, type SettingsGroup, bad, dnsSubdomain, envVar, ok, parseGroup, splitList } from './env-settings';
 import { hostTemplateProblems } from './host-template';
-import type { ExposeSettings } from './types';
-import { DNS1123_LABEL_RULE, isDns1123Label } from './validation';
+import { type ExposeSettings, type GatewayRef, ROUTE_KINDS, type RouteKind } from './types';
+import { DNS1123_LABEL_RULE, isDns1123Label, parseGatewayRef } from './validation';
 
 export const DEFAULT_DOMAIN = 'ekspose.local';
 export const DEFAULT_HOST_TEMPLATE = '{name}.{namespace}.{domain}';
@@ -26,11 +26,23 @@ function namespaceList(value: string) {
   return ok(items);
 }
 
+function routeKind(value: string) {
+  const kind = ROUTE_KINDS.find((k) => k === value.toLowerCase());
+  return kind === undefined ? bad(`expected one of ${ROUTE_KINDS.join(', ')}`) : ok<RouteKind>(kind);
+}
+
+function gateway(value: string) {
+  const parsed = parseGatewayRef(value);
+  return 'ref' in parsed ? ok<GatewayRef | undefined>(parsed.ref) : bad(parsed.reason);
+}
+
 const exposeFields = {
   EKSPOSE_DOMAIN: envVar(dnsSubdomain, DEFAULT_DOMAIN),
   EKSPOSE_HOST_TEMPLATE: envVar((v) => ok(v), DEFAULT_HOST_TEMPLATE),
   EKSPOSE_INGRESS_CLASS: envVar<string | undefined>(dnsSubdomain, undefined),
   EKSPOSE_TLS_SECRET: envVar<string | undefined>(dnsSubdomain, undefined),
+  EKSPOSE_ROUTE_KIND: envVar(routeKind, 'ingress' as RouteKind),
+  EKSPOSE_GATEWAY: envVar<GatewayRef | undefined>(gateway, undefined),
   EKSPOSE_WATCH_NAMESPACES: envVar(namespaceList, []),
   // Set to "" on purpose = skip nothing; so empty is not "unset" here.
   EKSPOSE_SKIP_NAMESPACES: envVar<string[] | undefined>(namespaceList, undefined, { emptyIsUnset: false }),
@@ -56,6 +68,10 @@ const exposeSchema = z.object(exposeFields).superRefine((env, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['EKSPOSE_SKIP_NAMESPACES'], message });
     }
   }
+  if (parsed('EKSPOSE_ROUTE_KIND', 'EKSPOSE_GATEWAY') && env.EKSPOSE_ROUTE_KIND === 'httproute' && env.EKSPOSE_GATEWAY === undefined) {
+    const message = 'EKSPOSE_ROUTE_KIND=httproute needs EKSPOSE_GATEWAY (<namespace>/<name>[/<sectionName>]): the Gateway the routes attach to';
+    ctx.addIssue({ code: 'custom', path: ['EKSPOSE_GATEWAY'], message });
+  }
   // Run even when a field failed: the checks above guard what they read.
 }, { when: () => true });
 
@@ -69,6 +85,16 @@ export const EXPOSE_SETTINGS_HELP: readonly SettingHelp[] = [
   },
   { env: 'EKSPOSE_INGRESS_CLASS', default: '(none)', description: 'Default spec.ingressClassName of Ingresses; the ekspose.io/ingress-class annotation overrides it.' },
   { env: 'EKSPOSE_TLS_SECRET', default: '(none)', description: 'Default TLS Secret for the Ingress host; the ekspose.io/tls-secret annotation overrides it.' },
+  {
+    env: 'EKSPOSE_ROUTE_KIND',
+    default: 'ingress',
+    description: 'What makes a Deployment with ingReq: needed reachable: ingress (an Ingress) or httproute (a Gateway API HTTPRoute); the ekspose.io/route-kind annotation overrides it.',
+  },
+  {
+    env: 'EKSPOSE_GATEWAY',
+    default: '(none)',
+    description: 'The Gateway HTTPRoutes attach to, <namespace>/<name>[/<sectionName>]; needed with EKSPOSE_ROUTE_KIND=httproute; the ekspose.io/gateway annotation overrides it.',
+  },
   { env: 'EKSPOSE_WATCH_NAMESPACES', default: '(all namespaces)', description: 'Comma-separated namespaces to watch; empty = all.' },
   {
     env: 'EKSPOSE_SKIP_NAMESPACES',
@@ -91,7 +117,14 @@ export const exposeSettings: SettingsGroup<ExposeSettings> = {
     const podNamespace = env['POD_NAMESPACE']?.trim() || DEFAULT_POD_NAMESPACE;
     const skipNamespaces =
       e.EKSPOSE_SKIP_NAMESPACES ?? [...new Set([...SYSTEM_NAMESPACES, podNamespace])].filter((ns) => !watchNamespaces.includes(ns));
-    const settings: ExposeSettings = { domain: e.EKSPOSE_DOMAIN, hostTemplate: e.EKSPOSE_HOST_TEMPLATE, watchNamespaces, skipNamespaces };
+    const settings: ExposeSettings = {
+      domain: e.EKSPOSE_DOMAIN,
+      hostTemplate: e.EKSPOSE_HOST_TEMPLATE,
+      routeKind: e.EKSPOSE_ROUTE_KIND,
+      watchNamespaces,
+      skipNamespaces,
+    };
+    if (e.EKSPOSE_GATEWAY !== undefined) settings.gateway = e.EKSPOSE_GATEWAY;
     if (e.EKSPOSE_INGRESS_CLASS !== undefined) settings.ingressClass = e.EKSPOSE_INGRESS_CLASS;
     if (e.EKSPOSE_TLS_SECRET !== undefined) settings.tlsSecret = e.EKSPOSE_TLS_SECRET;
     return { ok: true, settings };

@@ -13,6 +13,20 @@ export const ANNOTATION_PATH = 'ekspose.io/path';
 export const ANNOTATION_HOST = 'ekspose.io/host';
 export const ANNOTATION_INGRESS_CLASS = 'ekspose.io/ingress-class';
 export const ANNOTATION_TLS_SECRET = 'ekspose.io/tls-secret';
+/** `ingress` or `httproute`: which object makes the Deployment reachable from outside. */
+export const ANNOTATION_ROUTE_KIND = 'ekspose.io/route-kind';
+/** `<namespace>/<name>[/<sectionName>]`: the Gateway an HTTPRoute attaches to. */
+export const ANNOTATION_GATEWAY = 'ekspose.io/gateway';
+
+export const ROUTE_KINDS = ['ingress', 'httproute'] as const;
+export type RouteKind = (typeof ROUTE_KINDS)[number];
+
+/** A Gateway (and optionally one of its listeners) an HTTPRoute names as its parent. */
+export interface GatewayRef {
+  namespace: string;
+  name: string;
+  sectionName?: string;
+}
 
 /** What every owned object carries. */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -54,6 +68,10 @@ export interface Problem {
 }
 
 export interface IngressExposure {
+  /** What makes it reachable: an Ingress (default) or a Gateway API HTTPRoute. */
+  routeKind: RouteKind;
+  /** The Gateway of an HTTPRoute; set whenever routeKind is httproute. */
+  gateway?: GatewayRef;
   host: string;
   /** Absolute URL path, used with pathType Prefix. */
   path: string;
@@ -69,7 +87,7 @@ export interface ExposeSpec {
   port: number;
   targetPort: number | string;
   selector: Record<string, string>;
-  /** null when the Deployment does not ask for an Ingress. */
+  /** null when the Deployment does not ask to be reachable from outside (no Ingress, no HTTPRoute). */
   ingress: IngressExposure | null;
 }
 
@@ -84,6 +102,10 @@ export interface ExposeSettings {
   hostTemplate: string;
   ingressClass?: string;
   tlsSecret?: string;
+  /** The kind of external route by default (EKSPOSE_ROUTE_KIND). */
+  routeKind: RouteKind;
+  /** The default Gateway of HTTPRoutes (EKSPOSE_GATEWAY). */
+  gateway?: GatewayRef;
   /** Empty = every namespace. */
   watchNamespaces: string[];
   skipNamespaces: string[];

@@ -1,6 +1,7 @@
 // Small validators shared by the settings and the Deployment contract. They
 // follow k8s.io/apimachinery/pkg/util/validation so that a value accepted here
 // is accepted by the API server too.
+import type { GatewayRef } from './types';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -111,4 +112,15 @@ export function urlPathProblem(path: string): string | undefined {
   const suffix = INVALID_PATH_SUFFIXES.find((s) => path.endsWith(s));
   if (suffix !== undefined) return `must not end with "${suffix}"`;
   return undefined;
+}
+
+/** `<namespace>/<name>[/<sectionName>]` as a GatewayRef, or why not. */
+export function parseGatewayRef(value: string): { ref: GatewayRef } | { reason: string } {
+  const parts = value.split('/');
+  const [namespace = '', name = '', sectionName] = parts;
+  if (parts.length < 2 || parts.length > 3) return { reason: 'must be <namespace>/<name> or <namespace>/<name>/<sectionName>' };
+  if (!isDns1123Label(namespace)) return { reason: `the namespace "${namespace}" must be ${DNS1123_LABEL_RULE}` };
+  if (!isDns1123Subdomain(name)) return { reason: `the Gateway name "${name}" must be ${DNS1123_SUBDOMAIN_RULE}` };
+  if (sectionName !== undefined && !isDns1123Label(sectionName)) return { reason: `the listener (sectionName) "${sectionName}" must be ${DNS1123_LABEL_RULE}` };
+  return { ref: sectionName === undefined ? { namespace, name } : { namespace, name, sectionName } };
 }
