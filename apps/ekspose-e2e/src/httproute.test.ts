@@ -79,6 +79,8 @@ describe('HTTPRoute', () => {
       [['Deployment', 'web', dep.metadata?.uid, true]],
     );
     assert.equal(await env.getIngress(NS, 'web'), undefined);
+    const exposed = await env.waitForEvent(NS, 'web', 'Exposed');
+    assert.equal(exposed.message, `reachable at http://web.${NS}.e2e.test/api through HTTPRoute web`);
     const rv = route.metadata?.resourceVersion;
     await consistently(async () => (await getRoute('web'))?.metadata?.resourceVersion === rv, 3000, 'the route not rewritten');
   });
@@ -93,6 +95,46 @@ describe('HTTPRoute', () => {
     assert.equal(fixed.metadata?.annotations?.['team'], 'payments');
   });
 
+  it('a Gateway controller not accepting the route: Warning RouteNotAccepted with its reason and message, once', async () => {
+    await waitForRoute('web');
+    // No Gateway implementation runs here: this status write stands in for a real Gateway controller's.
+    const condition = (type: string, status: string, reason: string, message: string) => ({
+      type,
+      status,
+      reason,
+      message,
+      observedGeneration: 1,
+      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    });
+    await env.clients.custom.patchNamespacedCustomObjectStatus(
+      {
+        ...r,
+        namespace: NS,
+        name: 'web',
+        body: {
+          status: {
+            parents: [
+              {
+                parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'infra', name: 'public', sectionName: 'http' },
+                controllerName: 'example.com/stand-in-gateway-controller',
+                conditions: [
+                  condition('Accepted', 'False', 'NotAllowedByListeners', 'no listener of infra/public allows routes from namespace routes'),
+                  condition('ResolvedRefs', 'True', 'ResolvedRefs', ''),
+                ],
+              },
+            ],
+          },
+        },
+      },
+      mergePatchOptions(),
+    );
+    const warning = await env.waitForEvent(NS, 'web', 'RouteNotAccepted');
+    assert.equal(warning.type, 'Warning');
+    assert.match(warning.message ?? '', /NotAllowedByListeners: no listener of infra\/public allows routes from namespace routes/);
+    assert.match(warning.message ?? '', /example\.com\/stand-in-gateway-controller/);
+    await consistently(async () => (await env.eventsFor(NS, 'web')).find((e) => e.reason === 'RouteNotAccepted')?.count === warning.count, 2000, 'told once');
+  });
+
   it('deleted by a user: the ingress-controller puts it back (HTTPRouteRecreated); deleted with its Deployment: gone for good', async () => {
     const before = await waitForRoute('web');
     await env.clients.custom.deleteNamespacedCustomObject({ ...r, namespace: NS, name: 'web' });
@@ -103,6 +145,13 @@ describe('HTTPRoute', () => {
     await env.deleteDeployment(NS, 'web');
     await eventually(async () => (await getRoute('web')) === undefined, { what: 'HTTPRoute web gone with its Deployment' });
     await consistently(async () => (await getRoute('web')) === undefined, 4000, 'the HTTPRoute to stay gone');
+  });
+
+  it('EKSPOSE_TLS_SECRET / ekspose.io/tls-secret templates: {name}-tls gives each Ingress its own Secret, and an https URL', async () => {
+    await env.createDeployment(NS, 'secure', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/tls-secret': '{name}-tls' } });
+    const ingress = await env.waitForIngress(NS, 'secure');
+    assert.deepEqual(ingress.spec?.tls?.map((t) => [t.hosts, t.secretName]), [[[`secure.${NS}.e2e.test`], 'secure-tls']]);
+    assert.equal((await env.waitForEvent(NS, 'secure', 'Exposed')).message, `reachable at https://secure.${NS}.e2e.test/ through Ingress secure`);
   });
 
   it('switching kind: Ingress -> HTTPRoute -> Ingress, the old one removed once the new one exists; removing ingReq removes the route', async () => {

@@ -662,10 +662,10 @@ describe('DeploymentReconciler', () => {
     t.svc.createErrors.push(quota, quota);
     await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 403/);
     assert.ok(t.ingresses.store.get('shop', 'web'), 'the Ingress was made');
-    assert.deepEqual(t.recorded.map((r) => [r.type, r.reason]), [['Warning', 'ServiceRefused']]);
+    assert.deepEqual(t.recorded.map((r) => [r.type, r.reason]), [['Warning', 'ServiceRefused'], ['Normal', 'Exposed']]);
     assert.match(t.recorded[0]!.message, /exceeded quota/, "the API server's message, for the user to act on");
     await assert.rejects(t.reconciler.reconcile('shop/web'), /HTTP 403/);
-    assert.equal(t.recorded.length, 1, 'the same refusal is told once');
+    assert.equal(t.recorded.length, 2, 'the same refusal is told once');
     await t.reconciler.reconcile('shop/web');
     assert.ok(t.services.store.get('shop', 'web'), 'the retry makes the Service');
     await assertConverged(t);
@@ -735,8 +735,24 @@ describe('DeploymentReconciler', () => {
     const t = await harness({ deployments: [dep, other], services: [managedService(dep)], ingresses: [managedIngress(other)] });
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(brief(t.actions), ['create Ingress shop/web', 'publish deployment.exposed uid-web']);
-    assert.deepEqual(t.recorded, []);
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['Exposed']);
     await assertConverged(t);
+  });
+
+  it('Exposed: the URL told once when the route is made, not on a resync, again when it changes; never for a correct route at start', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/tls-secret': '{name}-tls' } });
+    const t = await harness({ deployments: [dep] });
+    await t.reconciler.reconcile('shop/web');
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => `${r.type} ${r.reason}: ${r.message}`), ['Normal Exposed: reachable at https://web.shop.ekspose.local/ through Ingress web']);
+    t.deployments.push('MODIFIED', deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/path': '/v2' }, rv: '102' }));
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.slice(1).map((r) => r.message), ['reachable at http://web.shop.ekspose.local/v2 through Ingress web']);
+
+    const routed = deployment('web', { labels: { ingReq: 'needed' } });
+    const again = await harness({ deployments: [routed], services: [managedService(routed)], ingresses: [managedIngress(routed)] });
+    await again.reconciler.reconcile('shop/web');
+    assert.deepEqual(again.recorded, [], 'a restart over a correct route tells nothing');
   });
 
   it('orphanKeys: the owners of managed objects whose Deployment is not in the cache, once each', async () => {

@@ -129,6 +129,7 @@ export class DeploymentReconciler {
       const exists = (kind: string) => IN_PLACE.includes(outcomes.get(kind) ?? 'unwanted');
       announce(this.opts.events, this.opts.log, 'deployment.exposed', exposedRecord(spec, exists, this.clock.now()));
     }
+    await this.tellUrl(key, dep, spec, outcomes);
     if (failure) throw failure;
     // A foreign object of the name is not watched: look again, so the Deployment is served soon after it goes.
     if ([...outcomes.values()].includes('conflict')) return { kind: 'requeueAfter', delayMs: this.conflicts.next(key) };
@@ -156,6 +157,28 @@ export class DeploymentReconciler {
     this.warnings.clear(key, `${kind.kind}-unavailable`);
     if (kind.claimsHost && spec.ingress && (await this.heldByOlder(key, dep, spec, binding, live))) return 'held';
     return this.ensure(key, dep, spec, binding, desired);
+  }
+
+  /** A Warning while the object's own controller reports it wrong (once per message); nothing once it is fine. */
+  private async tellStatus<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedBinding<T>['kind'], live: T): Promise<void> {
+    const problem = kind.statusProblem?.(live);
+    if (problem) await this.warnings.statusProblem(key, dep, kind, problem);
+    else this.warnings.clear(key, `${kind.kind}-status`);
+  }
+
+  /**
+   * The Normal Exposed Event: `http(s)://host/path through <kind>`, when this
+   * reconcile made or corrected the route (so once per change of URL; a
+   * restart over a correct cluster tells nothing again).
+   */
+  private async tellUrl(key: string, dep: V1Deployment, spec: ExposeSpec, outcomes: Map<string, EnsureOutcome>): Promise<void> {
+    const route = this.opts.owned.find((b) => (b.kind.claimsHost || b.kind.customResource ? b.kind.desired(spec) !== null : false));
+    if (!spec.ingress || !route || !['created', 'patched'].includes(outcomes.get(route.kind.metricKind) ?? 'unwanted')) {
+      if (!spec.ingress) this.warnings.clear(key, 'exposed');
+      return;
+    }
+    const scheme = spec.ingress.tlsSecret && spec.ingress.routeKind === 'ingress' ? 'https' : 'http';
+    await this.warnings.exposed(key, dep, route.kind, `${scheme}://${spec.ingress.host}${spec.ingress.path}`);
   }
 
   /** True when an older object holds the host and path; then ours (if any) is removed and the key waits. */
@@ -199,6 +222,7 @@ export class DeploymentReconciler {
       // The Deployment was replaced while we were not looking: the old one is deleted.
       await this.outbox.send(spec.namespace, spec.name, ownership.previousUid);
     }
+    await this.tellStatus(key, dep, kind, live);
     const patch = kind.drift(live, desired);
     if (!patch) return 'unchanged';
     await this.writer.patch(binding, key, spec, patch, ownership.kind === 'stale' ? 'take-over' : 'patch');

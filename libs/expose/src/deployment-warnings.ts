@@ -14,7 +14,7 @@ import type { OwnedKind, OwnedObject } from './owned-kinds';
 import { type WarningTopic, WarningLedger, userRevision } from './warning-ledger';
 
 export interface DeploymentWarningsOptions {
-  recorder: Pick<EventRecorder, 'warning'>;
+  recorder: Pick<EventRecorder, 'warning' | 'normal'>;
   exposeMetrics: ExposeMetrics;
   log: Logger;
 }
@@ -77,6 +77,19 @@ export class DeploymentWarnings {
     if (!this.ledger.firstReport(key, `${kind.kind}-unavailable`, `${dep.metadata?.uid}/${message}`)) return;
     this.opts.log.warn({ key, kind: kind.kind }, 'kind not served by the API server');
     await this.opts.recorder.warning(involved(dep), kind.reasons.unavailable ?? kind.reasons.refused, message);
+  }
+
+  /** The object's own controller reports a problem in its status (a Gateway not accepting the route). */
+  async statusProblem<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedKind<T>, problem: { reason: ExposeReason; message: string }): Promise<void> {
+    if (!this.ledger.firstReport(key, `${kind.kind}-status`, `${dep.metadata?.uid}/${problem.message}`)) return;
+    this.opts.log.warn({ key, kind: kind.kind, problem: problem.message }, 'not accepted by its controller');
+    await this.opts.recorder.warning(involved(dep), problem.reason, problem.message);
+  }
+
+  /** The URL the Deployment is reachable at, told once per change of it (a resync repeats nothing). */
+  async exposed<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedKind<T>, url: string): Promise<void> {
+    if (!this.ledger.firstReport(key, 'exposed', `${dep.metadata?.uid}/${kind.kind}/${url}`)) return;
+    await this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, `reachable at ${url} through ${kind.kind} ${dep.metadata?.name}`);
   }
 
   /** The condition is over: the next occurrence is told again. */

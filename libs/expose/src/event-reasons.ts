@@ -22,5 +22,9 @@ export const ExposeReason = {
   HTTPRouteRecreated: 'HTTPRouteRecreated',
   /** The Deployment asks for an HTTPRoute and the cluster does not serve the Gateway API (yet). */
   GatewayAPIUnavailable: 'GatewayAPIUnavailable',
+  /** The Gateway's controller does not accept the HTTPRoute (status.parents: Accepted or ResolvedRefs false). */
+  RouteNotAccepted: 'RouteNotAccepted',
+  /** Normal: the URL a Deployment is reachable at, once per change. */
+  Exposed: 'Exposed',
 } as const;
 export type ExposeReason = (typeof ExposeReason)[keyof typeof ExposeReason];

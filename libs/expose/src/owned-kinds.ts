@@ -24,7 +24,7 @@ import { ExposeReason } from './event-reasons';
 import { type ExposeEvents, announce } from './event-port';
 import type { ObjectKind } from './expose-metrics';
 import { desiredIngress, desiredService } from './owned-objects';
-import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift } from './http-route';
+import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift, routeRefusal } from './http-route';
 
 export interface OwnedObject {
   metadata?: V1ObjectMeta;
@@ -64,6 +64,8 @@ export interface OwnedKind<T extends OwnedObject> {
     /** Wanted, but the API server does not serve the kind (a CRD not installed). */
     unavailable?: ExposeReason;
   };
+  /** What the object's own controller reports wrong in its status (a Gateway not accepting a route), if anything. */
+  statusProblem?(live: T): { reason: ExposeReason; message: string } | undefined;
   /** What to install when the kind is not served, for the Warning. */
   unavailableHint?: string;
   /** A CRD: the informer waits until discovery lists it (GatedInformer). */
@@ -153,6 +155,10 @@ export const httpRouteKind: OwnedKind<HttpRoute> = {
   },
   unavailableHint: `httproutes in ${HTTP_ROUTES.group}/${HTTP_ROUTES.version} (install the Gateway API CRDs)`,
   customResource: HTTP_ROUTES,
+  statusProblem: (live) => {
+    const refused = routeRefusal(live);
+    return refused === undefined ? undefined : { reason: ExposeReason.RouteNotAccepted, message: refused };
+  },
   announceRecreated: (events, log, spec, created, at) =>
     announce(events, log, 'httproute.recreated', { ...recreationOf(spec, at), httprouteUid: created.metadata?.uid ?? '', host: spec.ingress?.host ?? '' }),
   api: (clients) => {

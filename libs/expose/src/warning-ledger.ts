@@ -6,7 +6,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { canonical } from './drift';
 
 type OwnedKindName = 'Service' | 'Ingress' | 'HTTPRoute';
-export type WarningTopic = 'invalid' | 'host' | OwnedKindName | `${OwnedKindName}-refused` | `${OwnedKindName}-unavailable`;
+export type WarningTopic = 'invalid' | 'host' | 'exposed' | OwnedKindName | `${OwnedKindName}-refused` | `${OwnedKindName}-unavailable` | `${OwnedKindName}-status`;
 
 export class WarningLedger {
   private readonly byKey = new Map<string, Map<WarningTopic, string>>();

@@ -205,6 +205,15 @@ describe('parseExposeSpec: each key, valid and invalid', () => {
     assert.equal(spec.ingress?.ingressClassName, 'traefik');
     assert.equal(spec.ingress?.tlsSecret, 'shop-tls');
   });
+  it('TLS secret: {name} and {namespace} name the Deployment, from the setting or the annotation', () => {
+    const perIngress = settingsFrom({ EKSPOSE_TLS_SECRET: '{name}-tls' });
+    assert.equal(expose(parseExposeSpec(deployment({ labels: { ingReq: 'needed' } }), perIngress)).ingress?.tlsSecret, 'restapi-tls');
+    const annotated = deployment({ labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/tls-secret': '{namespace}-{name}-cert' } });
+    assert.equal(expose(parseExposeSpec(annotated, defaults)).ingress?.tlsSecret, 'shop-restapi-cert');
+    assert.equal(exposeSettings.load({ EKSPOSE_TLS_SECRET: '{host}-tls' }).ok, false);
+    assert.equal(exposeSettings.load({ EKSPOSE_TLS_SECRET: '{name}_tls' }).ok, false);
+  });
+
   it('route kind and Gateway: the settings by default, the annotations per Deployment', () => {
     const gatewayDefault = settingsFrom({ EKSPOSE_ROUTE_KIND: 'httproute', EKSPOSE_GATEWAY: 'infra/public' });
     const wanted = { labels: { ingReq: 'needed' } };

@@ -1,7 +1,7 @@
 // The Deployment-side contract (DESIGN §1): a Deployment's labels and
 // annotations in, the desired exposure or every problem with them out.
 
-import { renderHost } from './host-template';
+import { renderHost, renderSecretName } from './host-template';
 import {
   ANNOTATION_GATEWAY,
   ANNOTATION_HOST,
@@ -104,7 +104,7 @@ export function parseExposeSpec(deployment: DeploymentLike, settings: ExposeSett
 
   const route = routeOf(annotations, settings, problem);
   const ingressClassName = objectName(ANNOTATION_INGRESS_CLASS, annotations, settings.ingressClass, problem);
-  const tlsSecret = objectName(ANNOTATION_TLS_SECRET, annotations, settings.tlsSecret, problem);
+  const tlsSecret = secretName(annotations, settings.tlsSecret, { name, namespace }, problem);
 
   const ingress = ingressWanted
     ? externalRoute({ name, namespace, hostOverride, path, ingressClassName, tlsSecret, route, annotations, settings, problems, problem })
@@ -181,6 +181,22 @@ function routeOf(
     }
   }
   return gateway ? { kind, gateway } : { kind };
+}
+
+/** The TLS Secret: the annotation, else the setting, with {name} and {namespace} filled in. */
+function secretName(
+  annotations: Record<string, string>,
+  fallback: string | undefined,
+  values: { name: string; namespace: string },
+  problem: (key: string, value: string, reason: string) => void,
+): string | undefined {
+  const value = annotations[ANNOTATION_TLS_SECRET];
+  const template = value ?? fallback;
+  if (template === undefined) return undefined;
+  const rendered = renderSecretName(template, values);
+  if (isDns1123Subdomain(rendered)) return rendered;
+  problem(value !== undefined ? ANNOTATION_TLS_SECRET : 'EKSPOSE_TLS_SECRET', template, `must be ${DNS1123_SUBDOMAIN_RULE} ({name} and {namespace} allowed)`);
+  return undefined;
 }
 
 function objectName(

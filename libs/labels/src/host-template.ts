@@ -1,7 +1,7 @@
 // The Ingress host template: `{name}.{namespace}.{domain}` by default,
 // `{name}.abhilash.com` for the historic behaviour.
 
-import { ingressHostProblem } from './validation';
+import { DNS1123_SUBDOMAIN_RULE, ingressHostProblem, isDns1123Subdomain } from './validation';
 
 export const HOST_TEMPLATE_PLACEHOLDERS = ['name', 'namespace', 'domain'] as const;
 export type HostTemplatePlaceholder = (typeof HOST_TEMPLATE_PLACEHOLDERS)[number];
@@ -46,4 +46,21 @@ export function hostTemplateProblems(template: string, domain: string | undefine
     if (why !== undefined) reasons.push(`renders invalid hosts such as "${sample}": a host ${why}`);
   }
   return reasons;
+}
+
+/**
+ * A TLS Secret name that may name the Deployment: `{name}-tls` gives each
+ * Ingress its own Secret (cert-manager issues one certificate per Ingress).
+ * Only {name} and {namespace}; the result must be a DNS-1123 subdomain.
+ */
+export function renderSecretName(template: string, values: Pick<HostTemplateValues, 'name' | 'namespace'>): string {
+  return template.replace(PLACEHOLDER, (whole, key: string) => (key === 'name' || key === 'namespace' ? values[key] : whole));
+}
+
+/** Why a TLS Secret template can never give a valid Secret name (undefined when it can). */
+export function secretTemplateProblem(template: string): string | undefined {
+  const unknown = [...template.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '').filter((key) => key !== 'name' && key !== 'namespace');
+  if (unknown.length > 0) return `unknown placeholder {${unknown[0]}}; allowed: {name}, {namespace}`;
+  const sample = renderSecretName(template, { name: 'a', namespace: 'b' });
+  return isDns1123Subdomain(sample) ? undefined : `renders invalid Secret names such as "${sample}": it must be ${DNS1123_SUBDOMAIN_RULE}`;
 }

@@ -4,7 +4,7 @@
 // NATS, workers, log level) belong to the runtime: libs/k8s process-settings.ts.
 import { z } from 'zod';
 import { type Env, type SettingHelp, type SettingsGroup, bad, dnsSubdomain, envVar, ok, parseGroup, splitList } from './env-settings';
-import { hostTemplateProblems } from './host-template';
+import { hostTemplateProblems, secretTemplateProblem } from './host-template';
 import { type ExposeSettings, type GatewayRef, ROUTE_KINDS, type RouteKind } from './types';
 import { DNS1123_LABEL_RULE, isDns1123Label, parseGatewayRef } from './validation';
 
@@ -26,6 +26,11 @@ function namespaceList(value: string) {
   return ok(items);
 }
 
+function secretTemplate(value: string) {
+  const problem = secretTemplateProblem(value);
+  return problem === undefined ? ok<string | undefined>(value) : bad(problem);
+}
+
 function routeKind(value: string) {
   const kind = ROUTE_KINDS.find((k) => k === value.toLowerCase());
   return kind === undefined ? bad(`expected one of ${ROUTE_KINDS.join(', ')}`) : ok<RouteKind>(kind);
@@ -40,7 +45,7 @@ const exposeFields = {
   EKSPOSE_DOMAIN: envVar(dnsSubdomain, DEFAULT_DOMAIN),
   EKSPOSE_HOST_TEMPLATE: envVar((v) => ok(v), DEFAULT_HOST_TEMPLATE),
   EKSPOSE_INGRESS_CLASS: envVar<string | undefined>(dnsSubdomain, undefined),
-  EKSPOSE_TLS_SECRET: envVar<string | undefined>(dnsSubdomain, undefined),
+  EKSPOSE_TLS_SECRET: envVar<string | undefined>(secretTemplate, undefined),
   EKSPOSE_ROUTE_KIND: envVar(routeKind, 'ingress' as RouteKind),
   EKSPOSE_GATEWAY: envVar<GatewayRef | undefined>(gateway, undefined),
   EKSPOSE_WATCH_NAMESPACES: envVar(namespaceList, []),
@@ -84,7 +89,11 @@ export const EXPOSE_SETTINGS_HELP: readonly SettingHelp[] = [
       'Ingress host for a Deployment; placeholders {name}, {namespace}, {domain}; must contain {name}. "{name}.abhilash.com" is the historic behaviour. The ekspose.io/host annotation overrides it.',
   },
   { env: 'EKSPOSE_INGRESS_CLASS', default: '(none)', description: 'Default spec.ingressClassName of Ingresses; the ekspose.io/ingress-class annotation overrides it.' },
-  { env: 'EKSPOSE_TLS_SECRET', default: '(none)', description: 'Default TLS Secret for the Ingress host; the ekspose.io/tls-secret annotation overrides it.' },
+  {
+    env: 'EKSPOSE_TLS_SECRET',
+    default: '(none)',
+    description: 'Default TLS Secret for the Ingress host; {name} and {namespace} name the Deployment ({name}-tls: one certificate per Ingress); the ekspose.io/tls-secret annotation overrides it.',
+  },
   {
     env: 'EKSPOSE_ROUTE_KIND',
     default: 'ingress',
