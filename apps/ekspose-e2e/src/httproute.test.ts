@@ -154,6 +154,43 @@ describe('HTTPRoute', () => {
     assert.equal((await env.waitForEvent(NS, 'secure', 'Exposed')).message, `reachable at https://secure.${NS}.e2e.test/ through Ingress secure`);
   });
 
+  it('ekspose.io/route-annotations: set on the route, changed and removed with the Deployment, other tools\' kept; snippets and bad JSON refused', async () => {
+    const passOn = (json: string) =>
+      env.clients.apps.patchNamespacedDeployment(
+        { namespace: NS, name: 'annotated', body: { metadata: { annotations: { 'ekspose.io/route-annotations': json } } } },
+        mergePatchOptions(),
+      );
+    await env.createDeployment(NS, 'annotated', {
+      labels: { ingReq: 'needed' },
+      annotations: { ...GATEWAY, 'ekspose.io/route-annotations': '{"team.example.com/a":"1","team.example.com/b":"2"}' },
+    });
+    const made = await waitForRoute('annotated');
+    assert.equal(made.metadata?.annotations?.['team.example.com/a'], '1');
+    assert.equal(made.metadata?.annotations?.['team.example.com/b'], '2');
+    await env.clients.custom.patchNamespacedCustomObject(
+      { ...r, namespace: NS, name: 'annotated', body: { metadata: { annotations: { 'other-tool.example.com/x': 'kept' } } } },
+      mergePatchOptions(),
+    );
+    await passOn('{"team.example.com/a":"3"}');
+    const changed = await waitForRoute('annotated', (rt) => rt.metadata?.annotations?.['team.example.com/a'] === '3');
+    assert.equal(changed.metadata?.annotations?.['team.example.com/b'], undefined, 'a key no longer asked for is removed');
+    assert.equal(changed.metadata?.annotations?.['other-tool.example.com/x'], 'kept');
+
+    await passOn('{"nginx.ingress.kubernetes.io/server-snippet":"return 200;"}');
+    const refused = await eventually(
+      async () => (await env.eventsFor(NS, 'annotated')).find((e) => e.reason === 'InvalidSpec' && /server-snippet/.test(e.message ?? '')),
+      { what: 'InvalidSpec naming the snippet key' },
+    );
+    assert.equal(refused.type, 'Warning');
+    await passOn('{"a":');
+    await eventually(async () => (await env.eventsFor(NS, 'annotated')).some((e) => e.reason === 'InvalidSpec' && /not valid JSON/.test(e.message ?? '')), {
+      what: 'InvalidSpec for bad JSON',
+    });
+    const after = await getRoute('annotated');
+    assert.equal(after?.metadata?.annotations?.['team.example.com/a'], '3', 'nothing written while the annotation is refused');
+    assert.equal(after?.metadata?.annotations?.['nginx.ingress.kubernetes.io/server-snippet'], undefined);
+  });
+
   it('switching kind: Ingress -> HTTPRoute -> Ingress, the old one removed once the new one exists; removing ingReq removes the route', async () => {
     const dep = await env.createDeployment(NS, 'switch', { labels: { ingReq: 'needed' } });
     await env.waitForIngress(NS, 'switch');

@@ -320,3 +320,29 @@ describe('routeRefusal (HTTPRoute status.parents)', () => {
     assert.equal(routeRefusal({ metadata: { name: 'web' } }), undefined);
   });
 });
+
+describe('passed-on annotations (ekspose.io/route-annotations)', () => {
+  const withAnnotations = (annotations: Record<string, string>): ExposeSpec => ({ ...base, ingress: { ...baseIngress, annotations } });
+
+  it('are set with the record of their keys; a correct object needs nothing', () => {
+    const desired = wantIngress(withAnnotations({ 'b.example.com/x': '1', 'a.example.com/y': '2' }));
+    assert.deepEqual(desired.metadata?.annotations, { 'b.example.com/x': '1', 'a.example.com/y': '2', 'ekspose.io/owned-annotations': 'a.example.com/y,b.example.com/x' });
+    const live = liveIngress();
+    live.metadata.annotations = { ...desired.metadata?.annotations, 'other-tool/z': 'kept' };
+    assert.equal(ingressDrift(live, desired), null);
+  });
+
+  it('a changed value is set, a key no longer asked for is removed, other tools\' keys stay', () => {
+    const live = liveIngress();
+    live.metadata.annotations = { 'a/x': 'old', 'a/gone': 'v', 'ekspose.io/owned-annotations': 'a/gone,a/x', 'other-tool/z': 'kept' };
+    const patch = ingressDrift(live, wantIngress(withAnnotations({ 'a/x': 'new' })));
+    assert.deepEqual((patch?.metadata as { annotations: unknown }).annotations, { 'a/x': 'new', 'a/gone': null, 'ekspose.io/owned-annotations': 'a/x' });
+  });
+
+  it('none asked for any more: the keys and the record go', () => {
+    const live = liveIngress();
+    live.metadata.annotations = { 'a/x': 'v', 'ekspose.io/owned-annotations': 'a/x', 'other-tool/z': 'kept' };
+    const patch = ingressDrift(live, wantIngress(base));
+    assert.deepEqual((patch?.metadata as { annotations: unknown }).annotations, { 'a/x': null, 'ekspose.io/owned-annotations': null });
+  });
+});

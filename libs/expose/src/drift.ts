@@ -5,6 +5,7 @@
 // resourceVersion so a concurrent change makes it fail with 409 instead of
 // being overwritten.
 import type { V1Ingress, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+import { ANNOTATION_OWNED_ANNOTATIONS } from '@ekspose/labels';
 
 export type MergePatch = Record<string, unknown>;
 
@@ -28,8 +29,22 @@ function sameRef(a: V1OwnerReference, b: V1OwnerReference): boolean {
 
 interface MetaLike {
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   ownerReferences?: V1OwnerReference[];
   resourceVersion?: string;
+}
+
+/**
+ * The annotations ekspose passes on: set the wanted ones, remove (null) the
+ * ones it set before (listed in ANNOTATION_OWNED_ANNOTATIONS) and no longer
+ * wants, never touch the others.
+ */
+function annotationsPatch(live: Record<string, string>, want: Record<string, string>): Record<string, string | null> | null {
+  const patch: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(want)) if (live[key] !== value) patch[key] = value;
+  const before = (live[ANNOTATION_OWNED_ANNOTATIONS] ?? '').split(',').filter(Boolean);
+  for (const key of [...before, ANNOTATION_OWNED_ANNOTATIONS]) if (key in live && !(key in want)) patch[key] = null;
+  return Object.keys(patch).length > 0 ? patch : null;
 }
 
 /** Owned labels present and ours the one controller reference; other owners' refs kept. */
@@ -38,6 +53,9 @@ export function metadataPatch(live: MetaLike | undefined, desired: MetaLike | un
   const wantLabels = desired?.labels ?? {};
   const missing = Object.entries(wantLabels).filter(([k, v]) => live?.labels?.[k] !== v);
   if (missing.length > 0) patch.labels = Object.fromEntries(missing);
+
+  const annotations = annotationsPatch(live?.annotations ?? {}, desired?.annotations ?? {});
+  if (annotations) patch.annotations = annotations;
 
   const ours = desired?.ownerReferences?.find((r) => r.controller) as V1OwnerReference;
   const liveRefs = live?.ownerReferences ?? [];

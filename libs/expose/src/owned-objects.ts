@@ -2,6 +2,7 @@
 // ExposeSpec, as sample-controller's newDeployment(foo) is of its Foo.
 import type { V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import {
+  ANNOTATION_OWNED_ANNOTATIONS,
   type ExposeSpec,
   LABEL_DEPLOYMENT,
   LABEL_MANAGED_BY,
@@ -32,6 +33,20 @@ export function ownedMetadata(spec: ExposeSpec): V1ObjectMeta {
   };
 }
 
+/**
+ * An Ingress's or HTTPRoute's metadata: the owned metadata, the annotations the
+ * Deployment passes on, and the list of those keys (ANNOTATION_OWNED_ANNOTATIONS)
+ * so that a key the Deployment stops asking for can be removed, while keys
+ * other tools set are never touched.
+ */
+export function routeMetadata(spec: ExposeSpec): V1ObjectMeta {
+  const meta = ownedMetadata(spec);
+  const passed = spec.ingress?.annotations ?? {};
+  const keys = Object.keys(passed).sort();
+  if (keys.length > 0) meta.annotations = { ...passed, [ANNOTATION_OWNED_ANNOTATIONS]: keys.join(',') };
+  return meta;
+}
+
 export function desiredService(spec: ExposeSpec): V1Service {
   return {
     apiVersion: 'v1',
@@ -52,7 +67,7 @@ export function desiredIngress(spec: ExposeSpec): V1Ingress | null {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: ownedMetadata(spec),
+    metadata: routeMetadata(spec),
     spec: {
       ...(ing.ingressClassName ? { ingressClassName: ing.ingressClassName } : {}),
       rules: [

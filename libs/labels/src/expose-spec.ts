@@ -6,6 +6,7 @@ import {
   ANNOTATION_GATEWAY,
   ANNOTATION_HOST,
   ANNOTATION_INGRESS_CLASS,
+  ANNOTATION_ROUTE_ANNOTATIONS,
   ANNOTATION_ROUTE_KIND,
   ROUTE_KINDS,
   ANNOTATION_PATH,
@@ -29,6 +30,7 @@ import {
   isIanaSvcName,
   parseGatewayRef,
   parsePort,
+  parseRouteAnnotations,
   urlPathProblem,
 } from './validation';
 
@@ -153,6 +155,11 @@ function externalRoute(input: ExternalRouteInput): IngressExposure {
   if (route.kind === 'httproute' && route.gateway) ingress.gateway = route.gateway;
   if (ingressClassName !== undefined) ingress.ingressClassName = ingressClassName;
   if (tlsSecret !== undefined) ingress.tlsSecret = tlsSecret;
+  const own = annotations[ANNOTATION_ROUTE_ANNOTATIONS];
+  const parsed = own === undefined ? { annotations: {} } : parseRouteAnnotations(own);
+  if ('reason' in parsed) problem(ANNOTATION_ROUTE_ANNOTATIONS, own ?? '', parsed.reason);
+  const passed = { ...settings.routeAnnotations, ...('annotations' in parsed ? parsed.annotations : {}) };
+  if (Object.keys(passed).length > 0) ingress.annotations = passed;
   return ingress;
 }
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { type Env, type SettingHelp, type SettingsGroup, bad, dnsSubdomain, envVar, ok, parseGroup, splitList } from './env-settings';
 import { hostTemplateProblems, secretTemplateProblem } from './host-template';
 import { type ExposeSettings, type GatewayRef, ROUTE_KINDS, type RouteKind } from './types';
-import { DNS1123_LABEL_RULE, isDns1123Label, parseGatewayRef } from './validation';
+import { DNS1123_LABEL_RULE, isDns1123Label, parseGatewayRef, parseRouteAnnotations } from './validation';
 
 export const DEFAULT_DOMAIN = 'ekspose.local';
 export const DEFAULT_HOST_TEMPLATE = '{name}.{namespace}.{domain}';
@@ -31,6 +31,11 @@ function secretTemplate(value: string) {
   return problem === undefined ? ok<string | undefined>(value) : bad(problem);
 }
 
+function routeAnnotations(value: string) {
+  const parsed = parseRouteAnnotations(value);
+  return 'annotations' in parsed ? ok<Record<string, string> | undefined>(parsed.annotations) : bad(parsed.reason);
+}
+
 function routeKind(value: string) {
   const kind = ROUTE_KINDS.find((k) => k === value.toLowerCase());
   return kind === undefined ? bad(`expected one of ${ROUTE_KINDS.join(', ')}`) : ok<RouteKind>(kind);
@@ -48,6 +53,7 @@ const exposeFields = {
   EKSPOSE_TLS_SECRET: envVar<string | undefined>(secretTemplate, undefined),
   EKSPOSE_ROUTE_KIND: envVar(routeKind, 'ingress' as RouteKind),
   EKSPOSE_GATEWAY: envVar<GatewayRef | undefined>(gateway, undefined),
+  EKSPOSE_ROUTE_ANNOTATIONS: envVar<Record<string, string> | undefined>(routeAnnotations, undefined),
   EKSPOSE_WATCH_NAMESPACES: envVar(namespaceList, []),
   // Set to "" on purpose = skip nothing; so empty is not "unset" here.
   EKSPOSE_SKIP_NAMESPACES: envVar<string[] | undefined>(namespaceList, undefined, { emptyIsUnset: false }),
@@ -104,6 +110,12 @@ export const EXPOSE_SETTINGS_HELP: readonly SettingHelp[] = [
     default: '(none)',
     description: 'The Gateway HTTPRoutes attach to, <namespace>/<name>[/<sectionName>]; needed with EKSPOSE_ROUTE_KIND=httproute; the ekspose.io/gateway annotation overrides it.',
   },
+  {
+    env: 'EKSPOSE_ROUTE_ANNOTATIONS',
+    default: '(none)',
+    description:
+      'Annotations for every Ingress and HTTPRoute, a JSON object of strings; the ekspose.io/route-annotations annotation adds to it (its keys win). Keys holding "snippet" are refused.',
+  },
   { env: 'EKSPOSE_WATCH_NAMESPACES', default: '(all namespaces)', description: 'Comma-separated namespaces to watch; empty = all.' },
   {
     env: 'EKSPOSE_SKIP_NAMESPACES',
@@ -134,6 +146,7 @@ export const exposeSettings: SettingsGroup<ExposeSettings> = {
       skipNamespaces,
     };
     if (e.EKSPOSE_GATEWAY !== undefined) settings.gateway = e.EKSPOSE_GATEWAY;
+    if (e.EKSPOSE_ROUTE_ANNOTATIONS !== undefined) settings.routeAnnotations = e.EKSPOSE_ROUTE_ANNOTATIONS;
     if (e.EKSPOSE_INGRESS_CLASS !== undefined) settings.ingressClass = e.EKSPOSE_INGRESS_CLASS;
     if (e.EKSPOSE_TLS_SECRET !== undefined) settings.tlsSecret = e.EKSPOSE_TLS_SECRET;
     return { ok: true, settings };

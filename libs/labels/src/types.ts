@@ -18,6 +18,11 @@ export const ANNOTATION_ROUTE_KIND = 'ekspose.io/route-kind';
 /** `<namespace>/<name>[/<sectionName>]`: the Gateway an HTTPRoute attaches to. */
 export const ANNOTATION_GATEWAY = 'ekspose.io/gateway';
 
+/** A JSON object of string values: annotations set on the Ingress or HTTPRoute. */
+export const ANNOTATION_ROUTE_ANNOTATIONS = 'ekspose.io/route-annotations';
+/** On an Ingress or HTTPRoute: the annotation keys ekspose set there (comma-separated), so it can remove the ones no longer asked for. */
+export const ANNOTATION_OWNED_ANNOTATIONS = 'ekspose.io/owned-annotations';
+
 export const ROUTE_KINDS = ['ingress', 'httproute'] as const;
 export type RouteKind = (typeof ROUTE_KINDS)[number];
 
@@ -77,6 +82,8 @@ export interface IngressExposure {
   path: string;
   ingressClassName?: string;
   tlsSecret?: string;
+  /** Annotations to set on the Ingress or HTTPRoute (EKSPOSE_ROUTE_ANNOTATIONS, then ekspose.io/route-annotations). */
+  annotations?: Record<string, string>;
 }
 
 /** The desired exposure of one Deployment. */
@@ -106,6 +113,8 @@ export interface ExposeSettings {
   routeKind: RouteKind;
   /** The default Gateway of HTTPRoutes (EKSPOSE_GATEWAY). */
   gateway?: GatewayRef;
+  /** Annotations for every Ingress and HTTPRoute (EKSPOSE_ROUTE_ANNOTATIONS); a Deployment's own win. */
+  routeAnnotations?: Record<string, string>;
   /** Empty = every namespace. */
   watchNamespaces: string[];
   skipNamespaces: string[];

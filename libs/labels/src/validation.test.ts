@@ -8,6 +8,7 @@ import {
   isIanaSvcName,
   parseDecimalNumber,
   parsePort,
+  parseRouteAnnotations,
   urlPathProblem,
 } from './validation';
 
@@ -97,4 +98,24 @@ describe('urlPathProblem', () => {
   for (const [path, reason] of bad) {
     it(`rejects ${JSON.stringify(path)}`, () => assert.match(urlPathProblem(path) ?? '', reason));
   }
+});
+
+describe('parseRouteAnnotations', () => {
+  it('takes a JSON object of strings with valid keys', () => {
+    assert.deepEqual(parseRouteAnnotations('{"nginx.ingress.kubernetes.io/proxy-body-size":"8m","team":"a"}'), {
+      annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '8m', team: 'a' },
+    });
+  });
+  it('refuses snippets (naming them), bad JSON, non-strings, bad keys and ekspose.io/ keys', () => {
+    const reason = (json: string) => {
+      const r = parseRouteAnnotations(json);
+      return 'reason' in r ? r.reason : '';
+    };
+    assert.match(reason('{"nginx.ingress.kubernetes.io/configuration-snippet":"x","ok":"1"}'), /refused: nginx\.ingress\.kubernetes\.io\/configuration-snippet/);
+    assert.match(reason('{"a":'), /not valid JSON/);
+    assert.match(reason('["a"]'), /JSON object/);
+    assert.match(reason('{"a":1,"b":true}'), /not a string: a, b/);
+    assert.match(reason('{"-bad":"x"}'), /not an annotation key/);
+    assert.match(reason('{"ekspose.io/host":"x"}'), /ekspose's own/);
+  });
 });

@@ -124,3 +124,43 @@ export function parseGatewayRef(value: string): { ref: GatewayRef } | { reason: 
   if (sectionName !== undefined && !isDns1123Label(sectionName)) return { reason: `the listener (sectionName) "${sectionName}" must be ${DNS1123_LABEL_RULE}` };
   return { ref: sectionName === undefined ? { namespace, name } : { namespace, name, sectionName } };
 }
+
+const ANNOTATION_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/** Why `key` is not a Kubernetes annotation key (`[prefix/]name`), or undefined. */
+export function annotationKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash === -1 ? undefined : key.slice(0, slash);
+  const name = slash === -1 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && !isDns1123Subdomain(prefix)) return `the prefix of "${key}" must be ${DNS1123_SUBDOMAIN_RULE}`;
+  if (!ANNOTATION_NAME.test(name)) return `"${key}" is not an annotation key (at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit, after an optional prefix/)`;
+  return undefined;
+}
+
+/**
+ * Annotations ekspose passes on to an Ingress or HTTPRoute, from JSON: an
+ * object of string values with valid keys, none holding "snippet" (the
+ * ingress-nginx configuration-snippet family let anyone who can annotate run
+ * code in the proxy), none ekspose's own.
+ */
+export function parseRouteAnnotations(json: string): { annotations: Record<string, string> } | { reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return { reason: 'is not valid JSON; expected an object of string values, e.g. {"nginx.ingress.kubernetes.io/proxy-body-size":"8m"}' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'must be a JSON object of string values' };
+  const entries = Object.entries(value as Record<string, unknown>);
+  const notStrings = entries.filter(([, v]) => typeof v !== 'string').map(([k]) => k);
+  if (notStrings.length > 0) return { reason: `values must be strings; not a string: ${notStrings.join(', ')}` };
+  const snippets = entries.filter(([k]) => /snippet/i.test(k)).map(([k]) => k);
+  if (snippets.length > 0) return { reason: `refused: ${snippets.join(', ')} (a "snippet" annotation injects configuration into the proxy)` };
+  const own = entries.filter(([k]) => k.startsWith('ekspose.io/')).map(([k]) => k);
+  if (own.length > 0) return { reason: `ekspose.io/ keys are ekspose's own: ${own.join(', ')}` };
+  for (const [k] of entries) {
+    const problem = annotationKeyProblem(k);
+    if (problem) return { reason: problem };
+  }
+  return { annotations: Object.fromEntries(entries) as Record<string, string> };
+}
