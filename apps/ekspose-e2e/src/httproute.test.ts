@@ -191,6 +191,19 @@ describe('HTTPRoute', () => {
     assert.equal(after?.metadata?.annotations?.['nginx.ingress.kubernetes.io/server-snippet'], undefined);
   });
 
+  it('host and path conflicts across kinds: an older Ingress keeps the host, the HTTPRoute comes once it is gone', async () => {
+    const host = { 'ekspose.io/host': 'shared.example.com' };
+    await env.createDeployment(NS, 'first', { labels: { ingReq: 'needed' }, annotations: host });
+    await env.waitForIngress(NS, 'first');
+    await env.createDeployment(NS, 'second', { labels: { ingReq: 'needed' }, annotations: { ...host, ...GATEWAY } });
+    const conflict = await env.waitForEvent(NS, 'second', 'HostConflict');
+    assert.match(conflict.message ?? '', /older Ingress routes\/first; no HTTPRoute/);
+    assert.equal(await getRoute('second'), undefined);
+    await env.deleteDeployment(NS, 'first');
+    const route = await waitForRoute('second');
+    assert.deepEqual(route.spec?.hostnames, ['shared.example.com']);
+  });
+
   it('switching kind: Ingress -> HTTPRoute -> Ingress, the old one removed once the new one exists; removing ingReq removes the route', async () => {
     const dep = await env.createDeployment(NS, 'switch', { labels: { ingReq: 'needed' } });
     await env.waitForIngress(NS, 'switch');

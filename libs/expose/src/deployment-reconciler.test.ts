@@ -134,6 +134,10 @@ async function harness(f: HarnessFixture = {}) {
   const svc = fakeObjectApi(services.store, actions);
   const ing = fakeObjectApi(ingresses.store, actions);
   const httproutes = await storeWithCache<HttpRoute>('HTTPRoute', f.httproutes ?? []);
+  for (const rt of httproutes.cache.informer.list()) hostIndex.upsert(rt);
+  httproutes.cache.informer.on(INFORMER_ADD, (rt) => hostIndex.upsert(rt));
+  httproutes.cache.informer.on(INFORMER_UPDATE, (rt) => hostIndex.upsert(rt));
+  httproutes.cache.informer.on(INFORMER_DELETE, (rt) => hostIndex.remove(rt));
   const route = fakeObjectApi(httproutes.store, actions);
   const gate = { served: f.routesServed ?? true };
   /** Mutable: a test can bring NATS back by setting nats.up = true. */
@@ -232,8 +236,8 @@ describe('DeploymentReconciler', () => {
 
   /** `verb Kind` of each write to the API server, in order. */
   const apiWrites = (actions: Action[]) => actions.flatMap((a) => (a.verb === 'create' || a.verb === 'patch' || a.verb === 'delete' ? [`${a.verb} ${a.kind}`] : []));
-  const routed = (labels: Record<string, string> = { ingReq: 'needed' }) =>
-    deployment('web', { labels, annotations: { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public/https' } });
+  const routedAnnotations = { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public/https' };
+  const routed = (labels: Record<string, string> = { ingReq: 'needed' }) => deployment('web', { labels, annotations: routedAnnotations });
   const routeSpec = (dep: V1Deployment) => {
     const parsed = parseExposeSpec(dep, defaultSettings());
     assert.equal(parsed.kind, 'expose');
@@ -290,6 +294,20 @@ describe('DeploymentReconciler', () => {
     assert.deepEqual(apiWrites(t.actions), ['create HTTPRoute', 'delete Ingress']);
     const created = t.actions.find((a) => a.verb === 'create' && a.kind === 'HTTPRoute') as { body: unknown } | undefined;
     assert.deepEqual(created?.body, desiredHttpRoute(routeSpec(switched)));
+  });
+
+  it('host conflicts across kinds: an older Ingress keeps the host from a younger HTTPRoute, which comes once the Ingress goes', async () => {
+    const { other, dep } = sharingHost();
+    const routedDep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com', ...routedAnnotations } });
+    routedDep.metadata!.uid = uidOf(dep);
+    const t = await harness({ deployments: [routedDep, other], services: [managedService(dep)], ingresses: [managedIngress(other)] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(apiWrites(t.actions), []);
+    assert.deepEqual(t.recorded.map((e) => e.reason), ['HostConflict']);
+    assert.match(t.recorded[0]!.message, /older Ingress shop\/api/);
+    t.ingresses.store.delete('shop', 'api', t.ingresses.store.get('shop', 'api')!.metadata!.uid!);
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(apiWrites(t.actions), ['create HTTPRoute']);
   });
 
   it('already-correct objects in the caches: no API call at all (TestDoNothing)', async () => {

@@ -3,7 +3,7 @@
 // when the cache has none) and makes each owned kind match, or removes them
 // when the Deployment is gone or terminating. One kind failing never blocks
 // another: each is reconciled on its own and the first error is rethrown last.
-import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
 import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult } from '@ekspose/k8s';
@@ -13,7 +13,7 @@ import { DeletionOutbox } from './deletion-outbox';
 import { DeploymentWarnings } from './deployment-warnings';
 import { type ExposeEvents, announce, exposedRecord } from './event-port';
 import type { ExposeMetrics } from './expose-metrics';
-import { type HostIndex, claimsOf, hostHeldBy } from './host-conflict';
+import { type HostIndex, type RouteObject, claimsOf, hostHeldBy } from './host-conflict';
 import { HostWaitList } from './host-wait-list';
 import { involved } from './involved';
 import { ownersMissing } from './keys';
@@ -70,9 +70,9 @@ export class DeploymentReconciler {
     if (uid) this.outbox.noteDeleted(`${dep.metadata?.namespace}/${dep.metadata?.name}`, uid);
   }
 
-  /** From the Ingress informer's delete handler: the Deployments waiting for the host and path it held. */
-  keysWaitingFor(ingress: V1Ingress): string[] {
-    return this.hostWaiters.release(claimsOf(ingress));
+  /** From a route informer's delete handler: the Deployments waiting for the host and path it held. */
+  keysWaitingFor(route: RouteObject): string[] {
+    return this.hostWaiters.release(claimsOf(route));
   }
 
   /** deployment.deleted records NATS has not taken yet. */

@@ -50,7 +50,7 @@ export class DeploymentWarnings {
 
   /** An older object holds the host and path: this Deployment gets none until it is freed. */
   async hostHeld<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedKind<T>, holder: HostClaim): Promise<void> {
-    const message = `host ${holder.host}${holder.path} is already served by the older ${kind.kind} ${holder.namespace}/${holder.name}; no ${kind.kind} for this Deployment`;
+    const message = `host ${holder.host}${holder.path} is already served by the older ${holder.kind} ${holder.namespace}/${holder.name}; no ${kind.kind} for this Deployment`;
     this.opts.exposeMetrics.conflict('host');
     if (!this.ledger.firstReport(key, 'host', `${dep.metadata?.uid}/${message}`)) return;
     this.opts.log.warn({ key, host: holder.host, holder: `${holder.namespace}/${holder.name}` }, 'host conflict');

@@ -85,7 +85,7 @@ describe('indexHosts and heldHostVeto (ingress-controller)', () => {
     holder.metadata = { ...holder.metadata, uid: 'i1', resourceVersion: '3', ...created('2024-01-01T00:00:00Z') };
     const ingresses = await storeWithCache<V1Ingress>('Ingress', [holder]);
     const freed: string[] = [];
-    const veto = heldHostVeto(indexHosts(ingresses.cache.informer, (i) => void freed.push(i.metadata!.name!)));
+    const veto = heldHostVeto(indexHosts([ingresses.cache.informer as never], (i) => void freed.push(i.metadata!.name!)));
     // The informer listed it before the index subscribed; the watch brings it in.
     ingresses.store.patch('shop', 'api', { metadata: { annotations: { touched: 'yes' } } });
     const web = specOf(deployment('web', { labels: { ingReq: 'needed' }, annotations: sharing }));
@@ -99,6 +99,6 @@ describe('indexHosts and heldHostVeto (ingress-controller)', () => {
 
   it('no veto for a Deployment without an Ingress', async () => {
     const ingresses = await storeWithCache<V1Ingress>('Ingress', []);
-    assert.equal(heldHostVeto(indexHosts(ingresses.cache.informer))(specOf(deployment('web'))), undefined);
+    assert.equal(heldHostVeto(indexHosts([ingresses.cache.informer as never]))(specOf(deployment('web'))), undefined);
   });
 });

@@ -1,10 +1,10 @@
 // Which keys the informers' events put on the work queue (DESIGN §3 "who does
 // what"). Handlers only enqueue, or note what the reconcile needs to know (a
 // tombstone, a witnessed deletion); the reconcile does the work.
-import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKey } from '@ekspose/k8s';
 import type { ExposeSpec } from '@ekspose/labels';
-import { HostIndex, hostHeldBy } from './host-conflict';
+import { HostIndex, type RouteObject, hostHeldBy } from './host-conflict';
 import { ownerKeyOf } from './keys';
 import type { OwnedObject } from './owned-kinds';
 
@@ -54,15 +54,20 @@ export function routeRecreationEvents<T extends OwnedObject>(o: {
   });
 }
 
-/** A HostIndex of the managed Ingresses' claims, kept current from their informer; `onDelete` hears of freed hosts. */
-export function indexHosts(ingresses: Informer<V1Ingress>, onDelete?: (ingress: V1Ingress) => void): HostIndex {
+/**
+ * A HostIndex of the managed routes' claims (Ingresses and HTTPRoutes in one
+ * index), kept current from their informers; `onDelete` hears of freed hosts.
+ */
+export function indexHosts(caches: Array<Informer<RouteObject>>, onDelete?: (route: RouteObject) => void): HostIndex {
   const index = new HostIndex();
-  ingresses.on(INFORMER_ADD, (i) => index.upsert(i));
-  ingresses.on(INFORMER_UPDATE, (i) => index.upsert(i));
-  ingresses.on(INFORMER_DELETE, (i) => {
-    index.remove(i);
-    onDelete?.(i);
-  });
+  for (const cache of caches) {
+    cache.on(INFORMER_ADD, (r) => index.upsert(r));
+    cache.on(INFORMER_UPDATE, (r) => index.upsert(r));
+    cache.on(INFORMER_DELETE, (r) => {
+      index.remove(r);
+      onDelete?.(r);
+    });
+  }
   return index;
 }
 

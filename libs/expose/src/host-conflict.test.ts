@@ -28,6 +28,7 @@ function ingress(
 const T1 = '2025-01-01T00:00:00Z';
 const T2 = '2025-01-02T00:00:00Z';
 const claim = (namespace: string, name: string, createdAt: string, path = '/', host = 'shop.example.com'): HostClaim => ({
+  kind: 'Ingress',
   namespace,
   name,
   host,

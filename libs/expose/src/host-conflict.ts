@@ -1,11 +1,14 @@
-// Two managed Ingresses may not claim the same host and path: the older
-// Ingress keeps it (DESIGN §2). Different paths on one host are fine — that is
-// what `ekspose.io/path` is for. Pure.
+// Two managed routes (Ingresses or HTTPRoutes, across both kinds) may not
+// claim the same host and path: the older keeps it (DESIGN §2). Different
+// paths on one host are fine — that is what `ekspose.io/path` is for. Pure.
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { IngressExposure } from '@ekspose/labels';
+import type { HttpRoute } from './http-route';
 import { isManaged } from './ownership';
 
 export interface HostClaim {
+  /** Which kind of route claims it: an Ingress and an HTTPRoute of one name are two objects. */
+  kind: 'Ingress' | 'HTTPRoute';
   namespace: string;
   name: string;
   host: string;
@@ -13,16 +16,31 @@ export interface HostClaim {
   createdAt: number;
 }
 
-export function claimsOf(ingress: V1Ingress): HostClaim[] {
-  const created = ingress.metadata?.creationTimestamp;
+/** An object that claims hosts: a managed Ingress or HTTPRoute. */
+export type RouteObject = V1Ingress | HttpRoute;
+
+function isHttpRoute(obj: RouteObject): obj is HttpRoute {
+  return Array.isArray((obj.spec as HttpRoute['spec'])?.hostnames);
+}
+
+export function claimsOf(obj: RouteObject): HostClaim[] {
+  const created = obj.metadata?.creationTimestamp;
   const createdAt = created ? new Date(created).getTime() : Number.POSITIVE_INFINITY;
+  const namespace = obj.metadata?.namespace ?? '';
+  const name = obj.metadata?.name ?? '';
+  if (isHttpRoute(obj)) {
+    const paths = (obj.spec?.rules ?? []).flatMap((rule) => (rule.matches ?? [{}]).map((m) => m.path?.value ?? '/'));
+    return (obj.spec?.hostnames ?? []).flatMap((host) => paths.map((path) => ({ kind: 'HTTPRoute' as const, namespace, name, host, path, createdAt })));
+  }
+  const ingress = obj;
   const claims: HostClaim[] = [];
   for (const rule of ingress.spec?.rules ?? []) {
     for (const p of rule.http?.paths ?? []) {
       if (rule.host) {
         claims.push({
-          namespace: ingress.metadata?.namespace ?? '',
-          name: ingress.metadata?.name ?? '',
+          kind: 'Ingress',
+          namespace,
+          name,
           host: rule.host,
           path: p.path ?? '/',
           createdAt,
@@ -48,11 +66,12 @@ function olderThan(a: HostClaim, b: HostClaim): boolean {
 export function hostHeldBy(
   wanted: Pick<IngressExposure, 'host' | 'path'>,
   self: { namespace: string; name: string },
-  own: V1Ingress | undefined,
+  own: RouteObject | undefined,
   claims: Iterable<HostClaim>,
 ): HostClaim | undefined {
   const ownClaim: HostClaim = (own &&
     claimsOf(own).find((c) => c.host === wanted.host && c.path === wanted.path)) || {
+    kind: 'Ingress',
     ...self,
     host: wanted.host,
     path: wanted.path,
@@ -60,6 +79,7 @@ export function hostHeldBy(
   };
   let holder: HostClaim | undefined;
   for (const claim of claims) {
+    // The Deployment's own routes (an Ingress and its HTTPRoute replacement, for a moment) never block each other.
     if (claim.namespace === self.namespace && claim.name === self.name) continue;
     if (claim.host !== wanted.host || claim.path !== wanted.path) continue;
     if (olderThan(claim, ownClaim) && (!holder || olderThan(claim, holder))) holder = claim;
@@ -68,6 +88,7 @@ export function hostHeldBy(
 }
 
 const hostPathKey = (host: string, path: string) => `${host} ${path}`;
+const objectKeyOf = (obj: RouteObject) => `${isHttpRoute(obj) ? 'HTTPRoute' : 'Ingress'}/${obj.metadata?.namespace}/${obj.metadata?.name}`;
 
 /**
  * Managed Ingress claims by host and path, kept current from the Ingress
@@ -78,12 +99,12 @@ export class HostIndex {
   private readonly byHostPath = new Map<string, Map<string, HostClaim>>();
   private readonly byObject = new Map<string, string[]>();
 
-  upsert(ingress: V1Ingress): void {
-    this.remove(ingress);
-    if (!isManaged(ingress.metadata)) return;
-    const objectKey = `${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
+  upsert(obj: RouteObject): void {
+    this.remove(obj);
+    if (!isManaged(obj.metadata)) return;
+    const objectKey = objectKeyOf(obj);
     const keys: string[] = [];
-    for (const claim of claimsOf(ingress)) {
+    for (const claim of claimsOf(obj)) {
       const k = hostPathKey(claim.host, claim.path);
       let bucket = this.byHostPath.get(k);
       if (!bucket) this.byHostPath.set(k, (bucket = new Map()));
@@ -93,8 +114,8 @@ export class HostIndex {
     this.byObject.set(objectKey, keys);
   }
 
-  remove(ingress: V1Ingress): void {
-    const objectKey = `${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
+  remove(obj: RouteObject): void {
+    const objectKey = objectKeyOf(obj);
     for (const k of this.byObject.get(objectKey) ?? []) {
       const bucket = this.byHostPath.get(k);
       bucket?.delete(objectKey);

@@ -143,8 +143,8 @@ export const httpRouteKind: OwnedKind<HttpRoute> = {
   metricKind: 'httproute',
   desired: desiredHttpRoute,
   drift: httpRouteDrift,
-  // Host conflicts are checked among Ingresses only so far.
-  claimsHost: false,
+  // Host and path conflicts are checked across Ingresses and HTTPRoutes.
+  claimsHost: true,
   reasons: {
     conflict: ExposeReason.HTTPRouteConflict,
     recreated: ExposeReason.HTTPRouteRecreated,

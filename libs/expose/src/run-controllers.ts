@@ -1,7 +1,7 @@
 // The three controllers, each as one call: the apps' mains only name which.
 // Everything shared (settings, logger, clients, metrics, the event bus, the
 // informers, leader election, probes, shutdown) is wired here the same way.
-import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import {
   type Bootstrapped,
   type ControllerHost,
@@ -21,8 +21,9 @@ import { DeploymentReconciler } from './deployment-reconciler';
 import { deploymentInformer, deploymentReader } from './deployments';
 import { createExposeMetrics } from './expose-metrics';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
+import type { RouteObject } from './host-conflict';
 import { isKeyWatched } from './keys';
-import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, ingressKind, managedInformer } from './owned-kinds';
+import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer } from './owned-kinds';
 import { RecreationReconciler } from './recreation-reconciler';
 import { SETTINGS, type Settings } from './settings';
 
@@ -112,9 +113,9 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   const lookAgain = () => deployments.list().map(objectKey).filter(w.watched).forEach(w.enqueue);
   const bound = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w, lookAgain));
   const owned = bound.map((b) => b.binding);
-  const ingresses = owned.find((b) => b.kind === ingressKind)!.cache as Informer<V1Ingress>;
+  const routes = owned.filter((b) => b.kind.claimsHost).map((b) => b.cache as Informer<RouteObject>);
   // A host freed by a deletion goes to the Deployment that was waiting for it.
-  const hostIndex = indexHosts(ingresses, (i) => reconciler.keysWaitingFor(i).forEach(w.enqueue));
+  const hostIndex = indexHosts(routes, (r) => reconciler.keysWaitingFor(r).forEach(w.enqueue));
   const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex });
   routeDeploymentEvents({
     deployments,
@@ -143,9 +144,12 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
   const tag = (kind: OwnedKind<OwnedObject>, key: string) => (tagged ? `${kind.metricKind}:${key}` : key);
   const reconcilers = new Map<string, RecreationReconciler<OwnedObject>>();
   const hosted: HostedInformer[] = [deployments];
-  for (const kind of kinds) {
-    const { binding, hosted: informer } = bind(kind, w, () => reconciler.missingKeys().forEach((key) => w.enqueue(tag(kind, key))));
-    const veto = kind.claimsHost ? heldHostVeto(indexHosts(binding.cache as unknown as Informer<V1Ingress>)) : undefined;
+  const bound = kinds.map((kind) => ({ kind, ...bind(kind, w, () => reconcilers.get(tagged ? kind.metricKind : '')!.missingKeys().forEach((key) => w.enqueue(tag(kind, key)))) }));
+  // One index of the claims of every route kind this controller puts back: an older one of either kind holds a host.
+  const claiming = bound.filter((b) => b.kind.claimsHost).map((b) => b.binding.cache as Informer<RouteObject>);
+  const hostIndex = claiming.length > 0 ? indexHosts(claiming) : undefined;
+  for (const { kind, binding, hosted: informer } of bound) {
+    const veto = kind.claimsHost && hostIndex ? heldHostVeto(hostIndex) : undefined;
     const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
     routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), watched: w.watched, enqueue: (key) => w.enqueue(tag(kind, key)) });
     reconcilers.set(tagged ? kind.metricKind : '', reconciler);
