@@ -31,6 +31,15 @@ writeFileSync(
   { mode: 0o600 },
 );
 await plane.kubectl(['create', 'namespace', 'ekspose-system']);
+// The Gateway API (CRDs from the Go module sigs.k8s.io/gateway-api, cached), so the HTTPRoute sample has one.
+console.log('==> installing the Gateway API CRDs');
+const gatewayApi = await plane.installGatewayApi().then(
+  () => true,
+  (err: unknown) => {
+    console.log(`==> the Gateway API is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); the HTTPRoute sample waits for it`);
+    return false;
+  },
+);
 
 const ports = await freePorts(6);
 const controllers = runControllers(
@@ -68,13 +77,17 @@ controllers.exited.then((why) => {
 
 const applied = await plane.kubectl(['apply', '-k', join(root, 'manifests', 'samples')]);
 console.log(applied.code === 0 ? applied.stdout.trim() : `samples not applied: ${applied.stderr.trim()}`);
+if (gatewayApi) {
+  const gateway = await plane.kubectl(['apply', '-k', join(root, 'manifests', 'samples', 'gateway')]);
+  console.log(gateway.code === 0 ? gateway.stdout.trim() : `sample Gateway not applied: ${gateway.stderr.trim()}`);
+}
 const envFile = relative(process.cwd(), join(devDir, 'env'));
 console.log(`
 ==> ekspose is running against a local control plane (Ctrl-C stops everything)
 
   In another terminal:
     . ${envFile}                       # KUBECONFIG, NATS_URL, and the built kubectl first on PATH
-    kubectl get deploy,svc,ing -A      # the samples got their Service / Ingress
+    kubectl get deploy,svc,ing,httproute -A   # the samples got their Service / Ingress / HTTPRoute
     kubectl describe deploy -A | grep -A3 Events   # the invalid sample's Warning
     kubectl delete svc <name> -n <ns>  # ...and watch it come back
     kubectl delete deploy <name> -n <ns>   # ...its Service and Ingress go, for good

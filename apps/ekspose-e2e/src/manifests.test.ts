@@ -350,6 +350,7 @@ describe('manifests/samples', () => {
     assert.deepEqual(items.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort(), [
       'Deployment ekspose-samples/invalid-port',
       'Deployment ekspose-samples/plain',
+      'Deployment ekspose-samples/with-httproute',
       'Deployment ekspose-samples/with-ingress',
       'Namespace /ekspose-samples',
     ]);
@@ -366,6 +367,15 @@ describe('manifests/samples', () => {
     assert.deepEqual(withIngress.kind === 'expose' && [withIngress.spec.port, withIngress.spec.ingress?.host], [
       8080,
       `with-ingress.${SAMPLES_NAMESPACE}.${settings.domain}`,
+    ]);
+
+    const routed = parse('with-httproute');
+    assert.equal(routed.kind, 'expose');
+    assert.deepEqual(routed.kind === 'expose' && [routed.spec.port, routed.spec.ingress?.routeKind, routed.spec.ingress?.gateway, routed.spec.ingress?.annotations], [
+      8080,
+      'httproute',
+      { namespace: SAMPLES_NAMESPACE, name: 'public', sectionName: 'http' },
+      { 'example.com/team': 'samples' },
     ]);
 
     const invalid = parse('invalid-port');
@@ -388,6 +398,8 @@ describe('the controllers with only these grants', () => {
       if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build the apps first (npx nx run-many -t build)`);
     }
     await plane.startNats();
+    // The Gateway API, so the HTTPRoute sample is made (and put back) under the shipped RBAC too.
+    await plane.installGatewayApi();
     // For real this time: ServiceAccounts, RBAC, the settings ConfigMap (no pods: there is no kubelet).
     await kubectl(['apply', '-k', MANIFESTS]);
     const { items } = await dryRun(MANIFESTS);
@@ -460,8 +472,10 @@ describe('the controllers with only these grants', () => {
         });
       }
       await kubectl(['apply', '-k', join(MANIFESTS, 'samples')]);
+      await kubectl(['apply', '-k', join(MANIFESTS, 'samples', 'gateway')]);
       const svc = (name: string) => get<V1Service>(['-n', SAMPLES_NAMESPACE, 'service', name]);
       const ing = (name: string) => get<KubeObject>(['-n', SAMPLES_NAMESPACE, 'ingress', name]);
+      const route = (name: string) => get<KubeObject & { metadata: { uid?: string } }>(['-n', SAMPLES_NAMESPACE, 'httproute', name]);
       const events = async (reason: string) =>
         ((await get<{ items: CoreV1Event[] }>(['-n', SAMPLES_NAMESPACE, 'events']))?.items ?? []).filter((e) => e.reason === reason);
 
@@ -469,6 +483,7 @@ describe('the controllers with only these grants', () => {
       await eventually(async () => (await svc('plain'))?.spec?.ports?.[0]?.port === 80, { what: 'Service plain' });
       await eventually(async () => (await svc('with-ingress'))?.spec?.ports?.[0]?.port === 8080, { what: 'Service with-ingress' });
       await eventually(() => ing('with-ingress'), { what: 'Ingress with-ingress' });
+      const madeRoute = await eventually(() => route('with-httproute'), { what: 'HTTPRoute with-httproute' });
       await eventually(async () => (await events('InvalidSpec')).length > 0, { what: 'Warning Event on invalid-port' });
       // service-controller and ingress-controller: create after a deletion by hand, and say so in an Event.
       const oldService = (await svc('plain'))?.metadata?.uid;
@@ -480,6 +495,11 @@ describe('the controllers with only these grants', () => {
         return uid !== undefined && uid !== oldService;
       }, { what: 'Service plain recreated' });
       await eventually(() => ing('with-ingress'), { what: 'Ingress with-ingress recreated' });
+      await kubectl(['-n', SAMPLES_NAMESPACE, 'delete', 'httproute', 'with-httproute']);
+      await eventually(async () => {
+        const uid = (await route('with-httproute'))?.metadata.uid;
+        return uid !== undefined && uid !== madeRoute.metadata.uid;
+      }, { what: 'HTTPRoute with-httproute recreated' });
       await eventually(async () => (await events('ServiceRecreated')).length > 0 && (await events('IngressRecreated')).length > 0, {
         what: 'ServiceRecreated and IngressRecreated Events',
       });
