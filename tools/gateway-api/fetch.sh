@@ -24,13 +24,18 @@ if [ -z "$dir" ] || [ ! -d "$dir/config/crd/standard" ]; then
   log "error: go mod download gave no config/crd/standard for sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION} (GOPROXY=$(go env GOPROXY))"
   exit 1
 fi
-mkdir -p "$out"
+# Assembled aside and moved in whole: test files running in parallel may fetch at once,
+# and none may read a half-copied folder.
+tmp="$(mktemp -d "$(dirname "$out")/.fetch-XXXXXX" 2>/dev/null || { mkdir -p "$(dirname "$out")" && mktemp -d "$(dirname "$out")/.fetch-XXXXXX"; })"
 # The CRDs only: the standard channel also ships a ValidatingAdmissionPolicy for safe upgrades.
 for f in "$dir"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do
   case "$f" in *_vap_*) continue ;; esac
-  cp "$f" "$out/"
+  cp "$f" "$tmp/"
 done
-chmod -R u+w "$out"
-date -u +%FT%TZ > "$out/.complete"
+chmod -R u+w,go+rX "$tmp"
+date -u +%FT%TZ > "$tmp/.complete"
+if ! mv -T "$tmp" "$out" 2>/dev/null; then
+  rm -rf "$tmp"   # another run moved its copy in first
+fi
 log "$(ls "$out"/*.yaml | wc -l) CRDs in $out"
 echo "$out"
