@@ -85,6 +85,19 @@ function deletion(uid: string, namespace = 'team-a', name = 'web'): Omit<Deploym
 }
 
 describe('EventBus with a real nats-server', () => {
+  it('asked for 3 replicas by a server with no cluster: makes the stream with 1 and says why', async (t) => {
+    const defer = cleanups(t);
+    const server = await startServer(t, defer);
+    const { bus, lines } = makeBus(defer, { servers: server.url, name: 'deployment-controller', streamReplicas: 3, manageStream: true });
+    await started(bus);
+    const nc = await connect({ servers: server.url });
+    defer(() => nc.close());
+    const info = await (await jetstreamManager(nc)).streams.info(STREAM_NAME);
+    assert.equal(info.config.num_replicas, 1);
+    assert.ok(lines.some((l) => /NATS is not clustered/.test(l.msg)), 'the log says why');
+    assert.equal((await bus.publish('deployment.deleted', deletion('uid-r'))).ok, true);
+  });
+
   it('records deployment.deleted and answers the lookup by uid from the stream', async (t) => {
     const defer = cleanups(t);
     const server = await startServer(t, defer);
@@ -359,8 +372,8 @@ describe('EventBus with a real nats-server', () => {
     // A stream left by someone else without direct get and with another age.
     await jsm.streams.add({ name: STREAM_NAME, subjects: ['ekspose.v1.>'], max_age: 60 * 1_000_000_000 });
 
-    const { bus: one, lines } = makeBus(defer, { servers: server.url, streamMaxAgeSeconds: 3600 });
-    const { bus: two } = makeBus(defer, { servers: server.url, streamMaxAgeSeconds: 3600 });
+    const { bus: one, lines } = makeBus(defer, { servers: server.url, streamMaxAgeSeconds: 3600, manageStream: true });
+    const { bus: two } = makeBus(defer, { servers: server.url, streamMaxAgeSeconds: 3600, manageStream: true });
     one.start();
     two.start();
     await waitFor('both buses ready', () => one.connected && two.connected);
@@ -375,9 +388,16 @@ describe('EventBus with a real nats-server', () => {
     assert.ok(lines.some((l) => l.msg === 'stream settings updated'));
 
     // A third bus finds everything in place and writes nothing.
-    const { bus: three, lines: threeLines } = makeBus(defer, { servers: server.url, streamMaxAgeSeconds: 3600 });
+    const { bus: three, lines: threeLines } = makeBus(defer, { servers: server.url, streamMaxAgeSeconds: 3600, manageStream: true });
     await started(three);
     assert.ok(!threeLines.some((l) => l.msg === 'stream settings updated' || l.msg === 'stream created'));
+
+    // A bus that does not manage the stream (the default: a probe, a recreation controller) never changes it.
+    await jsm.streams.update(STREAM_NAME, { max_age: 1800 * 1_000_000_000 });
+    const { bus: reader, lines: readerLines } = makeBus(defer, { servers: server.url, streamMaxAgeSeconds: 3600 });
+    await started(reader);
+    assert.equal((await jsm.streams.info(STREAM_NAME)).config.max_age, 1800 * 1_000_000_000);
+    assert.ok(readerLines.some((l) => /differ from ours/.test(l.msg)));
   });
 
   it('closes idempotently, whether it ever connected or not', async (t) => {

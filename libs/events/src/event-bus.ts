@@ -37,9 +37,10 @@ export interface EventBusOptions {
   user?: string;
   pass?: string;
   /**
-   * Bring the stream's settings up to date when they drifted. Default true. The
-   * recreation controllers pass false: NATS lets only the deployment-controller
-   * update the stream, so they create it when it is missing and otherwise only read it.
+   * Bring the stream's settings up to date when they drifted. Default false:
+   * only the deployment-controller passes true (NATS lets only it update the
+   * stream). Others create the stream when it is missing and otherwise only
+   * read it, so a probe or a tool never turns a 3-replica stream into one.
    */
   manageStream?: boolean;
   log: Logger;
@@ -118,7 +119,7 @@ export class EventBus {
       name: options.name,
       ...(options.user !== undefined ? { user: options.user } : {}),
       ...(options.pass !== undefined ? { pass: options.pass } : {}),
-      manageStream: options.manageStream ?? true,
+      manageStream: options.manageStream ?? false,
       log: this.log,
       clock: this.clock,
       maxAgeSeconds,

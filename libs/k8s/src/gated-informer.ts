@@ -57,7 +57,8 @@ export class GatedInformer {
 
   status(): InformerStatus & { served: boolean } {
     if (this.served) return { ...this.opts.inner.status(), served: true };
-    return { resource: this.opts.resource, running: false, synced: true, objects: 0, restarts: 0, served: false };
+    // Waiting for the resource is this informer working as meant: running (so /healthz stays 200), synced, empty.
+    return { resource: this.opts.resource, running: !this.stopped, synced: true, objects: 0, restarts: 0, served: false };
   }
 
   async stop(): Promise<void> {
