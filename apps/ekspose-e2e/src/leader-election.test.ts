@@ -8,14 +8,15 @@ import { consistently, eventually } from './support/poll';
 import { sampleSum } from '@ekspose/testing';
 import { APPS, type AppName, type ControllerProcess, TestEnv } from './support/test-env';
 
-// Shorter than the 15 s default so the kill test stays quick; the retry period
-// keeps its default (1 s), which is what bounds a hand-over after a release.
+// Shorter than the defaults (15/10/2 s) so the kill test stays quick; the retry
+// period (1 s here) is what bounds a hand-over after a release.
 const LEASE_SECONDS = 8;
 const RENEW_DEADLINE_SECONDS = 5;
 const RETRY_SECONDS = 1;
 const LEASE_ENV = {
   EKSPOSE_LEASE_DURATION_SECONDS: String(LEASE_SECONDS),
   EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: String(RENEW_DEADLINE_SECONDS),
+  EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: String(RETRY_SECONDS),
 };
 
 let env: TestEnv;

@@ -44,7 +44,7 @@ describe('loadSettings: defaults', () => {
       leaderElection: true,
       leaseDurationSeconds: 15,
       leaseRenewDeadlineSeconds: 10,
-      leaseRetryPeriodSeconds: 1,
+      leaseRetryPeriodSeconds: 2,
     } satisfies Settings);
   });
 
