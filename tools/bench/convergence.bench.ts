@@ -6,9 +6,10 @@
 // contract says 0), the controller's RSS at idle and its peak, and the
 // reconcile duration histogram from its /metrics.
 //
-// Baseline in the same run: the same scenario with EKSPOSE_WORKERS=1 next to
+// Baselines in the same run: the same scenario with EKSPOSE_WORKERS=1 next to
 // the default 4, each on a fresh control plane, so both start from the same
-// empty cluster.
+// empty cluster; and a raw client creating the same objects directly, 64 in
+// flight (lib/raw-baseline.ts), on a fresh plane of its own.
 //
 //   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N] [--rounds 2] [--resync-seconds S] [--no-build]
 import { spawnSync } from 'node:child_process';
@@ -23,12 +24,18 @@ import { intOption, parseArgs } from './lib/args';
 import { ObjectCounter } from './lib/object-counter';
 import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, parsePrometheusText, sampleSum } from '@ekspose/testing';
 import { fmt, quantile, table } from './lib/stats';
+import { type RawBaselineResult, rawBaseline } from './lib/raw-baseline';
 
 const APP = 'deployment-controller';
 const CONTROLLER_NAMESPACE = 'ekspose-system';
 const NAMESPACES = 10;
 const POLL_MS = 100;
 const CREATE_CONCURRENCY = 8;
+/** Requests in flight of the raw baseline. */
+const RAW_IN_FLIGHT = 64;
+/** The harness's /24 holds 253 Services; later flags win, and 10.0.0.1 stays the `kubernetes` Service's IP. */
+const SERVICE_RANGE_ARGS = ['--service-cluster-ip-range=10.0.0.0/16'];
+const BENCH_DOMAIN = 'bench.test';
 /** Generous bounds: the bench fails only when the scenario itself breaks. */
 const CONVERGE_TIMEOUT_MS = 180_000;
 const IDLE_TIMEOUT_MS = 60_000;
@@ -227,8 +234,7 @@ async function runScenario(opts: Options, workers: number, round: number): Promi
   const plane = await startControlPlane({
     // No garbage collector or other kube-controller-manager loops: nothing here needs them, and they would share the 2 cores.
     controllerManager: false,
-    // The harness's /24 holds 253 Services; later flags win, and 10.0.0.1 stays the `kubernetes` Service's IP.
-    apiserverExtraArgs: ['--service-cluster-ip-range=10.0.0.0/16'],
+    apiserverExtraArgs: SERVICE_RANGE_ARGS,
     log: () => undefined,
   });
   let handle: ProcessHandle | undefined;
@@ -266,7 +272,7 @@ async function runScenario(opts: Options, workers: number, round: number): Promi
         ...plane.natsEnv(APP),
         POD_NAMESPACE: CONTROLLER_NAMESPACE,
         POD_NAME: identity,
-        EKSPOSE_DOMAIN: 'bench.test',
+        EKSPOSE_DOMAIN: BENCH_DOMAIN,
         EKSPOSE_BIND_ADDRESS: '127.0.0.1',
         EKSPOSE_HEALTH_PORT: String(healthPort),
         EKSPOSE_METRICS_PORT: String(metricsPort),
@@ -375,6 +381,16 @@ const mibOfKiB = (kib: number) => `${fmt(kib / 1024, 1)} MiB`;
 /** The resync's CPU without the idle baseline over its wall time and without our scrapes. */
 const resyncNetSeconds = (r: ScenarioResult) =>
   r.cpu.resync - r.cpu.idlePerSecond * (r.resync.wallMs / 1000) - r.cpu.perScrape * r.cpu.resyncScrapes;
+
+function reportRaw(raw: RawBaselineResult, results: ScenarioResult[]): void {
+  const rawPerSecond = raw.objects / (raw.ms / 1000);
+  console.log(`\nraw baseline: the same ${fmt(raw.objects)} objects created directly, ${raw.inFlight} in flight, on a fresh plane: ${secs(raw.ms)} s, ${fmt(rawPerSecond, 1)} objects/s.`);
+  for (const workers of [...new Set(results.map((r) => r.workers))]) {
+    const work = quantile(results.filter((r) => r.workers === workers).map((r) => r.convergedMs - r.leadingMs), 0.5);
+    const perSecond = raw.objects / (work / 1000);
+    console.log(`  ekspose workers=${workers}, leading -> all present: ${secs(work)} s, ${fmt(perSecond, 1)} objects/s = ${fmt(perSecond / rawPerSecond, 2)}x the raw rate.`);
+  }
+}
 
 function report(opts: Options, results: ScenarioResult[]): void {
   const objects = results[0]!.objects;
@@ -491,7 +507,19 @@ async function main(argv: string[]): Promise<void> {
     for (const workers of order) results.push(await runScenario(opts, workers, round));
   }
   results.sort((a, b) => a.round - b.round || a.workers - b.workers);
+  progress(`raw baseline: creating the same objects directly, ${RAW_IN_FLIGHT} in flight, on a fresh control plane`);
+  const raw = await rawBaseline({
+    n: opts.n,
+    inFlight: RAW_IN_FLIGHT,
+    domain: BENCH_DOMAIN,
+    apiserverExtraArgs: SERVICE_RANGE_ARGS,
+    prepare: async (clients) => {
+      for (let k = 0; k < NAMESPACES; k++) await createNamespace(clients, namespaceOf(k));
+      await createDeployments(clients, opts.n);
+    },
+  });
   report(opts, results);
+  reportRaw(raw, results);
   const resyncWrites = results.reduce((sum, r) => sum + totalWrites(r.resync.writes), 0);
   if (resyncWrites !== 0) throw new Error(`a resync of an already-correct cluster wrote ${resyncWrites} times; DESIGN §2 says 0`);
 }
