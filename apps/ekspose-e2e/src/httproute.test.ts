@@ -14,7 +14,7 @@ import { TestEnv } from './support/test-env';
 let env: TestEnv;
 const NS = 'routes';
 const GATEWAY = { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public/http' };
-const r = { group: HTTP_ROUTES.group, version: HTTP_ROUTES.version, plural: HTTP_ROUTES.plural };
+const r = HTTP_ROUTES;
 
 before(async () => {
   env = await TestEnv.start();

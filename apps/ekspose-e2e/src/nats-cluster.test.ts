@@ -6,11 +6,9 @@
 // deleted stay gone, the new are exposed, the hand-deleted come back).
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { EventBus, STREAM_NAME } from '@ekspose/events';
+import { STREAM_NAME } from '@ekspose/events';
 import { consistently, eventually } from './support/poll';
 import { TestEnv } from './support/test-env';
 
@@ -89,20 +87,15 @@ it('one NATS node killed during a burst: no record lost, no wrong decision, and 
   for (const n of untouched) assert.ok((await env.getService(NS, n)) && (await env.getIngress(NS, n)), `${n} untouched`);
 
   // Nothing lost: a record for every deletion, read from the two nodes left.
-  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
-  bus.start();
-  try {
-    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });
-    await eventually(
+  await env.withAdminBus('e2e-probe', (bus) =>
+    eventually(
       async () => {
         const answers = await Promise.all(deleted.map((n) => bus.wasDeploymentDeleted(NS, n, uids[n]!)));
         return answers.every((a) => a === 'deleted');
       },
       { timeoutMs: 30_000, what: 'a deployment.deleted record for every deleted Deployment' },
-    );
-  } finally {
-    await bus.close();
-  }
+    ),
+  );
 
   // The killed node comes back with its store and catches up with the others.
   await victim.start();

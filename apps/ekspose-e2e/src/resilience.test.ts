@@ -2,9 +2,6 @@
 // controllers killed in the middle of deletions.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import { EventBus } from '@ekspose/events';
 import { consistently, eventually } from './support/poll';
 import { type ControllerProcess, TestEnv } from './support/test-env';
 
@@ -35,18 +32,6 @@ async function staysGone(ns: string, names: string[], ms = 4000): Promise<void> 
     ms,
     `the objects of ${names.join(', ')} to stay gone`,
   );
-}
-
-/** A lookup client of our own, to see what the controllers published. */
-async function withBus<T>(fn: (bus: EventBus) => Promise<T>): Promise<T> {
-  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
-  bus.start();
-  try {
-    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });
-    return await fn(bus);
-  } finally {
-    await bus.close();
-  }
 }
 
 async function natsState(proc: ControllerProcess): Promise<boolean | undefined> {
@@ -89,7 +74,7 @@ describe('NATS down', () => {
     }
     await env.deleteDeployment('natsdown', 'later');
     await env.waitForGone('service', 'natsdown', 'later');
-    const answer = await withBus((bus) =>
+    const answer = await env.withAdminBus('e2e-probe', (bus) =>
       eventually(async () => ((await bus.wasDeploymentDeleted('natsdown', 'later', uids.later!)) === 'deleted' ? 'deleted' : undefined), {
         timeoutMs: 15_000,
         what: 'deployment.deleted for "later" in the stream',
@@ -97,7 +82,7 @@ describe('NATS down', () => {
     );
     assert.equal(answer, 'deleted');
     // The record NATS could not take while it was down is published once it is back.
-    const owed = await withBus((bus) =>
+    const owed = await env.withAdminBus('e2e-probe', (bus) =>
       eventually(async () => ((await bus.wasDeploymentDeleted('natsdown', 'gone', uids.gone!)) === 'deleted' ? 'deleted' : undefined), {
         timeoutMs: 40_000,
         intervalMs: 1000,

@@ -4,10 +4,7 @@
 // objects whose owner is gone, publish deployment.deleted and delete them.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import { EventBus } from '@ekspose/events';
-import { consistently, eventually } from './support/poll';
+import { consistently } from './support/poll';
 import { TestEnv } from './support/test-env';
 
 let env: TestEnv;
@@ -47,15 +44,10 @@ it('a restarted deployment-controller removes the objects of Deployments deleted
   }
   assert.ok(await env.getService('sweep', 'stays'), 'a live Deployment keeps its Service');
 
-  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-probe', log: pino({ level: 'silent' }), registry: new Registry() });
-  bus.start();
-  try {
-    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });
+  await env.withAdminBus('e2e-probe', async (bus) => {
     assert.equal(await bus.wasDeploymentDeleted('sweep', 'a', uids[0]!), 'deleted');
     assert.equal(await bus.wasDeploymentDeleted('sweep', 'b', uids[1]!), 'deleted');
-  } finally {
-    await bus.close();
-  }
+  });
 });
 
 it('a Deployment deleted and recreated under its name while the deployment-controller was down: its objects are taken over, not remade', async () => {
@@ -78,13 +70,8 @@ it('a Deployment deleted and recreated under its name while the deployment-contr
   assert.equal(takenSvc.metadata?.uid, svc.metadata?.uid, 'the same Service, taken over');
   assert.equal(takenIng.metadata?.uid, ing.metadata?.uid, 'the same Ingress, taken over');
 
-  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-probe-takeover', log: pino({ level: 'silent' }), registry: new Registry() });
-  bus.start();
-  try {
-    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'probe bus connected' });
+  await env.withAdminBus('e2e-probe-takeover', async (bus) => {
     assert.equal(await bus.wasDeploymentDeleted('takeover', 'web', first.metadata!.uid!), 'deleted');
     assert.equal(await bus.wasDeploymentDeleted('takeover', 'web', second.metadata!.uid!), 'not-deleted');
-  } finally {
-    await bus.close();
-  }
+  });
 });

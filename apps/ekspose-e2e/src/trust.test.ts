@@ -6,9 +6,6 @@ import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import { EventBus } from '@ekspose/events';
 import { freePorts, startProcess, workspaceRoot } from '@ekspose/testing';
 import { consistently, eventually } from './support/poll';
 import { CONTROLLER_NAMESPACE, TestEnv } from './support/test-env';
@@ -28,15 +25,10 @@ it('a forged deployment.deleted for a live Deployment does not stop the repair o
   await env.createNamespace('forged');
   const dep = await env.createDeployment('forged', 'web');
   await env.waitForService('forged', 'web');
-  const bus = new EventBus({ servers: env.plane.natsUrl, ...env.plane.natsCredentials('admin'), name: 'e2e-forger', log: pino({ level: 'silent' }), registry: new Registry() });
-  bus.start();
-  try {
-    await eventually(() => bus.connected, { timeoutMs: 15_000, what: 'forger connected' });
+  await env.withAdminBus('e2e-forger', async (bus) => {
     const forged = await bus.publish('deployment.deleted', { uid: dep.metadata!.uid!, namespace: 'forged', name: 'web', deletedAt: new Date().toISOString() });
     assert.ok(forged.ok, 'the forged record is on the stream');
-  } finally {
-    await bus.close();
-  }
+  });
   await env.deleteService('forged', 'web');
   await env.waitForService('forged', 'web');
   await env.waitForEvent('forged', 'web', 'ServiceRecreated');

@@ -172,7 +172,8 @@ export class DeploymentReconciler {
    * restart over a correct cluster tells nothing again).
    */
   private async tellUrl(key: string, dep: V1Deployment, spec: ExposeSpec, outcomes: Map<string, EnsureOutcome>): Promise<void> {
-    const route = this.opts.owned.find((b) => (b.kind.claimsHost || b.kind.customResource ? b.kind.desired(spec) !== null : false));
+    // The external route wanted: the kind that claims the host (Ingress or HTTPRoute).
+    const route = this.opts.owned.find((b) => b.kind.claimsHost && b.kind.desired(spec) !== null);
     if (!spec.ingress || !route || !['created', 'patched'].includes(outcomes.get(route.kind.metricKind) ?? 'unwanted')) {
       if (!spec.ingress) this.warnings.clear(key, 'exposed');
       return;

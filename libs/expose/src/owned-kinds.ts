@@ -163,7 +163,7 @@ export const httpRouteKind: OwnedKind<HttpRoute> = {
     announce(events, log, 'httproute.recreated', { ...recreationOf(spec, at), httprouteUid: created.metadata?.uid ?? '', host: spec.ingress?.host ?? '' }),
   api: (clients) => {
     const custom = clients.custom;
-    const r = { group: HTTP_ROUTES.group, version: HTTP_ROUTES.version, plural: HTTP_ROUTES.plural };
+    const r = HTTP_ROUTES;
     return {
       read: async (namespace, name) => (await custom.getNamespacedCustomObject({ ...r, namespace, name })) as HttpRoute,
       create: async (namespace, body) => (await custom.createNamespacedCustomObject({ ...r, namespace, body, fieldManager: FIELD_MANAGER })) as HttpRoute,

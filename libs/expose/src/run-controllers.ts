@@ -140,11 +140,18 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
   const w = wire(name, summary);
   const { log, clients, metrics } = w.boot;
   const deployments = deploymentInformer(clients, log, metrics);
+  // One kind: plain keys, as the queue always had them. Several: `<metricKind>:<key>`.
   const tagged = kinds.length > 1;
   const tag = (kind: OwnedKind<OwnedObject>, key: string) => (tagged ? `${kind.metricKind}:${key}` : key);
+  const untag = (queued: string): [string, string] => {
+    if (!tagged) return [kinds[0]!.metricKind, queued];
+    const at = queued.indexOf(':');
+    return [queued.slice(0, at), queued.slice(at + 1)];
+  };
   const reconcilers = new Map<string, RecreationReconciler<OwnedObject>>();
+  const missingOf = (kind: OwnedKind<OwnedObject>) => reconcilers.get(kind.metricKind)!.missingKeys().map((key) => tag(kind, key));
   const hosted: HostedInformer[] = [deployments];
-  const bound = kinds.map((kind) => ({ kind, ...bind(kind, w, () => reconcilers.get(tagged ? kind.metricKind : '')!.missingKeys().forEach((key) => w.enqueue(tag(kind, key)))) }));
+  const bound = kinds.map((kind) => ({ kind, ...bind(kind, w, () => missingOf(kind).forEach(w.enqueue)) }));
   // One index of the claims of every route kind this controller puts back: an older one of either kind holds a host.
   const claiming = bound.filter((b) => b.kind.claimsHost).map((b) => b.binding.cache as Informer<RouteObject>);
   const hostIndex = claiming.length > 0 ? indexHosts(claiming) : undefined;
@@ -152,17 +159,16 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
     const veto = kind.claimsHost && hostIndex ? heldHostVeto(hostIndex) : undefined;
     const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
     routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), watched: w.watched, enqueue: (key) => w.enqueue(tag(kind, key)) });
-    reconcilers.set(tagged ? kind.metricKind : '', reconciler);
+    reconcilers.set(kind.metricKind, reconciler);
     hosted.push(informer);
   }
   // Remember the deletions heard of on NATS, so the answer holds while NATS is down later.
   w.bus.followDeletions(w.name);
   const reconcile: Reconciler = (queued) => {
-    const at = tagged ? queued.indexOf(':') : -1;
-    const reconciler = reconcilers.get(tagged ? queued.slice(0, at) : '');
+    const [kind, key] = untag(queued);
+    const reconciler = reconcilers.get(kind);
     if (!reconciler) throw new Error(`no reconciler for queue key ${queued}`);
-    return reconciler.reconcile(tagged ? queued.slice(at + 1) : queued);
+    return reconciler.reconcile(key);
   };
-  const missing = () => kinds.flatMap((kind) => reconcilers.get(tagged ? kind.metricKind : '')!.missingKeys().map((key) => tag(kind, key)));
-  return host(w, hosted, reconcile, missing);
+  return host(w, hosted, reconcile, () => kinds.flatMap(missingOf));
 }

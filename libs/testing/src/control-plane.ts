@@ -9,7 +9,7 @@ import { generateCertificates, type Certificates } from './certificates';
 import { ensureGatewayApiCrds } from './gateway-api';
 import { freePorts, httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
-import { NATS_USERS, type NatsClientEnv, NatsServer, type NatsUser, natsPassword } from './nats-server';
+import { type NatsClientEnv, NatsServer, type NatsServerOptions, type NatsUser } from './nats-server';
 import { installExitHook, installSignalHook, OWNER_FILE, planes, pruneAbandonedPlanes } from './plane-registry';
 import { startProcess, type ProcessHandle } from './process-handle';
 import { waitUntilReady } from './wait-ready';
@@ -380,21 +380,21 @@ function failingChecks(body: string): string {
 /** One NATS server, or `nodes` of a JetStream cluster sharing one set of passwords. */
 async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number; auth: boolean; nodes: number }): Promise<NatsServer[]> {
   if (o.nodes === 1) return [await NatsServer.create({ bin: o.bin, dir: o.dir, timeoutMs: o.timeoutMs, auth: o.auth })];
-  const auth = o.auth ? Object.fromEntries(NATS_USERS.map((u) => [u, natsPassword()])) : false;
   const routePorts = await freePorts(o.nodes);
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
-  return Promise.all(
-    routePorts.map((port, i) =>
-      NatsServer.create({
-        bin: o.bin,
-        dir: o.dir,
-        timeoutMs: o.timeoutMs,
-        auth,
-        name: `nats-${i}`,
-        cluster: { name: 'ekspose-local', port: port, routes: routes.filter((_, j) => j !== i) },
-      }),
-    ),
-  );
+  const node = (i: number, auth: NatsServerOptions['auth']) =>
+    NatsServer.create({
+      bin: o.bin,
+      dir: o.dir,
+      timeoutMs: o.timeoutMs,
+      auth,
+      name: `nats-${i}`,
+      cluster: { name: 'ekspose-local', port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) },
+    });
+  // The first node makes the passwords; the others take the same.
+  const first = await node(0, o.auth);
+  const others = await Promise.all(routePorts.slice(1).map((_, k) => node(k + 1, first.passwords ?? false)));
+  return [first, ...others];
 }
 
 /**

@@ -5,6 +5,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Deployment, V1Ingress, V1Lease, V1Service, CoreV1Event } from '@kubernetes/client-node';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { EventBus } from '@ekspose/events';
 import { type KubeClients, createKubeClients, mergePatchOptions, statusCodeOf } from '@ekspose/k8s';
 import {
   type ControlPlane,
@@ -111,6 +114,22 @@ export class TestEnv {
       return { status: res.status, body: await res.text() };
     } catch {
       return { status: 0, body: '' };
+    }
+  }
+
+  /**
+   * A bus of our own on the plane's NATS, signed in as `admin` (as an operator's
+   * nats CLI would be), connected, for `fn`: to read what the controllers
+   * published, or to publish what they would not.
+   */
+  async withAdminBus<T>(name: string, fn: (bus: EventBus) => Promise<T>): Promise<T> {
+    const bus = new EventBus({ servers: this.plane.natsUrl, ...this.plane.natsCredentials('admin'), name, log: pino({ level: 'silent' }), registry: new Registry() });
+    bus.start();
+    try {
+      await eventually(() => bus.connected, { timeoutMs: 15_000, what: `${name} connected to NATS` });
+      return await fn(bus);
+    } finally {
+      await bus.close();
     }
   }
 
