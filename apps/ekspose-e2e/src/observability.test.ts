@@ -213,7 +213,8 @@ describe('liveness', () => {
     );
     assert.equal(health.status, 503, `${standby.identity} /healthz after a stall: ${JSON.stringify(health.body)}`);
     assert.ok((healthDetails(health.body).eventLoopStalledMs ?? 0) > EVENT_LOOP_STALL_TOLERANCE_MS);
-    assert.equal((await env.probeJson(standby, '/readyz')).status, 200, 'readiness is not liveness');
+    const ready = await env.probeJson(standby, '/readyz');
+    assert.equal(ready.status, 200, `readiness is not liveness: ${JSON.stringify(ready.body)}\n${standby.handle.logTail(10)}`);
     await standby.handle.kill();
   });
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { realClock } from './clock';
+import { STALL_GRACE_MS, STALL_SLACK_MS, TIMED_OUT, realClock, within } from './clock';
 import { ManualClock } from './manual-clock';
 
 describe('ManualClock', () => {
@@ -88,5 +88,48 @@ describe('realClock', () => {
     await new Promise<void>((resolve) => realClock.setTimeout(resolve, 2));
     assert.equal(cleared, false);
     assert.ok(Math.abs(realClock.now() - Date.now()) < 1000);
+  });
+});
+
+describe('within', () => {
+  const pending = <T>() => {
+    let resolve!: (value: T) => void;
+    const promise = new Promise<T>((r) => (resolve = r));
+    return { promise, resolve };
+  };
+
+  it('gives the value when the work ends in time, TIMED_OUT when the limit passes first', async () => {
+    const clock = new ManualClock({ start: 0 });
+    const fast = pending<string>();
+    const fastResult = within(fast.promise, 100, clock);
+    await clock.advanceAsync(50);
+    fast.resolve('done');
+    assert.equal(await fastResult, 'done');
+    assert.equal(clock.pendingTimers, 0, 'the timer is cleared');
+
+    const slow = pending<string>();
+    const slowResult = within(slow.promise, 100, clock);
+    await clock.advanceAsync(100);
+    assert.equal(await slowResult, TIMED_OUT);
+  });
+
+  it('after a stall of the process, lets work whose answer came during the stall win over the late timer', async () => {
+    const clock = new ManualClock({ start: 0 });
+    const work = pending<string>();
+    const result = within(work.promise, 100, clock);
+    clock.skip(100 + STALL_SLACK_MS + 5000);
+    await clock.advanceAsync(0); // the late timer fires first, as it does on a real event loop
+    work.resolve('answered during the stall');
+    assert.equal(await result, 'answered during the stall');
+  });
+
+  it('after a stall, still times out when the work does not end within the grace', async () => {
+    const clock = new ManualClock({ start: 0 });
+    const work = pending<string>();
+    const result = within(work.promise, 100, clock);
+    clock.skip(100 + STALL_SLACK_MS + 5000);
+    await clock.advanceAsync(STALL_GRACE_MS);
+    assert.equal(await result, TIMED_OUT);
+    assert.equal(clock.pendingTimers, 0);
   });
 });

@@ -19,14 +19,28 @@ export const realClock: Clock = {
 
 export const TIMED_OUT = Symbol('timed out');
 
+/** How late a timer must fire to count as the process having been stalled (GC, SIGSTOP, a starved host). */
+export const STALL_SLACK_MS = 1000;
+/** After a stall, how long the work still gets: its answer may be waiting in a socket the stalled loop has not read. */
+export const STALL_GRACE_MS = 1000;
+
 /**
  * Waits for `work` at most `ms` on the clock: its value, or TIMED_OUT. A
  * rejection is passed on. The timer is cleared either way, so nothing is left
  * to keep the process alive.
+ *
+ * The limit counts time this process could run. When the timer fires late
+ * because the event loop was stalled, the work may well have finished during
+ * the stall; timers run before the loop reads sockets, so it gets
+ * STALL_GRACE_MS more before it counts as timed out.
  */
 export function within<T>(work: Promise<T>, ms: number, clock: Clock = realClock): Promise<T | typeof TIMED_OUT> {
   return new Promise((resolve, reject) => {
-    const timer = clock.setTimeout(() => resolve(TIMED_OUT), ms);
+    const due = clock.now() + ms;
+    let timer = clock.setTimeout(() => {
+      if (clock.now() - due > STALL_SLACK_MS) timer = clock.setTimeout(() => resolve(TIMED_OUT), STALL_GRACE_MS);
+      else resolve(TIMED_OUT);
+    }, ms);
     work.then(
       (value) => {
         clock.clearTimeout(timer);
