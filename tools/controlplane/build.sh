@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the local control plane: etcd, kube-apiserver, kube-controller-manager,
-# kubectl and nats-server, from the Go modules pinned in this folder.
+# kubectl and nats-server, from the Go modules pinned in this folder; with
+# `traffic`, the traffic suite's skipper (an ingress proxy) and kwok (a fake
+# kubelet) instead, which nothing else needs.
 #
 # The binaries go to a per-user cache outside the checkout, keyed by a hash of
 # the pinned modules and the Go version, so a fresh clone (which is what CI
 # runs) finds them built. A warm run prints the folder and does nothing else.
 #
 #   tools/controlplane/build.sh          build if needed, print the bin folder last
+#   tools/controlplane/build.sh traffic  the same for skipper and kwok (+ kwok's stages)
 #   EKSPOSE_CACHE_DIR=/x build.sh        use another cache root
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,9 +23,15 @@ fi
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 . "$here/versions.env"
-key=$( { go version; cat "$here/go.mod" "$here/go.sum" "$here/nats/go.mod" "$here/nats/go.sum" "$here/cmd/etcd/main.go" "$here/build.sh"; } | sha256sum | cut -c1-16)
+set_name="${1:-controlplane}"
+case "$set_name" in
+  controlplane) modules=(. nats); version="$K8S_VERSION"; extra=("$here/cmd/etcd/main.go") ;;
+  traffic)      modules=(skipper kwok); version="skipper-${SKIPPER_VERSION}"; extra=() ;;
+  *) log "error: unknown set '$set_name' (controlplane or traffic)"; exit 2 ;;
+esac
+key=$( { go version; for m in "${modules[@]}"; do cat "$here/$m/go.mod" "$here/$m/go.sum"; done; cat "${extra[@]}" "$here/build.sh"; } | sha256sum | cut -c1-16)
 cache_root="${EKSPOSE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ekspose}"
-bin="$cache_root/controlplane/${K8S_VERSION}-${key}/bin"
+bin="$cache_root/$set_name/${version}-${key}/bin"
 stamp="$bin/.complete"
 if [ -f "$stamp" ]; then
   echo "$bin"
@@ -30,11 +39,13 @@ if [ -f "$stamp" ]; then
 fi
 
 mkdir -p "$bin"
-if ! (cd "$here" && go mod download >/dev/null 2>&1); then
-  log "error: could not download the Go modules. Is the Go module proxy reachable? (GOPROXY=$(go env GOPROXY))"
-  (cd "$here" && go mod download) || true
-  exit 1
-fi
+for m in "${modules[@]}"; do
+  if ! (cd "$here/$m" && go mod download >/dev/null 2>&1); then
+    log "error: could not download the Go modules of $here/$m. Is the Go module proxy reachable? (GOPROXY=$(go env GOPROXY))"
+    (cd "$here/$m" && go mod download) || true
+    exit 1
+  fi
+done
 
 major=${K8S_VERSION#v}; major=${major%%.*}
 minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
@@ -47,8 +58,13 @@ for p in "$kv" "$cv"; do
 done
 ldflags="-s -w${kflags}"
 
-targets=(kube-apiserver kube-controller-manager kubectl etcd nats-server)
-log "building ${#targets[@]} binaries into $bin (first build takes 10-20 minutes on 2 cores; later runs reuse it)"
+if [ "$set_name" = traffic ]; then
+  targets=(skipper kwok)
+  log "building ${#targets[@]} binaries into $bin (first build takes about 10 minutes on 2 cores; later runs reuse it)"
+else
+  targets=(kube-apiserver kube-controller-manager kubectl etcd nats-server)
+  log "building ${#targets[@]} binaries into $bin (first build takes 10-20 minutes on 2 cores; later runs reuse it)"
+fi
 i=0
 for t in "${targets[@]}"; do
   i=$((i + 1))
@@ -57,10 +73,24 @@ for t in "${targets[@]}"; do
   case "$t" in
     etcd)        (cd "$here" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd" ./cmd/etcd) ;;
     nats-server) (cd "$here/nats" && go build -trimpath -ldflags "-s -w" -o "$bin/nats-server" github.com/nats-io/nats-server/v2) ;;
+    skipper)     (cd "$here/skipper" && go build -trimpath -ldflags "-s -w" -o "$bin/skipper" github.com/zalando/skipper/cmd/skipper) ;;
+    kwok)
+      (cd "$here/kwok" && go build -trimpath -ldflags "-s -w" -o "$bin/kwok" sigs.k8s.io/kwok/cmd/kwok)
+      # The stages kwok ships (a node turns Ready; a pod turns Running with an IP; a deleted pod goes), from the pinned version.
+      src=$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+      for f in node/fast/node-initialize.yaml pod/fast/pod-ready.yaml pod/fast/pod-delete.yaml; do
+        echo "---"
+        cat "$src/kustomize/stage/$f"
+      done > "$bin/kwok-stages.yaml"
+      ;;
     *)           (cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$bin/$t" "k8s.io/kubernetes/cmd/$t") ;;
   esac
   log "[$i/${#targets[@]}] $t done in $(( $(date +%s) - start ))s"
 done
-"$bin/kube-apiserver" --version >&2
+if [ "$set_name" = traffic ]; then
+  "$bin/kwok" --version >&2 || true
+else
+  "$bin/kube-apiserver" --version >&2
+fi
 date -u +%FT%TZ > "$stamp"
 echo "$bin"

@@ -51,7 +51,7 @@ describe('ensureBinaries', () => {
       () => assert.fail('must reject without Go'),
       (e: Error) => e,
     );
-    assert.match(error.message, /building the control plane failed/);
+    assert.match(error.message, /building the controlplane binaries failed/);
     assert.match(error.message, /Go is not installed/);
     assert.ok(lines.some((line) => line.includes('Go is not installed')), lines.join('\n'));
   });

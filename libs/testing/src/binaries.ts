@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The programs the control plane runs; build.sh produces all of them. */
 export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'nats-server'] as const;
+/** The traffic suite's ingress proxy and fake kubelet (+ kwok's stages); `build.sh traffic` produces them. */
+export const TRAFFIC_BINARIES = ['skipper', 'kwok'] as const;
 
 export interface EnsureBinariesOptions {
   /** Receives build.sh's progress lines. Default: written to process.stderr. */
@@ -18,8 +20,8 @@ export function workspaceRoot(): string {
   return fileURLToPath(new URL('../../../', import.meta.url));
 }
 
-function missingBinaries(binDir: string): string[] {
-  return CONTROL_PLANE_BINARIES.filter((name) => {
+function missingBinaries(binDir: string, names: readonly string[] = CONTROL_PLANE_BINARIES): string[] {
+  return names.filter((name) => {
     try {
       accessSync(join(binDir, name), constants.X_OK);
       return false;
@@ -47,12 +49,34 @@ export async function ensureBinaries(options: EnsureBinariesOptions = {}): Promi
     return binDir;
   }
 
+  return runBuild('controlplane', CONTROL_PLANE_BINARIES, env, log);
+}
+
+/**
+ * The folder holding skipper, kwok and kwok-stages.yaml, building them first
+ * when needed (`tools/controlplane/build.sh traffic`, same cache and progress
+ * as the control plane). `EKSPOSE_TRAFFIC_BIN_DIR` points at ready-made ones.
+ */
+export async function ensureTrafficBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const override = env['EKSPOSE_TRAFFIC_BIN_DIR'];
+  if (override) {
+    const binDir = resolve(override);
+    const missing = missingBinaries(binDir, TRAFFIC_BINARIES);
+    if (missing.length > 0) throw new Error(`EKSPOSE_TRAFFIC_BIN_DIR=${override} lacks executable ${missing.join(', ')}`);
+    return binDir;
+  }
+  return runBuild('traffic', TRAFFIC_BINARIES, env, log);
+}
+
+async function runBuild(set: 'controlplane' | 'traffic', names: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
   const script = join(workspaceRoot(), 'tools', 'controlplane', 'build.sh');
   // Test files run in parallel processes; the lock keeps a cold cache from being built twice at once.
-  const lockFile = join(env['TMPDIR'] ?? '/tmp', 'ekspose-controlplane-build.lock');
+  const lockFile = join(env['TMPDIR'] ?? '/tmp', `ekspose-${set}-build.lock`);
   const result = await new Promise<{ code: number | null; stdout: string; stderr: string[] }>((done, fail) => {
     const haveFlock = spawnSync('flock', ['--version'], { env, stdio: 'ignore' }).status === 0;
-    const [cmd, args] = haveFlock ? ['flock', [lockFile, 'bash', script]] : ['bash', [script]];
+    const [cmd, args] = haveFlock ? ['flock', [lockFile, 'bash', script, set]] : ['bash', [script, set]];
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let partial = '';
@@ -77,12 +101,12 @@ export async function ensureBinaries(options: EnsureBinariesOptions = {}): Promi
   });
   if (result.code !== 0) {
     const tail = result.stderr.slice(-20).join('\n');
-    throw new Error(`building the control plane failed (${script} exited with ${result.code}):\n${tail}`);
+    throw new Error(`building the ${set} binaries failed (${script} ${set} exited with ${result.code}):\n${tail}`);
   }
   const binDir = result.stdout.trimEnd().split('\n').pop()?.trim() ?? '';
-  const missing = binDir ? missingBinaries(binDir) : [...CONTROL_PLANE_BINARIES];
+  const missing = binDir ? missingBinaries(binDir, names) : [...names];
   if (missing.length > 0) {
-    throw new Error(`${script} printed "${binDir}" but it lacks ${missing.join(', ')}`);
+    throw new Error(`${script} ${set} printed "${binDir}" but it lacks ${missing.join(', ')}`);
   }
   return binDir;
 }

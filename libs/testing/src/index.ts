@@ -1,4 +1,4 @@
-export { CONTROL_PLANE_BINARIES, ensureBinaries, workspaceRoot, type EnsureBinariesOptions } from './binaries';
+export { CONTROL_PLANE_BINARIES, TRAFFIC_BINARIES, ensureBinaries, ensureTrafficBinaries, workspaceRoot, type EnsureBinariesOptions } from './binaries';
 export { generateCertificates, type Certificates } from './certificates';
 export { ensureGatewayApiCrds } from './gateway-api';
 export {
@@ -34,3 +34,17 @@ export {
 } from './nats-server';
 export { waitUntilReady } from './wait-ready';
 export * from './prometheus-text';
+export {
+  FAKE_NODE_NAME,
+  TRAFFIC_CIDR,
+  TRAFFIC_CONTROLLERS,
+  TRAFFIC_NODE_IP,
+  privateNetworkProblem,
+  startBackend,
+  startFakeNode,
+  startIngressProxy,
+  type Backend,
+  type FakeNode,
+  type IngressProxy,
+  type ProxyAnswer,
+} from './traffic';
