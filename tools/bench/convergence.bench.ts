@@ -19,15 +19,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { type KubeClients, DEFAULT_WORKERS, WORK_QUEUE_DEFAULTS, createKubeClients, statusCodeOf } from '@ekspose/k8s';
 import { MANAGED_SELECTOR } from '@ekspose/labels';
-import { type ProcessHandle, freePorts, startControlPlane, startProcess, workspaceRoot } from '@ekspose/testing';
+import { type ProcessHandle, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
+import { CONTROLLER_NAMESPACE, startBenchController } from './lib/controller-process';
 import { ObjectCounter } from './lib/object-counter';
 import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, parsePrometheusText, sampleSum } from '@ekspose/testing';
 import { fmt, quantile, table } from './lib/stats';
 import { type RawBaselineResult, rawBaseline } from './lib/raw-baseline';
 
 const APP = 'deployment-controller';
-const CONTROLLER_NAMESPACE = 'ekspose-system';
 const NAMESPACES = 10;
 const POLL_MS = 100;
 const CREATE_CONCURRENCY = 8;
@@ -255,33 +255,16 @@ async function runScenario(opts: Options, workers: number, round: number): Promi
     const ingresses = Array.from({ length: opts.n }, (_, i) => i).filter(wantsIngress).length;
     progress(`${tag}: ${opts.n} Deployments created in ${fmt(createMs / 1000, 1)} s; starting ${APP}`);
 
-    const [healthPort, metricsPort] = (await freePorts(2)) as [number, number];
     const identity = `${APP}-w${workers}-r${round}`;
     const started = Date.now();
-    handle = startProcess({
-      name: identity,
-      cmd: process.execPath,
-      args: [join(workspaceRoot(), 'dist', 'apps', APP, 'main.js')],
-      logFile: join(plane.dir, `${identity}.log`),
-      env: {
-        PATH: process.env.PATH ?? '',
-        // As the manifest runs it (manifests/deployment-controller/deployment.yaml).
-        NODE_ENV: 'production',
-        NODE_OPTIONS: '--max-old-space-size=192',
-        KUBECONFIG: plane.kubeconfigPath,
-        ...plane.natsEnv(APP),
-        POD_NAMESPACE: CONTROLLER_NAMESPACE,
-        POD_NAME: identity,
-        EKSPOSE_DOMAIN: BENCH_DOMAIN,
-        EKSPOSE_BIND_ADDRESS: '127.0.0.1',
-        EKSPOSE_HEALTH_PORT: String(healthPort),
-        EKSPOSE_METRICS_PORT: String(metricsPort),
-        EKSPOSE_METRICS_SECURE: 'false',
-        EKSPOSE_WORKERS: String(workers),
-        EKSPOSE_RESYNC_SECONDS: String(opts.resyncSeconds),
-        LOG_LEVEL: 'info',
-      },
+    const controller = await startBenchController(plane, {
+      app: APP,
+      identity,
+      domain: BENCH_DOMAIN,
+      env: { EKSPOSE_WORKERS: String(workers), EKSPOSE_RESYNC_SECONDS: String(opts.resyncSeconds) },
     });
+    handle = controller.handle;
+    const { metricsPort } = controller;
     const proc = handle;
 
     const selector = `labelSelector=${encodeURIComponent(MANAGED_SELECTOR)}`;

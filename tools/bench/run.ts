@@ -6,6 +6,7 @@
 //   npm run bench -- 500                           both, convergence with N=500
 //   npm run bench -- micro [--n 10000] [--rounds 9] [--warmup 2]
 //   npm run bench -- convergence [N] [--rounds 2] [--resync-seconds S] [--no-build]
+//   npm run bench -- traffic [--n 20] [--outages 5] [--poll-ms 250] [--no-build]   (root: a private network namespace)
 import { spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -16,24 +17,32 @@ interface Bench {
   /** Node flags: the micro benchmark forces GCs between passes. */
   nodeArgs: string[];
   timeoutMs: number;
+  /** Runs in a private network namespace (tools/scripts/in-netns.mjs): root only; elsewhere it says why and is skipped. */
+  netns?: boolean;
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const BENCHES: Record<string, Bench> = {
   micro: { file: 'reconcile-path.bench.ts', nodeArgs: ['--expose-gc'], timeoutMs: 5 * 60_000 },
   convergence: { file: 'convergence.bench.ts', nodeArgs: [], timeoutMs: 15 * 60_000 },
+  traffic: { file: 'traffic.bench.ts', nodeArgs: [], timeoutMs: 20 * 60_000, netns: true },
 };
 const ALIASES: Record<string, string> = { 'reconcile-path': 'micro', macro: 'convergence' };
 
 function usage(): never {
-  console.error('usage: npm run bench [-- [micro|convergence|all] [options of that benchmark]]  (see tools/bench/README.md)');
+  console.error('usage: npm run bench [-- [micro|convergence|traffic|all] [options of that benchmark]]  (see tools/bench/README.md)');
   process.exit(2);
 }
 
 function runBench(name: string, args: string[]): Promise<number> {
   const bench = BENCHES[name]!;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...bench.nodeArgs, '--import', 'tsx', join(here, bench.file), ...args], { stdio: 'inherit' });
+    const node = [process.execPath, ...bench.nodeArgs, '--import', 'tsx', join(here, bench.file), ...args];
+    const [cmd, ...cmdArgs] = bench.netns ? [process.execPath, join(here, '..', 'scripts', 'in-netns.mjs'), '--', ...node] : node;
+    const child = spawn(cmd!, cmdArgs, {
+      stdio: 'inherit',
+      env: bench.netns ? { ...process.env, EKSPOSE_TRAFFIC_IF_SUPPORTED: '1' } : process.env,
+    });
     const timer = setTimeout(() => {
       console.error(`\n${name}: still running after ${bench.timeoutMs / 60_000} min; stopping it`);
       child.kill('SIGTERM');
@@ -58,6 +67,7 @@ if (first === undefined || first === 'all' || /^\d+$/.test(first)) {
   plan = [
     ['micro', []],
     ['convergence', rest],
+    ['traffic', []],
   ];
 } else {
   const name = ALIASES[first] ?? first;

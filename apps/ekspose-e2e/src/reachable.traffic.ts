@@ -1,7 +1,7 @@
 // Reachable, proven: real HTTP requests through a real ingress proxy (skipper)
 // to the Deployment's pods, which kwok runs on a fake node with IPs in a
 // private range; the real endpointslice controller fills the Service's
-// EndpointSlices. Run by `npm run test:traffic` (tools/scripts/test-traffic.mjs)
+// EndpointSlices. Run by `npm run test:traffic` (tools/scripts/in-netns.mjs)
 // inside a network namespace of its own.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,7 +4,7 @@
 // HTTP servers standing in for the pods' containers on those IPs.
 //
 // Everything runs inside a network namespace of its own (see
-// tools/scripts/test-traffic.mjs): the API server refuses loopback addresses in
+// tools/scripts/in-netns.mjs): the API server refuses loopback addresses in
 // EndpointSlices, so the pods' IPs are 10.77.0.x, which exist only on that
 // namespace's `lo`. No request ever leaves it.
 import { createServer, request, type Server } from 'node:http';
@@ -37,16 +37,16 @@ export const TRAFFIC_CONTROLLERS = [
 /**
  * Why this process cannot run the traffic suite, or undefined when it can: it
  * must be in a network namespace of its own whose only interface is `lo`
- * carrying {@link TRAFFIC_NODE_IP} (what tools/scripts/test-traffic.mjs makes).
+ * carrying {@link TRAFFIC_NODE_IP} (what tools/scripts/in-netns.mjs makes).
  */
 export function privateNetworkProblem(): string | undefined {
   const interfaces = networkInterfaces();
   const names = Object.keys(interfaces);
   if (names.some((n) => n !== 'lo')) {
-    return `not in a private network namespace (interfaces: ${names.join(', ')}); run it through 'npm run test:traffic'`;
+    return `not in a private network namespace (interfaces: ${names.join(', ')}); run it through tools/scripts/in-netns.mjs (npm run test:traffic does)`;
   }
   if (!(interfaces['lo'] ?? []).some((a) => a.address === TRAFFIC_NODE_IP)) {
-    return `lo does not carry ${TRAFFIC_NODE_IP}; run it through 'npm run test:traffic'`;
+    return `lo does not carry ${TRAFFIC_NODE_IP}; run it through tools/scripts/in-netns.mjs (npm run test:traffic does)`;
   }
   return undefined;
 }
