@@ -2,7 +2,8 @@
 // Runs every *.test.ts below the given folders with node:test through tsx.
 // Node 20's `node --test` does not expand globs, so the file list is built here.
 //   node tools/scripts/run-tests.mjs libs/labels [more folders] [-- extra node --test flags]
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -28,9 +29,27 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`run-tests: ${files.length} file(s): ${files.map((f) => relative(process.cwd(), f)).join(' ')}`);
+// The spec reporter for people, and TAP into a file for the one closing line below.
+const tapDir = mkdtempSync(join(tmpdir(), 'ekspose-run-tests-'));
+const tapFile = join(tapDir, 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...extra, ...files],
+  [
+    '--import', 'tsx', '--test',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    ...extra, ...files,
+  ],
   { stdio: 'inherit' },
 );
+let summary = '';
+try {
+  const tap = readFileSync(tapFile, 'utf8');
+  const count = (name) => Number(tap.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+  summary = `${count('tests')} tests: ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped, ${count('cancelled')} cancelled`;
+} catch {
+  summary = 'no results recorded';
+}
+rmSync(tapDir, { recursive: true, force: true });
+console.log(`run-tests: ${folders.join(', ')} (${suffix}): ${summary}`);
 process.exit(result.status ?? 1);
