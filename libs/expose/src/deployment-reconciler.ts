@@ -145,7 +145,7 @@ export class DeploymentReconciler {
       if (live && ownershipOf(live.metadata, spec.uid).kind !== 'foreign') {
         const why = `the Deployment no longer asks for an ${kind.kind}`;
         await this.writer.delete(binding, live, key, why);
-        if (kind.reasons.unwanted) await this.opts.recorder.normal(involved(dep), kind.reasons.unwanted, `${kind.kind} ${spec.name} deleted: ${why}`);
+        if (kind.reasons.unwanted) this.opts.recorder.normal(involved(dep), kind.reasons.unwanted, `${kind.kind} ${spec.name} deleted: ${why}`);
       }
       return 'unwanted';
     }

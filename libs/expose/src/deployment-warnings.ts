@@ -36,7 +36,7 @@ export class DeploymentWarnings {
     if (!this.ledger.firstReport(key, 'invalid', `${userRevision(dep)}/${message}`)) return;
     for (const p of problems) this.opts.exposeMetrics.invalidSpec(p.key);
     this.opts.log.warn({ key, problems }, 'invalid exposure settings; nothing written');
-    await this.opts.recorder.warning(involved(dep), ExposeReason.InvalidSpec, message);
+    this.opts.recorder.warning(involved(dep), ExposeReason.InvalidSpec, message);
   }
 
   /** An object of the name that ekspose does not own: never touched. */
@@ -45,7 +45,7 @@ export class DeploymentWarnings {
     this.opts.exposeMetrics.conflict(kind.metricKind);
     if (!this.ledger.firstReport(key, kind.kind, `${dep.metadata?.uid}/${live.metadata?.uid}/${message}`)) return;
     this.opts.log.warn({ key, kind: kind.kind, reason }, 'conflicting object not owned by ekspose');
-    await this.opts.recorder.warning(involved(dep), kind.reasons.conflict, message);
+    this.opts.recorder.warning(involved(dep), kind.reasons.conflict, message);
   }
 
   /** An older object holds the host and path: this Deployment gets none until it is freed. */
@@ -54,7 +54,7 @@ export class DeploymentWarnings {
     this.opts.exposeMetrics.conflict('host');
     if (!this.ledger.firstReport(key, 'host', `${dep.metadata?.uid}/${message}`)) return;
     this.opts.log.warn({ key, host: holder.host, holder: `${holder.namespace}/${holder.name}` }, 'host conflict');
-    await this.opts.recorder.warning(involved(dep), ExposeReason.HostConflict, message);
+    this.opts.recorder.warning(involved(dep), ExposeReason.HostConflict, message);
   }
 
   /**
@@ -68,7 +68,7 @@ export class DeploymentWarnings {
     this.opts.exposeMetrics.refused(kind.metricKind);
     if (!this.ledger.firstReport(key, `${kind.kind}-refused`, `${dep.metadata?.uid}/${message}`)) return;
     this.opts.log.warn({ key, kind: kind.kind, err: describeError(err) }, 'write refused by the API server');
-    await this.opts.recorder.warning(involved(dep), kind.reasons.refused, message);
+    this.opts.recorder.warning(involved(dep), kind.reasons.refused, message);
   }
 
   /** The Deployment asks for a kind the API server does not serve (the Gateway API CRDs are not installed). */
@@ -76,20 +76,20 @@ export class DeploymentWarnings {
     const message = `${kind.kind} ${dep.metadata?.name} cannot be made: the API server does not serve ${kind.unavailableHint ?? kind.kind}; it is made once that is installed`;
     if (!this.ledger.firstReport(key, `${kind.kind}-unavailable`, `${dep.metadata?.uid}/${message}`)) return;
     this.opts.log.warn({ key, kind: kind.kind }, 'kind not served by the API server');
-    await this.opts.recorder.warning(involved(dep), kind.reasons.unavailable ?? kind.reasons.refused, message);
+    this.opts.recorder.warning(involved(dep), kind.reasons.unavailable ?? kind.reasons.refused, message);
   }
 
   /** The object's own controller reports a problem in its status (a Gateway not accepting the route). */
   async statusProblem<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedKind<T>, problem: { reason: ExposeReason; message: string }): Promise<void> {
     if (!this.ledger.firstReport(key, `${kind.kind}-status`, `${dep.metadata?.uid}/${problem.message}`)) return;
     this.opts.log.warn({ key, kind: kind.kind, problem: problem.message }, 'not accepted by its controller');
-    await this.opts.recorder.warning(involved(dep), problem.reason, problem.message);
+    this.opts.recorder.warning(involved(dep), problem.reason, problem.message);
   }
 
   /** The URL the Deployment is reachable at, told once per change of it (a resync repeats nothing). */
   async exposed<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedKind<T>, url: string): Promise<void> {
     if (!this.ledger.firstReport(key, 'exposed', `${dep.metadata?.uid}/${kind.kind}/${url}`)) return;
-    await this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, `reachable at ${url} through ${kind.kind} ${dep.metadata?.name}`);
+    this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, `reachable at ${url} through ${kind.kind} ${dep.metadata?.name}`);
   }
 
   /** The condition is over: the next occurrence is told again. */

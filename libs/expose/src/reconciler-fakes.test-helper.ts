@@ -378,7 +378,7 @@ export interface Recorded {
 /** An EventRecorder that keeps every Kubernetes Event it is asked to record. */
 export function fakeRecorder() {
   const recorded: Recorded[] = [];
-  const record = (type: Recorded['type']) => async (on: InvolvedObject, reason: string, message: string) =>
+  const record = (type: Recorded['type']) => (on: InvolvedObject, reason: string, message: string) =>
     void recorded.push({ type, reason, message, on });
   return { recorder: { warning: record('Warning'), normal: record('Normal') }, recorded };
 }

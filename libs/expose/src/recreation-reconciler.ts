@@ -159,7 +159,7 @@ export class RecreationReconciler<T extends OwnedObject> {
     const message = recreated
       ? `${kind.kind} ${spec.name} was deleted while the Deployment still exists; recreated`
       : `${kind.kind} ${spec.name} was missing; created`;
-    await this.opts.recorder.normal(involved(dep), recreated ? kind.reasons.recreated : kind.reasons.created, message);
+    this.opts.recorder.normal(involved(dep), recreated ? kind.reasons.recreated : kind.reasons.created, message);
     if (recreated) kind.announceRecreated(this.opts.events, this.opts.log, spec, created, new Date(this.clock.now()).toISOString());
   }
 

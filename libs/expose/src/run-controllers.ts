@@ -8,6 +8,7 @@ import {
   type HostedInformer,
   type Informer,
   type Reconciler,
+  type EventRecorder,
   GatedInformer,
   WorkQueue,
   bootstrap,
@@ -31,6 +32,7 @@ interface Wiring {
   name: string;
   boot: Bootstrapped<Settings>;
   bus: EventBus;
+  recorder: EventRecorder;
   queue: WorkQueue;
   watched: (key: string) => boolean;
   enqueue: (key: string) => void;
@@ -58,7 +60,8 @@ function wire(name: string, summary: string): Wiring {
   const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
   // The event routing drops keys outside the watched namespaces before they are noted or enqueued.
   const watched = (key: string) => isKeyWatched(key, settings);
-  return { name, boot, bus, queue, watched, enqueue: (key) => queue.add(key) };
+  const recorder = controllerEventRecorder({ core: boot.clients.core, controller: name, identity: settings.identity, log, metrics: boot.metrics });
+  return { name, boot, bus, recorder, queue, watched, enqueue: (key) => queue.add(key) };
 }
 
 /** A kind with its API and informer; a CRD's informer waits behind a gate until the API server serves it. */
@@ -92,7 +95,7 @@ function shared(w: Wiring, deployments: Informer<V1Deployment>) {
     deployments,
     readDeployment: deploymentReader(clients),
     events: w.bus,
-    recorder: controllerEventRecorder({ core: clients.core, controller: w.name, identity: settings.identity, log, metrics }),
+    recorder: w.recorder,
     metrics,
     exposeMetrics: createExposeMetrics(registry, w.name),
     log,
@@ -101,7 +104,7 @@ function shared(w: Wiring, deployments: Informer<V1Deployment>) {
 
 /** Hosts the reconcile (probes, leader election, resync, shutdown) until SIGTERM. */
 function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[]): Promise<ControllerHost> {
-  return runController({ ...w.boot, name: w.name, bus: w.bus, informers, queue: w.queue, reconcile, resyncKeys });
+  return runController({ ...w.boot, name: w.name, bus: w.bus, recorder: w.recorder, informers, queue: w.queue, reconcile, resyncKeys });
 }
 
 /** deployment-controller: the one writer of the owned objects' spec. */

@@ -271,10 +271,15 @@ export interface HostedBus {
  * /readyz and its drain on shutdown, stop on SIGTERM/SIGINT, and start.
  */
 export async function runController(
-  opts: Omit<ControllerHostOptions, 'readinessDetails' | 'onShutdown'> & { bus: HostedBus },
+  opts: Omit<ControllerHostOptions, 'readinessDetails' | 'onShutdown'> & { bus: HostedBus; recorder?: { flush(): Promise<void> } },
 ): Promise<ControllerHost> {
-  const { bus, ...rest } = opts;
-  const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status() }), onShutdown: () => bus.close() });
+  const { bus, recorder, ...rest } = opts;
+  const onShutdown = async () => {
+    // Events still queued are sent first (the reconciles that recorded them are done), within a bound.
+    if (recorder) await withTimeout(recorder.flush(), 1_500, () => opts.log.warn('events still queued at shutdown are dropped'));
+    await bus.close();
+  };
+  const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status() }), onShutdown });
   exitOnSignals(host, opts.log);
   try {
     await host.start();

@@ -47,8 +47,15 @@ function fakeCore() {
   return { core: core as unknown as EventRecorderOptions['core'], creates, patches, createErrors, patchErrors };
 }
 
-function setup(opts: Partial<EventRecorderOptions> = {}) {
+type CreateEvent = EventRecorderOptions['core']['createNamespacedEvent'];
+
+/** `aroundCreate` wraps the fake API's create, to hold or count the writes. */
+function setup(opts: Partial<EventRecorderOptions> = {}, aroundCreate?: (create: CreateEvent, req: Parameters<CreateEvent>[0]) => ReturnType<CreateEvent>) {
   const api = fakeCore();
+  if (aroundCreate) {
+    const create = api.core.createNamespacedEvent.bind(api.core);
+    api.core = { ...api.core, createNamespacedEvent: (req: Parameters<CreateEvent>[0]) => aroundCreate(create, req) } as EventRecorderOptions['core'];
+  }
   const clock = new ManualClock({ start: Date.UTC(2025, 4, 1, 12, 0, 0) });
   const logs: Array<Record<string, unknown>> = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
@@ -80,7 +87,8 @@ describe('EventRecorder', () => {
   it('the first record creates a core/v1 Event on the Deployment', async () => {
     const t = setup();
     const now = new Date(t.clock.now());
-    await t.recorder.warning(dep, 'InvalidSpec', 'label port: "abc" must be an integer');
+    t.recorder.warning(dep, 'InvalidSpec', 'label port: "abc" must be an integer');
+    await t.recorder.flush();
     assert.equal(t.creates.length, 1);
     assert.equal(t.patches.length, 0);
     const [{ namespace, body }] = t.creates as [CreateCall];
@@ -107,20 +115,24 @@ describe('EventRecorder', () => {
 
   it('normal() records type Normal', async () => {
     const t = setup();
-    await t.recorder.normal(dep, 'ServiceRecreated', 'recreated');
+    t.recorder.normal(dep, 'ServiceRecreated', 'recreated');
+    await t.recorder.flush();
     assert.equal(t.creates[0]?.body.type, 'Normal');
     assert.equal(t.creates[0]?.body.reason, 'ServiceRecreated');
   });
 
   it('the same event again bumps count on the existing Event with a merge patch instead of creating one', async () => {
     const t = setup();
-    await t.recorder.warning(dep, 'HostConflict', 'host taken');
+    t.recorder.warning(dep, 'HostConflict', 'host taken');
+    await t.recorder.flush();
     const name = t.creates[0]?.body.metadata.name;
     assert.ok(name);
     t.clock.advance(5_000);
-    await t.recorder.warning(dep, 'HostConflict', 'host taken');
+    t.recorder.warning(dep, 'HostConflict', 'host taken');
+    await t.recorder.flush();
     t.clock.advance(5_000);
-    await t.recorder.warning(dep, 'HostConflict', 'host taken');
+    t.recorder.warning(dep, 'HostConflict', 'host taken');
+    await t.recorder.flush();
     assert.equal(t.creates.length, 1);
     assert.deepEqual(t.patches, [
       {
@@ -141,27 +153,35 @@ describe('EventRecorder', () => {
 
   it('a different reason, type, message or object is a new Event', async () => {
     const t = setup();
-    await t.recorder.warning(dep, 'HostConflict', 'm');
-    await t.recorder.warning(dep, 'ServiceConflict', 'm');
-    await t.recorder.normal(dep, 'HostConflict', 'm');
-    await t.recorder.warning(dep, 'HostConflict', 'other message');
-    await t.recorder.warning({ ...dep, uid: 'uid-2' }, 'HostConflict', 'm');
+    t.recorder.warning(dep, 'HostConflict', 'm');
+    await t.recorder.flush();
+    t.recorder.warning(dep, 'ServiceConflict', 'm');
+    await t.recorder.flush();
+    t.recorder.normal(dep, 'HostConflict', 'm');
+    await t.recorder.flush();
+    t.recorder.warning(dep, 'HostConflict', 'other message');
+    await t.recorder.flush();
+    t.recorder.warning({ ...dep, uid: 'uid-2' }, 'HostConflict', 'm');
+    await t.recorder.flush();
     assert.equal(t.creates.length, 5);
     assert.equal(t.patches.length, 0);
   });
 
   it('a 404 on the patch (the Event expired): creates a fresh one, which later repeats patch', async () => {
     const t = setup();
-    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    await t.recorder.flush();
     t.patchErrors.push(apiError(404));
     t.clock.advance(3_600_000);
-    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    await t.recorder.flush();
     assert.equal(t.patches.length, 1);
     assert.equal(t.creates.length, 2);
     const fresh = (t.creates[1] as CreateCall).body;
     assert.equal(fresh.count, 1);
     assert.notEqual(fresh.metadata.name, t.creates[0]?.body.metadata.name);
-    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    await t.recorder.flush();
     assert.equal(t.patches.length, 2);
     assert.equal(t.patches[1]?.name, fresh.metadata.name);
     assert.equal(t.patches[1]?.body.count, 2);
@@ -170,7 +190,8 @@ describe('EventRecorder', () => {
   it('an API error on create is logged, not thrown', async () => {
     const t = setup();
     t.createErrors.push(apiError(403));
-    await assert.doesNotReject(t.recorder.warning(dep, 'InvalidSpec', 'bad'));
+    assert.doesNotThrow(() => t.recorder.warning(dep, 'InvalidSpec', 'bad'));
+    await assert.doesNotReject(t.recorder.flush());
     assert.deepEqual(t.writes, []);
     const line = t.logs.find((l) => l.msg === 'could not record event');
     assert.ok(line, 'a warning is logged');
@@ -178,42 +199,98 @@ describe('EventRecorder', () => {
     assert.equal(line.err, 'HTTP 403: status 403');
     assert.equal(line.deployment, 'shop/web');
     // Nothing was remembered, so the next one tries a create again.
-    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    await t.recorder.flush();
     assert.equal(t.creates.length, 2);
     assert.equal(t.patches.length, 0);
   });
 
   it('a non-404 error on patch is logged, not thrown, and creates nothing', async () => {
     const t = setup();
-    await t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    t.recorder.warning(dep, 'InvalidSpec', 'bad');
+    await t.recorder.flush();
     t.patchErrors.push(apiError(500));
-    await assert.doesNotReject(t.recorder.warning(dep, 'InvalidSpec', 'bad'));
+    assert.doesNotThrow(() => t.recorder.warning(dep, 'InvalidSpec', 'bad'));
+    await assert.doesNotReject(t.recorder.flush());
     assert.equal(t.creates.length, 1);
     assert.ok(t.logs.some((l) => l.msg === 'could not record event' && l.err === 'HTTP 500: status 500'));
   });
 
   it('cuts messages longer than 1024 characters to 1024, marked with "..."', async () => {
     const t = setup();
-    await t.recorder.warning(dep, 'InvalidSpec', 'x'.repeat(5000));
+    t.recorder.warning(dep, 'InvalidSpec', 'x'.repeat(5000));
+    await t.recorder.flush();
     const message = t.creates[0]?.body.message ?? '';
     assert.equal(message.length, 1024);
     assert.ok(message.endsWith('...'));
     assert.ok(message.startsWith('x'.repeat(1021)));
-    await t.recorder.warning(dep, 'InvalidSpec', 'y'.repeat(1024));
+    t.recorder.warning(dep, 'InvalidSpec', 'y'.repeat(1024));
+    await t.recorder.flush();
     assert.equal(t.creates[1]?.body.message, 'y'.repeat(1024), 'exactly 1024 is left alone');
   });
 
   it('forgets the oldest event beyond cacheSize', async () => {
     const t = setup({ cacheSize: 2 });
-    await t.recorder.warning(dep, 'InvalidSpec', 'a');
-    await t.recorder.warning(dep, 'InvalidSpec', 'b');
+    t.recorder.warning(dep, 'InvalidSpec', 'a');
+    await t.recorder.flush();
+    t.recorder.warning(dep, 'InvalidSpec', 'b');
+    await t.recorder.flush();
     await t.recorder.warning(dep, 'InvalidSpec', 'a'); // refreshes a
     await t.recorder.warning(dep, 'InvalidSpec', 'c'); // evicts b
-    await t.recorder.warning(dep, 'InvalidSpec', 'b');
+    t.recorder.warning(dep, 'InvalidSpec', 'b');
+    await t.recorder.flush();
     assert.deepEqual(
       t.creates.map((c) => c.body.message),
       ['a', 'b', 'c', 'b'],
     );
     assert.equal(t.patches.length, 1);
+  });
+  it('returns before the write is done: a reconcile never waits for its Event, and flush() waits for all', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const t = setup({}, async (create, req) => {
+      await gate;
+      return create(req);
+    });
+    t.recorder.warning(dep, 'InvalidSpec', 'one');
+    t.recorder.normal(dep, 'Exposed', 'two');
+    assert.equal(t.creates.length, 0, 'nothing written yet, and record() has returned');
+    assert.equal(t.recorder.pending, 2);
+    let flushed = false;
+    const flushing = t.recorder.flush().then(() => (flushed = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(flushed, false);
+    release();
+    await flushing;
+    assert.equal(t.creates.length, 2);
+    assert.equal(t.recorder.pending, 0);
+  });
+
+  it('at most maxInFlight writes at once; the same event twice in a row is one create and one patch, never two creates', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const t = setup({ maxInFlight: 2 }, async (create, req) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      return create(req);
+    });
+    for (let i = 0; i < 6; i++) t.recorder.normal({ ...dep, uid: `uid-${i}`, name: `web-${i}` }, 'Exposed', 'x');
+    t.recorder.warning(dep, 'HostConflict', 'same');
+    t.recorder.warning(dep, 'HostConflict', 'same');
+    await t.recorder.flush();
+    assert.equal(most, 2);
+    assert.equal(t.creates.length, 7);
+    assert.equal(t.patches.length, 1);
+    assert.equal(t.patches[0]?.body.count, 2);
+  });
+
+  it('a full queue drops the newest Events and says so, and keeps what it had', async () => {
+    const t = setup({ maxInFlight: 1, maxQueued: 3 });
+    for (let i = 0; i < 10; i++) t.recorder.normal({ ...dep, uid: `uid-${i}`, name: `web-${i}` }, 'Exposed', 'x');
+    await t.recorder.flush();
+    // One in flight at once plus three queued were kept.
+    assert.deepEqual(t.creates.map((c) => c.body.involvedObject.name), ['web-0', 'web-1', 'web-2', 'web-3']);
+    assert.ok(t.logs.some((l) => l.msg === 'event queue full; dropping events'));
   });
 });

@@ -1,7 +1,11 @@
 // Kubernetes Events on the objects a controller acts for (what `kubectl
-// describe` shows). Best effort, like client-go's recorder: a
-// failure to record is logged, never fails a reconcile. A repeat of the same
-// event bumps the count of the existing one instead of creating another.
+// describe` shows). Best effort and asynchronous, like client-go's recorder:
+// recording queues the Event and returns, so a reconcile never waits for it
+// (an Event is a write of its own, and a worker blocked on it would not be
+// writing the objects); a few writers send the queue, a failure is logged, and
+// a full queue drops the newest Event with a warning. A repeat of the same
+// event bumps the count of the existing one instead of creating another; the
+// writes of one event are never sent concurrently, so a repeat finds the first.
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type Clock, realClock } from './clock';
@@ -35,6 +39,18 @@ export interface EventRecorderOptions {
   /** How many distinct events to remember for aggregation. */
   cacheSize?: number;
   onWrite?: (action: 'create' | 'patch') => void;
+  /** Event writes in flight at once. Default 2. */
+  maxInFlight?: number;
+  /** Events waiting beyond those; more are dropped (and logged). Default 1000. */
+  maxQueued?: number;
+}
+
+interface Job {
+  key: string;
+  obj: InvolvedObject;
+  type: EventType;
+  reason: EventReason;
+  message: string;
 }
 
 interface Seen {
@@ -52,23 +68,68 @@ export function eventName(objectName: string, nowMs: number, random: () => numbe
 export class EventRecorder {
   private readonly seen: LruCache<Seen>;
   private readonly clock: Clock;
+  private readonly queue: Job[] = [];
+  /** Keys with a write in flight: the next write of the same event waits, to find the first and patch its count. */
+  private readonly busy = new Set<string>();
+  private inFlight = 0;
+  private dropped = 0;
+  private idle: Array<() => void> = [];
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.clock = opts.clock ?? realClock;
     this.seen = new LruCache({ capacity: opts.cacheSize ?? 4096 });
   }
 
-  warning(obj: InvolvedObject, reason: EventReason, message: string): Promise<void> {
-    return this.record(obj, 'Warning', reason, message);
+  warning(obj: InvolvedObject, reason: EventReason, message: string): void {
+    this.record(obj, 'Warning', reason, message);
   }
 
-  normal(obj: InvolvedObject, reason: EventReason, message: string): Promise<void> {
-    return this.record(obj, 'Normal', reason, message);
+  normal(obj: InvolvedObject, reason: EventReason, message: string): void {
+    this.record(obj, 'Normal', reason, message);
   }
 
-  async record(obj: InvolvedObject, type: EventType, reason: EventReason, message: string): Promise<void> {
+  /** Queues the Event and returns; {@link flush} waits until everything queued is written. */
+  record(obj: InvolvedObject, type: EventType, reason: EventReason, message: string): void {
     const msg = message.length > 1024 ? `${message.slice(0, 1021)}...` : message;
-    const key = `${obj.uid}\u0000${type}\u0000${reason}\u0000${msg}`;
+    if (this.queue.length >= (this.opts.maxQueued ?? 1000)) {
+      // One line per power of two dropped: a storm is visible without flooding the log.
+      if ((++this.dropped & (this.dropped - 1)) === 0) {
+        this.opts.log.warn({ dropped: this.dropped, reason, deployment: `${obj.namespace}/${obj.name}` }, 'event queue full; dropping events');
+      }
+      return;
+    }
+    this.queue.push({ key: `${obj.uid}\u0000${type}\u0000${reason}\u0000${msg}`, obj, type, reason, message: msg });
+    this.pump();
+  }
+
+  /** Events queued or being written. */
+  get pending(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  /** Resolves once every Event recorded so far is written (or failed); on shutdown, bound it. */
+  flush(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < (this.opts.maxInFlight ?? 2)) {
+      const next = this.queue.findIndex((job) => !this.busy.has(job.key));
+      if (next === -1) break;
+      const [job] = this.queue.splice(next, 1) as [Job];
+      this.inFlight++;
+      this.busy.add(job.key);
+      void this.write(job).finally(() => {
+        this.inFlight--;
+        this.busy.delete(job.key);
+        this.pump();
+        if (this.pending === 0) for (const resolve of this.idle.splice(0)) resolve();
+      });
+    }
+  }
+
+  private async write({ key, obj, type, reason, message: msg }: Job): Promise<void> {
     const now = new Date(this.clock.now());
     const previous = this.seen.get(key);
     try {
