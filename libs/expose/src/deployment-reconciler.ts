@@ -112,18 +112,31 @@ export class DeploymentReconciler {
     // The wanted kinds first: an Ingress replaced by an HTTPRoute (or back) goes only once the new one is in place.
     const wanted = this.opts.owned.filter((b) => b.kind.desired(spec) !== null);
     const unwanted = this.opts.owned.filter((b) => !wanted.includes(b));
-    for (const binding of [...wanted, ...unwanted]) {
-      if (unwanted.includes(binding) && spec.ingress && !wanted.every((b) => IN_PLACE.includes(outcomes.get(b.kind.metricKind) ?? 'unwanted'))) {
-        outcomes.set(binding.kind.metricKind, 'kept');
-        continue;
-      }
+    const attempt = async (binding: OwnedBinding<OwnedObject>): Promise<{ binding: OwnedBinding<OwnedObject>; outcome?: EnsureOutcome; err?: unknown }> => {
       try {
-        outcomes.set(binding.kind.metricKind, await this.reconcileKind(key, dep, spec, binding));
-        this.warnings.clear(key, `${binding.kind.kind}-refused`);
+        return { binding, outcome: await this.reconcileKind(key, dep, spec, binding) };
       } catch (err) {
+        return { binding, err };
+      }
+    };
+    const settle = async (result: Awaited<ReturnType<typeof attempt>>) => {
+      const { binding, outcome, err } = result;
+      if (outcome !== undefined) {
+        outcomes.set(binding.kind.metricKind, outcome);
+        this.warnings.clear(key, `${binding.kind.kind}-refused`);
+      } else {
         failure ??= err;
         await this.warnings.refused(key, dep, binding.kind, err);
       }
+    };
+    // The wanted kinds are independent objects: written at once, so one Deployment costs one round trip, not one per kind.
+    for (const result of await Promise.all(wanted.map(attempt))) await settle(result);
+    for (const binding of unwanted) {
+      if (spec.ingress && !wanted.every((b) => IN_PLACE.includes(outcomes.get(b.kind.metricKind) ?? 'unwanted'))) {
+        outcomes.set(binding.kind.metricKind, 'kept');
+        continue;
+      }
+      await settle(await attempt(binding));
     }
     if ([...outcomes.values()].includes('created')) {
       const exists = (kind: string) => IN_PLACE.includes(outcomes.get(kind) ?? 'unwanted');
