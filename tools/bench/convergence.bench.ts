@@ -11,9 +11,14 @@
 // empty cluster; and a raw client creating the same objects directly, 64 in
 // flight (lib/raw-baseline.ts), on a fresh plane of its own.
 //
-//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N] [--rounds 2] [--resync-seconds S] [--no-build]
+// Then, after the last scenario, on its converged plane: the steady state
+// (lib/steady-state.ts): all three controllers started over the N correct
+// Deployments (time, writes: 0, memory), latency at idle, Lease writes.
+//
+//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers] [--resync-seconds S] [--no-build]
+//   (above N = 2,000: one round of the default worker count unless --rounds / --workers say otherwise)
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
@@ -21,10 +26,11 @@ import { type KubeClients, DEFAULT_WORKERS, WORK_QUEUE_DEFAULTS, createKubeClien
 import { MANAGED_SELECTOR } from '@ekspose/labels';
 import { type ProcessHandle, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
-import { CONTROLLER_NAMESPACE, startBenchController } from './lib/controller-process';
+import { type Writes, CONTROLLER_NAMESPACE, cpuOf, memoryOf, minusWrites, scrape, startBenchController, writesOf } from './lib/controller-process';
 import { ObjectCounter } from './lib/object-counter';
-import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, parsePrometheusText, sampleSum } from '@ekspose/testing';
+import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, sampleSum } from '@ekspose/testing';
 import { fmt, quantile, table } from './lib/stats';
+import { type SteadyResult, measureSteadyState, reportSteadyState } from './lib/steady-state';
 import { type RawBaselineResult, rawBaseline } from './lib/raw-baseline';
 
 const APP = 'deployment-controller';
@@ -37,9 +43,9 @@ const RAW_IN_FLIGHT = 64;
 const SERVICE_RANGE_ARGS = ['--service-cluster-ip-range=10.0.0.0/16'];
 const BENCH_DOMAIN = 'bench.test';
 /** Generous bounds: the bench fails only when the scenario itself breaks. */
-const CONVERGE_TIMEOUT_MS = 180_000;
+const convergeTimeoutMs = (n: number) => Math.max(180_000, n * 40);
 const IDLE_TIMEOUT_MS = 60_000;
-const WHOLE_RUN_TIMEOUT_MS = 15 * 60_000;
+const wholeRunTimeoutMs = (n: number) => Math.max(15 * 60_000, n * 300);
 
 interface Options {
   n: number;
@@ -49,13 +55,10 @@ interface Options {
   workers: number[];
 }
 
-interface Writes {
-  create: number;
-  patch: number;
-  delete: number;
-}
 
 interface ScenarioResult {
+  /** Measured after the last scenario only. */
+  steadyState?: SteadyResult;
   workers: number;
   round: number;
   createMs: number;
@@ -149,21 +152,6 @@ async function pollUntil<T>(what: string, timeoutMs: number, handle: ProcessHand
   }
 }
 
-async function scrape(metricsPort: number): Promise<Sample[]> {
-  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
-  return parsePrometheusText(await res.text()).samples;
-}
-
-function writesOf(samples: readonly Sample[]): Writes {
-  const w = (action: string) => sampleSum(samples, 'ekspose_objects_written_total', { action });
-  return { create: w('create'), patch: w('patch'), delete: w('delete') };
-}
-
-function minusWrites(a: Writes, b: Writes): Writes {
-  return { create: a.create - b.create, patch: a.patch - b.patch, delete: a.delete - b.delete };
-}
-
 const totalWrites = (w: Writes) => w.create + w.patch + w.delete;
 const reconciles = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_reconcile_total');
 const queueDepth = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_queue_depth');
@@ -208,27 +196,7 @@ function loggedAt(handle: ProcessHandle, msg: string): number {
   return Date.parse(entry.time);
 }
 
-let clockTicks: number | undefined;
-
-/** User + system CPU seconds of a live process so far (clock-tick resolution, usually 10 ms). */
-function cpuOf(pid: number): number {
-  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after "(comm)": state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
-
-/** VmRSS and VmHWM of a live process, in KiB. */
-function memoryOf(pid: number): { rssKiB: number; hwmKiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  const name = /^Name:\s+(\S+)/m.exec(status)?.[1];
-  if (name !== 'node' && name !== 'MainThread') throw new Error(`pid ${pid} is ${name}, not the controller's node process`);
-  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
-}
-
-async function runScenario(opts: Options, workers: number, round: number): Promise<ScenarioResult> {
+async function runScenario(opts: Options, workers: number, round: number, steady: boolean): Promise<ScenarioResult> {
   const tag = `workers=${workers}${opts.rounds > 1 ? ` round ${round}` : ''}`;
   progress(`${tag}: starting a fresh control plane`);
   const plane = await startControlPlane({
@@ -270,7 +238,7 @@ async function runScenario(opts: Options, workers: number, round: number): Promi
     const selector = `labelSelector=${encodeURIComponent(MANAGED_SELECTOR)}`;
     let cpuAtLeading: number | undefined;
     let rssAtLeading: number | undefined;
-    await pollUntil(`${services} Services and ${ingresses} Ingresses`, CONVERGE_TIMEOUT_MS, proc, async () => {
+    await pollUntil(`${services} Services and ${ingresses} Ingresses`, convergeTimeoutMs(opts.n), proc, async () => {
       if (cpuAtLeading === undefined && proc.readLog().includes('"msg":"started leading"')) {
         cpuAtLeading = cpuOf(proc.pid);
         rssAtLeading = memoryOf(proc.pid).rssKiB;
@@ -315,8 +283,11 @@ async function runScenario(opts: Options, workers: number, round: number): Promi
 
     const exit = await proc.stop(12_000);
     if (exit.code !== 0) progress(`${tag}: ${identity} ended with ${JSON.stringify(exit)}`);
+    if (steady) progress(`${tag}: steady state: all three controllers started over the converged cluster, then latency and Lease traffic`);
+    const steadyState = steady ? await measureSteadyState({ plane, kc, clients, n: opts.n, domain: BENCH_DOMAIN }) : undefined;
 
     return {
+      steadyState,
       workers,
       round,
       createMs,
@@ -458,36 +429,45 @@ function report(opts: Options, results: ScenarioResult[]): void {
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.positional[0] !== undefined && !args.options.has('n')) args.options.set('n', args.positional[0]);
+  if (args.options.has('deployments')) args.options.set('n', args.options.get('deployments')!);
   const n = intOption(args, 'n', 300);
+  // Above a few thousand one scenario takes minutes: one round of the default worker count, unless asked.
+  const large = n > 2000;
   const { qps } = WORK_QUEUE_DEFAULTS;
   const opts: Options = {
     n,
-    rounds: intOption(args, 'rounds', 2),
+    rounds: intOption(args, 'rounds', large ? 1 : 2),
     // Long enough that one resync of N keys (at about the retry bucket's rate or faster) fits between two, so the
     // controller does go idle, and that at N=300 the first periodic resync comes after convergence, not during it.
-    resyncSeconds: intOption(args, 'resync-seconds', Math.max(15, Math.ceil(n / qps) + 2)),
+    resyncSeconds: intOption(args, 'resync-seconds', Math.max(15, Math.ceil(n / (large ? 150 : qps)) + 2)),
     build: !args.options.has('no-build'),
-    workers: [1, DEFAULT_WORKERS],
+    workers: large && !args.options.has('workers') ? [DEFAULT_WORKERS] : [1, DEFAULT_WORKERS],
   };
   const watchdog = setTimeout(() => {
-    console.error(`convergence bench: still running after ${WHOLE_RUN_TIMEOUT_MS / 60_000} min; giving up`);
+    console.error(`convergence bench: still running after ${wholeRunTimeoutMs(n) / 60_000} min; giving up`);
     process.exit(1);
-  }, WHOLE_RUN_TIMEOUT_MS);
+  }, wholeRunTimeoutMs(n));
   watchdog.unref();
 
-  const bundle = join(workspaceRoot(), 'dist', 'apps', APP, 'main.js');
-  if (opts.build) {
-    const built = spawnSync(process.execPath, ['tools/scripts/bundle.mjs', APP], { cwd: workspaceRoot(), stdio: ['ignore', 'ignore', 'inherit'] });
-    if (built.status !== 0) throw new Error(`bundling ${APP} failed`);
-  } else if (!existsSync(bundle)) {
-    throw new Error(`${bundle} is missing: drop --no-build, or run node tools/scripts/bundle.mjs ${APP}`);
+  // The steady-state phase runs all three controllers.
+  for (const app of ['deployment-controller', 'service-controller', 'ingress-controller']) {
+    const bundle = join(workspaceRoot(), 'dist', 'apps', app, 'main.js');
+    if (opts.build) {
+      const built = spawnSync(process.execPath, ['tools/scripts/bundle.mjs', app], { cwd: workspaceRoot(), stdio: ['ignore', 'ignore', 'inherit'] });
+      if (built.status !== 0) throw new Error(`bundling ${app} failed`);
+    } else if (!existsSync(bundle)) {
+      throw new Error(`${bundle} is missing: drop --no-build, or run node tools/scripts/bundle.mjs ${app}`);
+    }
   }
 
   const results: ScenarioResult[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
     // ABBA order: a machine getting busier or quieter over the run does not favour one worker count.
     const order = round % 2 === 1 ? opts.workers : [...opts.workers].reverse();
-    for (const workers of order) results.push(await runScenario(opts, workers, round));
+    for (const [k, workers] of order.entries()) {
+      const last = round === opts.rounds && k === order.length - 1;
+      results.push(await runScenario(opts, workers, round, last));
+    }
   }
   results.sort((a, b) => a.round - b.round || a.workers - b.workers);
   progress(`raw baseline: creating the same objects directly, ${RAW_IN_FLIGHT} in flight, on a fresh control plane`);
@@ -503,6 +483,8 @@ async function main(argv: string[]): Promise<void> {
   });
   report(opts, results);
   reportRaw(raw, results);
+  const steadyState = results.find((r) => r.steadyState)?.steadyState;
+  if (steadyState) reportSteadyState(steadyState);
   const resyncWrites = results.reduce((sum, r) => sum + totalWrites(r.resync.writes), 0);
   if (resyncWrites !== 0) throw new Error(`a resync of an already-correct cluster wrote ${resyncWrites} times; DESIGN §2 says 0`);
 }

@@ -5,6 +5,7 @@
 //   npm run bench                                  both, with their defaults
 //   npm run bench -- 500                           both, convergence with N=500
 //   npm run bench -- micro [--n 10000] [--rounds 9] [--warmup 2]
+//   npm run bench -- --deployments 2000                 convergence only, N=2000 (with the steady state after it)
 //   npm run bench -- convergence [N] [--rounds 2] [--resync-seconds S] [--no-build]
 //   npm run bench -- traffic [--n 20] [--outages 5] [--poll-ms 250] [--no-build]   (root: a private network namespace)
 import { spawn } from 'node:child_process';
@@ -24,7 +25,7 @@ interface Bench {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const BENCHES: Record<string, Bench> = {
   micro: { file: 'reconcile-path.bench.ts', nodeArgs: ['--expose-gc'], timeoutMs: 5 * 60_000 },
-  convergence: { file: 'convergence.bench.ts', nodeArgs: [], timeoutMs: 15 * 60_000 },
+  convergence: { file: 'convergence.bench.ts', nodeArgs: [], timeoutMs: 90 * 60_000 },
   traffic: { file: 'traffic.bench.ts', nodeArgs: [], timeoutMs: 20 * 60_000, netns: true },
 };
 const ALIASES: Record<string, string> = { 'reconcile-path': 'micro', macro: 'convergence' };
@@ -61,7 +62,11 @@ function runBench(name: string, args: string[]): Promise<number> {
 const argv = process.argv.slice(2);
 const first = argv[0];
 let plan: Array<[string, string[]]>;
-if (first === undefined || first === 'all' || /^\d+$/.test(first)) {
+if (first === '--deployments') {
+  // Only the convergence benchmark depends on the cluster's size.
+  if (!/^\d+$/.test(argv[1] ?? '')) usage();
+  plan = [['convergence', argv]];
+} else if (first === undefined || first === 'all' || /^\d+$/.test(first)) {
   const rest = first === 'all' ? argv.slice(1) : argv;
   if (rest.some((a) => !/^\d+$/.test(a))) usage();
   plan = [

@@ -1,7 +1,9 @@
 // A controller run from its bundle the way the manifests run it (production,
 // the manifests' heap flag), with plain-HTTP metrics on free loopback ports.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ControlPlane, type ProcessHandle, freePorts, startProcess, workspaceRoot } from '@ekspose/testing';
+import { type ControlPlane, type ProcessHandle, type Sample, freePorts, parsePrometheusText, sampleSum, startProcess, workspaceRoot } from '@ekspose/testing';
 
 export const CONTROLLER_NAMESPACE = 'ekspose-system';
 
@@ -43,3 +45,45 @@ export async function startBenchController(
   });
   return { handle, healthPort, metricsPort };
 }
+
+export interface Writes {
+  create: number;
+  patch: number;
+  delete: number;
+}
+
+export async function scrape(metricsPort: number): Promise<Sample[]> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return parsePrometheusText(await res.text()).samples;
+}
+
+export function writesOf(samples: readonly Sample[]): Writes {
+  const w = (action: string) => sampleSum(samples, 'ekspose_objects_written_total', { action });
+  return { create: w('create'), patch: w('patch'), delete: w('delete') };
+}
+
+export function minusWrites(a: Writes, b: Writes): Writes {
+  return { create: a.create - b.create, patch: a.patch - b.patch, delete: a.delete - b.delete };
+}
+
+let clockTicks: number | undefined;
+
+/** User + system CPU seconds of a live process so far (clock-tick resolution, usually 10 ms). */
+export function cpuOf(pid: number): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "(comm)": state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+/** VmRSS and VmHWM of a live process, in KiB. */
+export function memoryOf(pid: number): { rssKiB: number; hwmKiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  const name = /^Name:\s+(\S+)/m.exec(status)?.[1];
+  if (name !== 'node' && name !== 'MainThread') throw new Error(`pid ${pid} is ${name}, not the controller's node process`);
+  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+

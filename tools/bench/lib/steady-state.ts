@@ -1,0 +1,208 @@
+// After convergence, on the same plane: the cluster as it runs day to day.
+//
+// - start-up over N already-correct Deployments: all three controllers started
+//   fresh; per controller the time to synced caches, and for the
+//   deployment-controller to its full start-up resync done; the writes of all
+//   of it (the contract: 0); RSS once idle and the peak (VmHWM), with the
+//   manifests' Node flags.
+// - latency at idle: Deployments created one at a time; create -> the Service
+//   and -> the Ingress, as a watch delivers them.
+// - Lease traffic: the Lease writes of the three leaders over a minute's share.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type KubeConfig, type V1Deployment, Watch } from '@kubernetes/client-node';
+import type { KubeClients } from '@ekspose/k8s';
+import type { ControlPlane, ProcessHandle } from '@ekspose/testing';
+import { sampleSum } from '@ekspose/testing';
+import { type AppName, type BenchController, type Writes, CONTROLLER_NAMESPACE, memoryOf, scrape, startBenchController, writesOf } from './controller-process';
+import { fmt, quantile, table } from './stats';
+
+const APPS: readonly AppName[] = ['deployment-controller', 'service-controller', 'ingress-controller'];
+const LATENCY_NS = 'bench-latency';
+
+export interface StartupRow {
+  app: AppName;
+  syncedMs: number;
+  /** deployment-controller: until its start-up resync of every key was done; others: until leading. */
+  doneMs: number;
+  writes: Writes;
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+export interface SteadyResult {
+  n: number;
+  startup: StartupRow[];
+  latency: { service: number[]; ingress: number[] };
+  lease: { writes: number; seconds: number };
+}
+
+function loggedAt(handle: ProcessHandle, msg: string): number {
+  for (const line of handle.readLog().split('\n')) {
+    if (!line.includes(`"msg":"${msg}"`)) continue;
+    const time = /"time":"([^"]+)"/.exec(line)?.[1];
+    if (time) return Date.parse(time);
+  }
+  throw new Error(`${handle.name} never logged "${msg}"`);
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+/** Every key reconciled once and nothing queued, with no reconcile for three polls in a row. */
+async function startupResyncDone(c: BenchController, keys: number, timeoutMs: number) {
+  let last = -1;
+  let quiet = 0;
+  return until(`start-up resync of ${keys} keys`, timeoutMs, async () => {
+    const samples = await scrape(c.metricsPort);
+    const total = sampleSum(samples, 'ekspose_reconcile_total');
+    quiet = total >= keys && sampleSum(samples, 'ekspose_queue_depth') === 0 && total === last ? quiet + 1 : 0;
+    last = total;
+    return quiet >= 3 ? samples : undefined;
+  });
+}
+
+async function measureStartup(plane: ControlPlane, n: number, domain: string, controllers: BenchController[]): Promise<StartupRow[]> {
+  const started = Date.now();
+  for (const app of APPS) controllers.push(await startBenchController(plane, { app, identity: `${app}-steady`, domain }));
+  const timeoutMs = 60_000 + n * 30;
+  const rows: StartupRow[] = [];
+  for (const [i, app] of APPS.entries()) {
+    const c = controllers[i]!;
+    await c.handle.waitForLog('started leading', { timeoutMs });
+    const samples = app === 'deployment-controller' ? await startupResyncDone(c, n, timeoutMs) : await scrape(c.metricsPort);
+    const doneAt = app === 'deployment-controller' ? Date.now() : loggedAt(c.handle, 'started leading');
+    rows.push({ app, syncedMs: loggedAt(c.handle, 'caches synced') - started, doneMs: doneAt - started, writes: writesOf(samples), rssKiB: 0, hwmKiB: 0 });
+  }
+  // Idle: a few seconds with nothing to do, then RSS (the peak is the process's high-water mark).
+  await sleep(5_000);
+  for (const [i, row] of rows.entries()) {
+    const c = controllers[i]!;
+    const mem = memoryOf(c.handle.pid);
+    row.rssKiB = mem.rssKiB;
+    row.hwmKiB = mem.hwmKiB;
+    row.writes = writesOf(await scrape(c.metricsPort));
+  }
+  return rows;
+}
+
+/** Timestamps at which a watch delivered ADDED for each name in the namespace. */
+async function watchAdded(kc: KubeConfig, path: string, seen: Map<string, number>): Promise<AbortController> {
+  return new Watch(kc).watch(
+    path,
+    {},
+    (type: string, obj: { metadata?: { name?: string } }) => {
+      const name = obj.metadata?.name;
+      if (type === 'ADDED' && name && !seen.has(name)) seen.set(name, Date.now());
+    },
+    () => undefined,
+  );
+}
+
+function latencyDeployment(name: string): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: LATENCY_NS, labels: { app: name, ingReq: 'needed' } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } },
+    },
+  };
+}
+
+async function measureLatency(kc: KubeConfig, clients: KubeClients, count: number): Promise<SteadyResult['latency']> {
+  await clients.core.createNamespace({ body: { metadata: { name: LATENCY_NS } } });
+  const services = new Map<string, number>();
+  const ingresses = new Map<string, number>();
+  const watches = [
+    await watchAdded(kc, `/api/v1/namespaces/${LATENCY_NS}/services`, services),
+    await watchAdded(kc, `/apis/networking.k8s.io/v1/namespaces/${LATENCY_NS}/ingresses`, ingresses),
+  ];
+  const result: SteadyResult['latency'] = { service: [], ingress: [] };
+  try {
+    for (let i = 0; i < count; i++) {
+      const name = `lat-${i}`;
+      const sent = Date.now();
+      await clients.apps.createNamespacedDeployment({ namespace: LATENCY_NS, body: latencyDeployment(name) });
+      await until(`Service and Ingress ${name}`, 30_000, async () => (services.has(name) && ingresses.has(name) ? true : undefined));
+      result.service.push(services.get(name)! - sent);
+      result.ingress.push(ingresses.get(name)! - sent);
+      // One at a time, from idle: the next create waits until the Events and NATS records of this one are out.
+      await sleep(200);
+    }
+  } finally {
+    for (const w of watches) w.abort();
+  }
+  return result;
+}
+
+async function measureLeaseWrites(kc: KubeConfig, seconds: number): Promise<SteadyResult['lease']> {
+  let writes = 0;
+  const watch = await new Watch(kc).watch(
+    `/apis/coordination.k8s.io/v1/namespaces/${CONTROLLER_NAMESPACE}/leases`,
+    {},
+    (type: string) => {
+      if (type === 'MODIFIED') writes++;
+    },
+    () => undefined,
+  );
+  await sleep(seconds * 1000);
+  watch.abort();
+  return { writes, seconds };
+}
+
+/** Runs the three phases on a converged plane; the controllers it starts are stopped before it returns. */
+export async function measureSteadyState(input: { plane: ControlPlane; kc: KubeConfig; clients: KubeClients; n: number; domain: string }): Promise<SteadyResult> {
+  const controllers: BenchController[] = [];
+  try {
+    const startup = await measureStartup(input.plane, input.n, input.domain, controllers);
+    const latency = await measureLatency(input.kc, input.clients, 20);
+    const lease = await measureLeaseWrites(input.kc, 30);
+    return { n: input.n, startup, latency, lease };
+  } finally {
+    await Promise.all(controllers.map((c) => c.handle.stop(12_000)));
+  }
+}
+
+const mib = (kib: number) => fmt(kib / 1024, 1);
+const total = (w: Writes) => w.create + w.patch + w.delete;
+
+export function reportSteadyState(r: SteadyResult): void {
+  console.log(`\n### steady state over the ${fmt(r.n)} converged Deployments (all three controllers, manifests' Node flags)`);
+  console.log(`\nstart-up over an already-correct cluster (all three started at once):\n`);
+  console.log(
+    table(
+      ['controller', 'caches synced s', 'done s', 'writes', 'RSS idle MiB', 'peak RSS MiB'],
+      r.startup.map((row) => [
+        row.app,
+        fmt(row.syncedMs / 1000, 2),
+        `${fmt(row.doneMs / 1000, 2)}${row.app === 'deployment-controller' ? ' (resync of every key)' : ' (leading)'}`,
+        fmt(total(row.writes)),
+        mib(row.rssKiB),
+        mib(row.hwmKiB),
+      ]),
+    ),
+  );
+  const q = (v: number[], p: number) => fmt(quantile(v, p));
+  console.log(`\nlatency at idle, ${r.latency.service.length} Deployments one at a time (ms, create request sent -> ADDED on a watch):\n`);
+  console.log(
+    table(
+      ['create ->', 'p50', 'p99', 'max'],
+      [
+        ['Service', q(r.latency.service, 0.5), q(r.latency.service, 0.99), fmt(Math.max(...r.latency.service))],
+        ['Ingress', q(r.latency.ingress, 0.5), q(r.latency.ingress, 0.99), fmt(Math.max(...r.latency.ingress))],
+      ],
+    ),
+  );
+  console.log(`\nLease writes of the three leaders: ${r.lease.writes} in ${r.lease.seconds} s = ${fmt((r.lease.writes * 60) / r.lease.seconds)} per minute (client-go's cadence: one renewal per 2 s each = 90).`);
+  const writes = r.startup.reduce((sum, row) => sum + total(row.writes), 0);
+  if (writes !== 0) throw new Error(`start-up over an already-correct cluster wrote ${writes} times; DESIGN §2 says 0`);
+}
