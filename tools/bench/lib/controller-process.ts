@@ -17,13 +17,13 @@ export interface BenchController {
 
 export async function startBenchController(
   plane: ControlPlane,
-  opts: { app: AppName; identity: string; domain: string; env?: Record<string, string> },
+  opts: { app: AppName; identity: string; domain: string; env?: Record<string, string>; nodeArgs?: string[] },
 ): Promise<BenchController> {
   const [healthPort, metricsPort] = (await freePorts(2)) as [number, number];
   const handle = startProcess({
     name: opts.identity,
     cmd: process.execPath,
-    args: [join(workspaceRoot(), 'dist', 'apps', opts.app, 'main.js')],
+    args: [...(opts.nodeArgs ?? []), join(workspaceRoot(), 'dist', 'apps', opts.app, 'main.js')],
     logFile: join(plane.dir, `${opts.identity}.log`),
     env: {
       PATH: process.env.PATH ?? '',
