@@ -15,7 +15,7 @@
 // (lib/steady-state.ts): all three controllers started over the N correct
 // Deployments (time, writes: 0, memory), latency at idle, Lease writes.
 //
-//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers] [--resync-seconds S] [--no-build]
+//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--resync-seconds S] [--no-build]
 //   (above N = 2,000: one round of the default worker count unless --rounds / --workers say otherwise)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -426,6 +426,14 @@ function report(opts: Options, results: ScenarioResult[]): void {
   console.log(`  resync of an already-correct cluster: ${fmt(resyncWrites)} writes over ${results.length} run(s) (the contract: 0).`);
 }
 
+/** `--workers 1,4,16`: the worker counts to compare (the first is the baseline); default 1 and the default count, or only the default above N = 2,000. */
+function workerCounts(raw: string | undefined, large: boolean): number[] {
+  if (raw === undefined) return large ? [DEFAULT_WORKERS] : [1, DEFAULT_WORKERS];
+  const counts = raw.split(',').map(Number);
+  if (counts.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--workers must be a list of positive integers like 1,4,16, got ${JSON.stringify(raw)}`);
+  return counts;
+}
+
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.positional[0] !== undefined && !args.options.has('n')) args.options.set('n', args.positional[0]);
@@ -441,7 +449,7 @@ async function main(argv: string[]): Promise<void> {
     // controller does go idle, and that at N=300 the first periodic resync comes after convergence, not during it.
     resyncSeconds: intOption(args, 'resync-seconds', Math.max(15, Math.ceil(n / (large ? 150 : qps)) + 2)),
     build: !args.options.has('no-build'),
-    workers: large && !args.options.has('workers') ? [DEFAULT_WORKERS] : [1, DEFAULT_WORKERS],
+    workers: workerCounts(args.options.get('workers'), large),
   };
   const watchdog = setTimeout(() => {
     console.error(`convergence bench: still running after ${wholeRunTimeoutMs(n) / 60_000} min; giving up`);
