@@ -20,7 +20,7 @@ export function workspaceRoot(): string {
   return fileURLToPath(new URL('../../../', import.meta.url));
 }
 
-function missingBinaries(binDir: string, names: readonly string[] = CONTROL_PLANE_BINARIES): string[] {
+function missingBinaries(binDir: string, names: readonly string[]): string[] {
   return names.filter((name) => {
     try {
       accessSync(join(binDir, name), constants.X_OK);
@@ -31,25 +31,21 @@ function missingBinaries(binDir: string, names: readonly string[] = CONTROL_PLAN
   });
 }
 
+type BinarySet = 'controlplane' | 'traffic';
+
+/** Per set (an argument of build.sh): the programs it must hold, and the variable that points at ready-made ones. */
+const SETS: Record<BinarySet, { names: readonly string[]; override: string }> = {
+  controlplane: { names: CONTROL_PLANE_BINARIES, override: 'EKSPOSE_BIN_DIR' },
+  traffic: { names: TRAFFIC_BINARIES, override: 'EKSPOSE_TRAFFIC_BIN_DIR' },
+};
+
 /**
  * Returns the folder holding the control-plane binaries, building them first
  * when needed (tools/controlplane/build.sh; a warm cache makes this instant).
  * `EKSPOSE_BIN_DIR` points at ready-made binaries instead and skips the build.
  */
-export async function ensureBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
-  const env = options.env ?? process.env;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const override = env['EKSPOSE_BIN_DIR'];
-  if (override) {
-    const binDir = resolve(override);
-    const missing = missingBinaries(binDir);
-    if (missing.length > 0) {
-      throw new Error(`EKSPOSE_BIN_DIR=${override} lacks executable ${missing.join(', ')}`);
-    }
-    return binDir;
-  }
-
-  return runBuild('controlplane', CONTROL_PLANE_BINARIES, env, log);
+export function ensureBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
+  return ensureSet('controlplane', options);
 }
 
 /**
@@ -57,20 +53,25 @@ export async function ensureBinaries(options: EnsureBinariesOptions = {}): Promi
  * when needed (`tools/controlplane/build.sh traffic`, same cache and progress
  * as the control plane). `EKSPOSE_TRAFFIC_BIN_DIR` points at ready-made ones.
  */
-export async function ensureTrafficBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
-  const env = options.env ?? process.env;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const override = env['EKSPOSE_TRAFFIC_BIN_DIR'];
-  if (override) {
-    const binDir = resolve(override);
-    const missing = missingBinaries(binDir, TRAFFIC_BINARIES);
-    if (missing.length > 0) throw new Error(`EKSPOSE_TRAFFIC_BIN_DIR=${override} lacks executable ${missing.join(', ')}`);
-    return binDir;
-  }
-  return runBuild('traffic', TRAFFIC_BINARIES, env, log);
+export function ensureTrafficBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
+  return ensureSet('traffic', options);
 }
 
-async function runBuild(set: 'controlplane' | 'traffic', names: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+async function ensureSet(set: BinarySet, options: EnsureBinariesOptions): Promise<string> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { names, override: variable } = SETS[set];
+  const override = env[variable];
+  if (override) {
+    const binDir = resolve(override);
+    const missing = missingBinaries(binDir, names);
+    if (missing.length > 0) throw new Error(`${variable}=${override} lacks executable ${missing.join(', ')}`);
+    return binDir;
+  }
+  return runBuild(set, names, env, log);
+}
+
+async function runBuild(set: BinarySet, names: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
   const script = join(workspaceRoot(), 'tools', 'controlplane', 'build.sh');
   // Test files run in parallel processes; the lock keeps a cold cache from being built twice at once.
   const lockFile = join(env['TMPDIR'] ?? '/tmp', `ekspose-${set}-build.lock`);
