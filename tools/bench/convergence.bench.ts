@@ -20,13 +20,29 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { type KubeClients, DEFAULT_WORKERS, WORK_QUEUE_DEFAULTS, createKubeClients, statusCodeOf } from '@ekspose/k8s';
 import { MANAGED_SELECTOR } from '@ekspose/labels';
 import { type ProcessHandle, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
-import { type Writes, CONTROLLER_NAMESPACE, cpuOf, memoryOf, minusWrites, scrape, startBenchController, writesOf } from './lib/controller-process';
+import {
+  type LogEntry,
+  type Writes,
+  CONTROLLER_NAMESPACE,
+  POLL_MS,
+  cpuOf,
+  logEntries,
+  loggedAt,
+  memoryOf,
+  minusWrites,
+  pollUntil,
+  queueDepth,
+  reconciles,
+  scrape,
+  startBenchController,
+  waitForIdle,
+  writesOf,
+} from './lib/controller-process';
 import { ObjectCounter } from './lib/object-counter';
 import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, sampleSum } from '@ekspose/testing';
 import { fmt, quantile, table } from './lib/stats';
@@ -35,7 +51,6 @@ import { type RawBaselineResult, rawBaseline } from './lib/raw-baseline';
 
 const APP = 'deployment-controller';
 const NAMESPACES = 10;
-const POLL_MS = 100;
 const CREATE_CONCURRENCY = 8;
 /** Requests in flight of the raw baseline. */
 const RAW_IN_FLIGHT = 64;
@@ -132,69 +147,8 @@ async function createDeployments(clients: KubeClients, n: number): Promise<void>
   await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, worker));
 }
 
-/** Polls `probe` every POLL_MS until it returns a value; throws after timeoutMs or when the controller has ended. */
-async function pollUntil<T>(what: string, timeoutMs: number, handle: ProcessHandle, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    if (!handle.running) throw new Error(`${handle.name} exited (${JSON.stringify(handle.exit)}) while waiting for ${what}`);
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-      throw new Error(`no ${what} within ${timeoutMs / 1000} s${detail}`);
-    }
-    await sleep(POLL_MS);
-  }
-}
-
 const totalWrites = (w: Writes) => w.create + w.patch + w.delete;
-const reconciles = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_reconcile_total');
-const queueDepth = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_queue_depth');
 const durations = (samples: readonly Sample[]) => histogram(samples, 'ekspose_reconcile_duration_seconds');
-
-/** Idle: nothing queued and no reconcile finished over three polls in a row. */
-async function waitForIdle(handle: ProcessHandle, metricsPort: number): Promise<Sample[]> {
-  let last = -1;
-  let quiet = 0;
-  return pollUntil('idle work queue', IDLE_TIMEOUT_MS, handle, async () => {
-    const samples = await scrape(metricsPort);
-    const total = reconciles(samples);
-    quiet = queueDepth(samples) === 0 && total === last ? quiet + 1 : 0;
-    last = total;
-    return quiet >= 3 ? samples : undefined;
-  });
-}
-
-interface LogEntry {
-  time?: string;
-  msg?: string;
-  why?: string;
-  keys?: number;
-}
-
-function logEntries(handle: ProcessHandle): LogEntry[] {
-  const entries: LogEntry[] = [];
-  for (const line of handle.readLog().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      entries.push(JSON.parse(line) as LogEntry);
-    } catch {
-      // a line cut by a concurrent write: the next read has it whole
-    }
-  }
-  return entries;
-}
-
-function loggedAt(handle: ProcessHandle, msg: string): number {
-  const entry = logEntries(handle).find((e) => e.msg === msg);
-  if (!entry?.time) throw new Error(`${handle.name} never logged "${msg}"`);
-  return Date.parse(entry.time);
-}
 
 async function runScenario(opts: Options, workers: number, round: number, steady: boolean): Promise<ScenarioResult> {
   const tag = `workers=${workers}${opts.rounds > 1 ? ` round ${round}` : ''}`;
@@ -254,7 +208,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
     const leadingMs = loggedAt(proc, 'started leading') - started;
     progress(`${tag}: converged ${fmt(convergedMs / 1000, 2)} s after process start; waiting for an idle queue`);
 
-    const idle = await waitForIdle(proc, metricsPort);
+    const idle = await waitForIdle(proc, metricsPort, { timeoutMs: IDLE_TIMEOUT_MS });
     const idleAt = Date.now();
     const cpuAtIdle = cpuOf(proc.pid);
     const idleMemory = memoryOf(proc.pid);

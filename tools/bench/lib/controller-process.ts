@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ControlPlane, type ProcessHandle, type Sample, freePorts, parsePrometheusText, sampleSum, startProcess, workspaceRoot } from '@ekspose/testing';
 
 export const CONTROLLER_NAMESPACE = 'ekspose-system';
@@ -87,3 +88,73 @@ export function memoryOf(pid: number): { rssKiB: number; hwmKiB: number } {
   return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
 }
 
+
+export const reconciles = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_reconcile_total');
+export const queueDepth = (samples: readonly Sample[]) => sampleSum(samples, 'ekspose_queue_depth');
+
+/** How often pollUntil looks: the figures it times are ± this. */
+export const POLL_MS = 100;
+
+/**
+ * Polls `probe` every 100 ms until it returns a value; throws after timeoutMs,
+ * or at once when `handle` (the controller being waited on, if any) has ended.
+ */
+export async function pollUntil<T>(what: string, timeoutMs: number, handle: ProcessHandle | undefined, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    if (handle && !handle.running) throw new Error(`${handle.name} exited (${JSON.stringify(handle.exit)}) while waiting for ${what}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
+      throw new Error(`no ${what} within ${timeoutMs / 1000} s${detail}`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/** Idle: at least `atLeast` reconciles done, nothing queued, and none finished over three polls in a row. */
+export async function waitForIdle(handle: ProcessHandle, metricsPort: number, opts: { timeoutMs: number; atLeast?: number }): Promise<Sample[]> {
+  let last = -1;
+  let quiet = 0;
+  const what = opts.atLeast ? `${opts.atLeast} reconciles and an idle work queue` : 'idle work queue';
+  return pollUntil(what, opts.timeoutMs, handle, async () => {
+    const samples = await scrape(metricsPort);
+    const total = reconciles(samples);
+    quiet = total >= (opts.atLeast ?? 0) && queueDepth(samples) === 0 && total === last ? quiet + 1 : 0;
+    last = total;
+    return quiet >= 3 ? samples : undefined;
+  });
+}
+
+export interface LogEntry {
+  time?: string;
+  msg?: string;
+  why?: string;
+  keys?: number;
+}
+
+export function logEntries(handle: ProcessHandle): LogEntry[] {
+  const entries: LogEntry[] = [];
+  for (const line of handle.readLog().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      entries.push(JSON.parse(line) as LogEntry);
+    } catch {
+      // a line cut by a concurrent write: the next read has it whole
+    }
+  }
+  return entries;
+}
+
+/** When the controller first logged `msg` (its own clock). */
+export function loggedAt(handle: ProcessHandle, msg: string): number {
+  const entry = logEntries(handle).find((e) => e.msg === msg);
+  if (!entry?.time) throw new Error(`${handle.name} never logged "${msg}"`);
+  return Date.parse(entry.time);
+}

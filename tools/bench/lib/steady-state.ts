@@ -11,9 +11,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type KubeConfig, type V1Deployment, Watch } from '@kubernetes/client-node';
 import type { KubeClients } from '@ekspose/k8s';
-import type { ControlPlane, ProcessHandle } from '@ekspose/testing';
-import { sampleSum } from '@ekspose/testing';
-import { type AppName, type BenchController, type Writes, CONTROLLER_NAMESPACE, memoryOf, scrape, startBenchController, writesOf } from './controller-process';
+import type { ControlPlane } from '@ekspose/testing';
+import {
+  type AppName,
+  type BenchController,
+  type Writes,
+  CONTROLLER_NAMESPACE,
+  loggedAt,
+  memoryOf,
+  pollUntil,
+  scrape,
+  startBenchController,
+  waitForIdle,
+  writesOf,
+} from './controller-process';
 import { fmt, quantile, table } from './stats';
 
 const APPS: readonly AppName[] = ['deployment-controller', 'service-controller', 'ingress-controller'];
@@ -36,38 +47,6 @@ export interface SteadyResult {
   lease: { writes: number; seconds: number };
 }
 
-function loggedAt(handle: ProcessHandle, msg: string): number {
-  for (const line of handle.readLog().split('\n')) {
-    if (!line.includes(`"msg":"${msg}"`)) continue;
-    const time = /"time":"([^"]+)"/.exec(line)?.[1];
-    if (time) return Date.parse(time);
-  }
-  throw new Error(`${handle.name} never logged "${msg}"`);
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
-    await sleep(100);
-  }
-}
-
-/** Every key reconciled once and nothing queued, with no reconcile for three polls in a row. */
-async function startupResyncDone(c: BenchController, keys: number, timeoutMs: number) {
-  let last = -1;
-  let quiet = 0;
-  return until(`start-up resync of ${keys} keys`, timeoutMs, async () => {
-    const samples = await scrape(c.metricsPort);
-    const total = sampleSum(samples, 'ekspose_reconcile_total');
-    quiet = total >= keys && sampleSum(samples, 'ekspose_queue_depth') === 0 && total === last ? quiet + 1 : 0;
-    last = total;
-    return quiet >= 3 ? samples : undefined;
-  });
-}
-
 async function measureStartup(plane: ControlPlane, n: number, domain: string, controllers: BenchController[]): Promise<StartupRow[]> {
   const started = Date.now();
   for (const app of APPS) controllers.push(await startBenchController(plane, { app, identity: `${app}-steady`, domain }));
@@ -76,7 +55,8 @@ async function measureStartup(plane: ControlPlane, n: number, domain: string, co
   for (const [i, app] of APPS.entries()) {
     const c = controllers[i]!;
     await c.handle.waitForLog('started leading', { timeoutMs });
-    const samples = app === 'deployment-controller' ? await startupResyncDone(c, n, timeoutMs) : await scrape(c.metricsPort);
+    const samples =
+      app === 'deployment-controller' ? await waitForIdle(c.handle, c.metricsPort, { timeoutMs, atLeast: n }) : await scrape(c.metricsPort);
     const doneAt = app === 'deployment-controller' ? Date.now() : loggedAt(c.handle, 'started leading');
     rows.push({ app, syncedMs: loggedAt(c.handle, 'caches synced') - started, doneMs: doneAt - started, writes: writesOf(samples), rssKiB: 0, hwmKiB: 0 });
   }
@@ -132,7 +112,7 @@ async function measureLatency(kc: KubeConfig, clients: KubeClients, count: numbe
       const name = `lat-${i}`;
       const sent = Date.now();
       await clients.apps.createNamespacedDeployment({ namespace: LATENCY_NS, body: latencyDeployment(name) });
-      await until(`Service and Ingress ${name}`, 30_000, async () => (services.has(name) && ingresses.has(name) ? true : undefined));
+      await pollUntil(`Service and Ingress ${name}`, 30_000, undefined, async () => (services.has(name) && ingresses.has(name) ? true : undefined));
       result.service.push(services.get(name)! - sent);
       result.ingress.push(ingresses.get(name)! - sent);
       // One at a time, from idle: the next create waits until the Events and NATS records of this one are out.
