@@ -28,6 +28,7 @@ import {
   FAKE_NODE_NAME,
   TRAFFIC_CONTROLLERS,
   ensureTrafficBinaries,
+  outageDuring,
   privateNetworkProblem,
   startControlPlane,
   startFakeNode,
@@ -125,25 +126,11 @@ async function outage(clients: KubeClients, proxy: IngressProxy, kind: 'Service'
       }
     }
   })();
-  let firstFailure: number | undefined;
-  let lastFailure: number | undefined;
-  let okSince: number | undefined;
-  for (;;) {
-    const at = Date.now();
-    const { status } = await proxy.get(host, '/', 1000);
-    if (status === 200) {
-      okSince ??= at;
-      if (back !== undefined && at - okSince >= 1000) break;
-    } else {
-      firstFailure ??= at;
-      lastFailure = at;
-      okSince = undefined;
-    }
-    if (at - gone > BOUND_MS) throw new Error(`${kind} ${name}: traffic not back within ${BOUND_MS} ms`);
-    await sleep(50);
-  }
+  const seen = await outageDuring(proxy, host, { repaired: () => back !== undefined, boundMs: BOUND_MS }).catch((err: Error) => {
+    throw new Error(`${kind} ${name}: ${err.message}`);
+  });
   await watchBack;
-  return { failedMs: firstFailure === undefined ? 0 : lastFailure! - firstFailure! + 50, goneMs: back! - gone };
+  return { failedMs: seen.failedMs, goneMs: back! - gone };
 }
 
 const row = (label: string, values: readonly number[]) => [

@@ -10,9 +10,11 @@ import {
   type Backend,
   type FakeNode,
   type IngressProxy,
+  type Outage,
   FAKE_NODE_NAME,
   TRAFFIC_CONTROLLERS,
   ensureTrafficBinaries,
+  outageDuring,
   privateNetworkProblem,
   startBackend,
   startFakeNode,
@@ -87,49 +89,7 @@ async function firstOk(host: string, path = '/', timeoutMs = RECOVERY_BOUND_MS):
   });
 }
 
-/**
- * Polls `host` every 50 ms, as a client would, while `act` breaks something,
- * until `repaired` holds and requests have succeeded for a second in a row
- * since: how long requests failed (0 when the repair beat the proxy's poll).
- */
-async function outageDuring(
-  host: string,
-  act: () => Promise<void>,
-  repaired: () => Promise<boolean>,
-): Promise<{ failedMs: number; failures: number; statuses: Set<number> }> {
-  let firstFailure: number | undefined;
-  let lastFailure: number | undefined;
-  let failures = 0;
-  const statuses = new Set<number>();
-  let okSince: number | undefined;
-  let isRepaired = false;
-  const deadline = Date.now() + RECOVERY_BOUND_MS;
-  await act();
-  for (;;) {
-    const at = Date.now();
-    const res = await proxy.get(host, '/', 1000);
-    if (res.status === 200) {
-      okSince ??= at;
-      isRepaired ||= await repaired();
-      if (isRepaired && at - okSince >= 1000) break;
-    } else {
-      failures++;
-      statuses.add(res.status);
-      firstFailure ??= at;
-      lastFailure = at;
-      okSince = undefined;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${host}: ${isRepaired ? 'no steady 200' : 'not repaired'} within ${RECOVERY_BOUND_MS} ms (statuses ${[...statuses].join(', ')})\n${env.logs()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { failedMs: firstFailure === undefined ? 0 : lastFailure! - firstFailure! + 50, failures, statuses };
-}
-
-const describeOutage = (o: { failedMs: number; failures: number; statuses: Set<number> }) =>
+const describeOutage = (o: Outage) =>
   o.failures === 0 ? 'no request failed' : `requests failed for ${o.failedMs} ms (${o.failures} failures, statuses ${[...o.statuses].join(', ')})`;
 
 /** The pods that answered `count` requests to `host`, each of which must be a 200. */
@@ -193,11 +153,13 @@ describe('traffic through a real ingress proxy', { skip: problem }, () => {
     it(`a user deletes the ${kind}: ekspose puts it back and traffic keeps reaching both pods`, async (t) => {
       const get = () => (kind === 'Service' ? env.getService(NS, shop.name) : env.getIngress(NS, shop.name));
       const uid = (await get())!.metadata!.uid;
-      const outage = await outageDuring(
-        shop.host,
-        () => (kind === 'Service' ? env.deleteService(NS, shop.name) : env.deleteIngress(NS, shop.name)),
-        async () => ((await get())?.metadata?.uid ?? uid) !== uid,
-      );
+      const outage = await outageDuring(proxy, shop.host, {
+        act: () => (kind === 'Service' ? env.deleteService(NS, shop.name) : env.deleteIngress(NS, shop.name)),
+        repaired: async () => ((await get())?.metadata?.uid ?? uid) !== uid,
+        boundMs: RECOVERY_BOUND_MS,
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}\n${env.logs()}`);
+      });
       t.diagnostic(`${kind} deleted: ${describeOutage(outage)}`);
       await bothPodsAnswer(shop);
     });

@@ -39,6 +39,7 @@ export {
   TRAFFIC_CIDR,
   TRAFFIC_CONTROLLERS,
   TRAFFIC_NODE_IP,
+  outageDuring,
   privateNetworkProblem,
   startBackend,
   startFakeNode,
@@ -46,5 +47,6 @@ export {
   type Backend,
   type FakeNode,
   type IngressProxy,
+  type Outage,
   type ProxyAnswer,
 } from './traffic';

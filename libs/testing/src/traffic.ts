@@ -199,6 +199,56 @@ function answer(url: string, host?: string, timeoutMs = 2000): Promise<ProxyAnsw
   });
 }
 
+export interface Outage {
+  /** From the first failed request to the last, plus one poll interval; 0 when none failed. */
+  failedMs: number;
+  failures: number;
+  statuses: Set<number>;
+}
+
+const OUTAGE_POLL_MS = 50;
+
+/**
+ * What a client polling `host` every 50 ms sees while `act` (or whatever the
+ * caller just did) breaks something:
+ * it polls until `repaired()` holds and requests have succeeded for a second
+ * in a row since. Throws when that has not happened within `boundMs`.
+ */
+export async function outageDuring(
+  proxy: Pick<IngressProxy, 'get'>,
+  host: string,
+  opts: { act?: () => Promise<void>; repaired: () => Promise<boolean> | boolean; boundMs: number },
+): Promise<Outage> {
+  let firstFailure: number | undefined;
+  let lastFailure: number | undefined;
+  let failures = 0;
+  const statuses = new Set<number>();
+  let okSince: number | undefined;
+  let isRepaired = false;
+  const deadline = Date.now() + opts.boundMs;
+  await opts.act?.();
+  for (;;) {
+    const at = Date.now();
+    const res = await proxy.get(host, '/', 1000);
+    if (res.status === 200) {
+      okSince ??= at;
+      isRepaired ||= await opts.repaired();
+      if (isRepaired && at - okSince >= 1000) break;
+    } else {
+      failures++;
+      statuses.add(res.status);
+      firstFailure ??= at;
+      lastFailure = at;
+      okSince = undefined;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${host}: ${isRepaired ? 'no steady 200' : 'not repaired'} within ${opts.boundMs} ms (statuses ${[...statuses].join(', ')})`);
+    }
+    await new Promise((r) => setTimeout(r, OUTAGE_POLL_MS));
+  }
+  return { failedMs: firstFailure === undefined ? 0 : lastFailure! - firstFailure! + OUTAGE_POLL_MS, failures, statuses };
+}
+
 export interface Backend {
   readonly ip: string;
   readonly port: number;
