@@ -39,7 +39,7 @@ function runBench(name: string, args: string[]): Promise<number> {
   const bench = BENCHES[name]!;
   return new Promise((resolve) => {
     const node = [process.execPath, ...bench.nodeArgs, '--import', 'tsx', join(here, bench.file), ...args];
-    const [cmd, ...cmdArgs] = bench.netns ? [process.execPath, join(here, '..', 'scripts', 'in-netns.mjs'), '--', ...node] : node;
+    const [cmd, ...cmdArgs] = bench.netns ? [process.execPath, join(here, '..', 'scripts', 'in-netns.mjs'), '--label', `${name} benchmark`, '--', ...node] : node;
     const child = spawn(cmd!, cmdArgs, {
       stdio: 'inherit',
       env: bench.netns ? { ...process.env, EKSPOSE_TRAFFIC_IF_SUPPORTED: '1' } : process.env,

@@ -60,7 +60,7 @@ ldflags="-s -w${kflags}"
 
 if [ "$set_name" = traffic ]; then
   targets=(skipper kwok)
-  log "building ${#targets[@]} binaries into $bin (first build takes about 10 minutes on 2 cores; later runs reuse it)"
+  log "building ${#targets[@]} binaries into $bin (first build takes about 5 minutes on 2 cores; later runs reuse it)"
 else
   targets=(kube-apiserver kube-controller-manager kubectl etcd nats-server)
   log "building ${#targets[@]} binaries into $bin (first build takes 10-20 minutes on 2 cores; later runs reuse it)"

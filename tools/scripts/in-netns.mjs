@@ -2,7 +2,7 @@
 // Runs a command inside a network namespace of its own, for the traffic suite
 // and the traffic benchmark (real HTTP through skipper to pods kwok runs):
 //
-//   node tools/scripts/in-netns.mjs -- <command> [args...]
+//   node tools/scripts/in-netns.mjs [--label 'traffic suite'] -- <command> [args...]
 //
 //   1. builds (or finds cached) the control plane, skipper and kwok, outside the
 //      namespace, where the Go module proxy is reachable, and passes their
@@ -19,8 +19,11 @@ import { spawnSync } from 'node:child_process';
 const NODE_IP_CIDR = '10.77.0.1/24';
 const split = process.argv.indexOf('--');
 const command = split === -1 ? [] : process.argv.slice(split + 1);
+const own = split === -1 ? process.argv.slice(2) : process.argv.slice(2, split);
+// What the skip line names: `--label <what>`.
+const label = own[0] === '--label' && own[1] ? own[1] : command.join(' ');
 if (command.length === 0) {
-  console.error('usage: node tools/scripts/in-netns.mjs -- <command> [args...]');
+  console.error("usage: node tools/scripts/in-netns.mjs [--label 'traffic suite'] -- <command> [args...]");
   process.exit(2);
 }
 
@@ -39,7 +42,7 @@ function unsupported() {
 const why = unsupported();
 if (why) {
   if (process.env.EKSPOSE_TRAFFIC_IF_SUPPORTED === '1') {
-    console.log(`==> skipped: ${command.join(' ').includes('bench') ? 'traffic benchmark' : 'traffic suite'} (${why})`);
+    console.log(`==> skipped: ${label} (${why})`);
     process.exit(0);
   }
   console.error(`in-netns: ${why}`);
