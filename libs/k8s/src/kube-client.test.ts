@@ -46,6 +46,15 @@ describe('createKubeClients: connections', () => {
     assert.equal(handshakes, 1, `${handshakes} TLS handshakes for 11 requests`);
   });
 
+  it('clients made again from the same config share its connections', async () => {
+    handshakes = 0;
+    const first = createKubeClients(kc);
+    const second = createKubeClients(kc);
+    await first.core.listNamespacedService({ namespace: 'shop' });
+    await second.core.listNamespacedService({ namespace: 'shop' });
+    assert.equal(handshakes, 0, 'the connection of the tests above is still open and reused');
+  });
+
   it('opens at most as many connections as requests in flight', async () => {
     handshakes = 0;
     const clients = createKubeClients(kc);

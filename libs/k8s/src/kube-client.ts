@@ -49,6 +49,8 @@ export function loadKubeConfig(): KubeConfig {
   return kc;
 }
 
+const reusing = new WeakSet<KubeConfig>();
+
 /** How many distinct TLS identities (a rotated client certificate makes a new one) keep their connections. */
 const MAX_AGENTS = 4;
 
@@ -65,6 +67,9 @@ const bytesOf = (value: unknown): Buffer =>
  * per request by client-node. Proxies keep client-node's own agents.
  */
 export function reuseConnections(config: KubeConfig): KubeConfig {
+  // Once per config: every client made from it shares the agents (createKubeClients may be called again on it).
+  if (reusing.has(config)) return config;
+  reusing.add(config);
   const agents = new Map<string, Agent>();
   const perRequest = config.applySecurityAuthentication.bind(config);
   config.applySecurityAuthentication = async (context) => {
