@@ -41,7 +41,7 @@ import {
 } from '@ekspose/testing';
 import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';
-import { APPS, type AppName as App, leaseName } from './support/test-env';
+import { APPS, type AppName as App, leaseName, occurrences } from './support/test-env';
 
 const ROOT = workspaceRoot();
 const SAMPLES_NAMESPACE = 'ekspose-samples';
@@ -505,7 +505,7 @@ describe('the controllers with only these grants', () => {
       });
       // deployment-controller: patch the repeated Warning, delete what a deleted Deployment owned.
       await kubectl(['-n', SAMPLES_NAMESPACE, 'annotate', 'deployment', 'invalid-port', 'poke=1']);
-      await eventually(async () => (await events('InvalidSpec')).some((e) => (e.count ?? 1) > 1), { what: 'Warning Event count patched' });
+      await eventually(async () => (await events('InvalidSpec')).some((e) => occurrences(e) > 1), { what: 'Warning Event series patched' });
       await kubectl(['-n', SAMPLES_NAMESPACE, 'delete', 'deployment', 'plain']);
       await eventually(async () => (await svc('plain')) === undefined, { what: 'Service plain deleted with its Deployment' });
 

@@ -16,7 +16,7 @@ import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig, loadAllYaml } from
 import { type KubeClients, createKubeClients, describeError, mergePatchOptions, statusCodeOf } from '@ekspose/k8s';
 import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';
-import { APPS, type AppName, type ControllerProcess, DOMAIN, TestEnv, leaseName } from './support/test-env';
+import { APPS, type AppName, type ControllerProcess, DOMAIN, TestEnv, leaseName, occurrences } from './support/test-env';
 
 /** Where the controllers' work is shown. */
 const APP_NS = 'rbac-app';
@@ -158,7 +158,7 @@ describe('each controller, signed in with only its ServiceAccount token', () => 
     assert.equal(patchedIng.metadata?.uid, ing.metadata?.uid, 'patched, not recreated');
   });
 
-  it('deployment-controller: a Warning Event for an invalid port, and the same warning again patches its count', async () => {
+  it('deployment-controller: a Warning Event for an invalid port, and the same warning again patches its series', async () => {
     await env.createDeployment(APP_NS, 'bad-port', { labels: { port: 'abc' } });
     const first = await eventually(async () => (await events(APP_NS, 'bad-port', 'InvalidSpec'))[0], {
       what: 'InvalidSpec Event (create)',
@@ -166,8 +166,10 @@ describe('each controller, signed in with only its ServiceAccount token', () => 
       throw new Error(`${err.message}\n${logs()}`);
     });
     assert.equal(first.type, 'Warning');
-    assert.equal(first.count, 1);
+    assert.equal(occurrences(first), 1);
+    assert.equal(first.series, undefined, 'a first occurrence has no series');
     assert.equal(first.reportingComponent, 'ekspose-deployment-controller');
+    assert.equal(first.action, 'Validate');
     // A new resourceVersion with the same problem: reported again, the recorder aggregates it into the existing Event.
     await env.clients.apps.patchNamespacedDeployment(
       { namespace: APP_NS, name: 'bad-port', body: { metadata: { annotations: { 'example.com/poke': '1' } } } },
@@ -176,14 +178,25 @@ describe('each controller, signed in with only its ServiceAccount token', () => 
     const again = await eventually(
       async () => {
         const found = await events(APP_NS, 'bad-port', 'InvalidSpec');
-        return found.length === 1 && found[0]?.count === 2 ? found[0] : undefined;
+        return found.length === 1 && found[0] && occurrences(found[0]) === 2 ? found[0] : undefined;
       },
-      { what: 'the InvalidSpec Event patched to count 2' },
+      { what: 'the InvalidSpec Event patched to series count 2' },
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${logs()}`);
     });
     assert.equal(again.metadata?.name, first.metadata?.name, 'the same Event, patched');
     assert.equal(await env.getService(APP_NS, 'bad-port'), undefined);
+
+    // The same Event through the API it was written with, and as users read it.
+    const v1 = await env.clients.events.readNamespacedEvent({ namespace: APP_NS, name: first.metadata?.name ?? '' });
+    assert.equal(v1.regarding?.uid, first.involvedObject.uid);
+    assert.equal(v1.reportingController, 'ekspose-deployment-controller');
+    assert.equal(v1.series?.count, 2);
+    assert.match(v1.note ?? '', /port "abc": must be an integer/);
+    const described = await kubectl(['-n', APP_NS, 'describe', 'deployment', 'bad-port']);
+    assert.match(described, /Warning\s+InvalidSpec\s+.*\(x2 over .*\)\s+ekspose-deployment-controller\s+not exposed: port "abc"/);
+    const listed = await kubectl(['-n', APP_NS, 'events', '--for', 'deployment/bad-port']);
+    assert.match(listed, /Warning\s+InvalidSpec\s+Deployment\/bad-port\s+not exposed: port "abc"/);
   });
 
   it('service-controller and ingress-controller: create a Service and an Ingress deleted by hand, with their Events', async () => {

@@ -28,3 +28,34 @@ export const ExposeReason = {
   Exposed: 'Exposed',
 } as const;
 export type ExposeReason = (typeof ExposeReason)[keyof typeof ExposeReason];
+
+/**
+ * The events.k8s.io/v1 `action` of each reason: what ekspose did, or tried to
+ * do, regarding the Deployment (the reason says why or how it went).
+ */
+export const ExposeAction: Record<ExposeReason, string> = {
+  InvalidSpec: 'Validate',
+  ServiceConflict: 'Claim',
+  IngressConflict: 'Claim',
+  HTTPRouteConflict: 'Claim',
+  HostConflict: 'Claim',
+  IngressDeleted: 'Delete',
+  HTTPRouteDeleted: 'Delete',
+  ServiceRefused: 'Apply',
+  IngressRefused: 'Apply',
+  HTTPRouteRefused: 'Apply',
+  ServiceCreated: 'Create',
+  IngressCreated: 'Create',
+  HTTPRouteCreated: 'Create',
+  ServiceRecreated: 'Recreate',
+  IngressRecreated: 'Recreate',
+  HTTPRouteRecreated: 'Recreate',
+  GatewayAPIUnavailable: 'Expose',
+  RouteNotAccepted: 'Expose',
+  Exposed: 'Expose',
+};
+
+/** The action of a reason; a reason outside the list (none should be) acts as itself. */
+export function exposeActionOf(reason: string): string {
+  return (ExposeAction as Record<string, string>)[reason] ?? reason;
+}

@@ -25,6 +25,7 @@ import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents 
 import type { RouteObject } from './host-conflict';
 import { isKeyWatched } from './keys';
 import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer } from './owned-kinds';
+import { exposeActionOf } from './event-reasons';
 import { RecreationReconciler } from './recreation-reconciler';
 import { SETTINGS, type Settings } from './settings';
 
@@ -60,7 +61,7 @@ function wire(name: string, summary: string): Wiring {
   const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
   // The event routing drops keys outside the watched namespaces before they are noted or enqueued.
   const watched = (key: string) => isKeyWatched(key, settings);
-  const recorder = controllerEventRecorder({ core: boot.clients.core, controller: name, identity: settings.identity, log, metrics: boot.metrics });
+  const recorder = controllerEventRecorder({ events: boot.clients.events, actionOf: exposeActionOf, controller: name, identity: settings.identity, log, metrics: boot.metrics });
   return { name, boot, bus, recorder, queue, watched, enqueue: (key) => queue.add(key) };
 }
 

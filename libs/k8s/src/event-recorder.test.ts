@@ -1,20 +1,23 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import type { CoreV1Event } from '@kubernetes/client-node';
+import type { EventsV1Event } from '@kubernetes/client-node';
 import { ManualClock } from './manual-clock';
 import { EventRecorder, type EventRecorderOptions, eventName } from './event-recorder';
 
 interface CreateCall {
   namespace: string;
-  body: CoreV1Event;
+  body: EventsV1Event;
 }
 interface PatchCall {
   name: string;
   namespace: string;
-  body: { count: number; lastTimestamp: string };
+  body: { series: { count: number; lastObservedTime: string } };
   contentType: string | undefined;
 }
+
+/** What goes on the wire: MicroTime fields must carry six fractional digits or the API server rejects them. */
+const wire = <T>(value: T): unknown => JSON.parse(JSON.stringify(value));
 
 /** The Content-Type the client would send, read from the options passed to a patch call. */
 function contentTypeOf(options: unknown): string | undefined {
@@ -24,45 +27,46 @@ function contentTypeOf(options: unknown): string | undefined {
   return headers['Content-Type'];
 }
 
-/** A fake CoreV1Api: records calls; the test queues errors for the next create/patch calls. */
+/** A fake EventsV1Api: records calls (as sent on the wire); the test queues errors for the next create/patch calls. */
 function fakeCore() {
   const creates: CreateCall[] = [];
   const patches: PatchCall[] = [];
   const createErrors: unknown[] = [];
   const patchErrors: unknown[] = [];
   const core = {
-    createNamespacedEvent: async (params: { namespace: string; body: CoreV1Event }) => {
-      creates.push(structuredClone(params));
+    createNamespacedEvent: async (params: { namespace: string; body: EventsV1Event }) => {
+      creates.push(wire(params) as CreateCall);
       const err = createErrors.shift();
       if (err) throw err;
       return params.body;
     },
     patchNamespacedEvent: async (params: { name: string; namespace: string; body: PatchCall['body'] }, options?: unknown) => {
-      patches.push({ ...structuredClone(params), contentType: contentTypeOf(options) });
+      patches.push({ ...(wire(params) as PatchCall), contentType: contentTypeOf(options) });
       const err = patchErrors.shift();
       if (err) throw err;
-      return {} as CoreV1Event;
+      return {} as EventsV1Event;
     },
   };
-  return { core: core as unknown as EventRecorderOptions['core'], creates, patches, createErrors, patchErrors };
+  return { core: core as unknown as EventRecorderOptions['events'], creates, patches, createErrors, patchErrors };
 }
 
-type CreateEvent = EventRecorderOptions['core']['createNamespacedEvent'];
+type CreateEvent = EventRecorderOptions['events']['createNamespacedEvent'];
 
 /** `aroundCreate` wraps the fake API's create, to hold or count the writes. */
 function setup(opts: Partial<EventRecorderOptions> = {}, aroundCreate?: (create: CreateEvent, req: Parameters<CreateEvent>[0]) => ReturnType<CreateEvent>) {
   const api = fakeCore();
   if (aroundCreate) {
     const create = api.core.createNamespacedEvent.bind(api.core);
-    api.core = { ...api.core, createNamespacedEvent: (req: Parameters<CreateEvent>[0]) => aroundCreate(create, req) } as EventRecorderOptions['core'];
+    api.core = { ...api.core, createNamespacedEvent: (req: Parameters<CreateEvent>[0]) => aroundCreate(create, req) } as EventRecorderOptions['events'];
   }
   const clock = new ManualClock({ start: Date.UTC(2025, 4, 1, 12, 0, 0) });
   const logs: Array<Record<string, unknown>> = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const writes: string[] = [];
   const recorder = new EventRecorder({
-    core: api.core,
+    events: api.core,
     component: 'ekspose-deployment-controller',
+    actionOf: (reason) => (reason === 'InvalidSpec' ? 'Validate' : 'Expose'),
     instance: 'pod-1',
     log,
     clock,
@@ -84,29 +88,26 @@ describe('eventName', () => {
 });
 
 describe('EventRecorder', () => {
-  it('the first record creates a core/v1 Event on the Deployment', async () => {
+  it('the first record creates an events.k8s.io/v1 Event regarding the Deployment, eventTime in microseconds', async () => {
     const t = setup();
-    const now = new Date(t.clock.now());
     t.recorder.warning(dep, 'InvalidSpec', 'label port: "abc" must be an integer');
     await t.recorder.flush();
     assert.equal(t.creates.length, 1);
     assert.equal(t.patches.length, 0);
     const [{ namespace, body }] = t.creates as [CreateCall];
     assert.equal(namespace, 'shop');
-    assert.match(body.metadata.name ?? '', /^web\.[0-9a-f]+$/);
+    assert.match(body.metadata?.name ?? '', /^web\.[0-9a-f]+$/);
     assert.deepEqual(
       { ...body, metadata: { ...body.metadata, name: undefined } },
       {
         metadata: { name: undefined, namespace: 'shop' },
-        involvedObject: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'shop', uid: 'uid-1', resourceVersion: '7' },
+        eventTime: '2025-05-01T12:00:00.000000Z',
+        regarding: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'shop', uid: 'uid-1', resourceVersion: '7' },
         type: 'Warning',
         reason: 'InvalidSpec',
-        message: 'label port: "abc" must be an integer',
-        count: 1,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        source: { component: 'ekspose-deployment-controller' },
-        reportingComponent: 'ekspose-deployment-controller',
+        action: 'Validate',
+        note: 'label port: "abc" must be an integer',
+        reportingController: 'ekspose-deployment-controller',
         reportingInstance: 'pod-1',
       },
     );
@@ -121,11 +122,11 @@ describe('EventRecorder', () => {
     assert.equal(t.creates[0]?.body.reason, 'ServiceRecreated');
   });
 
-  it('the same event again bumps count on the existing Event with a merge patch instead of creating one', async () => {
+  it('the same event again patches the series (count, lastObservedTime) of the existing Event instead of creating one', async () => {
     const t = setup();
     t.recorder.warning(dep, 'HostConflict', 'host taken');
     await t.recorder.flush();
-    const name = t.creates[0]?.body.metadata.name;
+    const name = t.creates[0]?.body.metadata?.name;
     assert.ok(name);
     t.clock.advance(5_000);
     t.recorder.warning(dep, 'HostConflict', 'host taken');
@@ -138,13 +139,13 @@ describe('EventRecorder', () => {
       {
         name,
         namespace: 'shop',
-        body: { count: 2, lastTimestamp: new Date(Date.UTC(2025, 4, 1, 12, 0, 5)).toISOString() },
+        body: { series: { count: 2, lastObservedTime: '2025-05-01T12:00:05.000000Z' } },
         contentType: 'application/merge-patch+json',
       },
       {
         name,
         namespace: 'shop',
-        body: { count: 3, lastTimestamp: new Date(Date.UTC(2025, 4, 1, 12, 0, 10)).toISOString() },
+        body: { series: { count: 3, lastObservedTime: '2025-05-01T12:00:10.000000Z' } },
         contentType: 'application/merge-patch+json',
       },
     ]);
@@ -178,13 +179,13 @@ describe('EventRecorder', () => {
     assert.equal(t.patches.length, 1);
     assert.equal(t.creates.length, 2);
     const fresh = (t.creates[1] as CreateCall).body;
-    assert.equal(fresh.count, 1);
-    assert.notEqual(fresh.metadata.name, t.creates[0]?.body.metadata.name);
+    assert.equal(fresh.series, undefined, 'a fresh Event has no series');
+    assert.notEqual(fresh.metadata?.name, t.creates[0]?.body.metadata?.name);
     t.recorder.warning(dep, 'InvalidSpec', 'bad');
     await t.recorder.flush();
     assert.equal(t.patches.length, 2);
-    assert.equal(t.patches[1]?.name, fresh.metadata.name);
-    assert.equal(t.patches[1]?.body.count, 2);
+    assert.equal(t.patches[1]?.name, fresh.metadata?.name);
+    assert.equal(t.patches[1]?.body.series.count, 2);
   });
 
   it('an API error on create is logged, not thrown', async () => {
@@ -220,13 +221,13 @@ describe('EventRecorder', () => {
     const t = setup();
     t.recorder.warning(dep, 'InvalidSpec', 'x'.repeat(5000));
     await t.recorder.flush();
-    const message = t.creates[0]?.body.message ?? '';
+    const message = t.creates[0]?.body.note ?? '';
     assert.equal(message.length, 1024);
     assert.ok(message.endsWith('...'));
     assert.ok(message.startsWith('x'.repeat(1021)));
     t.recorder.warning(dep, 'InvalidSpec', 'y'.repeat(1024));
     await t.recorder.flush();
-    assert.equal(t.creates[1]?.body.message, 'y'.repeat(1024), 'exactly 1024 is left alone');
+    assert.equal(t.creates[1]?.body.note, 'y'.repeat(1024), 'exactly 1024 is left alone');
   });
 
   it('forgets the oldest event beyond cacheSize', async () => {
@@ -240,7 +241,7 @@ describe('EventRecorder', () => {
     t.recorder.warning(dep, 'InvalidSpec', 'b');
     await t.recorder.flush();
     assert.deepEqual(
-      t.creates.map((c) => c.body.message),
+      t.creates.map((c) => c.body.note),
       ['a', 'b', 'c', 'b'],
     );
     assert.equal(t.patches.length, 1);
@@ -282,7 +283,7 @@ describe('EventRecorder', () => {
     assert.equal(most, 2);
     assert.equal(t.creates.length, 7);
     assert.equal(t.patches.length, 1);
-    assert.equal(t.patches[0]?.body.count, 2);
+    assert.equal(t.patches[0]?.body.series.count, 2);
   });
 
   it('a full queue drops the newest Events and says so, and keeps what it had', async () => {
@@ -290,7 +291,7 @@ describe('EventRecorder', () => {
     for (let i = 0; i < 10; i++) t.recorder.normal({ ...dep, uid: `uid-${i}`, name: `web-${i}` }, 'Exposed', 'x');
     await t.recorder.flush();
     // One in flight at once plus three queued were kept.
-    assert.deepEqual(t.creates.map((c) => c.body.involvedObject.name), ['web-0', 'web-1', 'web-2', 'web-3']);
+    assert.deepEqual(t.creates.map((c) => c.body.regarding?.name), ['web-0', 'web-1', 'web-2', 'web-3']);
     assert.ok(t.logs.some((l) => l.msg === 'event queue full; dropping events'));
   });
 });

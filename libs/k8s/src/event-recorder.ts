@@ -1,12 +1,16 @@
 // Kubernetes Events on the objects a controller acts for (what `kubectl
-// describe` shows). Best effort and asynchronous, like client-go's recorder:
+// describe` and `kubectl events` show), written through events.k8s.io/v1 as
+// client-go's events package and controller-runtime do: `regarding`, `note`,
+// `action`, `reportingController`/`reportingInstance`, and a `series` for
+// repeats. Best effort and asynchronous, like client-go's recorder:
 // recording queues the Event and returns, so a reconcile never waits for it
 // (an Event is a write of its own, and a worker blocked on it would not be
 // writing the objects); a few writers send the queue, a failure is logged, and
 // a full queue drops the newest Event with a warning. A repeat of the same
-// event bumps the count of the existing one instead of creating another; the
-// writes of one event are never sent concurrently, so a repeat finds the first.
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+// event patches the series (count, last observed) of the existing one instead
+// of creating another; the writes of one event are never sent concurrently, so
+// a repeat finds the first.
+import { type EventsV1Api, type EventsV1Event, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type Clock, realClock } from './clock';
 import { describeError, isNotFound } from './api-errors';
@@ -29,11 +33,13 @@ export interface InvolvedObject {
 export type EventReason = string;
 
 export interface EventRecorderOptions {
-  core: Pick<CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
-  /** e.g. `ekspose-deployment-controller`. */
+  events: Pick<EventsV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
+  /** `reportingController`, e.g. `ekspose-deployment-controller`. */
   component: string;
-  /** This replica, e.g. the Pod name. */
+  /** `reportingInstance`: this replica, e.g. the Pod name. */
   instance: string;
+  /** The Event's `action` (what was done or failed) for a reason; required by events.k8s.io/v1. Default: the reason. */
+  actionOf?: (reason: EventReason) => string;
   log: Logger;
   clock?: Clock;
   /** How many distinct events to remember for aggregation. */
@@ -51,6 +57,7 @@ interface Job {
   type: EventType;
   reason: EventReason;
   message: string;
+  at: number;
 }
 
 interface Seen {
@@ -98,7 +105,7 @@ export class EventRecorder {
       }
       return;
     }
-    this.queue.push({ key: `${obj.uid}\u0000${type}\u0000${reason}\u0000${msg}`, obj, type, reason, message: msg });
+    this.queue.push({ key: `${obj.uid}\u0000${type}\u0000${reason}\u0000${msg}`, obj, type, reason, message: msg, at: this.clock.now() });
     this.pump();
   }
 
@@ -129,18 +136,19 @@ export class EventRecorder {
     }
   }
 
-  private async write({ key, obj, type, reason, message: msg }: Job): Promise<void> {
-    const now = new Date(this.clock.now());
+  private async write({ key, obj, type, reason, message: msg, at }: Job): Promise<void> {
+    // When it happened, not when the queue got to it.
+    const now = new V1MicroTime(at);
     const previous = this.seen.get(key);
     try {
       if (previous) {
         previous.count++;
         try {
-          await this.opts.core.patchNamespacedEvent(
+          await this.opts.events.patchNamespacedEvent(
             {
               name: previous.name,
               namespace: previous.namespace,
-              body: { count: previous.count, lastTimestamp: now.toISOString() },
+              body: { series: { count: previous.count, lastObservedTime: now } },
             },
             mergePatchOptions(),
           );
@@ -152,9 +160,10 @@ export class EventRecorder {
           // The Event expired (events have a TTL): create a fresh one.
         }
       }
-      const body: CoreV1Event = {
-        metadata: { name: eventName(obj.name, now.getTime()), namespace: obj.namespace },
-        involvedObject: {
+      const body: EventsV1Event = {
+        metadata: { name: eventName(obj.name, at), namespace: obj.namespace },
+        eventTime: now,
+        regarding: {
           apiVersion: obj.apiVersion ?? 'apps/v1',
           kind: obj.kind ?? 'Deployment',
           name: obj.name,
@@ -164,17 +173,14 @@ export class EventRecorder {
         },
         type,
         reason,
-        message: msg,
-        count: 1,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        source: { component: this.opts.component },
-        reportingComponent: this.opts.component,
+        action: this.opts.actionOf?.(reason) ?? reason,
+        note: msg,
+        reportingController: this.opts.component,
         reportingInstance: this.opts.instance,
       };
-      const created = await this.opts.core.createNamespacedEvent({ namespace: obj.namespace, body });
+      const created = await this.opts.events.createNamespacedEvent({ namespace: obj.namespace, body });
       this.opts.onWrite?.('create');
-      this.remember(key, { name: created.metadata?.name ?? body.metadata.name!, namespace: obj.namespace, count: 1 });
+      this.remember(key, { name: created.metadata?.name ?? body.metadata!.name!, namespace: obj.namespace, count: 1 });
     } catch (err) {
       this.opts.log.warn({ err: describeError(err), reason, deployment: `${obj.namespace}/${obj.name}` }, 'could not record event');
     }
@@ -187,14 +193,16 @@ export class EventRecorder {
 
 /** The recorder every controller uses: component `ekspose-<controller>`, writes counted. */
 export function controllerEventRecorder(opts: {
-  core: EventRecorderOptions['core'];
+  events: EventRecorderOptions['events'];
   controller: string;
   identity: string;
   log: Logger;
   metrics: { objectWritten(kind: 'event', action: 'create' | 'patch'): void };
+  actionOf?: EventRecorderOptions['actionOf'];
 }): EventRecorder {
   return new EventRecorder({
-    core: opts.core,
+    events: opts.events,
+    actionOf: opts.actionOf,
     component: `ekspose-${opts.controller}`,
     instance: opts.identity,
     log: opts.log,

@@ -4,6 +4,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  EventsV1Api,
   KubeConfig,
   NetworkingV1Api,
   PatchStrategy,
@@ -23,6 +24,8 @@ export interface KubeClients {
   core: CoreV1Api;
   networking: NetworkingV1Api;
   coordination: CoordinationV1Api;
+  /** events.k8s.io/v1: the Events ekspose records. */
+  events: EventsV1Api;
   /** Custom resources (the Gateway API's HTTPRoutes). */
   custom: CustomObjectsApi;
 }
@@ -107,6 +110,7 @@ export function createKubeClients(config: KubeConfig): KubeClients {
     core: config.makeApiClient(CoreV1Api),
     networking: config.makeApiClient(NetworkingV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
+    events: config.makeApiClient(EventsV1Api),
     custom: config.makeApiClient(CustomObjectsApi),
   };
 }

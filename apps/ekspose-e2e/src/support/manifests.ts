@@ -24,13 +24,13 @@ export const DESIGN_RBAC: Record<AppName, Record<string, string[]>> = {
     '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     'gateway.networking.k8s.io/httproutes': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    '/events': ['create', 'patch'],
+    'events.k8s.io/events': ['create', 'patch'],
     ...METRICS_AUTH,
   },
   'service-controller': {
     'apps/deployments': ['get', 'list', 'watch'],
     '/services': ['get', 'list', 'watch', 'create'],
-    '/events': ['create', 'patch'],
+    'events.k8s.io/events': ['create', 'patch'],
     ...METRICS_AUTH,
   },
   'ingress-controller': {
@@ -38,7 +38,7 @@ export const DESIGN_RBAC: Record<AppName, Record<string, string[]>> = {
     '/services': ['get', 'list', 'watch'],
     'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
     'gateway.networking.k8s.io/httproutes': ['get', 'list', 'watch', 'create'],
-    '/events': ['create', 'patch'],
+    'events.k8s.io/events': ['create', 'patch'],
     ...METRICS_AUTH,
   },
 };

@@ -192,7 +192,7 @@ export class TestEnv {
     await this.clients.networking.deleteNamespacedIngress({ namespace, name });
   }
 
-  /** Events about the Deployment `name` in `namespace`. */
+  /** Events about the Deployment `name` in `namespace`, read through core/v1 (as `kubectl describe` does). */
   async eventsFor(namespace: string, name: string): Promise<CoreV1Event[]> {
     const list = await this.clients.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
     return list.items;
@@ -339,4 +339,12 @@ async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
     if (statusCodeOf(err) === 404) return undefined;
     throw err;
   }
+}
+
+/**
+ * How many times an Event happened: ekspose writes events.k8s.io/v1 Events, so
+ * a repeat is `series.count`; the core/v1 `count` is what older recorders set.
+ */
+export function occurrences(event: { series?: { count?: number }; count?: number }): number {
+  return event.series?.count ?? (event.count || 1);
 }
