@@ -4,8 +4,8 @@
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { type SettingsGroup, formatSettingsHelp } from '@ekspose/labels';
-import type { ProcessSettings } from './process-settings';
+import { type Env, type SettingsGroup, formatSettingsHelp, parseFlags } from '@ekspose/labels';
+import { PROCESS_COMPOSITE_FLAGS, type ProcessSettings } from './process-settings';
 import { type KubeClients, createKubeClients, loadKubeConfig } from './kube-client';
 import { createLogger } from './logger';
 import { type ControllerMetrics, createControllerMetrics } from './metrics';
@@ -14,7 +14,7 @@ export type Startup<S> =
   | { kind: 'help'; text: string }
   | { kind: 'version'; text: string }
   | { kind: 'invalid'; text: string }
-  | { kind: 'run'; settings: S };
+  | { kind: 'run'; settings: S; env: Env };
 
 export interface StartupInput<S> {
   /** Every setting the app reads: the process settings and the product's own, combined. */
@@ -29,23 +29,29 @@ export interface StartupInput<S> {
 }
 
 export function resolveStartup<S>(input: StartupInput<S>): Startup<S> {
-  const { name, argv } = input;
-  if (argv.includes('--help') || argv.includes('-h')) {
-    return { kind: 'help', text: formatSettingsHelp(name, input.summary, input.settings.help) };
+  const { name } = input;
+  const help = input.settings.help;
+  const flags = parseFlags(input.argv, help, PROCESS_COMPOSITE_FLAGS);
+  if (flags.help) return { kind: 'help', text: formatSettingsHelp(name, input.summary, help, PROCESS_COMPOSITE_FLAGS) };
+  if (flags.version) return { kind: 'version', text: `${name} ${input.version}` };
+  if (flags.problems.length > 0) {
+    return { kind: 'invalid', text: `${name}: ${flags.problems.join('; ')}\nRun '${name} --help' for every flag and its default.` };
   }
-  if (argv.includes('--version')) return { kind: 'version', text: `${name} ${input.version}` };
-  const unknown = argv.filter((a) => a !== '--');
-  if (unknown.length > 0) {
-    return { kind: 'invalid', text: `${name}: unknown argument(s): ${unknown.join(' ')}\nRun '${name} --help' for usage.` };
-  }
-  const loaded = input.settings.load(input.env, { hostname: input.hostname, pid: input.pid });
+  // Flags win over the environment.
+  const env = { ...input.env, ...flags.env };
+  const loaded = input.settings.load(env, { hostname: input.hostname, pid: input.pid });
   if (!loaded.ok) {
+    // A problem names what the user typed: the flag when a flag set it.
+    const problems = loaded.problems.map((p) => {
+      const key = Object.keys(flags.source).find((k) => p.startsWith(`${k}=`));
+      return key === undefined ? p : `${flags.source[key]}${p.slice(p.indexOf(':'))}`;
+    });
     return {
       kind: 'invalid',
-      text: `${name}: invalid settings (${loaded.problems.length}):\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\nRun '${name} --help' for every setting and its default.`,
+      text: `${name}: invalid settings (${problems.length}):\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun '${name} --help' for every setting and its default.`,
     };
   }
-  return { kind: 'run', settings: loaded.settings };
+  return { kind: 'run', settings: loaded.settings, env: flags.env };
 }
 
 export interface Bootstrapped<S extends ProcessSettings = ProcessSettings> {
@@ -87,6 +93,8 @@ export function bootstrap<S extends ProcessSettings>(opts: BootstrapOptions<S>):
     process.exit(1);
   }
   const settings = startup.settings;
+  // What the flags set is the environment from here on (KUBECONFIG for the client, above all).
+  for (const [key, value] of Object.entries(startup.env)) process.env[key] = value;
   const log = createLogger(opts.name, settings.logLevel);
   let clients: KubeClients;
   try {

@@ -4,6 +4,7 @@
 // Deployment-side settings are libs/labels' (settings.ts).
 import { z } from 'zod';
 import {
+  type CompositeFlag,
   type Env,
   type ProcessFacts,
   type SettingHelp,
@@ -209,6 +210,32 @@ export const PROCESS_SETTINGS_HELP: readonly SettingHelp[] = [
     env: 'EKSPOSE_LEASE_RETRY_PERIOD_SECONDS',
     default: String(DEFAULT_LEASE_RETRY_PERIOD_SECONDS),
     description: 'Time between attempts to acquire or renew the lease; must be less than the renew deadline.',
+  },
+];
+
+/** `[host]:port`, `host:port` or `:port` (all interfaces), as kubebuilder's bind-address flags take them. */
+function hostPort(portVar: string): CompositeFlag['expand'] {
+  return (value) => {
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(value.trim());
+    if (!m) return bad('expected [host]:port, e.g. :8443 or 127.0.0.1:8443');
+    const host = m[1] ?? m[2] ?? '';
+    return ok({ [portVar]: m[3], ...(host === '' ? {} : { EKSPOSE_BIND_ADDRESS: host }) });
+  };
+}
+
+/** kubebuilder's names for the two servers' addresses; both servers share one bind address. */
+export const PROCESS_COMPOSITE_FLAGS: readonly CompositeFlag[] = [
+  {
+    flag: '--metrics-bind-address',
+    value: '[host]:port',
+    description: 'Sets --metrics-port, and --bind-address when a host is given (kubebuilder\'s flag).',
+    expand: hostPort('EKSPOSE_METRICS_PORT'),
+  },
+  {
+    flag: '--health-probe-bind-address',
+    value: '[host]:port',
+    description: 'Sets --health-port, and --bind-address when a host is given (kubebuilder\'s flag).',
+    expand: hostPort('EKSPOSE_HEALTH_PORT'),
   },
 ];
 

@@ -44,7 +44,7 @@ describe('settings groups', () => {
   it('--help lists every var with its default, and which ones take "" as a value', () => {
     const text = formatSettingsHelp('x-controller', 'does x', combineSettings(exposeSettings, portGroup).help);
     assert.match(text, /^x-controller: does x/);
-    assert.ok(text.includes('  PORT  (default: 80)'));
-    assert.ok(text.includes('except for EKSPOSE_SKIP_NAMESPACES'));
+    assert.ok(text.includes('  --port, PORT  (default: 80)'));
+    assert.ok(text.includes('except EKSPOSE_SKIP_NAMESPACES'));
   });
 });

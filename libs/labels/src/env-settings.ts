@@ -88,6 +88,8 @@ export function redactUrlCredentials(url: string): string {
 
 export interface SettingHelp {
   env: string;
+  /** The command-line flag; default: the env var without `EKSPOSE_`, lower case, `_` as `-` (EKSPOSE_WORKERS: --workers). */
+  flag?: string;
   default: string;
   description: string;
   /** Shown with its credentials hidden in problems. */
@@ -136,20 +138,116 @@ export function combineSettings<A, B>(a: SettingsGroup<A>, b: SettingsGroup<B>):
   };
 }
 
-/** The `--help` text: what the app is and every setting with its default. */
-export function formatSettingsHelp(appName: string, summary: string, help: readonly SettingHelp[]): string {
+/** The flag of a setting: its own, or the env var without `EKSPOSE_`, lower case, words joined by `-`. */
+export function flagOf(setting: Pick<SettingHelp, 'env' | 'flag'>): string {
+  return setting.flag ?? `--${setting.env.replace(/^EKSPOSE_/, '').toLowerCase().replaceAll('_', '-')}`;
+}
+
+/** A flag that sets other settings from one value (kubebuilder's `--metrics-bind-address :8443`). */
+export interface CompositeFlag {
+  flag: string;
+  value: string;
+  description: string;
+  /** The env vars it sets, or why the value is wrong. */
+  expand(value: string): Parsed<Env>;
+}
+
+export interface ParsedFlags {
+  /** The env vars the flags set: laid over the environment, so flags win. */
+  env: Env;
+  /** Env var → the flag (as given) that set it, so a problem can name what the user typed. */
+  source: Record<string, string>;
+  problems: string[];
+  help: boolean;
+  version: boolean;
+}
+
+const BOOLEAN_DEFAULTS = new Set(['true', 'false']);
+
+/**
+ * The command line, read as kubebuilder's controllers read theirs: `--flag=value`
+ * or `--flag value`; a boolean setting alone (`--leader-elect`) means true.
+ * Every setting of `help` is a flag; `composite` adds flags that set several.
+ */
+export function parseFlags(argv: readonly string[], help: readonly SettingHelp[], composite: readonly CompositeFlag[] = []): ParsedFlags {
+  const out: ParsedFlags = { env: {}, source: {}, problems: [], help: false, version: false };
+  const byFlag = new Map(help.map((h) => [flagOf(h), h]));
+  const set = (key: string, value: string, given: string) => {
+    if (out.source[key] !== undefined && out.env[key] !== value) {
+      out.problems.push(`${given} sets ${key} to ${JSON.stringify(value)}, but ${out.source[key]} already set it to ${JSON.stringify(out.env[key])}`);
+      return;
+    }
+    out.env[key] = value;
+    out.source[key] = given;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') continue;
+    if (arg === '--help' || arg === '-h') {
+      out.help = true;
+      continue;
+    }
+    if (arg === '--version') {
+      out.version = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    const setting = byFlag.get(name);
+    const multi = composite.find((c) => c.flag === name);
+    if (!name.startsWith('--') || (!setting && !multi)) {
+      out.problems.push(`unknown argument ${JSON.stringify(arg)}`);
+      continue;
+    }
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (setting && BOOLEAN_DEFAULTS.has(setting.default) && (next === undefined || next.startsWith('--') || !/^(true|false|1|0)$/i.test(next))) {
+        value = 'true';
+      } else if (next === undefined || next.startsWith('--')) {
+        out.problems.push(`${name} needs a value (${name}=<value> or ${name} <value>)`);
+        continue;
+      } else {
+        value = next;
+        i++;
+      }
+    }
+    if (setting) {
+      set(setting.env, value, `${name}=${setting.secretUrl ? redactUrlCredentials(value) : value}`);
+      continue;
+    }
+    const expanded = multi!.expand(value);
+    if (!expanded.ok) {
+      out.problems.push(`${name}=${JSON.stringify(value)}: ${expanded.reason}`);
+      continue;
+    }
+    for (const [key, v] of Object.entries(expanded.value)) if (v !== undefined) set(key, v, `${name}=${value}`);
+  }
+  return out;
+}
+
+/** The `--help` text: what the app is and every setting, as a flag and as an env var, with its default. */
+export function formatSettingsHelp(appName: string, summary: string, help: readonly SettingHelp[], composite: readonly CompositeFlag[] = []): string {
   const lines = [
     `${appName}: ${summary}`,
     '',
-    `Usage: ${appName} [--help | --version]`,
+    `Usage: ${appName} [flags]`,
     '',
-    'Settings are read from environment variables (an empty value counts as unset,',
-    `except for ${help.filter((h) => h.emptyIsValue).map((h) => h.env).join(', ') || 'none'}). Bad settings stop the start with every problem listed.`,
+    'Every setting is a flag and an environment variable; a flag wins over the variable.',
+    'Flags take --flag=value or --flag value; a true/false flag alone means true.',
+    `An empty variable counts as unset, except ${help.filter((h) => h.emptyIsValue).map((h) => h.env).join(', ') || 'none'}. Bad settings stop the start with every problem listed.`,
+    '',
+    '  -h, --help  this text',
+    '  --version   the version',
     '',
   ];
   for (const setting of help) {
-    lines.push(`  ${setting.env}  (default: ${setting.default})`);
+    lines.push(`  ${flagOf(setting)}, ${setting.env}  (default: ${setting.default})`);
     lines.push(`      ${setting.description}`);
+  }
+  for (const flag of composite) {
+    lines.push(`  ${flag.flag}=${flag.value}`);
+    lines.push(`      ${flag.description}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -29,7 +29,17 @@ export function describeAppCommandLine(APP: string, envVars: readonly string[]):
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, new RegExp(`^${APP}: `));
       assert.ok(envVars.length > 10, 'the app reads its settings from the environment');
-      for (const name of envVars) assert.match(run.stdout, new RegExp(`\\b${name}\\b.*\\(default: `), name);
+      for (const name of envVars) assert.match(run.stdout, new RegExp(`  --[a-z-]+, ${name}  \\(default: `), `${name} and its flag`);
+      for (const flag of ['--kubeconfig', '--leader-elect', '--metrics-bind-address', '--health-probe-bind-address']) assert.ok(run.stdout.includes(`  ${flag}`), flag);
+    });
+
+    it('a flag wins over its environment variable, and a bad one is named as typed', async () => {
+      const run = await runAppMain(APP, ['--kubeconfig', '/nonexistent/from-flag'], { KUBECONFIG: '/nonexistent/from-env' });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /cannot load the kubeconfig \(KUBECONFIG=\/nonexistent\/from-flag\)/);
+      const bad = await runAppMain(APP, ['--workers=zero'], { EKSPOSE_WORKERS: '2' });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /--workers=zero: expected an integer/);
     });
 
     it('--version exits 0 and names the app', async () => {
