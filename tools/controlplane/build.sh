@@ -2,7 +2,8 @@
 # Builds the local control plane: etcd, kube-apiserver, kube-controller-manager,
 # kubectl and nats-server, from the Go modules pinned in this folder; with
 # `traffic`, the traffic suite's skipper (an ingress proxy) and kwok (a fake
-# kubelet) instead, which nothing else needs.
+# kubelet) instead, which nothing else needs; with `ops`, helm, promtool and the
+# Prometheus Operator CRDs the chart and monitoring tests use.
 #
 # The binaries go to a per-user cache outside the checkout, keyed by a hash of
 # the pinned modules and the Go version, so a fresh clone (which is what CI
@@ -10,6 +11,7 @@
 #
 #   tools/controlplane/build.sh          build if needed, print the bin folder last
 #   tools/controlplane/build.sh traffic  the same for skipper and kwok (+ kwok's stages)
+#   tools/controlplane/build.sh ops      the same for helm and promtool (+ monitoring CRDs)
 #   EKSPOSE_CACHE_DIR=/x build.sh        use another cache root
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,7 +29,8 @@ set_name="${1:-controlplane}"
 case "$set_name" in
   controlplane) modules=(. nats); version="$K8S_VERSION"; extra=("$here/cmd/etcd/main.go") ;;
   traffic)      modules=(skipper kwok); version="skipper-${SKIPPER_VERSION}"; extra=() ;;
-  *) log "error: unknown set '$set_name' (controlplane or traffic)"; exit 2 ;;
+  ops)          modules=(helm prometheus); version="helm-${HELM_VERSION}"; extra=("$here/versions.env") ;;
+  *) log "error: unknown set '$set_name' (controlplane, traffic or ops)"; exit 2 ;;
 esac
 key=$( { go version; for m in "${modules[@]}"; do cat "$here/$m/go.mod" "$here/$m/go.sum"; done; cat "${extra[@]}" "$here/build.sh"; } | sha256sum | cut -c1-16)
 cache_root="${EKSPOSE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ekspose}"
@@ -47,6 +50,9 @@ for m in "${modules[@]}"; do
   fi
 done
 
+# Prometheus 3.x is tagged v0.3xx.y as a Go module: v0.316.0 is 3.16.0.
+prom_minor=${PROMETHEUS_VERSION#v0.}; prom_minor=${prom_minor%%.*}
+prom_version="${prom_minor:0:1}.$((10#${prom_minor:1})).${PROMETHEUS_VERSION##*.}"
 major=${K8S_VERSION#v}; major=${major%%.*}
 minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
 kv="k8s.io/component-base/version"
@@ -61,6 +67,9 @@ ldflags="-s -w${kflags}"
 if [ "$set_name" = traffic ]; then
   targets=(skipper kwok)
   log "building ${#targets[@]} binaries into $bin (first build takes about 5 minutes on 2 cores; later runs reuse it)"
+elif [ "$set_name" = ops ]; then
+  targets=(helm promtool monitoring-crds)
+  log "building helm and promtool into $bin (first build takes about 5 minutes on 2 cores; later runs reuse it)"
 else
   targets=(kube-apiserver kube-controller-manager kubectl etcd nats-server)
   log "building ${#targets[@]} binaries into $bin (first build takes 10-20 minutes on 2 cores; later runs reuse it)"
@@ -83,12 +92,28 @@ for t in "${targets[@]}"; do
         cat "$src/kustomize/stage/$f"
       done > "$bin/kwok-stages.yaml"
       ;;
+    helm)        (cd "$here/helm" && go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" -o "$bin/helm" helm.sh/helm/v3/cmd/helm) ;;
+    # Service discovery is what makes Prometheus big, and promtool's rule checks never use it.
+    promtool)    (cd "$here/prometheus" && go build -trimpath -tags remove_all_sd -ldflags "-s -w -X github.com/prometheus/common/version.Version=${prom_version}" -o "$bin/promtool" github.com/prometheus/prometheus/cmd/promtool) ;;
+    monitoring-crds)
+      # Only the two kinds ekspose ships objects of, from the operator's own module
+      # (fetched as source; nothing of it is built).
+      src=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+      mkdir -p "$bin/crds"
+      for kind in servicemonitors prometheusrules; do
+        cp "$src/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml" "$bin/crds/"
+      done
+      chmod -R u+w "$bin/crds"
+      ;;
     *)           (cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$bin/$t" "k8s.io/kubernetes/cmd/$t") ;;
   esac
   log "[$i/${#targets[@]}] $t done in $(( $(date +%s) - start ))s"
 done
 if [ "$set_name" = traffic ]; then
   "$bin/kwok" --version >&2 || true
+elif [ "$set_name" = ops ]; then
+  "$bin/helm" version --short >&2
+  "$bin/promtool" --version 2>&1 | head -1 >&2
 else
   "$bin/kube-apiserver" --version >&2
 fi

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'nats-server'] as const;
 /** The traffic suite's ingress proxy and fake kubelet (+ kwok's stages); `build.sh traffic` produces them. */
 export const TRAFFIC_BINARIES = ['skipper', 'kwok'] as const;
+/** The chart and monitoring tests' tools (+ the Prometheus Operator CRDs in crds/); `build.sh ops` produces them. */
+export const OPS_BINARIES = ['helm', 'promtool'] as const;
 
 export interface EnsureBinariesOptions {
   /** Receives build.sh's progress lines. Default: written to process.stderr. */
@@ -31,12 +33,13 @@ function missingBinaries(binDir: string, names: readonly string[]): string[] {
   });
 }
 
-type BinarySet = 'controlplane' | 'traffic';
+type BinarySet = 'controlplane' | 'traffic' | 'ops';
 
 /** Per set (an argument of build.sh): the programs it must hold, and the variable that points at ready-made ones. */
 const SETS: Record<BinarySet, { names: readonly string[]; override: string }> = {
   controlplane: { names: CONTROL_PLANE_BINARIES, override: 'EKSPOSE_BIN_DIR' },
   traffic: { names: TRAFFIC_BINARIES, override: 'EKSPOSE_TRAFFIC_BIN_DIR' },
+  ops: { names: OPS_BINARIES, override: 'EKSPOSE_OPS_BIN_DIR' },
 };
 
 /**
@@ -55,6 +58,15 @@ export function ensureBinaries(options: EnsureBinariesOptions = {}): Promise<str
  */
 export function ensureTrafficBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
   return ensureSet('traffic', options);
+}
+
+/**
+ * The folder holding helm, promtool and crds/ (the Prometheus Operator's
+ * ServiceMonitor and PrometheusRule CRDs), building them first when needed
+ * (`tools/controlplane/build.sh ops`). `EKSPOSE_OPS_BIN_DIR` points at ready-made ones.
+ */
+export function ensureOpsBinaries(options: EnsureBinariesOptions = {}): Promise<string> {
+  return ensureSet('ops', options);
 }
 
 async function ensureSet(set: BinarySet, options: EnsureBinariesOptions): Promise<string> {
