@@ -97,6 +97,7 @@ export class DeploymentReconciler {
 
     const parsed = parseExposeSpec(dep, this.opts.settings);
     if (parsed.kind === 'ignored') {
+      this.warnings.clear(key, 'invalid');
       this.opts.log.debug({ key, reason: parsed.reason }, 'deployment ignored');
       return DONE;
     }

@@ -28,7 +28,9 @@ export function isRefusal(err: unknown): boolean {
 export class DeploymentWarnings {
   private readonly ledger = new WarningLedger();
 
-  constructor(private readonly opts: DeploymentWarningsOptions) {}
+  constructor(private readonly opts: DeploymentWarningsOptions) {
+    opts.exposeMetrics.countInvalid(() => this.ledger.count('invalid'));
+  }
 
   /** Invalid labels or annotations: nothing is written until the user changes the Deployment. */
   async invalid(key: string, dep: V1Deployment, problems: Problem[]): Promise<void> {

@@ -24,6 +24,17 @@ describe('createExposeMetrics', () => {
     assert.ok(hasSample(page, 'ekspose_reconcile_total', sc), 'the runtime metrics share the registry');
   });
 
+  it('ekspose_invalid_deployments is read at each scrape from what the controller reports', async () => {
+    const registry = new Registry();
+    const m = createExposeMetrics(registry, 'deployment-controller');
+    let invalid = 3;
+    m.countInvalid(() => invalid);
+    const dc = { controller: 'deployment-controller' };
+    assert.equal(sampleSum(parsePrometheusText(await registry.metrics()), 'ekspose_invalid_deployments', dc), 3);
+    invalid = 0;
+    assert.equal(sampleSum(parsePrometheusText(await registry.metrics()), 'ekspose_invalid_deployments', dc), 0);
+  });
+
   it('a second controller on one registry reuses the counters', async () => {
     const registry = new Registry();
     createExposeMetrics(registry, 'a').conflict('service');

@@ -1,6 +1,6 @@
 // ekspose's own metrics, beside the runtime's (libs/k8s metrics.ts) on the
 // same registry and with the same `controller` label.
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { METRIC_PREFIX, counterFor } from '@ekspose/k8s';
 
 /** The lower-case kinds ekspose writes; also the metric label. */
@@ -14,6 +14,8 @@ export type Decision = 'recreate' | 'create' | 'cascade';
 export interface ExposeMetrics {
   /** key is the Deployment-side label/annotation that was invalid (bounded), not the object key. */
   invalidSpec(key: string): void;
+  /** Where the number of Deployments invalid right now is read from, at each scrape (the deployment-controller's Warnings). */
+  countInvalid(read: () => number): void;
   conflict(kind: ObjectKind | 'host'): void;
   decision(kind: ObjectKind, decision: Decision): void;
   /** A write the API server refused and the user has to act on (quota, IP range, webhook). */
@@ -38,7 +40,20 @@ export function createExposeMetrics(registry: Registry, controller: string): Exp
     'deployment.deleted records overruled because the live API shows the Deployment alive, by kind being decided.',
     ['kind'],
   );
+  let readInvalid: (() => number) | undefined;
+  if (!registry.getSingleMetric(`${METRIC_PREFIX}invalid_deployments`)) {
+    new Gauge({
+      name: `${METRIC_PREFIX}invalid_deployments`,
+      help: 'Deployments not exposed right now because a label or annotation is invalid (reported by the deployment-controller).',
+      labelNames: ['controller'],
+      registers: [registry],
+      collect() {
+        if (readInvalid) this.set({ controller }, readInvalid());
+      },
+    });
+  }
   return {
+    countInvalid: (read) => void (readInvalid = read),
     refused: (kind) => refusals.inc({ controller, kind }),
     contradicted: (kind) => contradictions.inc({ controller, kind }),
     invalidSpec: (key) => invalidSpec.inc({ controller, key }),

@@ -391,6 +391,7 @@ export function fakeMetrics() {
   const metrics = { objectWritten: (kind: string, action: string) => void written.push(`${action} ${kind}`) };
   const exposeMetrics: ExposeMetrics = {
     invalidSpec: () => undefined,
+    countInvalid: () => undefined,
     conflict: () => undefined,
     decision: (_kind, decision) => void decisions.push(decision),
     refused: () => undefined,

@@ -5,12 +5,17 @@ import { WarningLedger } from './warning-ledger';
 describe('WarningLedger', () => {
   it('reports a fingerprint once per key and topic, and again when it changes', () => {
     const ledger = new WarningLedger();
+    assert.equal(ledger.count('invalid'), 0);
     assert.equal(ledger.firstReport('ns/a', 'invalid', 'rev1'), true);
+    assert.equal(ledger.count('invalid'), 1);
     assert.equal(ledger.firstReport('ns/a', 'invalid', 'rev1'), false);
     assert.equal(ledger.firstReport('ns/a', 'host', 'rev1'), true, 'topics are independent');
     assert.equal(ledger.firstReport('ns/b', 'invalid', 'rev1'), true, 'keys are independent');
     assert.equal(ledger.firstReport('ns/a', 'invalid', 'rev2'), true);
     assert.equal(ledger.firstReport('ns/a', 'invalid', 'rev1'), true, 'only the last fingerprint is remembered');
+    assert.equal(ledger.count('invalid'), 2, 'ns/a and ns/b stand invalid');
+    ledger.clear('ns/b', 'invalid');
+    assert.equal(ledger.count('invalid'), 1);
   });
 
   it('clear makes one topic report again; forget drops the key', () => {

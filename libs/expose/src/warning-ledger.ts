@@ -32,6 +32,13 @@ export class WarningLedger {
     this.byKey.delete(key);
   }
 
+  /** Keys whose Warning on `topic` stands (not cleared): e.g. Deployments invalid right now. */
+  count(topic: WarningTopic): number {
+    let n = 0;
+    for (const topics of this.byKey.values()) if (topics.has(topic)) n++;
+    return n;
+  }
+
   /** Keys with at least one Warning remembered (bounded by the live Deployments with a problem). */
   get size(): number {
     return this.byKey.size;
