@@ -1,0 +1,257 @@
+// The monitoring component (manifests/monitoring) for real: its ServiceMonitors
+// and PrometheusRule accepted by an API server that has the Prometheus
+// Operator's CRDs, the rules checked by promtool, and each alert evaluated by
+// `promtool test rules` against series recorded from running controllers: a
+// healthy scrape, then one taken after the trouble each alert is about was
+// made to happen (an admission policy refusing Services, an invalid
+// Deployment, a Service deleted again and again, NATS stopped, a Lease held by
+// someone else).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { V1MicroTime, loadYaml } from '@kubernetes/client-node';
+import { type MetricsPage, ensureOpsBinaries, runCaptured } from '@ekspose/testing';
+import { MANIFESTS, MANIFESTS_NAMESPACE, kubectlOk } from './support/manifests';
+import { eventually } from './support/poll';
+import { type ControllerProcess, CONTROLLER_NAMESPACE, TestEnv, leaseName } from './support/test-env';
+
+const NS = 'monitoring-app';
+const FROZEN_NS = 'monitoring-frozen';
+/** How often the test pretends Prometheus scraped, and for how long. */
+const STEP_MINUTES = 1;
+const STEPS = 60;
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface PrometheusRule {
+  spec: { groups: Array<{ name: string; rules: AlertRule[] }> };
+}
+
+let env: TestEnv;
+let ops: string;
+let work: string;
+let procs: ControllerProcess[] = [];
+const rule = loadYaml<PrometheusRule>(readFileSync(join(MANIFESTS, 'monitoring', 'prometheusrule.yaml'), 'utf8'));
+const alerts = rule.spec.groups.flatMap((g) => g.rules);
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  return (await kubectlOk(env.plane, args, input)).stdout;
+}
+
+/** The rules file promtool reads: the PrometheusRule's spec is exactly Prometheus's rule-file format. */
+function writeRulesFile(): string {
+  const path = join(work, 'ekspose.rules.json');
+  writeFileSync(path, JSON.stringify(rule.spec));
+  return path;
+}
+
+/** A series selector in PromQL's text form, as promtool's input_series take them. */
+function seriesName(name: string, labels: Record<string, string>): string {
+  const inner = Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',');
+  return `${name}{${inner}}`;
+}
+
+/**
+ * promtool input series from two real scrapes of each controller, with the
+ * labels Prometheus adds (namespace, pod): a gauge holds scrape A's value,
+ * then B's; a counter grows from A by (B - A) every step, as it would if the
+ * trouble seen between the scrapes kept going. `before` alone: the healthy state.
+ */
+function inputSeries(scrapes: Array<{ proc: ControllerProcess; before: MetricsPage; after?: MetricsPage }>) {
+  const series: Array<{ series: string; values: string }> = [];
+  for (const { proc, before: a, after: b = a } of scrapes) {
+    const target = { namespace: CONTROLLER_NAMESPACE, pod: proc.identity };
+    const key = (s: { name: string; labels: Record<string, string> }) => seriesName(s.name, { ...s.labels, ...target });
+    const earlier = new Map(a.samples.filter((s) => s.name.startsWith('ekspose_')).map((s) => [key(s), s.value]));
+    for (const s of b.samples.filter((x) => x.name.startsWith('ekspose_'))) {
+      if (!Number.isFinite(s.value)) continue;
+      const family = s.name.replace(/_(bucket|sum|count|total)$/, '');
+      const type = b.types.get(s.name) ?? b.types.get(family) ?? 'untyped';
+      const was = earlier.get(key(s));
+      if (type === 'gauge' || type === 'untyped') {
+        series.push({ series: key(s), values: was === undefined ? `${s.value}+0x${STEPS}` : `${was} ${s.value}+0x${STEPS - 1}` });
+      } else {
+        const from = was ?? 0;
+        series.push({ series: key(s), values: `${from}+${Math.max(0, s.value - from)}x${STEPS}` });
+      }
+    }
+  }
+  return series;
+}
+
+/** What Prometheus makes of an alert's annotations for one set of labels (they use nothing but `{{ $labels.x }}`). */
+function rendered(alert: AlertRule, labels: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(alert.annotations ?? {})) out[k] = v.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, l: string) => labels[l] ?? '');
+  return out;
+}
+
+/** The alerts expected to fire, as promtool's exp_alerts, with their full labels and rendered annotations. */
+function expected(name: string, seriesLabels: Array<Record<string, string>>) {
+  const alert = alerts.find((a) => a.alert === name);
+  assert.ok(alert, `the PrometheusRule has ${name}`);
+  return {
+    alertname: name,
+    exp_alerts: seriesLabels.map((l) => {
+      const labels = { ...l, ...alert.labels };
+      return { exp_labels: labels, exp_annotations: rendered(alert, labels) };
+    }),
+  };
+}
+
+async function promtoolTest(name: string, series: ReturnType<typeof inputSeries>, expectations: ReturnType<typeof expected>[]) {
+  const file = join(work, `${name}.test.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      rule_files: [writeRulesFile()],
+      evaluation_interval: `${STEP_MINUTES}m`,
+      tests: [{ interval: `${STEP_MINUTES}m`, input_series: series, alert_rule_test: expectations.map((e) => ({ eval_time: '20m', ...e })) }],
+    }),
+  );
+  const run = await runCaptured(join(ops, 'promtool'), ['test', 'rules', file], { timeoutMs: 60_000 });
+  assert.equal(run.code, 0, `promtool test rules (${name}) failed:\n${run.stdout}\n${run.stderr}`);
+  assert.match(run.stdout, /SUCCESS/);
+}
+
+describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
+  before(async () => {
+    ops = await ensureOpsBinaries();
+    work = mkdtempSync(join(tmpdir(), 'ekspose-monitoring-'));
+    env = await TestEnv.start({ controllerManager: false });
+    for (const crd of readdirSync(join(ops, 'crds'))) await kubectl(['apply', '--server-side', '-f', join(ops, 'crds', crd)]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+  });
+
+  after(async () => {
+    await env?.stop();
+  });
+
+  it('the component renders with the manifests, and the API server accepts every object (server-side dry run)', async () => {
+    const overlay = mkdtempSync(join(tmpdir(), 'ekspose-overlay-'));
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      `resources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${relative(overlay, join(MANIFESTS, 'monitoring'))}]\n`,
+    );
+    const rendered = await kubectl(['kustomize', overlay]);
+    for (const app of ['deployment-controller', 'service-controller', 'ingress-controller']) {
+      assert.match(rendered, new RegExp(`kind: ServiceMonitor\\nmetadata:\\n(  .*\\n)*  name: ${app}\\n`), `ServiceMonitor ${app}`);
+      assert.match(rendered, new RegExp(`kind: Service\\nmetadata:\\n(  .*\\n)*  name: ${app}-metrics\\n`), `Service ${app}-metrics`);
+    }
+    await kubectl(['create', 'namespace', MANIFESTS_NAMESPACE]);
+    const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], rendered);
+    assert.match(out, /servicemonitor.monitoring.coreos.com\/deployment-controller created \(server dry run\)/);
+    assert.match(out, /prometheusrule.monitoring.coreos.com\/ekspose created \(server dry run\)/);
+    // Each ServiceMonitor selects exactly its controller's metrics Service.
+    const services = rendered.split('\n---\n').filter((doc) => /^kind: Service$/m.test(doc) && /-metrics$/m.test(doc));
+    assert.equal(services.length, 3);
+  });
+
+  it('promtool check rules accepts every rule', async () => {
+    const run = await runCaptured(join(ops, 'promtool'), ['check', 'rules', writeRulesFile()], { timeoutMs: 60_000 });
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, new RegExp(`SUCCESS: ${alerts.length} rules found`));
+    assert.equal(alerts.length, 5);
+  });
+
+  it('each alert, evaluated on series scraped from running controllers, fires for its trouble and not before', async () => {
+    // Someone else holds the ingress-controller's Lease (for an hour): its replica runs, never leads.
+    await env.clients.coordination.createNamespacedLease({
+      namespace: CONTROLLER_NAMESPACE,
+      body: {
+        metadata: { name: leaseName('ingress-controller') },
+        spec: { holderIdentity: 'someone-else', leaseDurationSeconds: 3600, acquireTime: new V1MicroTime(), renewTime: new V1MicroTime() },
+      },
+    });
+    procs = await Promise.all((['deployment-controller', 'service-controller', 'ingress-controller'] as const).map((app) => env.startController(app)));
+    const [dc, sc] = procs as [ControllerProcess, ControllerProcess, ControllerProcess];
+    await Promise.all([dc, sc].map((p) => p.handle.waitForLog('started leading', { timeoutMs: 30_000 })));
+    await env.createNamespace(NS);
+    await env.createDeployment(NS, 'web');
+    await env.waitForService(NS, 'web');
+    const healthy = await Promise.all(procs.map(async (proc) => ({ proc, before: await env.scrape(proc) })));
+
+    // Trouble, one kind per alert.
+    await env.createNamespace(FROZEN_NS);
+    await kubectl(['apply', '-f', '-'], FREEZE_SERVICES);
+    // Policies take effect a moment after they are made: wait until a dry run is refused.
+    await eventually(async () => /frozen in this namespace/.test((await env.plane.kubectl(['-n', FROZEN_NS, 'create', 'service', 'clusterip', 'probe', '--tcp=80', '--dry-run=server'])).stderr), {
+      what: 'the admission policy refusing Services',
+    });
+    await env.createDeployment(FROZEN_NS, 'refused');
+    await env.createDeployment(NS, 'bad-port', { labels: { port: 'abc' } });
+    for (let i = 0; i < 6; i++) {
+      const old = (await env.waitForService(NS, 'web')).metadata?.uid;
+      await env.deleteService(NS, 'web');
+      await env.waitForService(NS, 'web', (s) => s.metadata?.uid !== old);
+    }
+    await env.waitForEvent(FROZEN_NS, 'refused', 'ServiceRefused');
+    await env.plane.stopNats();
+    await eventually(async () => (await Promise.all(procs.map((p) => env.scrape(p)))).every((m) => m.samples.some((s) => s.name === 'ekspose_nats_connected' && s.value === 0)), {
+      what: 'every controller reporting NATS lost',
+    });
+    const troubled = await Promise.all(healthy.map(async (h) => ({ ...h, after: await env.scrape(h.proc) })));
+
+    const ctl = (app: string) => ({ controller: app, namespace: CONTROLLER_NAMESPACE });
+    const none = (name: string) => expected(name, []);
+    // Healthy: nothing fires but the Lease someone else holds.
+    await promtoolTest('healthy', inputSeries(healthy), [
+      none('EksposeReconcileErrors'),
+      expected('EksposeNoLeader', [ctl('ingress-controller')]),
+      none('EksposeNATSDisconnected'),
+      none('EksposeInvalidSpecs'),
+      none('EksposeFrequentRecreations'),
+    ]);
+    // After the trouble: each alert fires, with the labels that say where.
+    await promtoolTest('troubled', inputSeries(troubled), [
+      expected('EksposeReconcileErrors', [ctl('deployment-controller')]),
+      expected('EksposeNoLeader', [ctl('ingress-controller')]),
+      expected(
+        'EksposeNATSDisconnected',
+        procs.map((p) => ({ namespace: CONTROLLER_NAMESPACE, pod: p.identity })),
+      ),
+      expected('EksposeInvalidSpecs', [ctl('deployment-controller')]),
+      expected('EksposeFrequentRecreations', [{ ...ctl('service-controller'), kind: 'service' }]),
+    ]);
+  });
+});
+
+/** A ValidatingAdmissionPolicy refusing every new Service in FROZEN_NS: a refusal only the user can lift. */
+const FREEZE_SERVICES = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: freeze-services
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["services"]
+  validations:
+    - expression: "false"
+      message: "Services are frozen in this namespace"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: freeze-services
+spec:
+  policyName: freeze-services
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels:
+        kubernetes.io/metadata.name: ${FROZEN_NS}
+`;
