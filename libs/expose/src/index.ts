@@ -21,3 +21,4 @@ export * from './recreation-reconciler';
 export * from './event-routing';
 export * from './settings';
 export * from './run-controllers';
+export * from './exposure-status';
