@@ -116,6 +116,16 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assert.match(run.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
+  it("helm package (what the release workflow attaches) carries the linked files' content", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ekspose-chart-'));
+    await helm(['package', CHART, '--destination', out]);
+    const tgz = join(out, 'ekspose-0.1.0.tgz');
+    const auth = await runCaptured('tar', ['-xzOf', tgz, 'ekspose/files/auth.conf'], { timeoutMs: 30_000 });
+    assert.equal(auth.stdout, readFileSync(join(MANIFESTS, 'nats', 'auth.conf'), 'utf8'));
+    const listing = await runCaptured('tar', ['-tzf', tgz], { timeoutMs: 30_000 });
+    assert.doesNotMatch(listing.stdout, /project\.json/, '.helmignore keeps the Nx project file out');
+  });
+
   it('with default values it renders what kubectl kustomize manifests/ renders: kinds, names, RBAC rules, containers, selectors, data', async () => {
     const { chart } = assertSameObjects(await render(), await kustomize());
     // The comparison is not vacuous: it saw the three controllers' RBAC and Deployments.
