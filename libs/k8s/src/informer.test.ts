@@ -196,7 +196,7 @@ describe('Informer', () => {
     assert.deepEqual(cacheView(informer), ['ns/a@5', 'ns/b@7']);
     assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '5');
     assert.equal(informer.get('ns', 'zzz'), undefined);
-    assert.deepEqual(api.lists, [{ labelSelector: 'app.kubernetes.io/managed-by=ekspose' }]);
+    assert.deepEqual(api.lists, [{ labelSelector: 'app.kubernetes.io/managed-by=ekspose', limit: 500, continue: undefined }]);
     assert.deepEqual(api.watches.map((w) => w.params), [
       { resourceVersion: '10', allowWatchBookmarks: true, timeoutSeconds: 60, labelSelector: 'app.kubernetes.io/managed-by=ekspose' },
     ]);
@@ -205,6 +205,50 @@ describe('Informer', () => {
       { ...informer.status(), lastActivityAt: undefined },
       { resource: 'things', running: true, synced: true, objects: 2, restarts: 0, lastActivityAt: undefined, lastError: undefined, failingSince: undefined },
     );
+    await informer.stop();
+  });
+
+  it('lists in pages as the server hands them out, transforms each page, and starts over when a continue token expires (410)', async () => {
+    const all = Array.from({ length: 7 }, (_, i) => obj(`o${i}`, String(i + 1), 'big'));
+    const asked: Array<{ limit?: number; continue?: string }> = [];
+    let expireOnce = true;
+    // As the API server pages: `continue` is where the next page starts; the list's resourceVersion on every page.
+    const list = async (params: { limit?: number; continue?: string }): Promise<ListResult<Obj>> => {
+      asked.push({ limit: params.limit, continue: params.continue });
+      const start = Number(params.continue ?? 0);
+      if (start === 6 && expireOnce) {
+        expireOnce = false;
+        throw Object.assign(new Error('The provided continue parameter is too old'), { code: 410 });
+      }
+      const end = Math.min(all.length, start + (params.limit ?? all.length));
+      return { items: all.slice(start, end), metadata: { resourceVersion: '99', _continue: end < all.length ? String(end) : undefined } };
+    };
+    const api = fakeApi();
+    const transformed: string[] = [];
+    const { informer, clock } = setup(api, {
+      list,
+      listPageSize: 3,
+      transform: (o) => (transformed.push(o.metadata.name), { ...o, data: undefined }),
+    });
+    informer.start();
+    await flush();
+    assert.equal(informer.hasSynced, false, 'the expired token failed the list: nothing half-applied');
+    clock.advance(1_000);
+    await flush();
+    await flush();
+    assert.equal(informer.hasSynced, true);
+    assert.deepEqual(asked, [
+      { limit: 3, continue: undefined },
+      { limit: 3, continue: '3' },
+      { limit: 3, continue: '6' },
+      { limit: 3, continue: undefined },
+      { limit: 3, continue: '3' },
+      { limit: 3, continue: '6' },
+    ]);
+    assert.equal(informer.status().objects, 7);
+    assert.equal(informer.get('ns', 'o6')?.data, undefined, 'cached as transformed');
+    assert.deepEqual(api.watches.map((w) => w.params.resourceVersion), ['99']);
+    assert.equal(transformed.length, 6 + 7, 'each object transformed as its page came');
     await informer.stop();
   });
 

@@ -6,7 +6,10 @@
 //   - asks for bookmarks and a server-side watch timeout, so a healthy watch
 //     shows activity at least every `watchTimeoutSeconds`, and a watchdog
 //     restarts (relists) a watch that has been silent longer than that,
-//   - relists on 410 Gone and emits add/update/delete for what changed.
+//   - relists on 410 Gone and emits add/update/delete for what changed,
+//   - lists in pages (`limit`/`continue`, 500 a page as client-go's pager),
+//     transforming each page as it comes, so a large cluster's whole list
+//     response is never held at once.
 // The transport (list, watch) and the clock are injected, so tests drive it by hand.
 import type { Logger } from 'pino';
 import { statusCodeOf } from './api-errors';
@@ -28,7 +31,8 @@ export interface KubeObjectLike {
 
 export interface ListResult<T> {
   items: T[];
-  metadata?: { resourceVersion?: string };
+  /** `_continue` as client-node's typed lists name it, `continue` in raw JSON (custom resources). */
+  metadata?: { resourceVersion?: string; _continue?: string; continue?: string };
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -44,7 +48,17 @@ export type WatchFn = (
   onEvent: (type: WatchEventType, object: unknown) => void,
   onDone: (err: unknown) => void,
 ) => Promise<{ abort(): void }>;
-export type ListFn<T> = (params: { labelSelector?: string }) => Promise<ListResult<T>>;
+export interface ListParams {
+  labelSelector?: string;
+  /** Page size; the server may return fewer. */
+  limit?: number;
+  /** The token of the previous page. */
+  continue?: string;
+}
+export type ListFn<T> = (params: ListParams) => Promise<ListResult<T>>;
+
+/** client-go's pager default. */
+export const DEFAULT_LIST_PAGE_SIZE = 500;
 
 export interface InformerOptions<T> {
   /** For logs and metrics, e.g. `deployments`. */
@@ -67,6 +81,8 @@ export interface InformerOptions<T> {
    * cache of a large cluster stays small. Must not mutate its argument.
    */
   transform?: (obj: T) => T;
+  /** Objects per list page; default {@link DEFAULT_LIST_PAGE_SIZE}. */
+  listPageSize?: number;
 }
 
 export interface InformerStatus {
@@ -116,8 +132,8 @@ export function diffList<T extends KubeObjectLike>(cache: ReadonlyMap<string, T>
 }
 
 export class Informer<T extends KubeObjectLike> {
-  private readonly opts: Required<Omit<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform'>> &
-    Pick<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform'>;
+  private readonly opts: Required<Omit<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform' | 'listPageSize'>> &
+    Pick<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform' | 'listPageSize'>;
   private readonly cache = new Map<string, T>();
   private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
   private readonly syncWaiters: Array<() => void> = [];
@@ -257,14 +273,25 @@ export class Informer<T extends KubeObjectLike> {
   private async run(generation: number): Promise<void> {
     if (generation !== this.generation || !this.running) return;
     if (!this.resourceVersion) {
-      let result: ListResult<T>;
-      try {
-        result = await this.opts.list({ labelSelector: this.opts.labelSelector });
-      } catch (err) {
-        return this.fail(generation, err, 'list');
-      }
-      if (generation !== this.generation || !this.running) return;
-      this.applyList(result);
+      // Page by page, each transformed as it arrives: the raw objects of one page at a time.
+      // An expired continue token (410) fails the list, and the retry starts over.
+      const items: T[] = [];
+      let resourceVersion = '';
+      let next: string | undefined;
+      do {
+        let page: ListResult<T>;
+        try {
+          page = await this.opts.list({ labelSelector: this.opts.labelSelector, limit: this.opts.listPageSize ?? DEFAULT_LIST_PAGE_SIZE, continue: next });
+        } catch (err) {
+          return this.fail(generation, err, 'list');
+        }
+        if (generation !== this.generation || !this.running) return;
+        const transform = this.opts.transform;
+        for (const raw of page.items ?? []) items.push(transform ? transform(raw) : raw);
+        resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+        next = page.metadata?._continue || page.metadata?.continue || undefined;
+      } while (next);
+      this.applyList(items, resourceVersion);
     }
     let ended = false;
     // The server reports most watch failures as an ERROR event and then closes
@@ -304,14 +331,12 @@ export class Informer<T extends KubeObjectLike> {
     }
   }
 
-  private applyList(result: ListResult<T>): void {
-    const transform = this.opts.transform;
-    const items = transform ? (result.items ?? []).map(transform) : (result.items ?? []);
+  private applyList(items: T[], resourceVersion: string): void {
     const diff = diffList(this.cache, items);
     for (const obj of diff.deleted) this.cache.delete(objectKey(obj));
     for (const obj of diff.added) this.cache.set(objectKey(obj), obj);
     for (const { obj } of diff.updated) this.cache.set(objectKey(obj), obj);
-    this.resourceVersion = result.metadata?.resourceVersion ?? '';
+    this.resourceVersion = resourceVersion;
     // Only a working watch counts as recovered: a list that succeeds before a
     // watch that keeps failing must not reset the backoff into a hot loop.
     this.touch();

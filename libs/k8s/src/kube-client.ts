@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { Agent } from 'node:https';
-import type { ListFn, WatchFn } from './informer';
+import type { ListFn, ListParams, WatchFn } from './informer';
 
 export interface KubeClients {
   config: KubeConfig;
@@ -123,6 +123,11 @@ export function watchPath(config: KubeConfig, path: string): WatchFn {
   };
 }
 
+/** The informer's list parameters as client-node names them (`_continue`). */
+function pageParams(p: ListParams): { labelSelector?: string; limit?: number; _continue?: string } {
+  return { labelSelector: p.labelSelector, limit: p.limit, _continue: p.continue };
+}
+
 export interface ResourceSource<T> {
   resource: string;
   list: ListFn<T>;
@@ -132,7 +137,7 @@ export interface ResourceSource<T> {
 export function deploymentSource(clients: KubeClients): ResourceSource<V1Deployment> {
   return {
     resource: 'deployments',
-    list: (p) => clients.apps.listDeploymentForAllNamespaces({ labelSelector: p.labelSelector }),
+    list: (p) => clients.apps.listDeploymentForAllNamespaces(pageParams(p)),
     watch: watchPath(clients.config, '/apis/apps/v1/deployments'),
   };
 }
@@ -140,7 +145,7 @@ export function deploymentSource(clients: KubeClients): ResourceSource<V1Deploym
 export function serviceSource(clients: KubeClients): ResourceSource<V1Service> {
   return {
     resource: 'services',
-    list: (p) => clients.core.listServiceForAllNamespaces({ labelSelector: p.labelSelector }),
+    list: (p) => clients.core.listServiceForAllNamespaces(pageParams(p)),
     watch: watchPath(clients.config, '/api/v1/services'),
   };
 }
@@ -148,7 +153,7 @@ export function serviceSource(clients: KubeClients): ResourceSource<V1Service> {
 export function ingressSource(clients: KubeClients): ResourceSource<V1Ingress> {
   return {
     resource: 'ingresses',
-    list: (p) => clients.networking.listIngressForAllNamespaces({ labelSelector: p.labelSelector }),
+    list: (p) => clients.networking.listIngressForAllNamespaces(pageParams(p)),
     watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses'),
   };
 }
@@ -165,7 +170,7 @@ export function customResourceSource<T>(clients: KubeClients, r: CustomResource)
   return {
     resource: r.plural,
     list: async (p) =>
-      (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, labelSelector: p.labelSelector })) as never,
+      (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...pageParams(p) })) as never,
     watch: watchPath(clients.config, `/apis/${r.group}/${r.version}/${r.plural}`),
   };
 }
