@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 // The settings as an app reads them: libs/labels' Deployment-side group and
 // libs/k8s' process group combined (settings.ts). Each group's rules are tested
 // through the combination, which is what a user meets.
-import { formatSettingsHelp, redactUrlCredentials, shouldWatchNamespace } from '@ekspose/labels';
+import { flagOf, formatSettingsHelp, redactUrlCredentials, shouldWatchNamespace } from '@ekspose/labels';
 import { natsServers, redactSettings } from '@ekspose/k8s';
 import { type Settings, SETTINGS, SETTINGS_ENV_VARS, loadSettings } from './settings';
 
@@ -348,7 +348,7 @@ describe('help', () => {
     ]) {
       const help = SETTINGS_HELP.find((h) => h.env === name);
       assert.ok(help, name);
-      assert.ok(text.includes(`  ${name}  (default: ${help.default})`), name);
+      assert.ok(text.includes(`  ${flagOf(help)}, ${name}  (default: ${help.default})`), name);
     }
     assert.ok(text.includes('(default: ekspose.local)'));
     assert.ok(text.includes('(default: 4)'));

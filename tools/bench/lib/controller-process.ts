@@ -1,5 +1,6 @@
 // A controller run from its bundle the way the manifests run it (production,
-// the manifests' heap flag), with plain-HTTP metrics on free loopback ports.
+// the manifests' Node flags, read from manifests/<app>/deployment.yaml), with
+// plain-HTTP metrics on free loopback ports.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,14 @@ import { type ControlPlane, type ProcessHandle, type Sample, freePorts, parsePro
 export const CONTROLLER_NAMESPACE = 'ekspose-system';
 
 export type AppName = 'deployment-controller' | 'service-controller' | 'ingress-controller';
+
+/** NODE_OPTIONS of the app's container in manifests/<app>/deployment.yaml, so the figures are those of what ships. */
+export function manifestNodeOptions(app: AppName): string {
+  const yaml = readFileSync(join(workspaceRoot(), 'manifests', app, 'deployment.yaml'), 'utf8');
+  const match = /- name: NODE_OPTIONS\n\s+value: (.+)\n/.exec(yaml);
+  if (!match?.[1]) throw new Error(`manifests/${app}/deployment.yaml sets no NODE_OPTIONS`);
+  return match[1].trim().replace(/^"(.*)"$/, '$1');
+}
 
 export interface BenchController {
   handle: ProcessHandle;
@@ -30,7 +39,7 @@ export async function startBenchController(
       PATH: process.env.PATH ?? '',
       // As the manifests run it (manifests/<app>/deployment.yaml).
       NODE_ENV: 'production',
-      NODE_OPTIONS: '--max-old-space-size=192',
+      NODE_OPTIONS: manifestNodeOptions(opts.app),
       KUBECONFIG: plane.kubeconfigPath,
       ...plane.natsEnv(opts.app),
       POD_NAMESPACE: CONTROLLER_NAMESPACE,
