@@ -35,13 +35,26 @@ describe('routeDeploymentEvents (deployment-controller)', () => {
     assert.deepEqual(t.enqueued, []);
   });
 
-  it('every Deployment event enqueues its key; a deletion also leaves its uid for the record', async () => {
+  it('a Deployment added, changed in labels, annotations or spec, or deleted enqueues its key; a deletion also leaves its uid for the record', async () => {
     const t = await routed();
     t.deployments.push('ADDED', deployment('web'));
-    t.deployments.push('MODIFIED', deployment('web', { rv: '101' }));
-    t.deployments.push('DELETED', deployment('web', { rv: '102' }));
-    assert.deepEqual(t.enqueued, ['shop/web', 'shop/web', 'shop/web']);
+    t.deployments.push('MODIFIED', deployment('web', { rv: '101', labels: { ingReq: 'needed' } }));
+    t.deployments.push('MODIFIED', deployment('web', { rv: '102', labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/path': '/a' } }));
+    const respec = deployment('web', { rv: '103', labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/path': '/a' } });
+    respec.metadata!.generation = 2;
+    t.deployments.push('MODIFIED', respec);
+    t.deployments.push('DELETED', deployment('web', { rv: '104' }));
+    assert.deepEqual(t.enqueued, ['shop/web', 'shop/web', 'shop/web', 'shop/web', 'shop/web']);
     assert.deepEqual(t.tombstones, ['uid-web']);
+  });
+
+  it("a status-only update (a rollout's replicas) enqueues nothing; being deleted (deletionTimestamp) does", async () => {
+    const t = await routed();
+    t.deployments.push('ADDED', deployment('web'));
+    for (const rv of ['101', '102', '103']) t.deployments.push('MODIFIED', { ...deployment('web', { rv }), status: { readyReplicas: Number(rv) - 100 } });
+    assert.deepEqual(t.enqueued, ['shop/web']);
+    t.deployments.push('MODIFIED', deployment('web', { rv: '104', deleting: true }));
+    assert.deepEqual(t.enqueued, ['shop/web', 'shop/web']);
   });
 
   it('a Deployment in a namespace not watched is not even noted: no tombstone that nothing would clear', async () => {

@@ -7,16 +7,28 @@ import type { ExposeSpec } from '@ekspose/labels';
 import { HostIndex, type RouteObject, hostHeldBy } from './host-conflict';
 import { ownerKeyOf } from './keys';
 import type { OwnedObject } from './owned-kinds';
+import { userRevision } from './warning-ledger';
 
 type Enqueue = (key: string) => void;
 /** Whether a key is this controller's business (EKSPOSE_WATCH/SKIP_NAMESPACES): others are not even noted. */
 type Watched = (key: string) => boolean;
 
 /**
- * The deployment-controller: every Deployment event enqueues its key (a
- * deletion also leaves the uid for the deployment.deleted record); an update of
- * a managed object (drift) enqueues its owner. Deletions of managed objects are
- * the recreate controllers' job.
+ * Whether an update of a Deployment changes anything ekspose reads: its labels,
+ * annotations or spec (generation; the selector is in the spec), or that it is
+ * being deleted. Status updates (replicas becoming ready during a rollout, a
+ * few a second in a busy cluster) change none of these, as controller-runtime's
+ * generation/label/annotation predicates leave them out.
+ */
+export function exposureChanged(old: V1Deployment | undefined, now: V1Deployment): boolean {
+  return !old || userRevision(old) !== userRevision(now) || !old.metadata?.deletionTimestamp !== !now.metadata?.deletionTimestamp;
+}
+
+/**
+ * The deployment-controller: a Deployment added, deleted, or changed in what
+ * ekspose reads enqueues its key (a deletion also leaves the uid for the
+ * deployment.deleted record); an update of a managed object (drift) enqueues
+ * its owner. Deletions of managed objects are the recreate controllers' job.
  */
 export function routeDeploymentEvents(o: {
   deployments: Informer<V1Deployment>;
@@ -29,7 +41,9 @@ export function routeDeploymentEvents(o: {
     if (o.watched(key)) o.enqueue(key);
   };
   o.deployments.on(INFORMER_ADD, (d) => enqueue(objectKey(d)));
-  o.deployments.on(INFORMER_UPDATE, (d) => enqueue(objectKey(d)));
+  o.deployments.on(INFORMER_UPDATE, (d, old) => {
+    if (exposureChanged(old, d)) enqueue(objectKey(d));
+  });
   o.deployments.on(INFORMER_DELETE, (d) => {
     const key = objectKey(d);
     if (!o.watched(key)) return;
