@@ -6,7 +6,9 @@
 //   of it (the contract: 0); RSS once idle and the peak (VmHWM), with the
 //   manifests' Node flags.
 // - latency at idle: Deployments created one at a time; create -> the Service
-//   and -> the Ingress, as a watch delivers them.
+//   and -> the Ingress, as a watch delivers them. Baseline: the API server
+//   alone, a Service and an Ingress of the same shape created directly (both
+//   at once, as ekspose writes them), request sent -> ADDED on the same watch.
 // - Lease traffic: the Lease writes of the three leaders over a minute's share.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type KubeConfig, type V1Deployment, Watch } from '@kubernetes/client-node';
@@ -43,7 +45,7 @@ export interface StartupRow {
 export interface SteadyResult {
   n: number;
   startup: StartupRow[];
-  latency: { service: number[]; ingress: number[] };
+  latency: { service: number[]; ingress: number[]; rawService: number[]; rawIngress: number[] };
   lease: { writes: number; seconds: number };
 }
 
@@ -106,7 +108,7 @@ async function measureLatency(kc: KubeConfig, clients: KubeClients, count: numbe
     await watchAdded(kc, `/api/v1/namespaces/${LATENCY_NS}/services`, services),
     await watchAdded(kc, `/apis/networking.k8s.io/v1/namespaces/${LATENCY_NS}/ingresses`, ingresses),
   ];
-  const result: SteadyResult['latency'] = { service: [], ingress: [] };
+  const result: SteadyResult['latency'] = { service: [], ingress: [], rawService: [], rawIngress: [] };
   try {
     for (let i = 0; i < count; i++) {
       const name = `lat-${i}`;
@@ -116,6 +118,28 @@ async function measureLatency(kc: KubeConfig, clients: KubeClients, count: numbe
       result.service.push(services.get(name)! - sent);
       result.ingress.push(ingresses.get(name)! - sent);
       // One at a time, from idle: the next create waits until the Events and NATS records of this one are out.
+      await sleep(200);
+    }
+    // The API server alone: no Deployment, no managed-by label (so no controller reacts), the same shapes.
+    for (let i = 0; i < count; i++) {
+      const name = `raw-${i}`;
+      const sent = Date.now();
+      await Promise.all([
+        clients.core.createNamespacedService({
+          namespace: LATENCY_NS,
+          body: { metadata: { name }, spec: { type: 'ClusterIP', selector: { app: name }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 80 }] } },
+        }),
+        clients.networking.createNamespacedIngress({
+          namespace: LATENCY_NS,
+          body: {
+            metadata: { name },
+            spec: { rules: [{ host: `${name}.bench.test`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: 80 } } } }] } }] },
+          },
+        }),
+      ]);
+      await pollUntil(`Service and Ingress ${name}`, 30_000, undefined, async () => (services.has(name) && ingresses.has(name) ? true : undefined));
+      result.rawService.push(services.get(name)! - sent);
+      result.rawIngress.push(ingresses.get(name)! - sent);
       await sleep(200);
     }
   } finally {
@@ -177,8 +201,10 @@ export function reportSteadyState(r: SteadyResult): void {
     table(
       ['create ->', 'p50', 'p99', 'max'],
       [
-        ['Service', q(r.latency.service, 0.5), q(r.latency.service, 0.99), fmt(Math.max(...r.latency.service))],
-        ['Ingress', q(r.latency.ingress, 0.5), q(r.latency.ingress, 0.99), fmt(Math.max(...r.latency.ingress))],
+        ['Service (ekspose: create Deployment -> Service)', q(r.latency.service, 0.5), q(r.latency.service, 0.99), fmt(Math.max(...r.latency.service))],
+        ['Ingress (ekspose: create Deployment -> Ingress)', q(r.latency.ingress, 0.5), q(r.latency.ingress, 0.99), fmt(Math.max(...r.latency.ingress))],
+        ['Service (baseline: created directly)', q(r.latency.rawService, 0.5), q(r.latency.rawService, 0.99), fmt(Math.max(...r.latency.rawService))],
+        ['Ingress (baseline: created directly)', q(r.latency.rawIngress, 0.5), q(r.latency.rawIngress, 0.99), fmt(Math.max(...r.latency.rawIngress))],
       ],
     ),
   );
