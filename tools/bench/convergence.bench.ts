@@ -15,7 +15,7 @@
 // (lib/steady-state.ts): all three controllers started over the N correct
 // Deployments (time, writes: 0, memory), latency at idle, Lease writes.
 //
-//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--resync-seconds S] [--no-build]
+//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--resync-seconds S] [--no-build] [--cpu-prof DIR]
 //   (above N = 2,000: one round of the default worker count unless --rounds / --workers say otherwise)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -68,6 +68,8 @@ interface Options {
   resyncSeconds: number;
   build: boolean;
   workers: number[];
+  /** Folder for a V8 CPU profile of each converging controller (--cpu-prof), to find where its time goes. */
+  cpuProfDir?: string;
 }
 
 
@@ -184,6 +186,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
       identity,
       domain: BENCH_DOMAIN,
       env: { EKSPOSE_WORKERS: String(workers), EKSPOSE_RESYNC_SECONDS: String(opts.resyncSeconds) },
+      nodeArgs: opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${identity}.cpuprofile`] : [],
     });
     handle = controller.handle;
     const { metricsPort } = controller;
@@ -404,6 +407,7 @@ async function main(argv: string[]): Promise<void> {
     resyncSeconds: intOption(args, 'resync-seconds', Math.max(15, Math.ceil(n / (large ? 150 : qps)) + 2)),
     build: !args.options.has('no-build'),
     workers: workerCounts(args.options.get('workers'), large),
+    cpuProfDir: args.options.get('cpu-prof'),
   };
   const watchdog = setTimeout(() => {
     console.error(`convergence bench: still running after ${wholeRunTimeoutMs(n) / 60_000} min; giving up`);
