@@ -15,7 +15,7 @@
 // (lib/steady-state.ts): all three controllers started over the N correct
 // Deployments (time, writes: 0, memory), latency at idle, Lease writes.
 //
-//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--resync-seconds S] [--no-build] [--cpu-prof DIR]
+//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--resync-seconds S] [--no-build] [--cpu-prof=DIR]
 //   (above N = 2,000: one round of the default worker count unless --rounds / --workers say otherwise)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
