@@ -48,6 +48,8 @@ import { type Histogram, type Sample, histogram, histogramDelta, histogramQuanti
 import { fmt, quantile, table } from './lib/stats';
 import { type SteadyResult, measureSteadyState, reportSteadyState } from './lib/steady-state';
 import { type RawBaselineResult, rawBaseline } from './lib/raw-baseline';
+import { type RequestCounts, apiRequests, requestDelta, requestTable } from './lib/api-requests';
+import { summaryLine } from './lib/summary';
 
 const APP = 'deployment-controller';
 const NAMESPACES = 10;
@@ -99,6 +101,8 @@ interface ScenarioResult {
   cpu: { toLeading: number; leadingToIdle: number; idlePerSecond: number; resync: number; perScrape: number; resyncScrapes: number };
   convergeHist: Histogram;
   resyncHist: Histogram;
+  /** What the API server counted from the controller's start to idle (this bench's own polls included). */
+  requests: RequestCounts;
 }
 
 const progress = (line: string) => process.stderr.write(`[convergence] ${line}\n`);
@@ -180,6 +184,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
     progress(`${tag}: ${opts.n} Deployments created in ${fmt(createMs / 1000, 1)} s; starting ${APP}`);
 
     const identity = `${APP}-w${workers}-r${round}`;
+    const requestsBefore = await apiRequests(plane);
     const started = Date.now();
     const controller = await startBenchController(plane, {
       app: APP,
@@ -212,6 +217,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
     progress(`${tag}: converged ${fmt(convergedMs / 1000, 2)} s after process start; waiting for an idle queue`);
 
     const idle = await waitForIdle(proc, metricsPort, { timeoutMs: IDLE_TIMEOUT_MS });
+    const requests = requestDelta(await apiRequests(plane), requestsBefore);
     const idleAt = Date.now();
     const cpuAtIdle = cpuOf(proc.pid);
     const idleMemory = memoryOf(proc.pid);
@@ -245,6 +251,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
 
     return {
       steadyState,
+      requests,
       workers,
       round,
       createMs,
@@ -300,6 +307,9 @@ function reportRaw(raw: RawBaselineResult, results: ScenarioResult[]): void {
     const work = quantile(results.filter((r) => r.workers === workers).map((r) => r.convergedMs - r.leadingMs), 0.5);
     const perSecond = raw.objects / (work / 1000);
     console.log(`  ekspose workers=${workers}, leading -> all present: ${secs(work)} s, ${fmt(perSecond, 1)} objects/s = ${fmt(perSecond / rawPerSecond, 2)}x the raw rate.`);
+    if (workers === DEFAULT_WORKERS) {
+      summaryLine('convergence', `objects/s creating ${fmt(raw.objects)} objects (leading -> all present)`, fmt(perSecond, 1), `${fmt(rawPerSecond, 1)} (raw client)`, `${fmt(perSecond / rawPerSecond, 2)}x`);
+    }
   }
 }
 
@@ -381,6 +391,9 @@ function report(opts: Options, results: ScenarioResult[]): void {
   }
   const resyncWrites = results.reduce((sum, r) => sum + totalWrites(r.resync.writes), 0);
   console.log(`  resync of an already-correct cluster: ${fmt(resyncWrites)} writes over ${results.length} run(s) (the contract: 0).`);
+  console.log(`\nAPI requests by verb and resource from the controller's start to idle, as the API server counted them (apiserver_request_total;`);
+  console.log(`the list services/ingresses rows include this benchmark's own metadata-only polls, about ${fmt(1000 / POLL_MS)} a second each):\n`);
+  console.log(requestTable(results.map((r, i) => ({ name: columns[i]!, counts: r.requests }))));
 }
 
 /** `--workers 1,4,16`: the worker counts to compare (the first is the baseline); default 1 and the default count, or only the default above N = 2,000. */

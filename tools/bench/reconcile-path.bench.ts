@@ -20,6 +20,7 @@ import { intOption, parseArgs } from './lib/args';
 import { type ReconcileFixture, benchSettings, buildFixtures } from './lib/fixtures';
 import { mergeCompareWouldWrite, wholeObjectWouldWrite } from './lib/naive-compare';
 import { fmt, mib, speedup, summarize, table } from './lib/stats';
+import { summaryLine } from './lib/summary';
 
 interface Variant {
   id: string;
@@ -261,6 +262,7 @@ async function main(): Promise<void> {
   const merge = stats.get('merge')!.median;
   const whole = stats.get('whole')!.median;
   const compareOnly = (total: number) => total - stats.get('desired')!.median;
+  summaryLine('micro', 'resync path, ns per Deployment', fmt(ours), `${fmt(merge)} (merge + sorted JSON)`, speedup(merge, ours));
   console.log('\ncomparison with the baseline measured above:');
   console.log(
     `  ekspose drift path ${fmt(ours)} ns/op vs merge+sorted-JSON baseline ${fmt(merge)} ns/op: ${speedup(merge, ours)} per Deployment; ` +

@@ -1,6 +1,9 @@
 // `npm run bench`: runs the benchmarks, each in its own Node process, and
-// prints their figures. Exits 0 whatever the timings; non-zero only when a
-// benchmark's scenario broke (a wrong write decision, no convergence, a crash).
+// prints their figures, then one summary table of every benchmark's headline
+// figures against its baseline. Each benchmark's whole output is kept in
+// tools/bench/results/ (ignored by git). Exits 0 whatever the timings;
+// non-zero only when a benchmark's scenario broke (a wrong write decision, no
+// convergence, a crash).
 //
 //   npm run bench                                  both, with their defaults
 //   npm run bench -- 500                           both, convergence with N=500
@@ -9,9 +12,12 @@
 //   npm run bench -- convergence [N] [--rounds 2] [--resync-seconds S] [--no-build]
 //   npm run bench -- traffic [--n 20] [--outages 5] [--poll-ms 250] [--no-build]   (root: a private network namespace)
 import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSummaryLine } from './lib/summary';
+import { table } from './lib/stats';
 
 interface Bench {
   file: string;
@@ -35,14 +41,32 @@ function usage(): never {
   process.exit(2);
 }
 
+const RESULTS = join(here, 'results');
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const summary: string[][] = [];
+
 function runBench(name: string, args: string[]): Promise<number> {
   const bench = BENCHES[name]!;
+  mkdirSync(RESULTS, { recursive: true });
+  const raw = createWriteStream(join(RESULTS, `${stamp}-${name}.txt`));
   return new Promise((resolve) => {
     const node = [process.execPath, ...bench.nodeArgs, '--import', 'tsx', join(here, bench.file), ...args];
     const [cmd, ...cmdArgs] = bench.netns ? [process.execPath, join(here, '..', 'scripts', 'in-netns.mjs'), '--label', `${name} benchmark`, '--', ...node] : node;
     const child = spawn(cmd!, cmdArgs, {
-      stdio: 'inherit',
+      stdio: ['inherit', 'pipe', 'inherit'],
       env: bench.netns ? { ...process.env, EKSPOSE_TRAFFIC_IF_SUPPORTED: '1' } : process.env,
+    });
+    // Printed as it comes, kept whole in results/, and the summary lines gathered.
+    let partial = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      process.stdout.write(chunk);
+      raw.write(chunk);
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const fields = parseSummaryLine(line);
+        if (fields) summary.push(fields);
+      }
     });
     const timer = setTimeout(() => {
       console.error(`\n${name}: still running after ${bench.timeoutMs / 60_000} min; stopping it`);
@@ -51,9 +75,10 @@ function runBench(name: string, args: string[]): Promise<number> {
     // A SIGTERM sent to us alone is passed on; either way we wait for the child to clean up.
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGTERM', forward);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       process.off('SIGTERM', forward);
+      raw.end();
       resolve(code ?? (signal ? 1 : 0));
     });
   });
@@ -95,6 +120,10 @@ const failed: string[] = [];
 for (const [name, args] of plan) {
   const code = await runBench(name, args);
   if (code !== 0) failed.push(`${name} (exit ${code})`);
+}
+if (summary.length > 0) {
+  console.log(`\n## summary (each benchmark's output: tools/bench/results/${stamp}-<name>.txt)\n`);
+  console.log(table(['benchmark', 'figure', 'ekspose', 'baseline', 'ratio'], summary));
 }
 console.log(`\nbenchmarks finished in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length > 0 ? `; FAILED: ${failed.join(', ')}` : ''}`);
 process.exit(failed.length > 0 ? 1 : 0);

@@ -38,6 +38,7 @@ import {
 import { intOption, parseArgs } from './lib/args';
 import { CONTROLLER_NAMESPACE, startBenchController } from './lib/controller-process';
 import { fmt, quantile, table } from './lib/stats';
+import { summaryLine } from './lib/summary';
 
 const APPS = ['deployment-controller', 'service-controller', 'ingress-controller'] as const;
 const DOMAIN = 'bench.test';
@@ -158,6 +159,7 @@ function report(r: { pollMs: number; n: number; viaEkspose: number[]; viaHand: n
   console.log(`\ncreate -> first 200 through the proxy, ms (${n} Deployments each way, one at a time):\n`);
   console.log(table(['how the Service and Ingress came', 'n', 'p50', 'p99', 'max'], [row('ekspose', viaEkspose), row('baseline: by hand, with the Deployment', viaHand)]));
   const extra = quantile(viaEkspose, 0.5) - quantile(viaHand, 0.5);
+  summaryLine('traffic', 'create -> first 200 through the proxy, p50 (ms)', fmt(quantile(viaEkspose, 0.5)), `${fmt(quantile(viaHand, 0.5))} (made by hand)`);
   console.log(`\n  ekspose adds ${fmt(extra)} ms at the median over objects made by hand at once; the rest is kwok, the endpointslice controller and the proxy's poll.`);
   console.log(`\nA user deletes an object; a client polls every 50 ms (ms; without ekspose it never comes back: the traffic suite proves that):\n`);
   console.log(

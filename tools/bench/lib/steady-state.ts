@@ -28,6 +28,8 @@ import {
   writesOf,
 } from './controller-process';
 import { fmt, quantile, table } from './stats';
+import { type RequestCounts, apiRequests, requestDelta, requestTable } from './api-requests';
+import { summaryLine } from './summary';
 
 const APPS: readonly AppName[] = ['deployment-controller', 'service-controller', 'ingress-controller'];
 const LATENCY_NS = 'bench-latency';
@@ -47,7 +49,11 @@ export interface SteadyResult {
   startup: StartupRow[];
   latency: { service: number[]; ingress: number[]; rawService: number[]; rawIngress: number[] };
   lease: { writes: number; seconds: number };
+  /** What the API server counted over a quiet minute with all three controllers running. */
+  idleRequests: RequestCounts;
 }
+
+const IDLE_WINDOW_SECONDS = 60;
 
 async function measureStartup(plane: ControlPlane, n: number, domain: string, controllers: BenchController[]): Promise<StartupRow[]> {
   const started = Date.now();
@@ -170,7 +176,11 @@ export async function measureSteadyState(input: { plane: ControlPlane; kc: KubeC
     const startup = await measureStartup(input.plane, input.n, input.domain, controllers);
     const latency = await measureLatency(input.kc, input.clients, 20);
     const lease = await measureLeaseWrites(input.kc, 30);
-    return { n: input.n, startup, latency, lease };
+    // A quiet minute, nothing of ours polling: what the three idle controllers cost the API server.
+    const before = await apiRequests(input.plane);
+    await sleep(IDLE_WINDOW_SECONDS * 1000);
+    const idleRequests = requestDelta(await apiRequests(input.plane), before);
+    return { n: input.n, startup, latency, lease, idleRequests };
   } finally {
     await Promise.all(controllers.map((c) => c.handle.stop(12_000)));
   }
@@ -209,6 +219,15 @@ export function reportSteadyState(r: SteadyResult): void {
     ),
   );
   console.log(`\nLease writes of the three leaders: ${r.lease.writes} in ${r.lease.seconds} s = ${fmt((r.lease.writes * 60) / r.lease.seconds)} per minute (client-go's cadence: one renewal per 2 s each = 90).`);
+  console.log(`\nAPI requests over ${IDLE_WINDOW_SECONDS} s of idle, all three controllers running (apiserver_request_total; the two reads of it not counted):\n`);
+  console.log(requestTable([{ name: `${IDLE_WINDOW_SECONDS} s idle`, counts: r.idleRequests }]));
   const writes = r.startup.reduce((sum, row) => sum + total(row.writes), 0);
+  const n = fmt(r.n);
+  summaryLine('convergence', `start-up over ${n} correct Deployments: writes`, fmt(writes), '0 (the contract)');
+  for (const row of r.startup) summaryLine('convergence', `${row.app}: RSS idle / peak at ${n} (MiB)`, `${mib(row.rssKiB)} / ${mib(row.hwmKiB)}`, '120 / 160 (goal)');
+  const p99 = (v: number[]) => fmt(quantile(v, 0.99));
+  summaryLine('convergence', `create -> Service p99 at ${n} (ms)`, p99(r.latency.service), `${p99(r.latency.rawService)} (Service created directly)`);
+  summaryLine('convergence', `create -> Ingress p99 at ${n} (ms)`, p99(r.latency.ingress), `${p99(r.latency.rawIngress)} (Ingress created directly)`);
+  summaryLine('convergence', 'Lease writes a minute, 3 leaders', fmt((r.lease.writes * 60) / r.lease.seconds), "90 (client-go's cadence)");
   if (writes !== 0) throw new Error(`start-up over an already-correct cluster wrote ${writes} times; DESIGN §2 says 0`);
 }
