@@ -5,14 +5,14 @@
 // values with a clear message, a server-side dry run of what it renders, and
 // a real `helm install` and `helm upgrade` that keep the NATS passwords.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { SETTINGS_ENV_VARS } from '@ekspose/expose';
 import { type ControlPlane, ensureOpsBinaries, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
-import { MANIFESTS, kubectlOk } from './support/manifests';
+import { MANIFESTS, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
 
 const CHART = join(workspaceRoot(), 'charts', 'ekspose');
 const NAMESPACE = 'ekspose';
@@ -32,7 +32,7 @@ type Obj = { kind: string; metadata: { name: string; namespace?: string; [k: str
 
 let plane: ControlPlane;
 let helmBin: string;
-let crds: string;
+let ops: string;
 
 async function helm(args: string[], ok = true) {
   const run = await runCaptured(helmBin, args, { timeoutMs: 120_000, env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, HELM_CACHE_HOME: join(plane.dir, 'helm-cache'), HELM_CONFIG_HOME: join(plane.dir, 'helm-config'), HELM_DATA_HOME: join(plane.dir, 'helm-data') } });
@@ -44,9 +44,7 @@ const render = async (...set: string[]) => (await helm(['template', 'ekspose', C
 
 async function kustomize(withMonitoring = false): Promise<string> {
   if (!withMonitoring) return (await kubectlOk(plane, ['kustomize', MANIFESTS])).stdout;
-  const overlay = mkdtempSync(join(tmpdir(), 'ekspose-overlay-'));
-  writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${relative(overlay, join(MANIFESTS, 'monitoring'))}]\n`);
-  return (await kubectlOk(plane, ['kustomize', overlay])).stdout;
+  return renderWithMonitoring(plane);
 }
 
 /** kustomize's content hash on generated ConfigMap names (ekspose-settings-fbg97h4hm9), which the chart replaces by a checksum annotation. */
@@ -101,9 +99,9 @@ function assertSameObjects(chartYaml: string, kustomizeYaml: string, extraOnlyIn
 
 describe('Helm chart', { timeout: 300_000 }, () => {
   before(async () => {
-    const ops = await ensureOpsBinaries();
-    helmBin = join(ops, 'helm');
-    crds = join(ops, 'crds');
+    const opsBin = await ensureOpsBinaries();
+    helmBin = join(opsBin, 'helm');
+    ops = opsBin;
     plane = await startControlPlane({ controllerManager: false, log: (line) => process.stderr.write(`[plane] ${line}\n`) });
   });
 
@@ -169,8 +167,7 @@ describe('Helm chart', { timeout: 300_000 }, () => {
   });
 
   it('the API server accepts everything it renders (server-side dry run), monitoring included', async () => {
-    for (const crd of ['monitoring.coreos.com_servicemonitors.yaml', 'monitoring.coreos.com_prometheusrules.yaml']) await kubectlOk(plane, ['apply', '--server-side', '-f', join(crds, crd)]);
-    await kubectlOk(plane, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+    await installMonitoringCrds(plane, ops);
     await kubectlOk(plane, ['create', 'namespace', NAMESPACE]);
     const out = (await kubectlOk(plane, ['apply', '--dry-run=server', '-f', '-'], await render('monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'))).stdout;
     for (const line of ['deployment.apps/deployment-controller created', 'statefulset.apps/nats created', 'servicemonitor.monitoring.coreos.com/ingress-controller created', 'prometheusrule.monitoring.coreos.com/ekspose created']) {

@@ -7,13 +7,13 @@
 // Deployment, a Service deleted again and again, NATS stopped, a Lease held by
 // someone else).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { V1MicroTime, loadYaml } from '@kubernetes/client-node';
 import { type MetricsPage, ensureOpsBinaries, runCaptured } from '@ekspose/testing';
-import { MANIFESTS, MANIFESTS_NAMESPACE, kubectlOk } from './support/manifests';
+import { MANIFESTS, MANIFESTS_NAMESPACE, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
 import { eventually } from './support/poll';
 import { type ControllerProcess, CONTROLLER_NAMESPACE, TestEnv, leaseName } from './support/test-env';
 
@@ -128,8 +128,7 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     ops = await ensureOpsBinaries();
     work = mkdtempSync(join(tmpdir(), 'ekspose-monitoring-'));
     env = await TestEnv.start({ controllerManager: false });
-    for (const crd of readdirSync(join(ops, 'crds'))) await kubectl(['apply', '--server-side', '-f', join(ops, 'crds', crd)]);
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+    await installMonitoringCrds(env.plane, ops);
   });
 
   after(async () => {
@@ -137,12 +136,7 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
   });
 
   it('the component renders with the manifests, and the API server accepts every object (server-side dry run)', async () => {
-    const overlay = mkdtempSync(join(tmpdir(), 'ekspose-overlay-'));
-    writeFileSync(
-      join(overlay, 'kustomization.yaml'),
-      `resources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${relative(overlay, join(MANIFESTS, 'monitoring'))}]\n`,
-    );
-    const rendered = await kubectl(['kustomize', overlay]);
+    const rendered = await renderWithMonitoring(env.plane);
     for (const app of ['deployment-controller', 'service-controller', 'ingress-controller']) {
       assert.match(rendered, new RegExp(`kind: ServiceMonitor\\nmetadata:\\n(  .*\\n)*  name: ${app}\\n`), `ServiceMonitor ${app}`);
       assert.match(rendered, new RegExp(`kind: Service\\nmetadata:\\n(  .*\\n)*  name: ${app}-metrics\\n`), `Service ${app}-metrics`);

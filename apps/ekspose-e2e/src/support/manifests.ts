@@ -2,8 +2,9 @@
 // they make, DESIGN §6 as a table to hold the roles to, and signing in as a
 // controller's ServiceAccount with nothing but a TokenRequest token.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { type ControlPlane, type KubectlResult, workspaceRoot } from '@ekspose/testing';
 import type { AppName } from './test-env';
 
@@ -71,4 +72,18 @@ current-context: ${app}
     { mode: 0o600 },
   );
   return token;
+}
+
+/** `kubectl kustomize` of manifests/ with the monitoring component, as a user's overlay would name them. */
+export async function renderWithMonitoring(plane: ControlPlane): Promise<string> {
+  const overlay = mkdtempSync(join(tmpdir(), 'ekspose-overlay-'));
+  writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${relative(overlay, join(MANIFESTS, 'monitoring'))}]\n`);
+  return (await kubectlOk(plane, ['kustomize', overlay])).stdout;
+}
+
+/** Installs the Prometheus Operator CRDs `build.sh ops` copied into `<opsBin>/crds`, and waits until they are served. */
+export async function installMonitoringCrds(plane: ControlPlane, opsBin: string): Promise<void> {
+  const dir = join(opsBin, 'crds');
+  for (const crd of readdirSync(dir)) await kubectlOk(plane, ['apply', '--server-side', '-f', join(dir, crd)]);
+  await kubectlOk(plane, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
 }
