@@ -242,6 +242,17 @@ export class EventBus {
     this.consume('deployment.deleted', durableName, async () => undefined);
   }
 
+  /**
+   * Stops one durable consumer (this replica no longer leads): the durable's
+   * messages then go to the replica that does, and it may be consumed again later.
+   */
+  async stopConsuming(durableName: string): Promise<void> {
+    const consumer = this.consumers.get(durableName);
+    if (!consumer) return;
+    this.consumers.delete(durableName);
+    await consumer.stop();
+  }
+
   /** Stops consuming, lets in-flight handlers finish, drains and closes. Idempotent. */
   close(): Promise<void> {
     this.closePromise ??= (async () => {

@@ -103,4 +103,14 @@ export class DeploymentWarnings {
   forget(key: string): void {
     this.ledger.forget(key);
   }
+
+  /** This replica stopped leading. */
+  reset(): void {
+    this.ledger.reset();
+  }
+
+  /** Deployments with a Warning remembered. */
+  get size(): number {
+    return this.ledger.size;
+  }
 }

@@ -14,7 +14,7 @@ export * from './http-route';
 export * from './deployments';
 export * from './warning-ledger';
 export * from './deletion-outbox';
-export * from './conflict-retry';
+export * from './name-conflicts';
 export * from './recreation';
 export * from './deployment-reconciler';
 export * from './recreation-reconciler';
