@@ -105,6 +105,7 @@ export class ControlPlane {
   readonly timings: Record<string, number> = {};
   private readonly settings: ControlPlaneSettings;
   private readonly handles = new Map<string, ProcessHandle>();
+  private apiserverArgs: string[] = [];
   private stopping: Promise<void> | undefined;
   private tls: ProbeTls = {};
 
@@ -227,7 +228,7 @@ export class ControlPlane {
       });
       mark('etcd');
 
-      const apiserver = this.launch('kube-apiserver', [
+      this.apiserverArgs = [
         '--advertise-address=127.0.0.1',
         // Endpoints of the `kubernetes` Service may not name a loopback address, and nothing here runs in-cluster.
         '--endpoint-reconciler-type=none',
@@ -248,11 +249,8 @@ export class ControlPlane {
         `--cert-dir=${join(this.dir, 'apiserver')}`,
         '--profiling=false',
         ...settings.apiserverExtraArgs,
-      ]);
-      await this.waitFor(apiserver, async () => {
-        const res = await httpGet(`${this.server}/readyz`, this.tls);
-        return res.status === 200 ? true : `readyz ${res.status}: ${failingChecks(res.body)}`;
-      });
+      ];
+      await this.startApiServer();
       mark('kube-apiserver');
 
       if (settings.controllerManager) {
@@ -307,6 +305,25 @@ export class ControlPlane {
       { timeoutMs: 90_000 },
     );
     if (established.code !== 0) throw new Error(`the Gateway API CRDs never became established: ${established.stderr}`);
+  }
+
+  /**
+   * Stops kube-apiserver (SIGTERM) and waits for it to exit: a control-plane
+   * outage or upgrade, as the controllers see it. etcd and its data stay.
+   */
+  async stopApiServer(): Promise<void> {
+    await this.handles.get('kube-apiserver')?.stop();
+  }
+
+  /** Starts kube-apiserver with the same flags, port and data, and waits until /readyz answers 200. */
+  async startApiServer(): Promise<void> {
+    const running = this.handles.get('kube-apiserver');
+    if (running?.running) return;
+    const apiserver = this.launch('kube-apiserver', this.apiserverArgs);
+    await this.waitFor(apiserver, async () => {
+      const res = await httpGet(`${this.server}/readyz`, this.tls);
+      return res.status === 200 ? true : `readyz ${res.status}: ${failingChecks(res.body)}`;
+    });
   }
 
   /** Stops nats-server (SIGTERM) and waits for it to exit; the JetStream store stays. */

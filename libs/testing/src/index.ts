@@ -50,3 +50,4 @@ export {
   type Outage,
   type ProxyAnswer,
 } from './traffic';
+export * from './api-requests';
