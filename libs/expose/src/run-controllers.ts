@@ -153,7 +153,8 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     [deployments, ...bound.flatMap((b) => b.hosted)],
     reconciler.reconcile,
     () => [...deployments.list().map(objectKey), ...reconciler.orphanKeys()],
-    { stopped: () => reconciler.reset(), bookkeeping: () => ({ ...reconciler.bookkeeping(), ...hostIndex.size }) },
+    // The index itself is informer state (kept on a standby); its reservations are a term's.
+    { stopped: () => reconciler.reset(), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
   );
 }
 
