@@ -10,8 +10,12 @@
 //     from apiserver_request_total, against the same window with no conflict
 //     (the baseline); then the time from each foreign Service's deletion to
 //     ekspose's Service of that name.
+//  3. Standby: a second deployment-controller standing by while the leader
+//     handles D Deployments (default 10,000) created and then deleted: its
+//     RSS and what it holds (queue, tombstones, …) before and after, next to
+//     the leader's.
 //
-//   node tools/scripts/run-ts.mjs tools/bench/brownfield.bench.ts [--services 10000] [--conflicts 200] [--window 60] [--no-build]
+//   node tools/scripts/run-ts.mjs tools/bench/brownfield.bench.ts [--services 10000] [--conflicts 200] [--window 60] [--churn 10000] [--no-build]
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -27,6 +31,7 @@ const args = parseArgs(process.argv.slice(2));
 const SERVICES = intOption(args, 'services', 10_000);
 const CONFLICTS = intOption(args, 'conflicts', 200);
 const WINDOW_S = intOption(args, 'window', 60);
+const CHURN = intOption(args, 'churn', 10_000);
 const NAMESPACES = 100;
 const IN_FLIGHT = 16;
 const APPS: AppName[] = ['deployment-controller', 'service-controller'];
@@ -81,6 +86,9 @@ async function main(): Promise<void> {
     for (const c of controllers) await c.handle.waitForLog('started leading', { timeoutMs: 60_000 });
     await memoryOfNames(clients, controllers);
     await conflicts(plane, clients, controllers[0]!);
+    const standby = await startBenchController(plane, { app: 'deployment-controller', identity: 'deployment-controller-standby', domain: 'bench.test' });
+    controllers.push(standby);
+    await standbyUnderChurn(clients, controllers[0]!, standby);
   } finally {
     await Promise.all(controllers.map((c) => c.handle.stop(12_000)));
     await plane.stop();
@@ -182,6 +190,41 @@ async function conflicts(plane: ControlPlane, clients: KubeClients, dc: BenchCon
       `p90 ${fmt(quantile(takenAfter, 0.9))} ms, max ${fmt(takenAfter.at(-1)!)} ms (goal 2,000 ms; before: up to 60,000 ms, a poll every 5-60 s)`,
   );
   summaryLine('brownfield', 'name taken after the foreign Service went, p90', `${fmt(quantile(takenAfter, 0.9))} ms`, '2,000 ms goal', '-');
+}
+
+/** 3. A standby through CHURN creations and deletions: what it holds and its RSS, next to the leader's. */
+async function standbyUnderChurn(clients: KubeClients, leader: BenchController, standby: BenchController): Promise<void> {
+  console.log(`\n## 3. A standby deployment-controller while the leader handles ${fmt(CHURN)} Deployments created, then deleted\n`);
+  await pollUntil('the standby ready', 60_000, standby.handle, async () => ((await fetch(`http://127.0.0.1:${standby.healthPort}/readyz`)).status === 200 ? true : undefined));
+  const NS = 'churn';
+  await ensureNamespace(clients, NS);
+  const rows: string[][] = [];
+  const look = async (when: string) => {
+    for (const c of [leader, standby]) {
+      const d = (await readyz(c)).details as { queueHeld?: number; bookkeeping?: Record<string, number> };
+      const held = Object.values(d.bookkeeping ?? {}).reduce((a, b) => a + b, 0) + (d.queueHeld ?? 0);
+      rows.push([when, c.handle.name, `${(memoryOf(c.handle.pid).rssKiB / 1024).toFixed(1)} MiB`, `${(memoryOf(c.handle.pid).hwmKiB / 1024).toFixed(1)} MiB`, fmt(held)]);
+    }
+  };
+  await look('before');
+  const names = Array.from({ length: CHURN }, (_, i) => `churn-${i}`);
+  const deployment = (name: string) => ({
+    metadata: { name },
+    spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } },
+  });
+  await inFlight(names, IN_FLIGHT, (name) => clients.apps.createNamespacedDeployment({ namespace: NS, body: deployment(name) }));
+  const services = async () => (await clients.core.listNamespacedService({ namespace: NS, limit: 1, labelSelector: 'app.kubernetes.io/managed-by=ekspose' })).metadata?.remainingItemCount;
+  await pollUntil(`${CHURN} Services`, 600_000, leader.handle, async () => {
+    const list = await clients.core.listNamespacedService({ namespace: NS, labelSelector: 'app.kubernetes.io/managed-by=ekspose' });
+    return list.items.length >= CHURN ? true : undefined;
+  });
+  await look(`${fmt(CHURN)} created`);
+  await inFlight(names, IN_FLIGHT, (name) => clients.apps.deleteNamespacedDeployment({ namespace: NS, name }));
+  await pollUntil('every Service gone', 600_000, leader.handle, async () => ((await services()) === undefined && (await clients.core.listNamespacedService({ namespace: NS, limit: 1 })).items.length === 0 ? true : undefined));
+  await look(`${fmt(CHURN)} deleted`);
+  console.log(table(['when', 'replica', 'RSS', 'peak RSS', 'keys and records held'], rows));
+  const standbyRows = rows.filter((r) => r[1] === standby.handle.name);
+  summaryLine('brownfield', `standby RSS through ${fmt(CHURN)} creations and deletions`, standbyRows.at(-1)![2]!, `${standbyRows[0]![2]} before`, `${standbyRows.at(-1)![4]} held`);
 }
 
 await main();
