@@ -1,5 +1,5 @@
-// Which keys the informers' events put on the work queue (DESIGN §3 "who does
-// what"). Handlers only enqueue, or note what the reconcile needs to know (a
+// Which keys the informers' events put on the work queue (docs/design.md §3, "who
+// does what"). Handlers only enqueue, or note what the reconcile needs to know (a
 // tombstone, a witnessed deletion); the reconcile does the work.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKey } from '@ekspose/k8s';

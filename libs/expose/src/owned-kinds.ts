@@ -50,7 +50,7 @@ export interface OwnedKind<T extends OwnedObject> {
   desired(spec: ExposeSpec): T | null;
   /** The merge patch that corrects the fields ekspose owns, or null when there is nothing to write. */
   drift(live: T, desired: T): MergePatch | null;
-  /** It claims a host and path that an older object may hold (DESIGN §2, HostConflict). */
+  /** It claims a host and path that an older object may hold (docs/design.md §2.4, HostConflict). */
   claimsHost: boolean;
   reasons: {
     /** An object of that name ekspose does not own. */
