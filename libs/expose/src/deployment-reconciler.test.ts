@@ -12,7 +12,7 @@ import type { MergePatch } from './drift';
 import { type RouteObject, claimsOf } from './host-conflict';
 import { indexHosts } from './event-routing';
 import { ownerKeyOf } from './keys';
-import { httpRouteKind, ingressKind, serviceKind } from './owned-kinds';
+import { httpRouteKind, ingressKind, serviceKind } from './kind-descriptors';
 import { type HttpRoute, desiredHttpRoute } from './http-route';
 import {
   type Action,

@@ -17,7 +17,7 @@ import { HostWaitList } from './host-wait-list';
 import { NameConflicts } from './name-conflicts';
 import { involved } from './involved';
 import { ownersMissing } from './keys';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { controllerReference, ownershipOf } from './ownership';
 import { OwnedWriter } from './owned-writer';
 

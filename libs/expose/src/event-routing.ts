@@ -6,7 +6,7 @@ import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKe
 import type { ExposeSpec } from '@ekspose/labels';
 import { HostIndex, type HostPath, type RouteObject, hostHeldBy } from './host-conflict';
 import { ownerKeyOf } from './keys';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { userRevision } from './warning-ledger';
 
 type Enqueue = (key: string) => void;

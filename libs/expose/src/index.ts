@@ -9,7 +9,7 @@ export * from './ownership';
 export * from './drift';
 export * from './host-conflict';
 export * from './host-wait-list';
-export * from './owned-kinds';
+export * from './kind-descriptors';
 export * from './http-route';
 export * from './deployments';
 export * from './warning-ledger';

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { type Clock, type ControllerMetrics, describeError, isConflict, isNotFound } from '@ekspose/k8s';
 import type { MergePatch } from './drift';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 
 export class OwnedWriter {
   constructor(

@@ -20,7 +20,7 @@ import type { DeletionAnswer, EventInput, EventKind, ExposedObject, ExposureAnsw
 import type { MergePatch } from './drift';
 import type { ExposeEvents } from './event-port';
 import type { Decision, ExposeMetrics } from './expose-metrics';
-import type { OwnedObject, OwnedObjectApi } from './owned-kinds';
+import type { OwnedObject, OwnedObjectApi } from './kind-descriptors';
 
 export const NS = 'shop';
 export const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);

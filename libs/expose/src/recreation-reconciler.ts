@@ -12,7 +12,7 @@ import type { DeletionAnswer } from '@ekspose/events';
 import type { ExposeEvents } from './event-port';
 import type { ExposeMetrics } from './expose-metrics';
 import { involved } from './involved';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { ownershipOf } from './ownership';
 import { type DeletionEvidence, decideRecreation, deletionEvidence, isEvidenceOfDeletion } from './recreation';
 

@@ -24,7 +24,7 @@ import { createExposeMetrics } from './expose-metrics';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
 import type { RouteObject } from './host-conflict';
 import { isKeyWatched } from './keys';
-import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer, nameInformer } from './owned-kinds';
+import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer, nameInformer } from './kind-descriptors';
 import { exposeActionOf } from './event-reasons';
 import { RecreationReconciler } from './recreation-reconciler';
 import { SETTINGS, type Settings } from './settings';
