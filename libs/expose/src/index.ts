@@ -4,7 +4,7 @@ export * from './event-reasons';
 export * from './expose-metrics';
 export * from './event-port';
 export * from './keys';
-export * from './owned-objects';
+export * from './desired-objects';
 export * from './ownership';
 export * from './drift';
 export * from './host-conflict';

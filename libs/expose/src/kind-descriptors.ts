@@ -25,7 +25,7 @@ import { type MergePatch, ingressDrift, serviceDrift } from './drift';
 import { ExposeReason } from './event-reasons';
 import { type ExposeEvents, announce } from './event-port';
 import type { ObjectKind } from './expose-metrics';
-import { desiredIngress, desiredService } from './owned-objects';
+import { desiredIngress, desiredService } from './desired-objects';
 import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift, routeRefusal } from './http-route';
 
 export interface OwnedObject {

@@ -68,7 +68,7 @@ export function specOf(dep: V1Deployment, settings = defaultSettings()): ExposeS
   return (parsed as { spec: ExposeSpec }).spec;
 }
 
-// Independent of the product's builders (owned-objects.ts): what docs/design.md §2.1 says the objects are.
+// Independent of the product's builders (desired-objects.ts): what docs/design.md §2.1 says the objects are.
 
 /** The metadata of an object ekspose owns for the Deployment `name` (uid `ownerUid`). */
 export function expectedMetadata(name: string, ownerUid: string, namespace = NS): V1ObjectMeta {
