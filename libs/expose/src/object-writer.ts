@@ -6,7 +6,7 @@ import { type Clock, type ControllerMetrics, describeError, isConflict, isNotFou
 import type { MergePatch } from './drift';
 import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 
-export class OwnedWriter {
+export class ObjectWriter {
   constructor(
     private readonly opts: { metrics: Pick<ControllerMetrics, 'objectWritten'>; log: Logger; clock: Clock },
   ) {}
