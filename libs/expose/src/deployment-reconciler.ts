@@ -16,7 +16,7 @@ import { type HostClaim, type HostIndex, type HostPath, type RouteObject, claims
 import { HostWaitList } from './host-wait-list';
 import { NameConflicts } from './name-conflicts';
 import { involved } from './involved';
-import { ownersMissing } from './keys';
+import { ownersMissing } from './owner-keys';
 import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { controllerReference, ownershipOf } from './ownership';
 import { ObjectWriter } from './object-writer';

@@ -5,7 +5,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKey } from '@ekspose/k8s';
 import type { ExposeSpec } from '@ekspose/labels';
 import { HostIndex, type HostPath, type RouteObject, hostHeldBy } from './host-conflict';
-import { ownerKeyOf } from './keys';
+import { ownerKeyOf } from './owner-keys';
 import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { userRevision } from './warning-ledger';
 

@@ -23,7 +23,7 @@ import { deploymentInformer, deploymentReader } from './deployments';
 import { createExposeMetrics } from './expose-metrics';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
 import type { RouteObject } from './host-conflict';
-import { isKeyWatched } from './keys';
+import { isKeyWatched } from './owner-keys';
 import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer, nameInformer } from './kind-descriptors';
 import { exposeActionOf } from './event-reasons';
 import { RecreationReconciler } from './recreation-reconciler';
