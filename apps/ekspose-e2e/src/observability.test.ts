@@ -1,4 +1,4 @@
-// DESIGN §5, operations: /healthz and /readyz on the health port, /metrics on
+// docs/design.md §5, operations: /healthz and /readyz on the health port, /metrics on
 // the metrics port, as a kubelet and a Prometheus see them, for the built
 // controllers against a real plane; NATS and the API server go away for real.
 import assert from 'node:assert/strict';

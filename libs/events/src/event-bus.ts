@@ -1,5 +1,5 @@
 // The controllers' link to NATS JetStream, as one small facade: typed publish
-// and consume on the EKSPOSE stream, and the record lookups of DESIGN §3.4.
+// and consume on the EKSPOSE stream, and the record lookups of docs/design.md §3.4.
 // The work is done by its parts: NatsLink (connection and stream), RecordLookup
 // (history questions) and DurableConsumer (one per consumed kind).
 //
@@ -194,7 +194,7 @@ export class EventBus {
     }
   }
 
-  /** Whether a deployment.deleted record exists for this uid (DESIGN §3.4); 'unknown' when NATS cannot be asked. */
+  /** Whether a deployment.deleted record exists for this uid (docs/design.md §3.4); 'unknown' when NATS cannot be asked. */
   wasDeploymentDeleted(namespace: string, name: string, uid: string, options: { timeoutMs?: number } = {}): Promise<DeletionAnswer> {
     return this.lookup.wasDeploymentDeleted(namespace, name, uid, options.timeoutMs);
   }

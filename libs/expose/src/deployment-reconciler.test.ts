@@ -11,8 +11,8 @@ import { DeploymentReconciler, UNPUBLISHED_RETRY_MS } from './deployment-reconci
 import type { MergePatch } from './drift';
 import { type RouteObject, claimsOf } from './host-conflict';
 import { indexHosts } from './event-routing';
-import { ownerKeyOf } from './keys';
-import { httpRouteKind, ingressKind, serviceKind } from './owned-kinds';
+import { ownerKeyOf } from './owner-keys';
+import { httpRouteKind, ingressKind, serviceKind } from './kind-descriptors';
 import { type HttpRoute, desiredHttpRoute } from './http-route';
 import {
   type Action,

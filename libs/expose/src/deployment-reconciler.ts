@@ -16,10 +16,10 @@ import { type HostClaim, type HostIndex, type HostPath, type RouteObject, claims
 import { HostWaitList } from './host-wait-list';
 import { NameConflicts } from './name-conflicts';
 import { involved } from './involved';
-import { ownersMissing } from './keys';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import { ownersMissing } from './owner-keys';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { controllerReference, ownershipOf } from './ownership';
-import { OwnedWriter } from './owned-writer';
+import { ObjectWriter } from './object-writer';
 
 export interface DeploymentReconcilerOptions {
   settings: ExposeSettings;
@@ -65,11 +65,11 @@ export class DeploymentReconciler {
   private readonly warnings: DeploymentWarnings;
   private nameConflicts = new NameConflicts();
   private readonly clock: Clock;
-  private readonly writer: OwnedWriter;
+  private readonly writer: ObjectWriter;
 
   constructor(private readonly opts: DeploymentReconcilerOptions) {
     this.clock = opts.clock ?? realClock;
-    this.writer = new OwnedWriter({ metrics: opts.metrics, log: opts.log, clock: this.clock });
+    this.writer = new ObjectWriter({ metrics: opts.metrics, log: opts.log, clock: this.clock });
     this.outbox = new DeletionOutbox({ events: opts.events, log: opts.log, clock: this.clock });
     this.warnings = new DeploymentWarnings({ recorder: opts.recorder, exposeMetrics: opts.exposeMetrics, log: opts.log });
   }

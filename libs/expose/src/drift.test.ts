@@ -12,7 +12,7 @@ import type {
 import type { ExposeSpec, IngressExposure } from '@ekspose/labels';
 import { type HttpRoute, routeRefusal } from './http-route';
 import { canonical, ingressDrift, serviceDrift } from './drift';
-import { desiredIngress, desiredService } from './owned-objects';
+import { desiredIngress, desiredService } from './desired-objects';
 
 const baseIngress: IngressExposure = { routeKind: 'ingress', host: 'web.shop.example.com', path: '/' };
 const base: ExposeSpec = {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
-import { serviceKind } from './owned-kinds';
+import { serviceKind } from './kind-descriptors';
 import { cachedInformer, deployment, expectedIngress, expectedService, specOf, storeWithCache } from './reconciler-fakes.test-helper';
 
 const created = (at: string) => ({ creationTimestamp: new Date(at) });

@@ -1,12 +1,12 @@
-// Which keys the informers' events put on the work queue (DESIGN §3 "who does
-// what"). Handlers only enqueue, or note what the reconcile needs to know (a
+// Which keys the informers' events put on the work queue (docs/design.md §3, "who
+// does what"). Handlers only enqueue, or note what the reconcile needs to know (a
 // tombstone, a witnessed deletion); the reconcile does the work.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKey } from '@ekspose/k8s';
 import type { ExposeSpec } from '@ekspose/labels';
 import { HostIndex, type HostPath, type RouteObject, hostHeldBy } from './host-conflict';
-import { ownerKeyOf } from './keys';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import { ownerKeyOf } from './owner-keys';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { userRevision } from './warning-ledger';
 
 type Enqueue = (key: string) => void;

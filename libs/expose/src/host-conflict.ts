@@ -1,5 +1,5 @@
 // Two managed routes (Ingresses or HTTPRoutes, across both kinds) may not
-// claim the same host and path: the older keeps it (DESIGN §2). Different
+// claim the same host and path: the older keeps it (docs/design.md §2.4). Different
 // paths on one host are fine — that is what `ekspose.io/path` is for. Pure.
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { IngressExposure } from '@ekspose/labels';

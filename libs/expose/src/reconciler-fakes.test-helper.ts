@@ -20,7 +20,7 @@ import type { DeletionAnswer, EventInput, EventKind, ExposedObject, ExposureAnsw
 import type { MergePatch } from './drift';
 import type { ExposeEvents } from './event-port';
 import type { Decision, ExposeMetrics } from './expose-metrics';
-import type { OwnedObject, OwnedObjectApi } from './owned-kinds';
+import type { OwnedObject, OwnedObjectApi } from './kind-descriptors';
 
 export const NS = 'shop';
 export const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
@@ -68,7 +68,7 @@ export function specOf(dep: V1Deployment, settings = defaultSettings()): ExposeS
   return (parsed as { spec: ExposeSpec }).spec;
 }
 
-// Independent of the product's builders (owned-objects.ts): what DESIGN §2 says the objects are.
+// Independent of the product's builders (desired-objects.ts): what docs/design.md §2.1 says the objects are.
 
 /** The metadata of an object ekspose owns for the Deployment `name` (uid `ownerUid`). */
 export function expectedMetadata(name: string, ownerUid: string, namespace = NS): V1ObjectMeta {

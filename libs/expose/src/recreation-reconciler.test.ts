@@ -6,7 +6,7 @@ import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node
 import type { ExposeSpec } from '@ekspose/labels';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import type { DeletionAnswer } from '@ekspose/events';
-import { type OwnedKind, ingressKind, serviceKind } from './owned-kinds';
+import { type OwnedKind, ingressKind, serviceKind } from './kind-descriptors';
 import {
   type Action,
   FakeEvents,

@@ -2,7 +2,7 @@
 // of managed objects (and, on start and resync, to objects missing for live
 // Deployments: deletions that happened while they were down). They create,
 // never patch or delete: the deployment-controller owns the spec. They call a
-// creation a recreation only with evidence the object existed (DESIGN §3.4,
+// creation a recreation only with evidence the object existed (docs/design.md §3.4,
 // and see deletionEvidence).
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -12,7 +12,7 @@ import type { DeletionAnswer } from '@ekspose/events';
 import type { ExposeEvents } from './event-port';
 import type { ExposeMetrics } from './expose-metrics';
 import { involved } from './involved';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { ownershipOf } from './ownership';
 import { type DeletionEvidence, decideRecreation, deletionEvidence, isEvidenceOfDeletion } from './recreation';
 

@@ -1,4 +1,4 @@
-// The SIGTERM path (DESIGN §5): stop taking work, finish what is in flight,
+// The SIGTERM path (docs/design.md §5.4): stop taking work, finish what is in flight,
 // release the Lease, stop the informers and run the shutdown hook.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

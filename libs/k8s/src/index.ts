@@ -9,7 +9,7 @@ export * from './self-signed-certificate';
 export * from './event-loop-monitor';
 export * from './leader-election';
 export * from './informer';
-export * from './informers';
+export * from './informer-factory';
 export * from './gated-informer';
 export * from './cache-transforms';
 export * from './kube-client';

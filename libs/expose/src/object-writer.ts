@@ -4,9 +4,9 @@
 import type { Logger } from 'pino';
 import { type Clock, type ControllerMetrics, describeError, isConflict, isNotFound } from '@ekspose/k8s';
 import type { MergePatch } from './drift';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 
-export class OwnedWriter {
+export class ObjectWriter {
   constructor(
     private readonly opts: { metrics: Pick<ControllerMetrics, 'objectWritten'>; log: Logger; clock: Clock },
   ) {}

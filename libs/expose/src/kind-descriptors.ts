@@ -25,7 +25,7 @@ import { type MergePatch, ingressDrift, serviceDrift } from './drift';
 import { ExposeReason } from './event-reasons';
 import { type ExposeEvents, announce } from './event-port';
 import type { ObjectKind } from './expose-metrics';
-import { desiredIngress, desiredService } from './owned-objects';
+import { desiredIngress, desiredService } from './desired-objects';
 import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift, routeRefusal } from './http-route';
 
 export interface OwnedObject {
@@ -50,7 +50,7 @@ export interface OwnedKind<T extends OwnedObject> {
   desired(spec: ExposeSpec): T | null;
   /** The merge patch that corrects the fields ekspose owns, or null when there is nothing to write. */
   drift(live: T, desired: T): MergePatch | null;
-  /** It claims a host and path that an older object may hold (DESIGN §2, HostConflict). */
+  /** It claims a host and path that an older object may hold (docs/design.md §2.4, HostConflict). */
   claimsHost: boolean;
   reasons: {
     /** An object of that name ekspose does not own. */
