@@ -57,7 +57,7 @@ describe('kube-apiserver down for three minutes', () => {
 
     await env.plane.startApiServer();
     const backAt = Date.now();
-    await env.createDeployment(NS, 'after');
+    await env.createDeployment(NS, 'after', { labels: { ingReq: 'needed' } });
     const elapsed = async (what: string, check: () => Promise<boolean>) => {
       await eventually(check, { timeoutMs: 90_000, intervalMs: 250, what }).catch((err: Error) => {
         throw new Error(`${err.message}\n${env.logs()}`);
