@@ -120,6 +120,26 @@ describe('shardSelector with the ShardedListAndWatch gate on', () => {
     assert.deepEqual(paged.sort(), whole);
   });
 
+  it('a watch with the selector sends only the events of its range', async () => {
+    const from = (await plane.kubectl(['get', '--raw', '/api/v1/configmaps?limit=1'])).stdout;
+    const resourceVersion = (JSON.parse(from) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    const second = NAMESPACES.map((ns) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'second', namespace: ns } }));
+    const created = await plane.kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: second }) });
+    assert.equal(created.code, 0, created.stderr);
+    // Watching from before the creations replays them: the answer does not depend on timing.
+    // timeoutSeconds only ends the stream; what arrived is checked, not when.
+    const range = shardRange(1, COUNT);
+    const query = new URLSearchParams({ watch: '1', resourceVersion, timeoutSeconds: '2', shardSelector: shardSelector(range) });
+    const watched = await plane.kubectl(['get', '--raw', `/api/v1/configmaps?${query.toString()}`]);
+    assert.equal(watched.code, 0, watched.stderr);
+    const events = watched.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { type: string; object: { metadata: { namespace: string; name: string } } });
+    const added = events.filter((e) => e.type === 'ADDED' && e.object.metadata.name === 'second').map((e) => e.object.metadata.namespace);
+    assert.deepEqual(added.sort(), NAMESPACES.filter((ns) => rangeIndexOf(ns, COUNT) === 1).sort());
+  });
+
   it('several ranges joined by || are one selector, echoed in the same form', async () => {
     const selector = shardSelector(shardRange(0, COUNT), shardRange(2, COUNT));
     const list = await listConfigMaps(plane, { labelSelector: LABEL, shardSelector: selector });
