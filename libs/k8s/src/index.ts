@@ -20,3 +20,6 @@ export * from './keys';
 export * from './controller-host';
 export * from './process-settings';
 export * from './app-bootstrap';
+export * from './shard-ranges';
+export * from './shard-members';
+export * from './shard-assignment';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureBinaries } from './binaries';
+import { featureGatesArgs } from './feature-gates';
 import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { ensureGatewayApiCrds } from './gateway-api';
@@ -47,6 +48,11 @@ export interface ControlPlaneOptions {
   /** Progress and timing lines. Default: process.stderr. */
   log?: (line: string) => void;
   apiserverExtraArgs?: readonly string[];
+  /**
+   * kube-apiserver feature gates, e.g. `{ ShardedListAndWatch: true }`. Default
+   * none (the version's defaults). Not also in apiserverExtraArgs: give each gate once.
+   */
+  featureGates?: Readonly<Record<string, boolean>>;
   controllerManagerExtraArgs?: readonly string[];
   /** Bound for each component to become ready. Default 60 s. */
   timeoutMs?: number;
@@ -447,7 +453,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     nats: options.nats ?? true,
     controllerManager: options.controllerManager ?? true,
     controllers: options.controllers ?? DEFAULT_CONTROLLERS,
-    apiserverExtraArgs: options.apiserverExtraArgs ?? [],
+    apiserverExtraArgs: [...featureGatesArgs(options.featureGates), ...(options.apiserverExtraArgs ?? [])],
     controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
     timeoutMs: options.timeoutMs ?? 60_000,
     ports: { etcdClient, etcdPeer, apiserver, controllerManager },
