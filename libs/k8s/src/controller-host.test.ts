@@ -56,17 +56,23 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
   }
 }
 
+/** Process settings for a host on free ports, plain-HTTP metrics, and `extra` on top. */
+function hostSettings(extra: Record<string, string> = {}) {
+  const loaded = processSettings.load({
+    EKSPOSE_HEALTH_PORT: '0',
+    EKSPOSE_METRICS_PORT: '0',
+    EKSPOSE_METRICS_SECURE: 'false',
+    EKSPOSE_BIND_ADDRESS: '127.0.0.1',
+    POD_NAME: 'replica-a',
+    ...extra,
+  });
+  assert.ok(loaded.ok);
+  return loaded.settings;
+}
+
 describe('ControllerHost shutdown', () => {
   it('stops taking work, finishes the reconcile in flight, releases the Lease, stops informers, then runs the hook', async () => {
-    const loaded = processSettings.load({
-      EKSPOSE_HEALTH_PORT: '0',
-      EKSPOSE_METRICS_PORT: '0',
-      EKSPOSE_METRICS_SECURE: 'false',
-      EKSPOSE_BIND_ADDRESS: '127.0.0.1',
-      EKSPOSE_WORKERS: '1',
-      POD_NAME: 'replica-a',
-    });
-    assert.ok(loaded.ok);
+    const settings = hostSettings({ EKSPOSE_WORKERS: '1' });
     const log = pino({ level: 'silent' });
     const registry = new Registry();
     const metrics = createControllerMetrics(registry, 'test-controller');
@@ -79,7 +85,7 @@ describe('ControllerHost shutdown', () => {
     const order: string[] = [];
     const host = new ControllerHost({
       name: 'test-controller',
-      settings: loaded.settings,
+      settings,
       log,
       registry,
       metrics,
@@ -143,18 +149,12 @@ class FlakyLeaseStore extends MemoryLeaseStore {
 
 describe('ControllerHost through a control-plane outage', () => {
   it('a leader that loses its Lease stands by (no exit, queue dropped, informers kept, live and ready) and leads again', async () => {
-    const loaded = processSettings.load({
-      EKSPOSE_HEALTH_PORT: '0',
-      EKSPOSE_METRICS_PORT: '0',
-      EKSPOSE_METRICS_SECURE: 'false',
-      EKSPOSE_BIND_ADDRESS: '127.0.0.1',
+    const settings = hostSettings({
       EKSPOSE_WORKERS: '1',
       EKSPOSE_LEASE_DURATION_SECONDS: '0.6',
       EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '0.4',
       EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '0.05',
-      POD_NAME: 'replica-a',
     });
-    assert.ok(loaded.ok);
     const log = pino({ level: 'silent' });
     const registry = new Registry();
     const metrics = createControllerMetrics(registry, 'test-controller');
@@ -165,7 +165,7 @@ describe('ControllerHost through a control-plane outage', () => {
     const terms: string[] = [];
     const host = new ControllerHost({
       name: 'test-controller',
-      settings: loaded.settings,
+      settings,
       log,
       registry,
       metrics,
@@ -210,16 +210,7 @@ describe('ControllerHost through a control-plane outage', () => {
   });
 
   it('liveness ignores informers; readiness fails once one has been failing past the tolerance, and says which', async () => {
-    const loaded = processSettings.load({
-      EKSPOSE_HEALTH_PORT: '0',
-      EKSPOSE_METRICS_PORT: '0',
-      EKSPOSE_METRICS_SECURE: 'false',
-      EKSPOSE_BIND_ADDRESS: '127.0.0.1',
-      EKSPOSE_LEADER_ELECT: 'false',
-      EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS: '120',
-      POD_NAME: 'replica-a',
-    });
-    assert.ok(loaded.ok);
+    const settings = hostSettings({ EKSPOSE_LEADER_ELECT: 'false', EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS: '120' });
     const registry = new Registry();
     const failingSince = { at: undefined as number | undefined };
     const informer: HostedInformer = {
@@ -230,7 +221,7 @@ describe('ControllerHost through a control-plane outage', () => {
     };
     const host = new ControllerHost({
       name: 'test-controller',
-      settings: loaded.settings,
+      settings,
       log: pino({ level: 'silent' }),
       registry,
       metrics: createControllerMetrics(registry, 'test-controller'),
