@@ -17,13 +17,13 @@ export * from './kubernetes-lease-store';
 
 export interface LeaderElectorOptions {
   store: LeaseStore;
-  /** Unique per replica: the pod name plus something random survives pod-name reuse. */
+  /** Unique per replica (ekspose passes POD_NAME, else <hostname>-<pid>). */
   identity: string;
   /** How long a standby waits after the last change it saw before taking over. Default: the setting's, 15 s. */
   leaseDurationMs?: number;
   /** How long the leader keeps leading without a successful renew. Default: the setting's, 10 s. */
   renewDeadlineMs?: number;
-  /** Time between attempts, for standbys and for the leader's renewals. Default: the setting's, 1 s. */
+  /** Time between attempts, for standbys and for the leader's renewals. Default: the setting's, 2 s. */
   retryPeriodMs?: number;
   clock?: Clock;
   log: Logger;
@@ -31,8 +31,8 @@ export interface LeaderElectorOptions {
   onStartedLeading: () => void;
   /**
    * Called on stop() when leading, and when a renewal deadline passes. After the
-   * latter the elector goes on as a standby and may lead again later; a
-   * controller that cannot cleanly restart its work should exit here.
+   * latter the elector goes on as a standby and may lead again later (the
+   * ControllerHost pauses its work and waits to win the Lease again).
    */
   onStoppedLeading: () => void;
 }
