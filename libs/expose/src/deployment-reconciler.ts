@@ -12,6 +12,8 @@ import { ConflictRetry } from './conflict-retry';
 import { DeletionOutbox } from './deletion-outbox';
 import { DeploymentWarnings } from './deployment-warnings';
 import { type ExposeEvents, announce, exposedRecord } from './event-port';
+import { exposedUrl } from './gateway-listeners';
+import type { ReadGateway } from './gateway-reader';
 import type { ExposeMetrics } from './expose-metrics';
 import { type HostIndex, type RouteObject, claimsOf, hostHeldBy } from './host-conflict';
 import { HostWaitList } from './host-wait-list';
@@ -20,6 +22,7 @@ import { ownersMissing } from './keys';
 import type { OwnedBinding, OwnedObject } from './owned-kinds';
 import { controllerReference, ownershipOf } from './ownership';
 import { OwnedWriter } from './owned-writer';
+import { StatusGrace, withRecheck } from './status-grace';
 
 export interface DeploymentReconcilerOptions {
   settings: ExposeSettings;
@@ -34,6 +37,8 @@ export interface DeploymentReconcilerOptions {
   exposeMetrics: ExposeMetrics;
   log: Logger;
   clock?: Clock;
+  /** The Gateway an HTTPRoute attaches to, for its URL's scheme and port; without it, http://host/path. */
+  readGateway?: ReadGateway;
 }
 
 const DONE: ReconcileResult = { kind: 'done' };
@@ -56,6 +61,7 @@ export class DeploymentReconciler {
   private readonly conflicts = new ConflictRetry();
   private readonly clock: Clock;
   private readonly writer: OwnedWriter;
+  private readonly statusGrace = new StatusGrace();
 
   constructor(private readonly opts: DeploymentReconcilerOptions) {
     this.clock = opts.clock ?? realClock;
@@ -86,7 +92,11 @@ export class DeploymentReconciler {
   }
 
 
-  reconcile = async (key: string): Promise<ReconcileResult> => {
+  /** One reconcile; back again when a route's status problem is still in its grace. */
+  reconcile = async (key: string): Promise<ReconcileResult> =>
+    withRecheck(await this.reconcileOnce(key), this.statusGrace.recheckIn(key, this.clock.now()));
+
+  private reconcileOnce = async (key: string): Promise<ReconcileResult> => {
     const [namespace, name] = splitKey(key);
     if (!shouldWatchNamespace(namespace, this.opts.settings)) return DONE;
     const dep = this.opts.deployments.get(namespace, name) ?? (await this.opts.readDeployment(namespace, name));
@@ -173,11 +183,16 @@ export class DeploymentReconciler {
     return this.ensure(key, dep, spec, binding, desired);
   }
 
-  /** A Warning while the object's own controller reports it wrong (once per message); nothing once it is fine. */
+  /**
+   * A Warning while the object's own controller reports it wrong (once per
+   * message) and has for the grace (a flicker right after a write is not news);
+   * nothing once it is fine.
+   */
   private async tellStatus<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedBinding<T>['kind'], live: T): Promise<void> {
     const problem = kind.statusProblem?.(live);
-    if (problem) await this.warnings.statusProblem(key, dep, kind, problem);
-    else this.warnings.clear(key, `${kind.kind}-status`);
+    const verdict = this.statusGrace.judge(key, kind.kind, problem !== undefined, this.clock.now());
+    if (verdict.kind === 'tell') await this.warnings.statusProblem(key, dep, kind, problem!);
+    else if (verdict.kind === 'fine') this.warnings.clear(key, `${kind.kind}-status`);
   }
 
   /**
@@ -192,8 +207,9 @@ export class DeploymentReconciler {
       if (!spec.ingress) this.warnings.clear(key, 'exposed');
       return;
     }
-    const scheme = spec.ingress.tlsSecret && spec.ingress.routeKind === 'ingress' ? 'https' : 'http';
-    await this.warnings.exposed(key, dep, route.kind, `${scheme}://${spec.ingress.host}${spec.ingress.path}`);
+    const gateway = spec.ingress.gateway;
+    const listenersOf = gateway && spec.ingress.routeKind === 'httproute' ? await this.opts.readGateway?.(gateway.namespace, gateway.name) : undefined;
+    await this.warnings.exposed(key, dep, route.kind, exposedUrl(spec.ingress, listenersOf));
   }
 
   /** True when an older object holds the host and path; then ours (if any) is removed and the key waits. */
@@ -271,6 +287,7 @@ export class DeploymentReconciler {
     for (const [binding, obj] of doomed) await this.writer.delete(binding, obj, key, why);
     this.outbox.clearTombstone(key);
     this.warnings.forget(key);
+    this.statusGrace.forget(key);
     this.conflicts.clear(key);
     // The objects are gone; only the record is missing. Try again later, not in a hot loop.
     return this.outbox.hasOwed(key) ? { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS } : DONE;

@@ -27,6 +27,7 @@ import { isKeyWatched } from './keys';
 import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer } from './owned-kinds';
 import { exposeActionOf } from './event-reasons';
 import { RecreationReconciler } from './recreation-reconciler';
+import { gatewayReader } from './gateway-reader';
 import { SETTINGS, type Settings } from './settings';
 
 interface Wiring {
@@ -120,7 +121,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   const routes = owned.filter((b) => b.kind.claimsHost).map((b) => b.cache as Informer<RouteObject>);
   // A host freed by a deletion goes to the Deployment that was waiting for it.
   const hostIndex = indexHosts(routes, (r) => reconciler.keysWaitingFor(r).forEach(w.enqueue));
-  const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex });
+  const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
   routeDeploymentEvents({
     deployments,
     owned: owned.map((b) => b.cache),
