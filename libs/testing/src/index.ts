@@ -50,3 +50,4 @@ export {
   type Outage,
   type ProxyAnswer,
 } from './traffic';
+export { TRAEFIK_CONTROLLER_NAME, selfSignedCertificate, startGatewayProxy, type GatewayProxy, type ServingCertificate } from './gateway-proxy';

@@ -184,7 +184,7 @@ export async function startIngressProxy(
  * One GET, never throwing: status 0 when the connection failed or timed out.
  * node:http, not fetch: fetch does not let a caller set the Host header.
  */
-function answer(url: string, host?: string, timeoutMs = 2000): Promise<ProxyAnswer> {
+export function answer(url: string, host?: string, timeoutMs = 2000): Promise<ProxyAnswer> {
   return new Promise((resolve) => {
     const req = request(url, { headers: host ? { host } : {}, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
