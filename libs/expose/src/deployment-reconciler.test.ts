@@ -368,6 +368,27 @@ describe('DeploymentReconciler', () => {
       assert.equal(notAccepted(t).length, 2);
     });
 
+    it('switched to an Ingress and back: the refusal is told again, nothing kept meanwhile', async () => {
+      const t = await harness({ deployments: [routed()] });
+      await t.reconciler.reconcile('shop/web');
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
+      await t.reconciler.reconcile('shop/web');
+      t.clock.skip(STATUS_GRACE_MS);
+      await t.reconciler.reconcile('shop/web');
+      assert.equal(notAccepted(t).length, 1);
+      const plain = deployment('web', { labels: { ingReq: 'needed' } });
+      t.deployments.push('MODIFIED', plain);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      assert.equal(t.httproutes.store.get(NS, 'web'), undefined);
+      t.deployments.push('MODIFIED', routed());
+      await t.reconciler.reconcile('shop/web');
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'requeueAfter', delayMs: STATUS_GRACE_MS }, 'a new grace: the old one was not kept');
+      t.clock.skip(STATUS_GRACE_MS);
+      await t.reconciler.reconcile('shop/web');
+      assert.equal(notAccepted(t).length, 2, 'told again');
+    });
+
     it('Exposed: https with the port of the HTTPS listener the route attaches to, read from the Gateway', async () => {
       const gateways: Array<[string, string]> = [];
       const listeners = [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'https', port: 8443, protocol: 'HTTPS' }];

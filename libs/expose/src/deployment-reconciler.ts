@@ -201,6 +201,12 @@ export class DeploymentReconciler {
    * restart over a correct cluster tells nothing again).
    */
   private async tellUrl(key: string, dep: V1Deployment, spec: ExposeSpec, outcomes: Map<string, EnsureOutcome>): Promise<void> {
+    // A kind no longer wanted has no status to tell: nothing is kept for it, and it is told afresh if it comes back.
+    for (const { kind } of this.opts.owned) {
+      if (!kind.statusProblem || kind.desired(spec) !== null) continue;
+      this.statusGrace.forget(key, kind.kind);
+      this.warnings.clear(key, `${kind.kind}-status`);
+    }
     // The external route wanted: the kind that claims the host (Ingress or HTTPRoute).
     const route = this.opts.owned.find((b) => b.kind.claimsHost && b.kind.desired(spec) !== null);
     if (!spec.ingress || !route || !['created', 'patched'].includes(outcomes.get(route.kind.metricKind) ?? 'unwanted')) {
