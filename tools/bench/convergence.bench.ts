@@ -465,7 +465,7 @@ async function main(argv: string[]): Promise<void> {
   const steadyState = results.find((r) => r.steadyState)?.steadyState;
   if (steadyState) reportSteadyState(steadyState);
   const resyncWrites = results.reduce((sum, r) => sum + totalWrites(r.resync.writes), 0);
-  if (resyncWrites !== 0) throw new Error(`a resync of an already-correct cluster wrote ${resyncWrites} times; DESIGN §2 says 0`);
+  if (resyncWrites !== 0) throw new Error(`a resync of an already-correct cluster wrote ${resyncWrites} times; docs/design.md §2.5 says 0`);
 }
 
 // Planes and controllers are already stopped by runScenario's finally; the exit hooks catch anything left.

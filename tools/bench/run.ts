@@ -11,6 +11,7 @@
 //   npm run bench -- --deployments 2000                 convergence only, N=2000 (with the steady state after it)
 //   npm run bench -- convergence [N] [--rounds 2] [--resync-seconds S] [--no-build]
 //   npm run bench -- traffic [--n 20] [--outages 5] [--poll-ms 250] [--no-build]   (root: a private network namespace)
+//   npm run bench -- brownfield [--services 10000] [--conflicts 200] [--window 60] [--no-build]
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -33,11 +34,12 @@ const BENCHES: Record<string, Bench> = {
   micro: { file: 'reconcile-path.bench.ts', nodeArgs: ['--expose-gc'], timeoutMs: 5 * 60_000 },
   convergence: { file: 'convergence.bench.ts', nodeArgs: [], timeoutMs: 90 * 60_000 },
   traffic: { file: 'traffic.bench.ts', nodeArgs: [], timeoutMs: 20 * 60_000, netns: true },
+  brownfield: { file: 'brownfield.bench.ts', nodeArgs: [], timeoutMs: 30 * 60_000 },
 };
 const ALIASES: Record<string, string> = { 'reconcile-path': 'micro', macro: 'convergence' };
 
 function usage(): never {
-  console.error('usage: npm run bench [-- [micro|convergence|traffic|all] [options of that benchmark]]  (see tools/bench/README.md)');
+  console.error('usage: npm run bench [-- [micro|convergence|traffic|brownfield|all] [options of that benchmark]]  (see tools/bench/README.md)');
   process.exit(2);
 }
 
@@ -98,6 +100,7 @@ if (first === '--deployments') {
     ['micro', []],
     ['convergence', rest],
     ['traffic', []],
+    ['brownfield', []],
   ];
 } else {
   const name = ALIASES[first] ?? first;

@@ -1,4 +1,4 @@
-// DESIGN §5, leader election: two replicas of each controller against one
+// docs/design.md §5.1, leader election: two replicas of each controller against one
 // plane. Only the holder of `ekspose-<app>` works; a killed leader is replaced
 // within the lease duration, a SIGTERMed one hands over at once by releasing
 // its Lease; each controller elects on its own Lease.

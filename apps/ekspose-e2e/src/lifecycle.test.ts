@@ -1,4 +1,4 @@
-// The promised behaviour of DESIGN §3, end to end: the three built controllers
+// The promised behaviour of docs/design.md §3, end to end: the three built controllers
 // as processes against kube-apiserver + etcd + the garbage collector + NATS.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,7 +1,7 @@
 // The shipped manifests (manifests/) against a real kube-apiserver: they render,
 // they apply (server-side dry run, so with the API's validation and admission,
-// PodSecurity "restricted" included), they grant exactly DESIGN §6 and run what
-// §5 asks for; and the three controllers, each signed in as its own
+// PodSecurity "restricted" included), they grant exactly docs/design.md §6 and run
+// what §5 asks for; and the three controllers, each signed in as its own
 // ServiceAccount with only those grants, do their whole job without a 403.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ import {
   startProcess,
   workspaceRoot,
 } from '@ekspose/testing';
-import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
+import { RBAC_TABLE, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';
 import { APPS, type AppName as App, leaseName, occurrences } from './support/test-env';
 
@@ -47,8 +47,8 @@ const ROOT = workspaceRoot();
 const SAMPLES_NAMESPACE = 'ekspose-samples';
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** DESIGN §6, "leases (own ns)". */
-const DESIGN_LEASE_VERBS = ['get', 'create', 'update'];
+/** docs/design.md §6, "leases (own namespace)". */
+const LEASE_VERBS = ['get', 'create', 'update'];
 
 /** Every object manifests/ makes: `Kind namespace/name`, the ConfigMap without its hash suffix. */
 const EXPECTED_OBJECTS = [
@@ -211,9 +211,9 @@ describe('manifests/', () => {
 
   for (const app of APPS) {
     describe(app, () => {
-      it('ClusterRole grants exactly its row of DESIGN §6, bound to its ServiceAccount', () => {
+      it('ClusterRole grants exactly its row of docs/design.md §6, bound to its ServiceAccount', () => {
         const role = only<V1ClusterRole>(items, 'ClusterRole', `ekspose-${app}`);
-        assert.deepEqual(flattenRules(role.rules), sortedVerbs(DESIGN_RBAC[app]));
+        assert.deepEqual(flattenRules(role.rules), sortedVerbs(RBAC_TABLE[app]));
         assert.ok(
           role.rules?.every((r) => r.resourceNames === undefined && !r.verbs.includes('*')),
           'no wildcards, no name limits that would break the cluster-wide informers',
@@ -226,7 +226,7 @@ describe('manifests/', () => {
       it('Role: get, create, update on its own Lease in the controllers\' namespace only', () => {
         const role = only<V1Role>(items, 'Role', `ekspose-${app}-leader-election`);
         assert.equal(role.metadata?.namespace, NAMESPACE);
-        assert.deepEqual(flattenRules(role.rules), { 'coordination.k8s.io/leases': [...DESIGN_LEASE_VERBS].sort() });
+        assert.deepEqual(flattenRules(role.rules), { 'coordination.k8s.io/leases': [...LEASE_VERBS].sort() });
         for (const rule of role.rules ?? []) {
           // create cannot be limited by name; whatever is limited must name this controller's Lease.
           if (rule.resourceNames) assert.deepEqual(rule.resourceNames, [leaseName(app)]);

@@ -154,7 +154,7 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     const run = await runCaptured(join(ops, 'promtool'), ['check', 'rules', writeRulesFile()], { timeoutMs: 60_000 });
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, new RegExp(`SUCCESS: ${alerts.length} rules found`));
-    assert.equal(alerts.length, 5);
+    assert.equal(alerts.length, 6);
   });
 
   it('each alert, evaluated on series scraped from running controllers, fires for its trouble and not before', async () => {
@@ -166,6 +166,8 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
         spec: { holderIdentity: 'someone-else', leaseDurationSeconds: 3600, acquireTime: new V1MicroTime(), renewTime: new V1MicroTime() },
       },
     });
+    // The Gateway API is installed: its informers run, until its CRD is removed below.
+    await env.plane.installGatewayApi();
     procs = await Promise.all((['deployment-controller', 'service-controller', 'ingress-controller'] as const).map((app) => env.startController(app)));
     const [dc, sc] = procs as [ControllerProcess, ControllerProcess, ControllerProcess];
     await Promise.all([dc, sc].map((p) => p.handle.waitForLog('started leading', { timeoutMs: 30_000 })));
@@ -189,6 +191,13 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
       await env.waitForService(NS, 'web', (s) => s.metadata?.uid !== old);
     }
     await env.waitForEvent(FROZEN_NS, 'refused', 'ServiceRefused');
+    // Someone uninstalls the Gateway API under running controllers: their HTTPRoute informers cannot list or watch.
+    await kubectl(['delete', 'crd', 'httproutes.gateway.networking.k8s.io']);
+    const routesFailing = async (p: ControllerProcess) =>
+      (await env.scrape(p)).samples.filter((s) => s.name === 'ekspose_informer_failing_seconds' && s.labels['resource']?.startsWith('httproutes') && s.value > 0).length === 2;
+    await eventually(async () => (await routesFailing(dc)) && (await routesFailing(procs[2]!)), {
+      what: 'the deployment- and ingress-controller reporting their httproutes informers failing',
+    });
     await env.plane.stopNats();
     await eventually(async () => (await Promise.all(procs.map((p) => env.scrape(p)))).every((m) => m.samples.some((s) => s.name === 'ekspose_nats_connected' && s.value === 0)), {
       what: 'every controller reporting NATS lost',
@@ -202,6 +211,7 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
       none('EksposeReconcileErrors'),
       expected('EksposeNoLeader', [ctl('ingress-controller')]),
       none('EksposeNATSDisconnected'),
+      none('EksposeInformerFailing'),
       none('EksposeInvalidSpecs'),
       none('EksposeFrequentRecreations'),
     ]);
@@ -212,6 +222,10 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
       expected(
         'EksposeNATSDisconnected',
         procs.map((p) => ({ namespace: CONTROLLER_NAMESPACE, pod: p.identity })),
+      ),
+      expected(
+        'EksposeInformerFailing',
+        (['deployment-controller', 'ingress-controller'] as const).flatMap((app) => ['httproutes', 'httproutes/metadata'].map((resource) => ({ ...ctl(app), resource }))),
       ),
       expected('EksposeInvalidSpecs', [ctl('deployment-controller')]),
       expected('EksposeFrequentRecreations', [{ ...ctl('service-controller'), kind: 'service' }]),

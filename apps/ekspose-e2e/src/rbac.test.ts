@@ -1,4 +1,4 @@
-// DESIGN §6 for real: the ServiceAccounts and roles of manifests/ applied to a
+// docs/design.md §6 for real: the ServiceAccounts and roles of manifests/ applied to a
 // kube-apiserver with RBAC on, each controller run with nothing but a
 // TokenRequest token for its own ServiceAccount (no client certificate), doing
 // its whole job without one 403; and each token refused, by the API itself,
@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CoreV1Event, V1Ingress, V1Lease, V1Service } from '@kubernetes/client-node';
 import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig, loadAllYaml } from '@kubernetes/client-node';
 import { type KubeClients, createKubeClients, describeError, mergePatchOptions, statusCodeOf } from '@ekspose/k8s';
-import { DESIGN_RBAC, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
+import { RBAC_TABLE, MANIFESTS, MANIFESTS_NAMESPACE as NAMESPACE, kubectlOk, writeTokenKubeconfig } from './support/manifests';
 import { eventually } from './support/poll';
 import { APPS, type AppName, type ControllerProcess, DOMAIN, TestEnv, leaseName, occurrences } from './support/test-env';
 
@@ -24,7 +24,7 @@ const APP_NS = 'rbac-app';
 const REFUSE_NS = 'rbac-refuse';
 const RBAC_KINDS = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
 
-/** What the authorizer is asked about, every verb each: DESIGN_RBAC's resources, their neighbours, and what a leaked token must never read. Anything DESIGN_RBAC does not list must be refused. */
+/** What the authorizer is asked about, every verb each: RBAC_TABLE's resources, their neighbours, and what a leaked token must never read. Anything RBAC_TABLE does not list must be refused. */
 const RESOURCES = [
   'apps/deployments',
   '/services',
@@ -229,7 +229,7 @@ describe('each controller, signed in with only its ServiceAccount token', () => 
   });
 });
 
-describe('each ServiceAccount is refused what DESIGN §6 does not grant', () => {
+describe('each ServiceAccount is refused what docs/design.md §6 does not grant', () => {
   let victim: { service: V1Service; ingress: V1Ingress };
 
   before(async () => {
@@ -248,7 +248,7 @@ describe('each ServiceAccount is refused what DESIGN §6 does not grant', () => 
         RESOURCES.flatMap((resource) =>
           VERBS.flatMap((verb) =>
             [REFUSE_NS, undefined].map(async (namespace) => {
-              const expected = DESIGN_RBAC[app][resource]?.includes(verb) ?? false;
+              const expected = RBAC_TABLE[app][resource]?.includes(verb) ?? false;
               const allowed = await canI(signed[app], { verb, resource, namespace });
               if (allowed !== expected) wrong.push(`${app} ${verb} ${resource} in ${namespace ?? 'all namespaces'}: ${allowed ? 'allowed' : 'refused'}`);
             }),

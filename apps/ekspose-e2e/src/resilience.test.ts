@@ -1,4 +1,4 @@
-// DESIGN §3.6 and §5: decisions stay right with NATS down, and with
+// docs/design.md §3.6 and §5: decisions stay right with NATS down, and with
 // controllers killed in the middle of deletions.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

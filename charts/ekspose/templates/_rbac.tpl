@@ -1,4 +1,4 @@
-{{/* Each controller's rules, DESIGN §6 (the same as manifests/<controller>/rbac.yaml). */}}
+{{/* Each controller's rules, docs/design.md §6 (the same as manifests/<controller>/rbac.yaml). */}}
 {{- define "ekspose.rules.deployment-controller" -}}
 - apiGroups: ["apps"]
   resources: ["deployments"]

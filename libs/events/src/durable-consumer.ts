@@ -48,44 +48,59 @@ const PULL_BATCH = 8;
 export class DurableConsumer<K extends EventKind> {
   private messages: ConsumerMessages | undefined;
   private readonly loop: Promise<void>;
+  private stopped = false;
+  private wakeOnStop!: () => void;
+  /** Resolves on stop(), so a loop waiting for NATS or a retry ends at once. */
+  private readonly stopSignal = new Promise<void>((resolve) => (this.wakeOnStop = resolve));
 
   constructor(private readonly opts: DurableConsumerOptions<K>) {
     this.loop = this.run();
   }
 
-  /** Stops pulling and waits for the handler in flight. Call after link.beginClose(). */
+  /**
+   * Stops pulling and waits for the handler in flight: when the bus closes
+   * (after link.beginClose()), or on its own when this replica stops leading,
+   * so that the durable's messages go to the replica that does.
+   */
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeOnStop();
     await this.messages?.close().catch(() => undefined);
     await this.loop;
   }
 
+  private get ending(): boolean {
+    return this.opts.link.closing || this.stopped;
+  }
+
   private async run(): Promise<void> {
     const { link, kind, durable, log } = this.opts;
-    while (!link.closing) {
-      while (!link.closing && !link.connected) await link.nextChange();
+    while (!this.ending) {
+      while (!this.ending && !link.connected) await Promise.race([link.nextChange(), this.stopSignal]);
       const nc = link.connection;
       if (!nc) continue;
       try {
         const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS, checkAPI: false });
         await this.ensureConsumer(jsm);
         const consumer = await jetstream(nc, { timeout: API_TIMEOUT_MS }).consumers.get(STREAM_NAME, durable);
-        if (link.closing) break;
+        if (this.ending) break;
         // A consumer or stream that vanished (a NATS that lost its storage) ends the
         // iterator, and this loop sets both up again.
         this.messages = await consumer.consume({ max_messages: PULL_BATCH, abort_on_missing_resource: true });
         log.info({ kind, durable }, 'consuming events');
         for await (const msg of this.messages) await this.deliver(msg);
         const ended = await this.messages.closed();
-        if (ended && !link.closing) throw ended;
+        if (ended && !this.ending) throw ended;
       } catch (err) {
-        if (link.closing) break;
+        if (this.ending) break;
         log.warn({ kind, durable, error: errorText(err) }, 'event consumer stopped; restarting');
         if (isStreamLost(err)) link.streamLost(errorText(err));
       } finally {
         this.messages = undefined;
       }
-      if (!link.closing) await link.sleep(this.opts.reconnectWaitMs);
+      if (!this.ending) await Promise.race([link.sleep(this.opts.reconnectWaitMs), this.stopSignal]);
     }
+    if (this.stopped && !link.closing) log.info({ kind, durable }, 'stopped consuming events');
   }
 
   private async ensureConsumer(jsm: JetStreamManager): Promise<void> {

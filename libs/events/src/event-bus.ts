@@ -1,5 +1,5 @@
 // The controllers' link to NATS JetStream, as one small facade: typed publish
-// and consume on the EKSPOSE stream, and the record lookups of DESIGN §3.4.
+// and consume on the EKSPOSE stream, and the record lookups of docs/design.md §3.4.
 // The work is done by its parts: NatsLink (connection and stream), RecordLookup
 // (history questions) and DurableConsumer (one per consumed kind).
 //
@@ -194,7 +194,7 @@ export class EventBus {
     }
   }
 
-  /** Whether a deployment.deleted record exists for this uid (DESIGN §3.4); 'unknown' when NATS cannot be asked. */
+  /** Whether a deployment.deleted record exists for this uid (docs/design.md §3.4); 'unknown' when NATS cannot be asked. */
   wasDeploymentDeleted(namespace: string, name: string, uid: string, options: { timeoutMs?: number } = {}): Promise<DeletionAnswer> {
     return this.lookup.wasDeploymentDeleted(namespace, name, uid, options.timeoutMs);
   }
@@ -240,6 +240,17 @@ export class EventBus {
    */
   followDeletions(durableName: string): void {
     this.consume('deployment.deleted', durableName, async () => undefined);
+  }
+
+  /**
+   * Stops one durable consumer (this replica no longer leads): the durable's
+   * messages then go to the replica that does, and it may be consumed again later.
+   */
+  async stopConsuming(durableName: string): Promise<void> {
+    const consumer = this.consumers.get(durableName);
+    if (!consumer) return;
+    this.consumers.delete(durableName);
+    await consumer.stop();
   }
 
   /** Stops consuming, lets in-flight handlers finish, drains and closes. Idempotent. */

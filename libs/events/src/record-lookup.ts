@@ -1,5 +1,5 @@
 // Questions asked of the stream's history for one namespace/name: "is there a
-// deployment.deleted record for this uid?" (DESIGN §3.4) and "was this kind of
+// deployment.deleted record for this uid?" (docs/design.md §3.4) and "was this kind of
 // object ever made for this uid?" (a deployment.exposed record). Answers come
 // from JetStream's direct get (the newest record first, then the others); 'unknown' means NATS could
 // not be asked, and the caller decides from the live API alone and says so.

@@ -82,4 +82,20 @@ export class DeletionOutbox {
     for (const uids of this.unpublished.values()) n += uids.size;
     return n;
   }
+
+  /** Tombstones waiting for their cleanup: zero on a replica that does not lead. */
+  get tombstoneCount(): number {
+    return this.tombstones.size;
+  }
+
+  /**
+   * This replica stopped leading: the next leader starts from its informers,
+   * and its sweep of orphaned objects publishes what a Deployment deleted
+   * meanwhile is owed. A record still unpublished here is dropped with the rest:
+   * it served while its objects could be recreated, and those are gone.
+   */
+  reset(): void {
+    this.tombstones.clear();
+    this.unpublished.clear();
+  }
 }

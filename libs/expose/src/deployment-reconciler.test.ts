@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import type { Settings } from './settings';
 import { parseExposeSpec } from '@ekspose/labels';
-import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, splitKey } from '@ekspose/k8s';
+import { type Informer, splitKey } from '@ekspose/k8s';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import { DeploymentReconciler, UNPUBLISHED_RETRY_MS } from './deployment-reconciler';
 import type { MergePatch } from './drift';
-import { HostIndex } from './host-conflict';
-import { ownerKeyOf } from './keys';
-import { httpRouteKind, ingressKind, serviceKind } from './owned-kinds';
+import { type RouteObject, claimsOf } from './host-conflict';
+import { indexHosts } from './event-routing';
+import { ownerKeyOf } from './owner-keys';
+import { httpRouteKind, ingressKind, serviceKind } from './kind-descriptors';
 import { type HttpRoute, desiredHttpRoute } from './http-route';
 import type { ReadGateway } from './gateway-reader';
 import { STATUS_GRACE_MS } from './status-grace';
@@ -128,19 +129,14 @@ async function harness(f: HarnessFixture = {}) {
   const deployments = await cachedInformer('deployments', f.deployments ?? []);
   const services = await storeWithCache<V1Service>('Service', f.services ?? []);
   const ingresses = await storeWithCache<V1Ingress>('Ingress', f.ingresses ?? []);
-  // Kept current from the Ingress informer, as the controller keeps it.
-  const hostIndex = new HostIndex();
-  for (const ing of ingresses.cache.informer.list()) hostIndex.upsert(ing);
-  ingresses.cache.informer.on(INFORMER_ADD, (i) => hostIndex.upsert(i));
-  ingresses.cache.informer.on(INFORMER_UPDATE, (i) => hostIndex.upsert(i));
-  ingresses.cache.informer.on(INFORMER_DELETE, (i) => hostIndex.remove(i));
+  const httproutes = await storeWithCache<HttpRoute>('HTTPRoute', f.httproutes ?? []);
+  // Kept current from the route informers, as the controller keeps it; a freed host releases its waiters.
+  const released: string[] = [];
+  const routeCaches = [ingresses.cache.informer, httproutes.cache.informer] as Array<Informer<RouteObject>>;
+  const hostIndex = indexHosts(routeCaches, (freed) => released.push(...reconciler.keysWaitingFor(freed)));
+  for (const cache of routeCaches) for (const r of cache.list()) hostIndex.upsert(r);
   const svc = fakeObjectApi(services.store, actions);
   const ing = fakeObjectApi(ingresses.store, actions);
-  const httproutes = await storeWithCache<HttpRoute>('HTTPRoute', f.httproutes ?? []);
-  for (const rt of httproutes.cache.informer.list()) hostIndex.upsert(rt);
-  httproutes.cache.informer.on(INFORMER_ADD, (rt) => hostIndex.upsert(rt));
-  httproutes.cache.informer.on(INFORMER_UPDATE, (rt) => hostIndex.upsert(rt));
-  httproutes.cache.informer.on(INFORMER_DELETE, (rt) => hostIndex.remove(rt));
   const route = fakeObjectApi(httproutes.store, actions);
   const gate = { served: f.routesServed ?? true };
   /** Mutable: a test can bring NATS back by setting nats.up = true. */
@@ -153,9 +149,9 @@ async function harness(f: HarnessFixture = {}) {
     settings: f.settings ?? defaultSettings(),
     deployments: deployments.informer,
     owned: [
-      { kind: serviceKind, api: svc.api, cache: services.cache.informer },
-      { kind: ingressKind, api: ing.api, cache: ingresses.cache.informer },
-      { kind: httpRouteKind, api: route.api, cache: httproutes.cache.informer, available: () => gate.served },
+      { kind: serviceKind, api: svc.api, cache: services.cache.informer, names: services.names.informer },
+      { kind: ingressKind, api: ing.api, cache: ingresses.cache.informer, names: ingresses.names.informer },
+      { kind: httpRouteKind, api: route.api, cache: httproutes.cache.informer, names: httproutes.names.informer, available: () => gate.served },
     ] as never,
     hostIndex,
     readDeployment: liveDeploymentReader(actions, f.live),
@@ -167,7 +163,7 @@ async function harness(f: HarnessFixture = {}) {
     clock,
     readGateway: f.readGateway,
   });
-  return { reconciler, actions, recorded, svc: svc.control, ing: ing.control, deployments, services, ingresses, httproutes, gate, clock, nats };
+  return { reconciler, actions, recorded, released, hostIndex, svc: svc.control, ing: ing.control, deployments, services, ingresses, httproutes, gate, clock, nats };
 }
 
 type Harness = Awaited<ReturnType<typeof harness>>;
@@ -194,6 +190,8 @@ const exposedWeb = (service: { name: string; port: number }, ingress: { name: st
 });
 
 /** shop/api (`other`) and shop/web (`dep`), both wanting an Ingress on shop.example.com; `other` optionally on another path. */
+const apiWrites = (actions: Action[]) => actions.flatMap((a) => (a.verb === 'create' || a.verb === 'patch' || a.verb === 'delete' ? [`${a.verb} ${a.kind}`] : []));
+
 function sharingHost(f: { otherPath?: string } = {}) {
   const host = { 'ekspose.io/host': 'shop.example.com' };
   const otherAnnotations = f.otherPath ? { ...host, 'ekspose.io/path': f.otherPath } : host;
@@ -239,7 +237,6 @@ describe('DeploymentReconciler', () => {
   });
 
   /** `verb Kind` of each write to the API server, in order. */
-  const apiWrites = (actions: Action[]) => actions.flatMap((a) => (a.verb === 'create' || a.verb === 'patch' || a.verb === 'delete' ? [`${a.verb} ${a.kind}`] : []));
   const routedAnnotations = { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public/https' };
   const routed = (labels: Record<string, string> = { ingReq: 'needed' }) => deployment('web', { labels, annotations: routedAnnotations });
   const routeSpec = (dep: V1Deployment) => {
@@ -506,34 +503,63 @@ describe('DeploymentReconciler', () => {
     assert.deepEqual(t.actions, []);
   });
 
-  it('create gets 409 and the object there is not ours: no patch, no delete, one Warning ServiceConflict', async () => {
+  it('a foreign Service holds the name: no request at all, one Warning ServiceConflict, no requeue; its deletion brings the key back and the name is taken', async () => {
     const dep = deployment('web');
     const foreign: V1Service = {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: 'web', namespace: NS, uid: 'someone-elses', resourceVersion: '5', labels: { app: 'web' } },
+      metadata: { name: 'web', namespace: NS, uid: 'someone-elses', resourceVersion: '5', labels: { app: 'web', 'app.kubernetes.io/managed-by': 'Helm' } },
       spec: { type: 'NodePort', selector: { app: 'other' }, ports: [{ port: 1234 }] },
     };
-    // On the server, but not in the managed-only cache: the create finds it.
+    // On the server, not in the managed-only cache, but in the names cache (metadata of every Service).
     const t = await harness({ deployments: [dep], services: [foreign] });
-    // Not watched (not managed): looked at again soon, so the Deployment is served once the name is free.
-    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'requeueAfter', delayMs: 5_000 });
-    assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web']);
-    assert.deepEqual(
-      t.recorded.map((r) => [r.type, r.reason]),
-      [['Warning', 'ServiceConflict']],
-    );
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' }, 'not polled: the names watch tells when it goes');
+    assert.deepEqual(t.actions, [], 'no create that fails with 409, no read');
+    assert.deepEqual(t.recorded.map((r) => [r.type, r.reason]), [['Warning', 'ServiceConflict']]);
     assert.match(t.recorded[0]?.message ?? '', /not managed by ekspose/);
-    assert.deepEqual(t.services.store.get('shop', 'web'), foreign, 'the foreign Service is untouched');
-    // A resync does not repeat the Warning.
+    assert.equal(t.reconciler.waitsForName('shop/web', 'Service'), true);
+    assert.equal(t.reconciler.waitsForName('shop/web', 'Ingress'), false);
+    // A resync repeats neither a request nor the Warning.
     await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web', 'create Service shop/web', 'read Service shop/web']);
+    assert.deepEqual(t.actions, []);
     assert.equal(t.recorded.length, 1);
-    // Its owner deletes it: the next look makes ours, and the retries end.
-    t.services.store.remove('shop', 'web');
+    assert.deepEqual(t.services.store.get('shop', 'web'), foreign, 'the foreign Service is untouched');
+    // Its owner deletes it (the names watch sees it): the next look makes ours, and nothing is kept.
+    t.services.store.delete('shop', 'web', 'someone-elses');
     assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+    assert.deepEqual(brief(t.actions), ['create Service shop/web', 'publish deployment.exposed uid-web']);
     assert.equal(t.services.store.get('shop', 'web')?.metadata?.labels?.['app.kubernetes.io/managed-by'], 'ekspose');
+    assert.equal(t.reconciler.waitsForName('shop/web', 'Service'), false);
+    assert.equal(t.reconciler.bookkeeping().nameConflicts, 0);
     await assertConverged(t);
+  });
+
+  it('a foreign Service the names cache has not seen yet: the create finds it (409), one read, the Warning', async () => {
+    const dep = deployment('web');
+    const foreign: V1Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS, uid: 'someone-elses', resourceVersion: '5' }, spec: {} };
+    const t = await harness({ deployments: [dep] });
+    t.services.store.seed(foreign); // on the server, its watch event not arrived yet
+    assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+    assert.deepEqual(brief(t.actions), ['create Service shop/web', 'read Service shop/web']);
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['ServiceConflict']);
+    assert.equal(t.reconciler.waitsForName('shop/web', 'Service'), true);
+  });
+
+  it('a Deployment waiting for a name keeps nothing once it is deleted or no longer exposed', async () => {
+    const dep = deployment('web');
+    const foreign: V1Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS, uid: 'x', resourceVersion: '5' }, spec: {} };
+    const t = await harness({ deployments: [dep], services: [foreign] });
+    await t.reconciler.reconcile('shop/web');
+    assert.equal(t.reconciler.bookkeeping().nameConflicts, 1);
+    t.deployments.push('MODIFIED', deployment('web', { rv: '101', labels: { 'ekspose.io/ignore': 'true' } }));
+    await t.reconciler.reconcile('shop/web');
+    assert.equal(t.reconciler.bookkeeping().nameConflicts, 0, 'ignored: waits for nothing');
+    t.deployments.push('MODIFIED', deployment('web', { rv: '102' }));
+    await t.reconciler.reconcile('shop/web');
+    assert.equal(t.reconciler.bookkeeping().nameConflicts, 1);
+    t.deployments.push('DELETED', deployment('web', { rv: '103' }));
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.reconciler.bookkeeping(), { tombstones: 0, owedRecords: 0, hostWaiters: 0, nameConflicts: 0, warnings: 0 });
   });
 
   it('create gets 409 and the object is ours already (cache lag): no second write when it is right', async () => {
@@ -846,10 +872,57 @@ describe('DeploymentReconciler', () => {
     const { other, dep } = sharingHost();
     const holding = managedIngress(other, { created: '2024-01-01T00:00:00Z' });
     const t = await harness({ deployments: [dep, other], services: [managedService(dep)], ingresses: [holding] });
-    assert.deepEqual(t.reconciler.keysWaitingFor(holding), [], 'nobody waits before a conflict');
+    assert.deepEqual(t.reconciler.keysWaitingFor(claimsOf(holding)), [], 'nobody waits before a conflict');
     await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(t.reconciler.keysWaitingFor(holding), ['shop/web']);
-    assert.deepEqual(t.reconciler.keysWaitingFor(holding), [], 'handed back once');
+    t.ingresses.store.deleteByUser('shop', 'api');
+    assert.deepEqual(t.released, ['shop/web'], 'the holder\'s deletion frees the host for the waiter');
+    assert.deepEqual(t.reconciler.keysWaitingFor(claimsOf(holding)), [], 'handed back once');
+  });
+
+  it('two Deployments wanting one host in the same apply: the first reconciled holds it from before its create is answered; exactly one Ingress', async () => {
+    const { other, dep } = sharingHost();
+    const t = await harness({ deployments: [dep, other], services: [managedService(dep), managedService(other)] });
+    // Both reconciles run at once, as the queue's workers run them: neither has seen the other's Ingress yet.
+    await Promise.all([t.reconciler.reconcile('shop/api'), t.reconciler.reconcile('shop/web')]);
+    assert.deepEqual(apiWrites(t.actions), ['create Ingress'], 'one Ingress, not two');
+    assert.ok(t.ingresses.store.get('shop', 'api'));
+    assert.equal(t.ingresses.store.get('shop', 'web'), undefined);
+    assert.deepEqual(t.recorded.filter((r) => r.type === 'Warning').map((r) => [r.on.name, r.reason]), [['web', 'HostConflict']]);
+    // The same, the other order: the one reconciled first wins.
+    const u = await harness({ deployments: [dep, other], services: [managedService(dep), managedService(other)] });
+    await Promise.all([u.reconciler.reconcile('shop/web'), u.reconciler.reconcile('shop/api')]);
+    assert.deepEqual(apiWrites(u.actions), ['create Ingress']);
+    assert.ok(u.ingresses.store.get('shop', 'web'));
+  });
+
+  it('a waiter gets the host when the holder moves to another host, or drops ingReq; a failed create frees its reservation', async () => {
+    const { other, dep } = sharingHost();
+    const t = await harness({ deployments: [dep, other], services: [managedService(dep), managedService(other)] });
+    await t.reconciler.reconcile('shop/api');
+    await t.reconciler.reconcile('shop/web');
+    assert.equal(t.reconciler.bookkeeping().hostWaiters, 1);
+    // The holder moves to another host: its patch frees the old host at once, before any watch event.
+    const moved = deployment('api', { rv: '101', labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'moved.example.com' } });
+    t.deployments.push('MODIFIED', moved);
+    await t.reconciler.reconcile('shop/api');
+    assert.deepEqual(t.released, ['shop/web']);
+    await t.reconciler.reconcile('shop/web');
+    assert.ok(t.ingresses.store.get('shop', 'web'), 'the waiter has its Ingress');
+    assert.equal(t.reconciler.bookkeeping().hostWaiters, 0);
+
+    // The other way round: now api waits for web's host, and web drops ingReq.
+    const back = deployment('api', { rv: '102', labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/host': 'shop.example.com' } });
+    t.deployments.push('MODIFIED', back);
+    await t.reconciler.reconcile('shop/api');
+    assert.equal(t.reconciler.bookkeeping().hostWaiters, 1);
+    t.deployments.push('MODIFIED', deployment('web', { rv: '103', uid: uidOf(dep) }));
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.released, ['shop/web', 'shop/api'], 'the deletion of the unwanted Ingress frees the host');
+
+    // A create that fails frees the host it reserved: a waiter is told.
+    t.ing.createErrors.push(apiError(500));
+    await assert.rejects(t.reconciler.reconcile('shop/api'));
+    assert.deepEqual(t.hostIndex.size.reserved, 0, 'no reservation outlives its write');
   });
 
   it('host conflict while creating the Service: deployment.exposed announces no Ingress', async () => {

@@ -8,27 +8,28 @@ import type { Logger } from 'pino';
 import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
 import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult } from '@ekspose/k8s';
 import { isConflict, readOrUndefined, realClock, splitKey } from '@ekspose/k8s';
-import { ConflictRetry } from './conflict-retry';
 import { DeletionOutbox } from './deletion-outbox';
 import { DeploymentWarnings } from './deployment-warnings';
 import { type ExposeEvents, announce, exposedRecord } from './event-port';
 import { exposedUrl } from './gateway-listeners';
 import type { ReadGateway } from './gateway-reader';
 import type { ExposeMetrics } from './expose-metrics';
-import { type HostIndex, type RouteObject, claimsOf, hostHeldBy } from './host-conflict';
+import { type HostClaim, type HostIndex, type HostPath, type RouteObject, claimsOf, hostHeldBy } from './host-conflict';
 import { HostWaitList } from './host-wait-list';
+import { NameConflicts } from './name-conflicts';
 import { involved } from './involved';
-import { ownersMissing } from './keys';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import { ownersMissing } from './owner-keys';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { controllerReference, ownershipOf } from './ownership';
-import { OwnedWriter } from './owned-writer';
+import { ObjectWriter } from './object-writer';
 import { StatusGrace, withRecheck } from './status-grace';
 
 export interface DeploymentReconcilerOptions {
   settings: ExposeSettings;
   deployments: Informer<V1Deployment>;
-  /** Every owned kind with its API and its managed-only informer. */
+  /** Every owned kind with its API, its managed-only informer and its names informer. */
   owned: OwnedBinding[];
+  /** Route claims; this reconciler reserves and records its own writes in it (see HostIndex). */
   hostIndex: HostIndex;
   readDeployment: (namespace: string, name: string) => Promise<V1Deployment | undefined>;
   events: ExposeEvents;
@@ -47,6 +48,15 @@ const ORPHAN_FINALIZER = 'orphan';
 /** How soon a deployment.deleted that NATS could not take is tried again. */
 export const UNPUBLISHED_RETRY_MS = 15_000;
 
+/** What the deployment-controller keeps per Deployment; all zero on a replica that does not lead. */
+export interface DeploymentBookkeeping {
+  tombstones: number;
+  owedRecords: number;
+  hostWaiters: number;
+  nameConflicts: number;
+  warnings: number;
+}
+
 /**
  * `conflict`: a foreign object holds the name; `held`: an older object holds the host and path;
  * `unavailable`: the API server does not serve the kind; `kept`: unwanted, but kept until its replacement is in place.
@@ -56,16 +66,16 @@ const IN_PLACE: readonly EnsureOutcome[] = ['created', 'unchanged', 'patched'];
 
 export class DeploymentReconciler {
   private readonly outbox: DeletionOutbox;
-  private readonly hostWaiters = new HostWaitList();
+  private hostWaiters = new HostWaitList();
   private readonly warnings: DeploymentWarnings;
-  private readonly conflicts = new ConflictRetry();
+  private nameConflicts = new NameConflicts();
   private readonly clock: Clock;
-  private readonly writer: OwnedWriter;
+  private readonly writer: ObjectWriter;
   private readonly statusGrace = new StatusGrace();
 
   constructor(private readonly opts: DeploymentReconcilerOptions) {
     this.clock = opts.clock ?? realClock;
-    this.writer = new OwnedWriter({ metrics: opts.metrics, log: opts.log, clock: this.clock });
+    this.writer = new ObjectWriter({ metrics: opts.metrics, log: opts.log, clock: this.clock });
     this.outbox = new DeletionOutbox({ events: opts.events, log: opts.log, clock: this.clock });
     this.warnings = new DeploymentWarnings({ recorder: opts.recorder, exposeMetrics: opts.exposeMetrics, log: opts.log });
   }
@@ -76,9 +86,32 @@ export class DeploymentReconciler {
     if (uid) this.outbox.noteDeleted(`${dep.metadata?.namespace}/${dep.metadata?.name}`, uid);
   }
 
-  /** From a route informer's delete handler: the Deployments waiting for the host and path it held. */
-  keysWaitingFor(route: RouteObject): string[] {
-    return this.hostWaiters.release(claimsOf(route));
+  /** From the HostIndex: host/paths that lost their last claim; the Deployments waiting for them. */
+  keysWaitingFor(freed: HostPath[]): string[] {
+    return this.hostWaiters.release(freed);
+  }
+
+  /** Whether the Deployment `key` waits for a foreign object of `kind` to give up its name. */
+  waitsForName(key: string, kind: string): boolean {
+    return this.nameConflicts.isHeld(key, kind);
+  }
+
+  /** This replica stopped leading: nothing of its term is kept (the next term starts from a resync). */
+  reset(): void {
+    this.outbox.reset();
+    this.hostWaiters = new HostWaitList();
+    this.nameConflicts = new NameConflicts();
+    this.warnings.reset();
+  }
+
+  bookkeeping(): DeploymentBookkeeping {
+    return {
+      tombstones: this.outbox.tombstoneCount,
+      owedRecords: this.outbox.owedCount,
+      hostWaiters: this.hostWaiters.size,
+      nameConflicts: this.nameConflicts.size,
+      warnings: this.warnings.size,
+    };
   }
 
   /** deployment.deleted records NATS has not taken yet. */
@@ -106,16 +139,7 @@ export class DeploymentReconciler {
     for (const uid of this.outbox.owed(key)) await this.outbox.send(namespace, name, uid);
 
     const parsed = parseExposeSpec(dep, this.opts.settings);
-    if (parsed.kind === 'ignored') {
-      this.warnings.clear(key, 'invalid');
-      this.opts.log.debug({ key, reason: parsed.reason }, 'deployment ignored');
-      return DONE;
-    }
-    if (parsed.kind === 'invalid') {
-      await this.warnings.invalid(key, dep, parsed.problems);
-      // No retry: the Deployment's next change brings it back.
-      return DONE;
-    }
+    if (parsed.kind !== 'expose') return this.notExposed(key, dep, parsed);
     this.warnings.clear(key, 'invalid');
     const spec = parsed.spec;
     const outcomes = new Map<string, EnsureOutcome>();
@@ -134,6 +158,7 @@ export class DeploymentReconciler {
       const { binding, outcome, err } = result;
       if (outcome !== undefined) {
         outcomes.set(binding.kind.metricKind, outcome);
+        if (outcome !== 'conflict') this.nameConflicts.release(key, binding.kind.kind);
         this.warnings.clear(key, `${binding.kind.kind}-refused`);
       } else {
         failure ??= err;
@@ -153,13 +178,25 @@ export class DeploymentReconciler {
       const exists = (kind: string) => IN_PLACE.includes(outcomes.get(kind) ?? 'unwanted');
       announce(this.opts.events, this.opts.log, 'deployment.exposed', exposedRecord(spec, exists, this.clock.now()));
     }
+    if (![...outcomes.values()].includes('held')) this.hostWaiters.forget(key);
     await this.tellUrl(key, dep, spec, outcomes);
     if (failure) throw failure;
-    // A foreign object of the name is not watched: look again, so the Deployment is served soon after it goes.
-    if ([...outcomes.values()].includes('conflict')) return { kind: 'requeueAfter', delayMs: this.conflicts.next(key) };
-    this.conflicts.clear(key);
+    // No requeue for a name held by a foreign object: its deletion (or its change of hands) is watched, and brings the key back.
     return DONE;
   };
+
+  /** Ignored or invalid: nothing is written for it, and it waits for no name and no host. No retry: its next change brings it back. */
+  private async notExposed(key: string, dep: V1Deployment, parsed: Exclude<ReturnType<typeof parseExposeSpec>, { kind: 'expose' }>): Promise<ReconcileResult> {
+    this.nameConflicts.forget(key);
+    this.hostWaiters.forget(key);
+    if (parsed.kind === 'ignored') {
+      this.warnings.clear(key, 'invalid');
+      this.opts.log.debug({ key, reason: parsed.reason }, 'deployment ignored');
+    } else {
+      await this.warnings.invalid(key, dep, parsed.problems);
+    }
+    return DONE;
+  }
 
   private async reconcileKind<T extends OwnedObject>(key: string, dep: V1Deployment, spec: ExposeSpec, binding: OwnedBinding<T>): Promise<EnsureOutcome> {
     const { kind, cache } = binding;
@@ -168,7 +205,7 @@ export class DeploymentReconciler {
     if (!desired) {
       if (live && ownershipOf(live.metadata, spec.uid).kind !== 'foreign') {
         const why = `the Deployment no longer asks for an ${kind.kind}`;
-        await this.writer.delete(binding, live, key, why);
+        await this.deleteOwned(binding, live, key, why);
         if (kind.reasons.unwanted) this.opts.recorder.normal(involved(dep), kind.reasons.unwanted, `${kind.kind} ${spec.name} deleted: ${why}`);
       }
       return 'unwanted';
@@ -179,8 +216,17 @@ export class DeploymentReconciler {
       return 'unavailable';
     }
     this.warnings.clear(key, `${kind.kind}-unavailable`);
-    if (kind.claimsHost && spec.ingress && (await this.heldByOlder(key, dep, spec, binding, live))) return 'held';
-    return this.ensure(key, dep, spec, binding, desired);
+    if (!kind.claimsHost || !spec.ingress) return this.ensure(key, dep, spec, binding, desired);
+    const claim = this.claimHost(key, spec, binding, live);
+    if ('holder' in claim) {
+      await this.heldBy(key, dep, binding, live, claim.holder);
+      return 'held';
+    }
+    try {
+      return await this.ensure(key, dep, spec, binding, desired);
+    } finally {
+      claim.release();
+    }
   }
 
   /**
@@ -218,20 +264,41 @@ export class DeploymentReconciler {
     await this.warnings.exposed(key, dep, route.kind, exposedUrl(spec.ingress, listenersOf));
   }
 
-  /** True when an older object holds the host and path; then ours (if any) is removed and the key waits. */
-  private async heldByOlder<T extends OwnedObject>(key: string, dep: V1Deployment, spec: ExposeSpec, binding: OwnedBinding<T>, live: T | undefined): Promise<boolean> {
+  /**
+   * The host and path for this Deployment's route, decided without an await in
+   * between: either an older claim holds it, or a reservation counts for this
+   * Deployment from now until its write is done (see HostIndex), so a second
+   * Deployment of the same apply, checked meanwhile, is held.
+   */
+  private claimHost<T extends OwnedObject>(key: string, spec: ExposeSpec, binding: OwnedBinding<T>, live: T | undefined): { holder: HostClaim } | { release: () => void } {
     const { host, path } = spec.ingress!;
-    const holder = hostHeldBy(spec.ingress!, spec, live, this.opts.hostIndex.claims(host, path));
-    if (!holder) {
-      this.warnings.clear(key, 'host');
-      return false;
-    }
+    const own = live as RouteObject | undefined;
+    const holder = hostHeldBy(spec.ingress!, spec, own, this.opts.hostIndex.claims(host, path));
+    if (holder) return { holder };
+    this.warnings.clear(key, 'host');
+    this.hostWaiters.forget(key);
+    const existing = own && claimsOf(own).find((c) => c.host === host && c.path === path);
+    const claim: HostClaim = existing ?? { kind: binding.kind.kind as HostClaim['kind'], namespace: spec.namespace, name: spec.name, host, path, createdAt: this.clock.now() };
+    return { release: this.opts.hostIndex.reserve(claim) };
+  }
+
+  /** An older object holds the host and path: ours (if any) is removed, and the key waits for the host to be freed. */
+  private async heldBy<T extends OwnedObject>(key: string, dep: V1Deployment, binding: OwnedBinding<T>, live: T | undefined, holder: HostClaim): Promise<void> {
+    const { host, path } = holder;
     this.hostWaiters.wait(key, host, path);
     await this.warnings.hostHeld(key, dep, binding.kind, holder);
-    if (live && ownershipOf(live.metadata, spec.uid).kind !== 'foreign') {
-      await this.writer.delete(binding, live, key, 'host held by an older object');
+    if (live && ownershipOf(live.metadata, dep.metadata?.uid ?? '').kind !== 'foreign') {
+      await this.deleteOwned(binding, live, key, 'host held by an older object');
     }
-    return true;
+  }
+
+  /** A write's result counts in the host index at once, not when its watch event arrives. */
+  private recorded<T extends OwnedObject>(binding: OwnedBinding<T>, obj: T): void {
+    if (binding.kind.claimsHost) this.opts.hostIndex.upsert(obj as RouteObject);
+  }
+
+  private async deleteOwned<T extends OwnedObject>(binding: OwnedBinding<T>, obj: T, key: string, why: string): Promise<void> {
+    if ((await this.writer.delete(binding, obj, key, why)) && binding.kind.claimsHost) this.opts.hostIndex.remove(obj as RouteObject);
   }
 
   /** Create, take over, or patch one owned object so it matches `desired`. */
@@ -239,21 +306,25 @@ export class DeploymentReconciler {
     const { kind, api } = binding;
     let live = binding.cache.get(spec.namespace, spec.name);
     if (!live) {
-      try {
-        await this.writer.create(binding, key, spec.namespace, desired);
-        this.warnings.clear(key, kind.kind);
-        return 'created';
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-        // Exists but not in our managed-only cache: someone else's, or the cache lags.
-        live = await api.read(spec.namespace, spec.name);
+      // Not among ours. Every name of the kind is watched (metadata only): a
+      // foreign holder is known without a request, and its deletion brings the key back.
+      const holder = binding.names.get(spec.namespace, spec.name);
+      const held = holder && ownershipOf(holder.metadata, spec.uid);
+      if (held?.kind === 'foreign') return this.nameHeld(key, dep, binding, holder!, held.reason);
+      if (!holder) {
+        try {
+          this.recorded(binding, await this.writer.create(binding, key, spec.namespace, desired));
+          this.warnings.clear(key, kind.kind);
+          return 'created';
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+        }
       }
+      // It exists, and a cache lags: ours, not yet in the managed cache, or someone's the names cache has not seen yet.
+      live = await api.read(spec.namespace, spec.name);
     }
     const ownership = ownershipOf(live.metadata, spec.uid);
-    if (ownership.kind === 'foreign') {
-      await this.warnings.foreign(key, dep, kind, live, ownership.reason);
-      return 'conflict';
-    }
+    if (ownership.kind === 'foreign') return this.nameHeld(key, dep, binding, live, ownership.reason);
     this.warnings.clear(key, kind.kind);
     if (ownership.kind === 'stale' && ownership.previousUid) {
       // The Deployment was replaced while we were not looking: the old one is deleted.
@@ -262,8 +333,15 @@ export class DeploymentReconciler {
     await this.tellStatus(key, dep, kind, live);
     const patch = kind.drift(live, desired);
     if (!patch) return 'unchanged';
-    await this.writer.patch(binding, key, spec, patch, ownership.kind === 'stale' ? 'take-over' : 'patch');
+    this.recorded(binding, await this.writer.patch(binding, key, spec, patch, ownership.kind === 'stale' ? 'take-over' : 'patch'));
     return 'patched';
+  }
+
+  /** A foreign object holds the name: never touched; its Warning once (again when it changes); no request until its watch event. */
+  private async nameHeld<T extends OwnedObject>(key: string, dep: V1Deployment, binding: OwnedBinding<T>, holder: OwnedObject, reason: string): Promise<EnsureOutcome> {
+    this.nameConflicts.hold(key, binding.kind.kind);
+    await this.warnings.foreign(key, dep, binding.kind, holder as T, reason);
+    return 'conflict';
   }
 
   /**
@@ -290,11 +368,12 @@ export class DeploymentReconciler {
     }
     for (const uid of uids) await this.outbox.send(namespace, name, uid);
     const why = terminating ? 'deployment terminating' : 'deployment deleted';
-    for (const [binding, obj] of doomed) await this.writer.delete(binding, obj, key, why);
+    for (const [binding, obj] of doomed) await this.deleteOwned(binding, obj, key, why);
     this.outbox.clearTombstone(key);
     this.warnings.forget(key);
+    this.nameConflicts.forget(key);
+    this.hostWaiters.forget(key);
     this.statusGrace.forget(key);
-    this.conflicts.clear(key);
     // The objects are gone; only the record is missing. Try again later, not in a hot loop.
     return this.outbox.hasOwed(key) ? { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS } : DONE;
   }

@@ -10,7 +10,7 @@ import { ExposeReason } from './event-reasons';
 import type { ExposeMetrics } from './expose-metrics';
 import type { HostClaim } from './host-conflict';
 import { involved } from './involved';
-import type { OwnedKind, OwnedObject } from './owned-kinds';
+import type { OwnedKind, OwnedObject } from './kind-descriptors';
 import { type WarningTopic, WarningLedger, userRevision } from './warning-ledger';
 
 export interface DeploymentWarningsOptions {
@@ -102,5 +102,15 @@ export class DeploymentWarnings {
   /** The Deployment is gone. */
   forget(key: string): void {
     this.ledger.forget(key);
+  }
+
+  /** This replica stopped leading. */
+  reset(): void {
+    this.ledger.reset();
+  }
+
+  /** Deployments with a Warning remembered. */
+  get size(): number {
+    return this.ledger.size;
   }
 }

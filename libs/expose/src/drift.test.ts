@@ -11,7 +11,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { ExposeSpec, IngressExposure } from '@ekspose/labels';
 import { canonical, ingressDrift, serviceDrift } from './drift';
-import { desiredIngress, desiredService } from './owned-objects';
+import { desiredIngress, desiredService } from './desired-objects';
 
 const baseIngress: IngressExposure = { routeKind: 'ingress', host: 'web.shop.example.com', path: '/' };
 const base: ExposeSpec = {

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
+import { serviceKind } from './kind-descriptors';
 import { cachedInformer, deployment, expectedIngress, expectedService, specOf, storeWithCache } from './reconciler-fakes.test-helper';
 
 const created = (at: string) => ({ creationTimestamp: new Date(at) });
@@ -12,15 +13,38 @@ describe('routeDeploymentEvents (deployment-controller)', () => {
     const tombstones: string[] = [];
     const deployments = await cachedInformer('deployments', f.deployments ?? []);
     const services = await storeWithCache<V1Service>('Service', f.services ?? []);
+    const state = { active: true, waiting: new Set<string>() };
     routeDeploymentEvents({
       deployments: deployments.informer,
-      owned: [services.cache.informer],
+      owned: [{ kind: serviceKind as never, cache: services.cache.informer as never, names: services.names.informer }],
       noteDeleted: (d) => void tombstones.push(d.metadata!.uid!),
+      waitsForName: (key, kind) => state.waiting.has(`${kind} ${key}`),
       watched: (key) => !key.startsWith('kube-system/'),
+      active: () => state.active,
       enqueue: (key) => void enqueued.push(key),
     });
-    return { enqueued, tombstones, deployments, services };
+    return { enqueued, tombstones, deployments, services, state };
   }
+
+  it('a foreign Service under the name a Deployment waits for: its deletion or change enqueues that Deployment; others enqueue nothing', async () => {
+    const foreign = (name: string, uid: string): V1Service => ({ metadata: { name, namespace: 'shop', uid, resourceVersion: '5', labels: { app: name } }, spec: {} });
+    const t = await routed({ services: [foreign('web', 'f1'), foreign('api', 'f2'), foreign('db', 'f3')] });
+    t.state.waiting.add('Service shop/web');
+    t.state.waiting.add('Ingress shop/api');
+    t.services.store.patch('shop', 'web', { metadata: { labels: { 'app.kubernetes.io/managed-by': 'ekspose' } } });
+    assert.deepEqual(t.enqueued, ['shop/web'], 'it changed hands (relabelled): looked at again');
+    t.services.store.deleteByUser('shop', 'api');
+    t.services.store.deleteByUser('shop', 'db');
+    assert.deepEqual(t.enqueued, ['shop/web'], 'nobody waits for the Service name api (only for its Ingress), nor for db');
+  });
+
+  it('a standby (not active) notes and enqueues nothing: no tombstone, no key', async () => {
+    const t = await routed();
+    t.state.active = false;
+    t.deployments.push('ADDED', deployment('web'));
+    t.deployments.push('DELETED', deployment('web', { rv: '101' }));
+    assert.deepEqual([t.enqueued, t.tombstones], [[], []]);
+  });
 
   it('drift on a managed Service (someone patched it) re-enqueues its Deployment', async () => {
     const t = await routed({ services: [{ ...expectedService('web'), metadata: { ...expectedService('web').metadata, uid: 's1', resourceVersion: '5' } }] });
@@ -71,12 +95,20 @@ describe('routeRecreationEvents (service- and ingress-controller)', () => {
     const enqueued: string[] = [];
     const owned = { ...expectedService('web'), metadata: { ...expectedService('web').metadata, uid: 's1', resourceVersion: '5' } };
     const services = await storeWithCache<V1Service>('Service', [owned]);
+    let active = false;
     routeRecreationEvents({
       owned: services.cache.informer,
       noteDeleted: (k) => void noted.push(k),
       watched: (key) => !key.startsWith('kube-system/'),
+      active: () => active,
       enqueue: (k) => void enqueued.push(k),
     });
+    const before = { ...owned, metadata: { ...owned.metadata, name: 'before', uid: 's0' } };
+    services.store.seed(before);
+    services.store.patch('shop', 'before', { metadata: { annotations: { a: 'b' } } });
+    services.store.deleteByUser('shop', 'before');
+    assert.deepEqual([noted, enqueued], [[], []], 'a standby notes no evidence and enqueues nothing');
+    active = true;
     services.store.patch('shop', 'web', { metadata: { annotations: { a: 'b' } } });
     assert.deepEqual(enqueued, []);
     services.store.deleteByUser('shop', 'web');
@@ -98,7 +130,7 @@ describe('indexHosts and heldHostVeto (ingress-controller)', () => {
     holder.metadata = { ...holder.metadata, uid: 'i1', resourceVersion: '3', ...created('2024-01-01T00:00:00Z') };
     const ingresses = await storeWithCache<V1Ingress>('Ingress', [holder]);
     const freed: string[] = [];
-    const veto = heldHostVeto(indexHosts([ingresses.cache.informer as never], (i) => void freed.push(i.metadata!.name!)));
+    const veto = heldHostVeto(indexHosts([ingresses.cache.informer as never], (f) => void freed.push(...f.map((c) => `${c.host}${c.path}`))));
     // The informer listed it before the index subscribed; the watch brings it in.
     ingresses.store.patch('shop', 'api', { metadata: { annotations: { touched: 'yes' } } });
     const web = specOf(deployment('web', { labels: { ingReq: 'needed' }, annotations: sharing }));
@@ -106,7 +138,7 @@ describe('indexHosts and heldHostVeto (ingress-controller)', () => {
     const elsewhere = specOf(deployment('web', { labels: { ingReq: 'needed' }, annotations: { ...sharing, 'ekspose.io/path': '/web' } }));
     assert.equal(veto(elsewhere), undefined, 'another path on the same host is free');
     ingresses.store.deleteByUser('shop', 'api');
-    assert.deepEqual(freed, ['api']);
+    assert.deepEqual(freed, ['shop.example.com/']);
     assert.equal(veto(web), undefined);
   });
 

@@ -1,17 +1,23 @@
-// Which keys the informers' events put on the work queue (DESIGN §3 "who does
-// what"). Handlers only enqueue, or note what the reconcile needs to know (a
+// Which keys the informers' events put on the work queue (docs/design.md §3, "who
+// does what"). Handlers only enqueue, or note what the reconcile needs to know (a
 // tombstone, a witnessed deletion); the reconcile does the work.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKey } from '@ekspose/k8s';
 import type { ExposeSpec } from '@ekspose/labels';
-import { HostIndex, type RouteObject, hostHeldBy } from './host-conflict';
-import { ownerKeyOf } from './keys';
-import type { OwnedObject } from './owned-kinds';
+import { HostIndex, type HostPath, type RouteObject, hostHeldBy } from './host-conflict';
+import { ownerKeyOf } from './owner-keys';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { userRevision } from './warning-ledger';
 
 type Enqueue = (key: string) => void;
 /** Whether a key is this controller's business (EKSPOSE_WATCH/SKIP_NAMESPACES): others are not even noted. */
 type Watched = (key: string) => boolean;
+/**
+ * Whether this replica does the work now (it leads and its queue runs). A
+ * standby's handlers note and enqueue nothing: its informers stay current, and
+ * when it takes over it starts from them with a full resync.
+ */
+type Active = () => boolean;
 
 /**
  * Whether an update of a Deployment changes anything ekspose reads: its labels,
@@ -28,17 +34,21 @@ export function exposureChanged(old: V1Deployment | undefined, now: V1Deployment
  * The deployment-controller: a Deployment added, deleted, or changed in what
  * ekspose reads enqueues its key (a deletion also leaves the uid for the
  * deployment.deleted record); an update of a managed object (drift) enqueues
- * its owner. Deletions of managed objects are the recreate controllers' job.
+ * its owner; an object of any owner deleted or changed under the name a
+ * Deployment waits for (a foreign Service in the way) enqueues that
+ * Deployment. Deletions of managed objects are the recreate controllers' job.
  */
 export function routeDeploymentEvents(o: {
   deployments: Informer<V1Deployment>;
-  owned: Array<Informer<OwnedObject>>;
+  owned: Array<Pick<OwnedBinding, 'kind' | 'cache' | 'names'>>;
   noteDeleted: (dep: V1Deployment) => void;
+  waitsForName: (key: string, kind: string) => boolean;
   watched: Watched;
+  active: Active;
   enqueue: Enqueue;
 }): void {
   const enqueue = (key: string) => {
-    if (o.watched(key)) o.enqueue(key);
+    if (o.active() && o.watched(key)) o.enqueue(key);
   };
   o.deployments.on(INFORMER_ADD, (d) => enqueue(objectKey(d)));
   o.deployments.on(INFORMER_UPDATE, (d, old) => {
@@ -46,11 +56,20 @@ export function routeDeploymentEvents(o: {
   });
   o.deployments.on(INFORMER_DELETE, (d) => {
     const key = objectKey(d);
-    if (!o.watched(key)) return;
+    if (!o.active() || !o.watched(key)) return;
     o.noteDeleted(d);
     o.enqueue(key);
   });
-  for (const cache of o.owned) cache.on(INFORMER_UPDATE, (obj) => enqueue(ownerKeyOf(obj)));
+  for (const { kind, cache, names } of o.owned) {
+    cache.on(INFORMER_UPDATE, (obj) => enqueue(ownerKeyOf(obj)));
+    // The object is named like the Deployment it stands in the way of.
+    const nameFreed = (obj: OwnedObject) => {
+      const key = objectKey(obj);
+      if (o.waitsForName(key, kind.kind)) enqueue(key);
+    };
+    names.on(INFORMER_DELETE, nameFreed);
+    names.on(INFORMER_UPDATE, nameFreed);
+  }
 }
 
 /** A recreate controller: a managed object deleted is evidence it existed, and its owner is looked at. */
@@ -58,11 +77,12 @@ export function routeRecreationEvents<T extends OwnedObject>(o: {
   owned: Informer<T>;
   noteDeleted: (key: string) => void;
   watched: Watched;
+  active: Active;
   enqueue: Enqueue;
 }): void {
   o.owned.on(INFORMER_DELETE, (obj) => {
     const key = ownerKeyOf(obj);
-    if (!o.watched(key)) return;
+    if (!o.active() || !o.watched(key)) return;
     o.noteDeleted(key);
     o.enqueue(key);
   });
@@ -70,17 +90,15 @@ export function routeRecreationEvents<T extends OwnedObject>(o: {
 
 /**
  * A HostIndex of the managed routes' claims (Ingresses and HTTPRoutes in one
- * index), kept current from their informers; `onDelete` hears of freed hosts.
+ * index), kept current from their informers; `onFreed` hears of host/paths
+ * that lost their last claim (a route deleted, or moved to another host or path).
  */
-export function indexHosts(caches: Array<Informer<RouteObject>>, onDelete?: (route: RouteObject) => void): HostIndex {
-  const index = new HostIndex();
+export function indexHosts(caches: Array<Informer<RouteObject>>, onFreed?: (freed: HostPath[]) => void): HostIndex {
+  const index = new HostIndex(onFreed);
   for (const cache of caches) {
     cache.on(INFORMER_ADD, (r) => index.upsert(r));
     cache.on(INFORMER_UPDATE, (r) => index.upsert(r));
-    cache.on(INFORMER_DELETE, (r) => {
-      index.remove(r);
-      onDelete?.(r);
-    });
+    cache.on(INFORMER_DELETE, (r) => index.remove(r));
   }
   return index;
 }

@@ -159,4 +159,43 @@ describe('HostIndex', () => {
     index.remove(api);
     assert.equal(index.claims('shop.example.com', '/').length, 1);
   });
+
+  it('tells which host/paths lost their last claim: a holder moved to another host or path, or deleted', () => {
+    const freed: string[] = [];
+    const index = new HostIndex((f) => freed.push(...f.map((c) => `${c.host}${c.path}`)));
+    const api = ingress('a', 'api', T1, [{ host: 'shop.example.com', paths: ['/', '/api'] }]);
+    index.upsert(api);
+    index.upsert(ingress('b', 'web', T2, [{ host: 'shop.example.com', paths: ['/'] }]));
+    assert.deepEqual(freed, [], 'new claims free nothing');
+    index.upsert(ingress('a', 'api', T1, [{ host: 'shop.example.com', paths: ['/api'] }]));
+    assert.deepEqual(freed, [], "'/' is still claimed by b/web");
+    index.upsert(ingress('a', 'api', T1, [{ host: 'moved.example.com', paths: ['/api'] }]));
+    assert.deepEqual(freed, ['shop.example.com/api'], 'moving to another host frees the old one');
+    index.remove(ingress('b', 'web', T2, [{ host: 'shop.example.com', paths: ['/'] }]));
+    assert.deepEqual(freed, ['shop.example.com/api', 'shop.example.com/'], 'deleting the last holder frees it');
+    index.upsert(ingress('a', 'api', T1, [{ host: 'moved.example.com', paths: ['/api'] }], {}));
+    assert.deepEqual(freed.at(-1), 'moved.example.com/api', 'a route that is no longer managed frees its claims');
+    assert.deepEqual(index.size, { routes: 0, reserved: 0 }, 'nothing kept for routes that are gone');
+  });
+
+  it('a reservation counts at once, before its write, and frees the host when dropped without a route', () => {
+    const freed: string[] = [];
+    const index = new HostIndex((f) => freed.push(...f.map((c) => `${c.host}${c.path}`)));
+    const pending: HostClaim = { kind: 'Ingress', namespace: 'a', name: 'first', host: 'shop.example.com', path: '/', createdAt: 1000 };
+    const release = index.reserve(pending);
+    // The second Deployment of the same apply, checked before the first one's create has answered.
+    assert.deepEqual(hostHeldBy({ host: 'shop.example.com', path: '/' }, { namespace: 'b', name: 'second' }, undefined, index.claims('shop.example.com', '/')), pending);
+    release();
+    release();
+    assert.deepEqual(freed, ['shop.example.com/'], 'a failed write frees the host (once)');
+    assert.deepEqual(index.claims('shop.example.com', '/'), []);
+
+    const again = index.reserve({ ...pending, createdAt: 2000 });
+    // The write succeeded: its answer is recorded, then the reservation is dropped; the host stays held.
+    index.upsert(ingress('a', 'first', T1, [{ host: 'shop.example.com', paths: ['/'] }]));
+    again();
+    assert.deepEqual(freed, ['shop.example.com/'], 'not freed: the route holds it now');
+    assert.deepEqual(index.claims('shop.example.com', '/'), [claim('a', 'first', T1)]);
+    assert.deepEqual(index.size, { routes: 1, reserved: 0 });
+  });
 });

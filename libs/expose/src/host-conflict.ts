@@ -1,5 +1,5 @@
 // Two managed routes (Ingresses or HTTPRoutes, across both kinds) may not
-// claim the same host and path: the older keeps it (DESIGN §2). Different
+// claim the same host and path: the older keeps it (docs/design.md §2.4). Different
 // paths on one host are fine — that is what `ekspose.io/path` is for. Pure.
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { IngressExposure } from '@ekspose/labels';
@@ -87,44 +87,90 @@ export function hostHeldBy(
   return holder;
 }
 
-const hostPathKey = (host: string, path: string) => `${host} ${path}`;
+/** One host and path, as the index and the wait list key them. */
+export type HostPath = Pick<HostClaim, 'host' | 'path'>;
+export const hostPathKey = ({ host, path }: HostPath): string => `${host} ${path}`;
 const objectKeyOf = (obj: RouteObject) => `${isHttpRoute(obj) ? 'HTTPRoute' : 'Ingress'}/${obj.metadata?.namespace}/${obj.metadata?.name}`;
+const claimObjectKey = (c: Pick<HostClaim, 'kind' | 'namespace' | 'name'>) => `${c.kind}/${c.namespace}/${c.name}`;
 
 /**
- * Managed Ingress claims by host and path, kept current from the Ingress
- * informer's events, so a host check costs the claims on that host rather
- * than a scan of every Ingress in the cluster.
+ * Managed route claims (Ingresses and HTTPRoutes) by host and path, so a host
+ * check costs the claims on that host rather than a scan of every route.
+ *
+ * Exact, not eventually: besides what the informers report (upsert/remove),
+ * a claim counts from the moment a writer reserves it, before its create or
+ * patch is even sent, and the object the API server returns is recorded at
+ * once; so two Deployments wanting one host in the same apply cannot both
+ * pass the check, whatever order their watch events come in. Whenever a host
+ * and path loses a claim (the holder deleted, moved to another host or path,
+ * a reservation dropped), `onFreed` hears of it.
  */
 export class HostIndex {
   private readonly byHostPath = new Map<string, Map<string, HostClaim>>();
-  private readonly byObject = new Map<string, string[]>();
+  private readonly byObject = new Map<string, HostClaim[]>();
+  /** Claims a write is about to make, by the route it writes. */
+  private readonly reserved = new Map<string, HostClaim>();
 
+  constructor(private readonly onFreed: (freed: HostPath[]) => void = () => undefined) {}
+
+  /** The route as it is now (an informer event, or the API server's answer to our write). */
   upsert(obj: RouteObject): void {
-    this.remove(obj);
-    if (!isManaged(obj.metadata)) return;
     const objectKey = objectKeyOf(obj);
-    const keys: string[] = [];
-    for (const claim of claimsOf(obj)) {
-      const k = hostPathKey(claim.host, claim.path);
-      let bucket = this.byHostPath.get(k);
-      if (!bucket) this.byHostPath.set(k, (bucket = new Map()));
-      bucket.set(objectKey, claim);
-      keys.push(k);
-    }
-    this.byObject.set(objectKey, keys);
+    const claims = isManaged(obj.metadata) ? claimsOf(obj) : [];
+    this.replace(objectKey, claims);
   }
 
+  /** The route is gone. */
   remove(obj: RouteObject): void {
-    const objectKey = objectKeyOf(obj);
-    for (const k of this.byObject.get(objectKey) ?? []) {
+    this.replace(objectKeyOf(obj), []);
+  }
+
+  /**
+   * Counts `claim` from now until the returned function is called (after the
+   * write, successful or not; a successful one has upserted its result by then).
+   */
+  reserve(claim: HostClaim): () => void {
+    const objectKey = claimObjectKey(claim);
+    this.reserved.set(objectKey, claim);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (this.reserved.get(objectKey) !== claim) return;
+      this.reserved.delete(objectKey);
+      if (this.claims(claim.host, claim.path).length === 0) this.onFreed([claim]);
+    };
+  }
+
+  claims(host: string, path: string): HostClaim[] {
+    const found = [...(this.byHostPath.get(hostPathKey({ host, path }))?.values() ?? [])];
+    for (const claim of this.reserved.values()) if (claim.host === host && claim.path === path) found.push(claim);
+    return found;
+  }
+
+  /** Routes indexed and reservations held: bounded by the managed routes and the writes in flight. */
+  get size(): { routes: number; reserved: number } {
+    return { routes: this.byObject.size, reserved: this.reserved.size };
+  }
+
+  private replace(objectKey: string, claims: HostClaim[]): void {
+    const before = this.byObject.get(objectKey) ?? [];
+    for (const old of before) {
+      const k = hostPathKey(old);
       const bucket = this.byHostPath.get(k);
       bucket?.delete(objectKey);
       if (bucket?.size === 0) this.byHostPath.delete(k);
     }
-    this.byObject.delete(objectKey);
-  }
-
-  claims(host: string, path: string): HostClaim[] {
-    return [...(this.byHostPath.get(hostPathKey(host, path))?.values() ?? [])];
+    if (claims.length > 0) this.byObject.set(objectKey, claims);
+    else this.byObject.delete(objectKey);
+    for (const claim of claims) {
+      const k = hostPathKey(claim);
+      let bucket = this.byHostPath.get(k);
+      if (!bucket) this.byHostPath.set(k, (bucket = new Map()));
+      bucket.set(objectKey, claim);
+    }
+    const kept = new Set(claims.map(hostPathKey));
+    const freed = before.filter((old) => !kept.has(hostPathKey(old)) && this.claims(old.host, old.path).length === 0);
+    if (freed.length > 0) this.onFreed(freed);
   }
 }

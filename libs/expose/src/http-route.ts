@@ -7,7 +7,7 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { CustomResource } from '@ekspose/k8s';
 import type { ExposeSpec } from '@ekspose/labels';
 import { type MergePatch, canonical, metadataPatch, withMetadata } from './drift';
-import { routeMetadata } from './owned-objects';
+import { routeMetadata } from './desired-objects';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const HTTP_ROUTES: CustomResource = { group: GATEWAY_API_GROUP, version: 'v1', plural: 'httproutes' };

@@ -14,12 +14,13 @@ import type { V1Deployment, V1Ingress, V1ObjectMeta, V1Service } from '@kubernet
 import { type ExposeSpec, LABEL_MANAGED_BY, MANAGED_BY_VALUE, parseExposeSpec } from '@ekspose/labels';
 import { type Settings, loadSettings } from './settings';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
-import { Informer, type InvolvedObject, type KubeObjectLike, type WatchEventType } from '@ekspose/k8s';
+import { Informer, type InvolvedObject, type KubeObjectLike, type WatchEventType, identityOnly } from '@ekspose/k8s';
+import { LABEL_DEPLOYMENT } from '@ekspose/labels';
 import type { DeletionAnswer, EventInput, EventKind, ExposedObject, ExposureAnswer, PublishOptions, PublishResult } from '@ekspose/events';
 import type { MergePatch } from './drift';
 import type { ExposeEvents } from './event-port';
 import type { Decision, ExposeMetrics } from './expose-metrics';
-import type { OwnedObject, OwnedObjectApi } from './owned-kinds';
+import type { OwnedObject, OwnedObjectApi } from './kind-descriptors';
 
 export const NS = 'shop';
 export const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
@@ -67,7 +68,7 @@ export function specOf(dep: V1Deployment, settings = defaultSettings()): ExposeS
   return (parsed as { spec: ExposeSpec }).spec;
 }
 
-// Independent of the product's builders (owned-objects.ts): what DESIGN §2 says the objects are.
+// Independent of the product's builders (desired-objects.ts): what docs/design.md §2.1 says the objects are.
 
 /** The metadata of an object ekspose owns for the Deployment `name` (uid `ownerUid`). */
 export function expectedMetadata(name: string, ownerUid: string, namespace = NS): V1ObjectMeta {
@@ -143,16 +144,21 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
 
 const isManagedObject = (obj: OwnedObject) => obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_VALUE;
 
+/** What the names informer keeps of each object (as run-controllers' nameInformer does). */
+export const identityOfObject = identityOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]);
+
 /**
  * One kind's objects as the API server keeps them. Writes are delivered to the
  * informer `cache` (when linked) only for managed objects, as a label-selected
- * watch delivers them: an object that loses the label is a DELETED there.
+ * watch delivers them: an object that loses the label is a DELETED there; and
+ * every write, of any object, to the names informer (a metadata-only watch).
  */
 export class FakeObjectStore<T extends OwnedObject> {
   private readonly objects = new Map<string, T>();
   private rv = 1000;
   private created = 0;
   private push?: (type: WatchEventType, obj: T) => void;
+  private pushName?: (type: WatchEventType, obj: OwnedObject) => void;
 
   constructor(readonly kind: 'Service' | 'Ingress' | 'HTTPRoute') {}
 
@@ -164,6 +170,10 @@ export class FakeObjectStore<T extends OwnedObject> {
 
   linkCache(push: (type: WatchEventType, obj: T) => void): void {
     this.push = push;
+  }
+
+  linkNames(push: (type: WatchEventType, obj: OwnedObject) => void): void {
+    this.pushName = push;
   }
 
   get(namespace: string, name: string): T | undefined {
@@ -230,9 +240,11 @@ export class FakeObjectStore<T extends OwnedObject> {
     if (live.metadata?.uid !== uid) throw apiError(409);
     this.objects.delete(`${namespace}/${name}`);
     if (isManagedObject(live)) this.push?.('DELETED', structuredClone(live));
+    this.pushName?.('DELETED', identityOfObject(live));
   }
 
   private deliver(before: T | undefined, after: T): void {
+    this.pushName?.(before ? 'MODIFIED' : 'ADDED', identityOfObject(after));
     if (isManagedObject(after)) this.push?.(before && isManagedObject(before) ? 'MODIFIED' : 'ADDED', structuredClone(after));
     else if (before && isManagedObject(before)) this.push?.('DELETED', structuredClone(before));
   }
@@ -313,12 +325,15 @@ export async function cachedInformer<T extends KubeObjectLike>(resource: string,
   return { informer, push };
 }
 
-/** A store seeded with `objects`, and the managed-only informer that watches it. */
+/** A store seeded with `objects`, the managed-only informer that watches it, and the names informer (every object, metadata only). */
 export async function storeWithCache<T extends OwnedObject & KubeObjectLike>(kind: 'Service' | 'Ingress' | 'HTTPRoute', objects: T[]) {
   const store = new FakeObjectStore<T>(kind).seed(...objects);
-  const cache = await cachedInformer<T>({ Service: 'services', Ingress: 'ingresses', HTTPRoute: 'httproutes' }[kind], objects.filter(isManagedObject));
+  const resource = { Service: 'services', Ingress: 'ingresses', HTTPRoute: 'httproutes' }[kind];
+  const cache = await cachedInformer<T>(resource, objects.filter(isManagedObject));
+  const names = await cachedInformer<OwnedObject & KubeObjectLike>(`${resource}/metadata`, objects.map(identityOfObject));
   store.linkCache(cache.push);
-  return { store, cache };
+  store.linkNames(names.push);
+  return { store, cache, names };
 }
 
 // ---------------------------------------------------------------- NATS fake

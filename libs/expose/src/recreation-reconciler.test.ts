@@ -6,7 +6,7 @@ import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node
 import type { ExposeSpec } from '@ekspose/labels';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import type { DeletionAnswer } from '@ekspose/events';
-import { type OwnedKind, ingressKind, serviceKind } from './owned-kinds';
+import { type OwnedKind, ingressKind, serviceKind } from './kind-descriptors';
 import {
   type Action,
   FakeEvents,
@@ -46,7 +46,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
   const consulted: DeletionAnswer[] = [];
   const logs: Array<Record<string, unknown>> = [];
   const deployments = await cachedInformer('deployments', f.deployments ?? []);
-  const { store, cache } = await storeWithCache<T>(f.kind, f.owned ?? []);
+  const { store, cache, names } = await storeWithCache<T>(f.kind, f.owned ?? []);
   // It only ever creates: a read, patch or delete of an owned object throws.
   const api = fakeObjectApi<T>(store, actions, ['create']);
   const { recorder, recorded } = fakeRecorder();
@@ -58,7 +58,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
   const reconciler = new RecreationReconciler<T>({
     settings: defaultSettings(),
     deployments: deployments.informer,
-    owned: { kind: (f.kind === 'Service' ? serviceKind : ingressKind) as unknown as OwnedKind<T>, api: api.api, cache: cache.informer },
+    owned: { kind: (f.kind === 'Service' ? serviceKind : ingressKind) as unknown as OwnedKind<T>, api: api.api, cache: cache.informer, names: names.informer },
     readDeployment: (() => {
       const first = liveDeploymentReader(actions, f.live);
       const later = liveDeploymentReader(actions, f.liveLater ?? f.live);
@@ -82,7 +82,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
     onNatsConsulted: (r) => void consulted.push(r),
   });
   if (f.watched ?? true) reconciler.noteDeleted('shop/web');
-  return { reconciler, actions, recorded, decisions, contradictions, consulted, logs, createErrors: api.control.createErrors, store, nats, vetoed };
+  return { reconciler, actions, recorded, decisions, contradictions, consulted, logs, createErrors: api.control.createErrors, store, cache, nats, vetoed };
 }
 
 /** A second reconcile of the key finds the object back in the cache and does nothing at all. */
@@ -175,6 +175,27 @@ describe('RecreationReconciler (Service)', () => {
     await t.reconciler.reconcile('shop/web');
     assert.deepEqual(t.actions, []);
     assert.deepEqual(t.decisions, []);
+  });
+
+  it('a foreign Service holds the name: not missing, and no request at all (no live read, no NATS, no create)', async () => {
+    const dep = deployment('web');
+    const foreign: V1Service = { metadata: { name: 'web', namespace: 'shop', uid: 'helm-made', resourceVersion: '3', labels: { 'app.kubernetes.io/managed-by': 'Helm' } }, spec: {} };
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], owned: [foreign] });
+    assert.deepEqual(t.reconciler.missingKeys(), []);
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.actions, []);
+  });
+
+  it('a managed Service still in the names cache while its deletion is handled: the deletion is acted on (the managed cache decides)', async () => {
+    const dep = deployment('web');
+    const gone: V1Service = { ...expectedService('web'), metadata: { ...expectedService('web').metadata, uid: 'old' } };
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], owned: [gone] });
+    // The managed watch saw the deletion; the names watch (another stream) has not yet.
+    t.store.remove('shop', 'web');
+    t.cache.push('DELETED', gone);
+    t.reconciler.noteDeleted('shop/web');
+    await t.reconciler.reconcile('shop/web');
+    assert.ok(t.actions.some((a) => a.verb === 'create'), 'recreated');
   });
 
   it('create gets 409 (someone was first): done, no event, no publish', async () => {

@@ -2,7 +2,7 @@
 // of managed objects (and, on start and resync, to objects missing for live
 // Deployments: deletions that happened while they were down). They create,
 // never patch or delete: the deployment-controller owns the spec. They call a
-// creation a recreation only with evidence the object existed (DESIGN §3.4,
+// creation a recreation only with evidence the object existed (docs/design.md §3.4,
 // and see deletionEvidence).
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -12,7 +12,8 @@ import type { DeletionAnswer } from '@ekspose/events';
 import type { ExposeEvents } from './event-port';
 import type { ExposeMetrics } from './expose-metrics';
 import { involved } from './involved';
-import type { OwnedBinding, OwnedObject } from './owned-kinds';
+import type { OwnedBinding, OwnedObject } from './kind-descriptors';
+import { ownershipOf } from './ownership';
 import { type DeletionEvidence, decideRecreation, deletionEvidence, isEvidenceOfDeletion } from './recreation';
 
 export interface RecreationReconcilerOptions<T extends OwnedObject> {
@@ -49,6 +50,27 @@ export class RecreationReconciler<T extends OwnedObject> {
     this.witnessed.add(key);
   }
 
+  /** This replica stopped leading: the evidence it noted goes (the next term asks NATS instead). */
+  reset(): void {
+    this.witnessed.clear();
+  }
+
+  /** Deletions noted and not yet acted on: zero on a replica that does not lead. */
+  get witnessedCount(): number {
+    return this.witnessed.size;
+  }
+
+  /**
+   * An object ekspose does not own has the name: nothing to put back, and
+   * nothing to ask the API server (the deployment-controller warns about it).
+   * Only a foreign holder counts: for a managed object the managed cache is the
+   * authority, and the names cache may still hold one whose deletion this reconcile is about.
+   */
+  private heldByForeign(namespace: string, name: string): boolean {
+    const holder = this.opts.owned.names.get(namespace, name);
+    return holder !== undefined && ownershipOf(holder.metadata, '').kind === 'foreign';
+  }
+
   /** Live Deployments that want an object of this kind and have none: checked on start and on resync. */
   missingKeys(): string[] {
     const keys: string[] = [];
@@ -57,7 +79,7 @@ export class RecreationReconciler<T extends OwnedObject> {
       const ns = dep.metadata?.namespace ?? '';
       const name = dep.metadata?.name ?? '';
       if (dep.metadata?.deletionTimestamp || !shouldWatchNamespace(ns, this.opts.settings)) continue;
-      if (this.opts.owned.cache.get(ns, name)) continue;
+      if (this.opts.owned.cache.get(ns, name) || this.heldByForeign(ns, name)) continue;
       const parsed = parseExposeSpec(dep, this.opts.settings);
       if (parsed.kind === 'expose' && this.opts.owned.kind.desired(parsed.spec)) keys.push(`${ns}/${name}`);
     }
@@ -68,7 +90,9 @@ export class RecreationReconciler<T extends OwnedObject> {
     const [namespace, name] = splitKey(key);
     const { kind } = this.opts.owned;
     const what = kind.metricKind;
-    if (!shouldWatchNamespace(namespace, this.opts.settings) || !this.served() || this.opts.owned.cache.get(namespace, name)) return this.settled(key);
+    if (!shouldWatchNamespace(namespace, this.opts.settings) || !this.served() || this.opts.owned.cache.get(namespace, name) || this.heldByForeign(namespace, name)) {
+      return this.settled(key);
+    }
 
     const { dep, record } = await this.liveAndRecord(key, namespace, name);
     const uid = dep?.metadata?.uid;

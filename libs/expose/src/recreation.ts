@@ -1,4 +1,4 @@
-// The service- and ingress-controllers' one question (DESIGN §3.4-3.6): a
+// The service- and ingress-controllers' one question (docs/design.md §3.4-3.6): a
 // managed object of ns/name was deleted — should ns/name have one now?
 // Yes only if the Deployment exists live, is not terminating, has no
 // deployment.deleted record for its uid, and (still) wants the object.

@@ -23,8 +23,8 @@ import { deploymentInformer, deploymentReader } from './deployments';
 import { createExposeMetrics } from './expose-metrics';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
 import type { RouteObject } from './host-conflict';
-import { isKeyWatched } from './keys';
-import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer } from './owned-kinds';
+import { isKeyWatched } from './owner-keys';
+import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer, nameInformer } from './kind-descriptors';
 import { exposeActionOf } from './event-reasons';
 import { RecreationReconciler } from './recreation-reconciler';
 import { gatewayReader } from './gateway-reader';
@@ -37,6 +37,8 @@ interface Wiring {
   recorder: EventRecorder;
   queue: WorkQueue;
   watched: (key: string) => boolean;
+  /** This replica leads and works: a standby's event handlers note and enqueue nothing. */
+  active: () => boolean;
   enqueue: (key: string) => void;
 }
 
@@ -63,30 +65,27 @@ function wire(name: string, summary: string): Wiring {
   // The event routing drops keys outside the watched namespaces before they are noted or enqueued.
   const watched = (key: string) => isKeyWatched(key, settings);
   const recorder = controllerEventRecorder({ events: boot.clients.events, actionOf: exposeActionOf, controller: name, identity: settings.identity, log, metrics: boot.metrics });
-  return { name, boot, bus, recorder, queue, watched, enqueue: (key) => queue.add(key) };
+  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue: (key) => queue.add(key) };
 }
 
-/** A kind with its API and informer; a CRD's informer waits behind a gate until the API server serves it. */
+/** A kind with its API and informers; a CRD's informers wait behind a gate until the API server serves it. */
 interface Bound<T extends OwnedObject> {
   binding: OwnedBinding<T>;
-  /** What the host starts, waits for and reports: the informer, or its gate. */
-  hosted: HostedInformer;
+  /** What the host starts, waits for and reports: the informers, or their gates. */
+  hosted: HostedInformer[];
 }
 
 function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring, onServed: () => void): Bound<T> {
   const { clients, log, metrics } = w.boot;
   const cache = managedInformer(kind, clients, log, metrics);
-  const binding: OwnedBinding<T> = { kind, api: kind.api(clients), cache };
+  const names = nameInformer(kind, clients, log, metrics);
+  const binding: OwnedBinding<T> = { kind, api: kind.api(clients), cache, names };
   const resource = kind.customResource;
-  if (!resource) return { binding, hosted: cache };
-  const gate = new GatedInformer({
-    inner: cache,
-    resource: `${resource.plural}.${resource.group}`,
-    isServed: () => isResourceServed(clients, resource),
-    onServed,
-    log,
-  });
-  return { binding: { ...binding, available: () => gate.available }, hosted: gate };
+  if (!resource) return { binding, hosted: [cache, names] };
+  const gated = (inner: HostedInformer, told: () => void) =>
+    new GatedInformer({ inner, resource: `${resource.plural}.${resource.group}`, isServed: () => isResourceServed(clients, resource), onServed: told, log });
+  const gate = gated(cache, onServed);
+  return { binding: { ...binding, available: () => gate.available }, hosted: [gate, gated(names, () => undefined)] };
 }
 
 /** What both reconcilers take from the wiring. */
@@ -104,9 +103,28 @@ function shared(w: Wiring, deployments: Informer<V1Deployment>) {
   };
 }
 
+/** What a term of leadership starts and ends besides the queue, and what a standby must show is empty. */
+interface Term {
+  started?: () => void;
+  stopped: () => void;
+  bookkeeping: () => Record<string, number>;
+}
+
 /** Hosts the reconcile (probes, leader election, resync, shutdown) until SIGTERM. */
-function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[]): Promise<ControllerHost> {
-  return runController({ ...w.boot, name: w.name, bus: w.bus, recorder: w.recorder, informers, queue: w.queue, reconcile, resyncKeys });
+function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[], term: Term): Promise<ControllerHost> {
+  return runController({
+    ...w.boot,
+    name: w.name,
+    bus: w.bus,
+    recorder: w.recorder,
+    informers,
+    queue: w.queue,
+    reconcile,
+    resyncKeys,
+    onStartedLeading: term.started,
+    onStoppedLeading: term.stopped,
+    bookkeeping: term.bookkeeping,
+  });
 }
 
 /** deployment-controller: the one writer of the owned objects' spec. */
@@ -119,20 +137,26 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   const bound = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w, lookAgain));
   const owned = bound.map((b) => b.binding);
   const routes = owned.filter((b) => b.kind.claimsHost).map((b) => b.cache as Informer<RouteObject>);
-  // A host freed by a deletion goes to the Deployment that was waiting for it.
-  const hostIndex = indexHosts(routes, (r) => reconciler.keysWaitingFor(r).forEach(w.enqueue));
+  // A host freed (its holder deleted, moved, or a reservation dropped) goes to the Deployments waiting for it.
+  const hostIndex = indexHosts(routes, (freed) => reconciler.keysWaitingFor(freed).forEach(w.enqueue));
   const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
   routeDeploymentEvents({
     deployments,
-    owned: owned.map((b) => b.cache),
+    owned,
     noteDeleted: (d) => reconciler.noteDeleted(d),
+    waitsForName: (key, kind) => reconciler.waitsForName(key, kind),
     watched: w.watched,
+    active: w.active,
     enqueue: w.enqueue,
   });
-  return host(w, [deployments, ...bound.map((b) => b.hosted)], reconciler.reconcile, () => [
-    ...deployments.list().map(objectKey),
-    ...reconciler.orphanKeys(),
-  ]);
+  return host(
+    w,
+    [deployments, ...bound.flatMap((b) => b.hosted)],
+    reconciler.reconcile,
+    () => [...deployments.list().map(objectKey), ...reconciler.orphanKeys()],
+    // The index itself is informer state (kept on a standby); its reservations are a term's.
+    { stopped: () => reconciler.reset(), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
+  );
 }
 
 /**
@@ -160,20 +184,33 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
   // One index of the claims of every route kind this controller puts back: an older one of either kind holds a host.
   const claiming = bound.filter((b) => b.kind.claimsHost).map((b) => b.binding.cache as Informer<RouteObject>);
   const hostIndex = claiming.length > 0 ? indexHosts(claiming) : undefined;
-  for (const { kind, binding, hosted: informer } of bound) {
+  for (const { kind, binding, hosted: informers } of bound) {
     const veto = kind.claimsHost && hostIndex ? heldHostVeto(hostIndex) : undefined;
     const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
-    routeRecreationEvents({ owned: binding.cache, noteDeleted: (key) => reconciler.noteDeleted(key), watched: w.watched, enqueue: (key) => w.enqueue(tag(kind, key)) });
+    routeRecreationEvents({
+      owned: binding.cache,
+      noteDeleted: (key) => reconciler.noteDeleted(key),
+      watched: w.watched,
+      active: w.active,
+      enqueue: (key) => w.enqueue(tag(kind, key)),
+    });
     reconcilers.set(kind.metricKind, reconciler);
-    hosted.push(informer);
+    hosted.push(...informers);
   }
-  // Remember the deletions heard of on NATS, so the answer holds while NATS is down later.
-  w.bus.followDeletions(w.name);
   const reconcile: Reconciler = (queued) => {
     const [kind, key] = untag(queued);
     const reconciler = reconcilers.get(kind);
     if (!reconciler) throw new Error(`no reconciler for queue key ${queued}`);
     return reconciler.reconcile(key);
   };
-  return host(w, hosted, reconcile, () => kinds.flatMap(missingOf));
+  return host(w, hosted, reconcile, () => kinds.flatMap(missingOf), {
+    // While leading, the deletions heard of on NATS are remembered, so the answer holds while NATS is down later.
+    // Only the leader consumes the durable: a standby would take records away from it.
+    started: () => w.bus.followDeletions(w.name),
+    stopped: () => {
+      void w.bus.stopConsuming(w.name);
+      for (const reconciler of reconcilers.values()) reconciler.reset();
+    },
+    bookkeeping: () => ({ witnessed: [...reconcilers.values()].reduce((n, r) => n + r.witnessedCount, 0) }),
+  });
 }

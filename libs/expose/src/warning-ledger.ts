@@ -32,6 +32,11 @@ export class WarningLedger {
     this.byKey.delete(key);
   }
 
+  /** This replica stopped leading: the next leader tells what stands afresh. */
+  reset(): void {
+    this.byKey.clear();
+  }
+
   /** Keys whose Warning on `topic` stands (not cleared): e.g. Deployments invalid right now. */
   count(topic: WarningTopic): number {
     let n = 0;

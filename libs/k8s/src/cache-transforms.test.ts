@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
-import { LAST_APPLIED_ANNOTATION, slimDeployment, slimOwned } from './cache-transforms';
+import { LAST_APPLIED_ANNOTATION, identityOnly, slimDeployment, slimOwned } from './cache-transforms';
 
 const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:metadata': {} } }];
 
@@ -52,5 +52,43 @@ describe('cache transforms', () => {
     assert.deepEqual(slimOwned(svc), { metadata: { name: 'web', resourceVersion: '3', labels: { a: 'b' } }, spec: svc.spec });
     assert.equal(svc.metadata?.managedFields, managedFields, 'the input is not mutated');
     assert.deepEqual(slimOwned({ metadata: { name: 'x', annotations: { keep: 'me' } } }), { metadata: { name: 'x', annotations: { keep: 'me' } } });
+  });
+
+  it('identityOnly keeps who the object is and who controls it, and only the labels named', () => {
+    const created = new Date('2026-01-02T03:04:05Z');
+    const svc: V1Service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'web',
+        namespace: 'shop',
+        uid: 'u1',
+        resourceVersion: '7',
+        creationTimestamp: created,
+        labels: { 'app.kubernetes.io/managed-by': 'Helm', team: 'a' },
+        annotations: { [LAST_APPLIED_ANNOTATION]: '{}', note: 'x' },
+        managedFields,
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'ConfigMap', name: 'c', uid: 'c1' },
+          { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd1', controller: true, blockOwnerDeletion: true },
+        ],
+      },
+      spec: { ports: [{ port: 80 }] },
+    };
+    assert.deepEqual(identityOnly(['app.kubernetes.io/managed-by', 'absent'])(svc), {
+      metadata: {
+        name: 'web',
+        namespace: 'shop',
+        uid: 'u1',
+        resourceVersion: '7',
+        creationTimestamp: created,
+        labels: { 'app.kubernetes.io/managed-by': 'Helm' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd1', controller: true }],
+      },
+    });
+    assert.deepEqual(identityOnly(['x'])({ metadata: { name: 'bare', namespace: 'n', uid: 'u', resourceVersion: '1' } }), {
+      metadata: { name: 'bare', namespace: 'n', uid: 'u', resourceVersion: '1' },
+    });
+    assert.equal(svc.metadata?.labels?.team, 'a', 'the input is not mutated');
   });
 });

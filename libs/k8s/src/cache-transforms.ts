@@ -29,3 +29,33 @@ export function slimDeployment(dep: V1Deployment): V1Deployment {
 export function slimOwned<T extends { metadata?: V1ObjectMeta }>(obj: T): T {
   return { ...obj, metadata: slimMetadata(obj.metadata) };
 }
+
+/**
+ * Who an object is and who holds it, nothing else: name, namespace, uid,
+ * resourceVersion, creationTimestamp, the controller ownerReference and the
+ * labels named. For a cache of every object of a kind (a metadata-only watch
+ * of all Services of a cluster), where a few hundred bytes an object is what
+ * makes 10,000 of them cheap.
+ */
+export function identityOnly(keepLabels: readonly string[]): <T extends { metadata?: V1ObjectMeta }>(obj: T) => T {
+  return (obj) => {
+    const m = obj.metadata;
+    if (!m) return { metadata: undefined } as typeof obj;
+    const labels: Record<string, string> = {};
+    for (const key of keepLabels) {
+      const value = m.labels?.[key];
+      if (value !== undefined) labels[key] = value;
+    }
+    const controller = m.ownerReferences?.find((ref) => ref.controller === true);
+    const meta: V1ObjectMeta = {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(m.creationTimestamp ? { creationTimestamp: m.creationTimestamp } : {}),
+      ...(Object.keys(labels).length > 0 ? { labels } : {}),
+      ...(controller ? { ownerReferences: [{ apiVersion: controller.apiVersion, kind: controller.kind, name: controller.name, uid: controller.uid, controller: true }] } : {}),
+    };
+    return { metadata: meta } as typeof obj;
+  };
+}

@@ -1,4 +1,4 @@
-// The SIGTERM path (DESIGN §5): stop taking work, finish what is in flight,
+// The SIGTERM path (docs/design.md §5.4): stop taking work, finish what is in flight,
 // release the Lease, stop the informers and run the shutdown hook.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,5 +118,137 @@ describe('ControllerHost shutdown', () => {
     assert.equal(host.isLeader, false);
     const leader = (await registry.getSingleMetric('ekspose_leader')?.get())?.values[0]?.value;
     assert.equal(leader, 0);
+  });
+});
+
+/** A Lease store that can be cut off, as an unreachable API server is. */
+class FlakyLeaseStore extends MemoryLeaseStore {
+  down = false;
+  private check() {
+    if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+  }
+  override async get() {
+    this.check();
+    return super.get();
+  }
+  override async create(record: LeaseRecord) {
+    this.check();
+    return super.create(record);
+  }
+  override async update(record: LeaseRecord) {
+    this.check();
+    return super.update(record);
+  }
+}
+
+describe('ControllerHost through a control-plane outage', () => {
+  it('a leader that loses its Lease stands by (no exit, queue dropped, informers kept, live and ready) and leads again', async () => {
+    const loaded = processSettings.load({
+      EKSPOSE_HEALTH_PORT: '0',
+      EKSPOSE_METRICS_PORT: '0',
+      EKSPOSE_METRICS_SECURE: 'false',
+      EKSPOSE_BIND_ADDRESS: '127.0.0.1',
+      EKSPOSE_WORKERS: '1',
+      EKSPOSE_LEASE_DURATION_SECONDS: '0.6',
+      EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '0.4',
+      EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '0.05',
+      POD_NAME: 'replica-a',
+    });
+    assert.ok(loaded.ok);
+    const log = pino({ level: 'silent' });
+    const registry = new Registry();
+    const metrics = createControllerMetrics(registry, 'test-controller');
+    const store = new FlakyLeaseStore();
+    const { informer, state } = fakeInformer('things');
+    const queue = new WorkQueue({ name: 'test-controller', workers: 1, log, metrics });
+    const reconciled: string[] = [];
+    const terms: string[] = [];
+    const host = new ControllerHost({
+      name: 'test-controller',
+      settings: loaded.settings,
+      log,
+      registry,
+      metrics,
+      clients: {} as KubeClients,
+      informers: [informer],
+      queue,
+      reconcile: async (key) => {
+        reconciled.push(key);
+        return { kind: 'requeueAfter', delayMs: 60_000 };
+      },
+      resyncKeys: () => ['ns/a'],
+      leaseStore: store,
+      onStartedLeading: () => void terms.push('started'),
+      onStoppedLeading: () => void terms.push(`stopped (queue running ${queue.isRunning})`),
+      exit: () => assert.fail('a lost Lease must not end the process'),
+    });
+    try {
+      await host.start();
+      await until('leading', () => host.isLeader && reconciled.length === 1);
+      assert.equal(queue.held, 1, 'the requeued key is held while leading');
+
+      store.down = true;
+      await until('standing by', () => terms.length === 2, 3000);
+      assert.deepEqual(terms, ['started', 'stopped (queue running false)']);
+      assert.equal(host.isLeader, false);
+      assert.equal(queue.held, 0, 'the queue is dropped');
+      queue.add('ns/while-standing-by');
+      assert.equal(queue.held, 0, 'a standby takes no keys');
+      assert.equal(state.stopped, false, 'informers are kept');
+      assert.equal(host.healthz().ok, true, 'alive: liveness does not depend on the API server');
+      const ready = host.readyz();
+      assert.equal(ready.ok, true, `a Lease it cannot read does not make it unready: ${JSON.stringify(ready.details)}`);
+      assert.match(String((ready.details as { lease?: string }).lease), /cannot read the Lease: .*ECONNREFUSED/);
+
+      store.down = false;
+      await until('leading again', () => host.isLeader && reconciled.length === 2, 3000);
+      assert.deepEqual(terms, ['started', 'stopped (queue running false)', 'started']);
+      assert.deepEqual(reconciled, ['ns/a', 'ns/a'], 'a new term starts from a full resync');
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('liveness ignores informers; readiness fails once one has been failing past the tolerance, and says which', async () => {
+    const loaded = processSettings.load({
+      EKSPOSE_HEALTH_PORT: '0',
+      EKSPOSE_METRICS_PORT: '0',
+      EKSPOSE_METRICS_SECURE: 'false',
+      EKSPOSE_BIND_ADDRESS: '127.0.0.1',
+      EKSPOSE_LEADER_ELECT: 'false',
+      EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS: '120',
+      POD_NAME: 'replica-a',
+    });
+    assert.ok(loaded.ok);
+    const registry = new Registry();
+    const failingSince = { at: undefined as number | undefined };
+    const informer: HostedInformer = {
+      start: () => undefined,
+      waitForSync: async () => undefined,
+      status: () => ({ resource: 'things', running: true, synced: true, objects: 0, restarts: 3, failingSince: failingSince.at, lastError: failingSince.at ? 'list: ECONNREFUSED' : undefined }),
+      stop: async () => undefined,
+    };
+    const host = new ControllerHost({
+      name: 'test-controller',
+      settings: loaded.settings,
+      log: pino({ level: 'silent' }),
+      registry,
+      metrics: createControllerMetrics(registry, 'test-controller'),
+      clients: {} as KubeClients,
+      informers: [informer],
+      queue: new WorkQueue({ name: 'test-controller', workers: 1 }),
+      reconcile: async () => ({ kind: 'done' }),
+      resyncKeys: () => [],
+    });
+    failingSince.at = Date.now() - 60_000;
+    assert.equal(host.readyz().ok, true, 'within the tolerance');
+    failingSince.at = Date.now() - 121_000;
+    const ready = host.readyz();
+    assert.equal(ready.ok, false);
+    assert.deepEqual((ready.details as { failing?: string[] }).failing, ['things']);
+    assert.equal(host.healthz().ok, true, 'never a reason to restart');
+    const gauge = (await registry.getSingleMetric('ekspose_informer_failing_seconds')?.get())?.values[0];
+    assert.deepEqual(gauge?.labels, { controller: 'test-controller', resource: 'things' });
+    assert.ok((gauge?.value ?? 0) >= 121, `ekspose_informer_failing_seconds ${gauge?.value}`);
   });
 });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { describeError } from './api-errors';
 import { TIMED_OUT, within } from './clock';
 import { EventLoopMonitor } from './event-loop-monitor';
@@ -40,7 +40,11 @@ export interface ControllerHostOptions {
   readinessDetails?: () => Record<string, unknown>;
   /** Run last on shutdown, e.g. draining NATS. */
   onShutdown?: () => Promise<void>;
-  /** How the process ends after a fatal condition (lost lease); injectable for tests. */
+  /** This replica now leads: run before the queue starts and the resync is queued (e.g. start consuming NATS). */
+  onStartedLeading?: () => void;
+  /** This replica is a standby again: its queue is paused and in-flight work has ended; drop what leading kept. */
+  onStoppedLeading?: () => void;
+  /** How the process ends when it cannot start; injectable for tests. */
   exit?: (code: number) => void;
   /** Event-loop stalls longer than this make /healthz fail. */
   eventLoopStallToleranceMs?: number;
@@ -80,11 +84,29 @@ export class ControllerHost {
   private elector?: LeaderElector;
   private resyncTimer?: ReturnType<typeof setInterval>;
   private leading = false;
+  /** The pause of the queue after a lost Lease, which a new term waits for. */
+  private standingDown: Promise<void> = Promise.resolve();
   private stopping?: Promise<void>;
   private readonly log: Logger;
 
   constructor(private readonly opts: ControllerHostOptions) {
     this.log = opts.log;
+    const name = 'ekspose_informer_failing_seconds';
+    if (!opts.registry.getSingleMetric(name)) {
+      const informers = opts.informers;
+      new Gauge({
+        name,
+        help: 'How long each informer has been failing to list or watch (0 while it works): a stuck informer, told on readiness and by EksposeInformerFailing.',
+        labelNames: ['controller', 'resource'],
+        registers: [opts.registry],
+        collect() {
+          const now = Date.now();
+          for (const s of informers.map((i) => i.status())) {
+            this.set({ controller: opts.name, resource: s.resource }, s.failingSince === undefined ? 0 : Math.round((now - s.failingSince) / 1000));
+          }
+        },
+      });
+    }
   }
 
   get isLeader(): boolean {
@@ -95,37 +117,46 @@ export class ControllerHost {
     return { health: this.servers?.healthPort, metrics: this.servers?.metricsPort };
   }
 
+  /**
+   * Liveness: the process is alive and its event loop turns. Nothing that
+   * depends on the API server: an outage or an upgrade of the control plane
+   * must not make the kubelet restart every controller (and CrashLoopBackOff
+   * then delay recovery); informers keep retrying by themselves.
+   */
   healthz(): CheckResult {
-    const now = Date.now();
-    const tolerance = this.opts.settings.informerFailureToleranceSeconds * 1000;
-    const informers = this.opts.informers.map((i) => i.status());
-    const broken = informers.filter(
-      (s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance),
-    );
     const stalledMs = this.monitor.stalledForMs();
     const stallTolerance = this.opts.eventLoopStallToleranceMs ?? 10_000;
     return {
-      ok: broken.length === 0 && stalledMs <= stallTolerance,
-      details: {
-        eventLoopStalledMs: stalledMs,
-        informers: informers.map((s) => ({ resource: s.resource, running: s.running, lastError: s.lastError })),
-        ...(broken.length > 0 ? { failing: broken.map((s) => s.resource) } : {}),
-      },
+      ok: stalledMs <= stallTolerance,
+      details: { eventLoopStalledMs: stalledMs },
     };
   }
 
+  /**
+   * Readiness: the caches are synced and none has been failing to list/watch
+   * for longer than the tolerance (a stuck informer is told here, in
+   * ekspose_informer_failing_seconds and by its alert). Whether this replica
+   * leads, or could read its Lease, is a detail: a standby is ready, and a
+   * Lease read error must not turn every replica unready at once.
+   */
   readyz(): CheckResult {
+    const now = Date.now();
+    const tolerance = this.opts.settings.informerFailureToleranceSeconds * 1000;
     const informers = this.opts.informers.map((i) => i.status());
-    // A replica that cannot even read or write its Lease (namespace missing, RBAC) would never lead: not ready, and why.
+    const failing = informers.filter((s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance));
     const leaseProblem = this.elector?.problem;
     return {
-      ok: informers.every((s) => s.synced) && !this.stopping && !leaseProblem,
+      ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping,
       details: {
         leader: this.leading,
         ...(leaseProblem ? { lease: leaseProblem } : {}),
         stopping: Boolean(this.stopping),
         queueDepth: this.opts.queue.depth,
-        informers: Object.fromEntries(informers.map((s) => [s.resource, { synced: s.synced, objects: s.objects }])),
+        queueHeld: this.opts.queue.held,
+        informers: Object.fromEntries(
+          informers.map((s) => [s.resource, { synced: s.synced, objects: s.objects, ...(s.lastError ? { lastError: s.lastError } : {}) }]),
+        ),
+        ...(failing.length > 0 ? { failing: failing.map((s) => s.resource) } : {}),
         ...(this.opts.readinessDetails?.() ?? {}),
       },
     };
@@ -179,20 +210,36 @@ export class ControllerHost {
     this.leading = true;
     this.opts.metrics.setLeader(true);
     this.log.info({ identity: this.opts.settings.identity }, 'started leading');
-    this.opts.queue.start(this.opts.reconcile);
-    this.resync('start');
-    this.resyncTimer = setInterval(() => this.resync('periodic'), this.opts.settings.resyncSeconds * 1000);
-    this.resyncTimer.unref();
+    // A term that follows a lost one starts once the old term's reconciles have ended.
+    void this.standingDown.then(() => {
+      if (!this.leading || this.stopping) return;
+      this.opts.onStartedLeading?.();
+      this.opts.queue.start(this.opts.reconcile);
+      this.resync('start');
+      this.resyncTimer = setInterval(() => this.resync('periodic'), this.opts.settings.resyncSeconds * 1000);
+      this.resyncTimer.unref();
+    });
   }
 
+  /**
+   * The Lease was lost (the API server unreachable past the renew deadline, or
+   * taken over): this replica goes back to being an idle standby, as a fresh
+   * one would be. Its work stops, its queue is dropped, its informers keep
+   * running, and it leads again when it wins the Lease. Exiting instead would
+   * turn every control-plane outage into a restart of every controller pod,
+   * and a long one into CrashLoopBackOff.
+   */
   private stoppedLeading(): void {
     this.opts.metrics.setLeader(false);
     if (!this.leading || this.stopping) return;
-    // As client-go controllers do: a replica that lost its lease may be acting on
-    // stale assumptions; exiting lets the kubelet start it fresh as a standby.
     this.leading = false;
-    this.log.error('lost leadership; exiting');
-    void this.stop('lost leadership').finally(() => (this.opts.exit ?? process.exit)(1));
+    this.log.warn('lost leadership; standing by');
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.resyncTimer = undefined;
+    this.standingDown = this.opts.queue.pause({ timeoutMs: this.opts.shutdownTimeoutMs ?? 7_000 }).then(() => {
+      this.opts.onStoppedLeading?.();
+      this.log.info('standing by: work stopped, queue dropped, informers kept');
+    });
   }
 
   private resync(why: string): void {
@@ -271,15 +318,20 @@ export interface HostedBus {
  * /readyz and its drain on shutdown, stop on SIGTERM/SIGINT, and start.
  */
 export async function runController(
-  opts: Omit<ControllerHostOptions, 'readinessDetails' | 'onShutdown'> & { bus: HostedBus; recorder?: { flush(): Promise<void> } },
+  opts: Omit<ControllerHostOptions, 'readinessDetails' | 'onShutdown'> & {
+    bus: HostedBus;
+    recorder?: { flush(): Promise<void> };
+    /** What the controller keeps per key (tombstones, waiters…), for /readyz: all zero on a standby. */
+    bookkeeping?: () => Record<string, number>;
+  },
 ): Promise<ControllerHost> {
-  const { bus, recorder, ...rest } = opts;
+  const { bus, recorder, bookkeeping, ...rest } = opts;
   const onShutdown = async () => {
     // Events still queued are sent first (the reconciles that recorded them are done), within a bound.
     if (recorder) await withTimeout(recorder.flush(), 1_500, () => opts.log.warn('events still queued at shutdown are dropped'));
     await bus.close();
   };
-  const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status() }), onShutdown });
+  const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status(), ...(bookkeeping ? { bookkeeping: bookkeeping() } : {}) }), onShutdown });
   exitOnSignals(host, opts.log);
   try {
     await host.start();

@@ -157,7 +157,10 @@ export class Informer<T extends KubeObjectLike> {
       watchTimeoutSeconds,
       silentAfterMs: (watchTimeoutSeconds + 60) * 1000,
       backoffBaseMs: 500,
-      backoffMaxMs: 30_000,
+      // Not client-go's 30 s: after a control-plane outage or upgrade the caches
+      // should be current within seconds of the API server's return, and a
+      // failing list against an unreachable server costs it nothing.
+      backoffMaxMs: 10_000,
       random: Math.random,
       ...options,
     };

@@ -115,8 +115,34 @@ export function createKubeClients(config: KubeConfig): KubeClients {
   };
 }
 
-export function watchPath(config: KubeConfig, path: string): WatchFn {
-  const watcher = new Watch(config);
+/**
+ * What a list or watch returns: whole objects, or only their metadata
+ * (`PartialObjectMetadata`, as client-go's metadata informers ask for it): a
+ * cache of every Service of a cluster at the cost of names, labels and owners.
+ */
+export type SourceView = 'objects' | 'metadata';
+
+const PARTIAL_OBJECT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const PARTIAL_OBJECT_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+
+/** Options for a generated list call: the Accept header that asks for metadata only. */
+function listOptions(view: SourceView) {
+  return view === 'metadata' ? setHeaderOptions('Accept', PARTIAL_OBJECT_METADATA_LIST) : undefined;
+}
+
+/** The same config, with an Accept header on the requests client-node's Watch makes. */
+function acceptingOn(config: KubeConfig, accept: string): KubeConfig {
+  const wrapped = Object.create(config) as KubeConfig;
+  wrapped.applyToFetchOptions = async (opts) => {
+    const init = await config.applyToFetchOptions(opts);
+    (init.headers as unknown as Headers).set('Accept', accept);
+    return init;
+  };
+  return wrapped;
+}
+
+export function watchPath(config: KubeConfig, path: string, view: SourceView = 'objects'): WatchFn {
+  const watcher = new Watch(view === 'metadata' ? acceptingOn(config, PARTIAL_OBJECT_METADATA) : config);
   return async (params, onEvent, onDone) => {
     const controller = await watcher.watch(path, { ...params }, (type, obj) => onEvent(type as never, obj), onDone);
     return { abort: () => controller.abort() };
@@ -142,19 +168,19 @@ export function deploymentSource(clients: KubeClients): ResourceSource<V1Deploym
   };
 }
 
-export function serviceSource(clients: KubeClients): ResourceSource<V1Service> {
+export function serviceSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Service> {
   return {
     resource: 'services',
-    list: (p) => clients.core.listServiceForAllNamespaces(pageParams(p)),
-    watch: watchPath(clients.config, '/api/v1/services'),
+    list: (p) => clients.core.listServiceForAllNamespaces(pageParams(p), listOptions(view)),
+    watch: watchPath(clients.config, '/api/v1/services', view),
   };
 }
 
-export function ingressSource(clients: KubeClients): ResourceSource<V1Ingress> {
+export function ingressSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Ingress> {
   return {
     resource: 'ingresses',
-    list: (p) => clients.networking.listIngressForAllNamespaces(pageParams(p)),
-    watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses'),
+    list: (p) => clients.networking.listIngressForAllNamespaces(pageParams(p), listOptions(view)),
+    watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses', view),
   };
 }
 
@@ -166,12 +192,12 @@ export interface CustomResource {
 }
 
 /** List and watch a custom resource in every namespace. */
-export function customResourceSource<T>(clients: KubeClients, r: CustomResource): ResourceSource<T> {
+export function customResourceSource<T>(clients: KubeClients, r: CustomResource, view: SourceView = 'objects'): ResourceSource<T> {
   return {
     resource: r.plural,
     list: async (p) =>
-      (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...pageParams(p) })) as never,
-    watch: watchPath(clients.config, `/apis/${r.group}/${r.version}/${r.plural}`),
+      (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...pageParams(p) }, listOptions(view))) as never,
+    watch: watchPath(clients.config, `/apis/${r.group}/${r.version}/${r.plural}`, view),
   };
 }
 

@@ -47,7 +47,7 @@ export interface ProcessSettings {
   /** Folder with tls.crt and tls.key for /metrics; a self-signed certificate when unset. */
   metricsCertDir?: string;
   resyncSeconds: number;
-  /** List/watch failing longer than this makes /healthz fail. */
+  /** List/watch failing longer than this makes /readyz fail (never /healthz: an API outage is not a reason to restart). */
   informerFailureToleranceSeconds: number;
   leaderElection: boolean;
   leaseDurationSeconds: number;
@@ -193,7 +193,7 @@ export const PROCESS_SETTINGS_HELP: readonly SettingHelp[] = [
   {
     env: 'EKSPOSE_INFORMER_FAILURE_TOLERANCE_SECONDS',
     default: String(DEFAULT_INFORMER_FAILURE_TOLERANCE_SECONDS),
-    description: 'How long list/watch may keep failing (e.g. API server unreachable) before /healthz fails and the kubelet restarts the controller.',
+    description: 'How long list/watch may keep failing (e.g. API server unreachable) before /readyz fails; /healthz never does for it, so an outage restarts nothing.',
   },
   { env: 'EKSPOSE_LEADER_ELECT', default: 'true', description: 'Elect a leader through a Lease so that replicas > 1 are safe; true, false, 1 or 0.' },
   {

@@ -23,8 +23,7 @@ function harness(opts: Partial<WorkQueueOptions> = {}) {
   const activePerKey = new Map<string, number>();
   let maxActive = 0;
   let maxPerKey = 0;
-  queue.start(
-    (key) =>
+  const reconcile = (key: string) =>
       new Promise<ReconcileResult>((resolve, reject) => {
         const perKey = (activePerKey.get(key) ?? 0) + 1;
         activePerKey.set(key, perKey);
@@ -48,11 +47,12 @@ function harness(opts: Partial<WorkQueueOptions> = {}) {
         calls.push(call);
         open.add(call);
         maxActive = Math.max(maxActive, open.size);
-      }),
-  );
+      });
+  queue.start(reconcile);
   return {
     clock,
     queue,
+    reconcile,
     calls,
     open,
     get maxActive() {
@@ -328,21 +328,51 @@ describe('WorkQueue', () => {
     assert.equal(finished, true);
   });
 
-  it('queues keys added before start and runs them on start', async () => {
+  it('takes no keys before start (a standby holds nothing) and runs what is added after', async () => {
     const clock = new ManualClock();
     const queue = new WorkQueue({ name: 'test', workers: 1, clock });
     queue.add('ns/a');
-    queue.add('ns/b');
-    assert.equal(queue.depth, 2);
+    queue.addAfter('ns/b', 10);
+    assert.equal(queue.depth, 0);
+    assert.equal(queue.held, 0);
     const seen: string[] = [];
     queue.start(async (key) => {
       seen.push(key);
       return done;
     });
+    await clock.advanceAsync(20);
+    assert.deepEqual(seen, [], 'keys offered before start were dropped');
+    queue.add('ns/c');
     await flush();
+    assert.deepEqual(seen, ['ns/c']);
+  });
+
+  it('pause drops queued, delayed and failing keys, waits for the one in flight, ignores adds, and can start again', async () => {
+    const h = harness({ workers: 1 });
+    h.queue.add('ns/a');
+    h.queue.add('ns/b');
+    h.queue.addAfter('ns/c', 100);
+    assert.equal(h.calls.length, 1);
+    let paused = false;
+    const pausing = h.queue.pause().then(() => {
+      paused = true;
+    });
+    assert.equal(h.queue.isRunning, false);
+    h.queue.add('ns/d');
+    h.queue.addAfter('ns/e', 5);
     await flush();
-    assert.deepEqual(seen, ['ns/a', 'ns/b']);
-    assert.equal(queue.depth, 0);
+    assert.equal(paused, false, 'waits for the reconcile in flight');
+    h.calls[0].reject(new Error('API server down'));
+    await pausing;
+    assert.equal(h.queue.held, 0, 'no key, delay or failure count is left on a paused queue');
+    await h.clock.advanceAsync(1_000);
+    assert.equal(h.calls.length, 1, 'nothing ran while paused, not even the failed key');
+
+    h.queue.start(h.reconcile);
+    h.queue.add('ns/f');
+    await flush();
+    assert.deepEqual(h.calls.map((c) => c.key), ['ns/a', 'ns/f']);
+    assert.equal(h.queue.retries('ns/a'), 0);
   });
 
   it('reports depth and results to metrics', async () => {

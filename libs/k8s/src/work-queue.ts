@@ -1,6 +1,8 @@
 // The controller's work queue, after client-go's workqueue: keys, not events,
 // so a burst of events for one Deployment costs one reconcile, and a key is
-// never reconciled twice at once.
+// never reconciled twice at once. It holds keys only while it runs: a replica
+// that does not lead (not started yet, or paused after losing its Lease) takes
+// none, so a standby accumulates nothing and starts from a full resync.
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { realClock } from './clock';
@@ -96,6 +98,8 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
 
   private reconcile: Reconciler | undefined;
+  /** Adds are taken only between start() and pause()/shutdown(). */
+  private running = false;
   private pumping = false;
   private pumpAgain = false;
   private stopping = false;
@@ -131,8 +135,18 @@ export class WorkQueue {
     return this.failures.get(key) ?? 0;
   }
 
+  /** Whether keys are taken and run (started, not paused or shut down). */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Keys held in any form: ready, in flight, delayed, or with a failure count. Zero on a replica that does not lead. */
+  get held(): number {
+    return new Set([...this.dirty, ...this.processing, ...this.waiting.keys(), ...this.failures.keys()]).size;
+  }
+
   add(key: string): void {
-    if (this.stopping) return;
+    if (!this.running) return;
     if (this.dirty.has(key)) return;
     this.dirty.add(key);
     // An in-flight key is picked up again when its run ends, never concurrently.
@@ -143,7 +157,7 @@ export class WorkQueue {
   }
 
   addAfter(key: string, delayMs: number): void {
-    if (this.stopping) return;
+    if (!this.running) return;
     if (delayMs <= 0) {
       this.add(key);
       return;
@@ -161,29 +175,50 @@ export class WorkQueue {
     this.waiting.set(key, { due, handle });
   }
 
+  /** Starts taking keys and running them; again after a pause(), never after shutdown(). */
   start(reconcile: Reconciler): void {
-    if (this.reconcile) throw new Error(`WorkQueue ${this.name}: already started`);
     if (this.stopping) throw new Error(`WorkQueue ${this.name}: shut down`);
+    if (this.running) throw new Error(`WorkQueue ${this.name}: already started`);
     this.reconcile = reconcile;
-    this.log.info({ workers: this.workers, queued: this.ready.length }, 'work queue started');
-    this.pump();
+    this.running = true;
+    this.log.info({ workers: this.workers }, 'work queue started');
   }
 
   /**
-   * Stops taking work (queued and delayed keys are dropped, later adds ignored)
-   * and resolves once in-flight reconciles have ended, or after timeoutMs.
+   * Stops taking work until start() is called again (the replica lost its
+   * Lease): queued and delayed keys and failure counts are dropped, later adds
+   * ignored; resolves once in-flight reconciles have ended, or after timeoutMs.
+   */
+  pause(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.running) this.drop('pausing');
+    return this.whenIdle(opts.timeoutMs);
+  }
+
+  /**
+   * Stops taking work for good (queued and delayed keys are dropped, later adds
+   * ignored) and resolves once in-flight reconciles have ended, or after timeoutMs.
    */
   async shutdown(opts: { timeoutMs?: number } = {}): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      for (const { handle } of this.waiting.values()) this.clock.clearTimeout(handle);
-      this.waiting.clear();
-      const dropped = this.ready.length;
-      this.ready.length = 0;
-      this.dirty.clear();
-      this.depthChanged();
-      this.log.info({ inFlight: this.processing.size, dropped }, 'work queue shutting down');
+      this.drop('shutting down');
     }
+    return this.whenIdle(opts.timeoutMs);
+  }
+
+  private drop(why: string): void {
+    this.running = false;
+    for (const { handle } of this.waiting.values()) this.clock.clearTimeout(handle);
+    this.waiting.clear();
+    const dropped = this.dirty.size;
+    this.ready.length = 0;
+    this.dirty.clear();
+    this.failures.clear();
+    this.depthChanged();
+    this.log.info({ inFlight: this.processing.size, dropped }, `work queue ${why}`);
+  }
+
+  private async whenIdle(timeoutMs: number | undefined): Promise<void> {
     if (this.processing.size === 0) return;
 
     await new Promise<void>((resolve) => {
@@ -193,12 +228,12 @@ export class WorkQueue {
         resolve();
       };
       this.idleWaiters.push(done);
-      if (opts.timeoutMs !== undefined) {
+      if (timeoutMs !== undefined) {
         timer = this.clock.setTimeout(() => {
           this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
           this.log.warn({ inFlight: [...this.processing] }, 'work queue shutdown timed out with reconciles in flight');
           resolve();
-        }, opts.timeoutMs);
+        }, timeoutMs);
       }
     });
   }
@@ -222,7 +257,7 @@ export class WorkQueue {
 
   private startReady(): void {
     const reconcile = this.reconcile;
-    if (!reconcile || this.stopping) return;
+    if (!reconcile || !this.running) return;
     while (this.processing.size < this.workers && this.ready.length > 0) {
       const key = this.ready.shift() as string;
       this.dirty.delete(key);
@@ -242,9 +277,11 @@ export class WorkQueue {
     }
     const durationMs = this.clock.now() - started;
     this.settle(key, result, durationMs);
+    // A reconcile that ends after a pause leaves nothing behind: the next leader starts from a resync.
+    if (!this.running) this.failures.delete(key);
 
     this.processing.delete(key);
-    if (this.dirty.has(key) && !this.stopping) {
+    if (this.dirty.has(key) && this.running) {
       this.ready.push(key);
       this.depthChanged();
     }

@@ -1,4 +1,4 @@
-// The Deployment-side contract (DESIGN §1): a Deployment's labels and
+// The Deployment-side contract (docs/design.md §1): a Deployment's labels and
 // annotations in, the desired exposure or every problem with them out.
 
 import { renderHost, renderSecretName } from './host-template';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureBinaries } from './binaries';
+import { featureGatesArgs } from './feature-gates';
 import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { ensureGatewayApiCrds } from './gateway-api';
@@ -47,6 +48,11 @@ export interface ControlPlaneOptions {
   /** Progress and timing lines. Default: process.stderr. */
   log?: (line: string) => void;
   apiserverExtraArgs?: readonly string[];
+  /**
+   * kube-apiserver feature gates, e.g. `{ ShardedListAndWatch: true }`. Default
+   * none (the version's defaults). Not also in apiserverExtraArgs: give each gate once.
+   */
+  featureGates?: Readonly<Record<string, boolean>>;
   controllerManagerExtraArgs?: readonly string[];
   /** Bound for each component to become ready. Default 60 s. */
   timeoutMs?: number;
@@ -105,6 +111,7 @@ export class ControlPlane {
   readonly timings: Record<string, number> = {};
   private readonly settings: ControlPlaneSettings;
   private readonly handles = new Map<string, ProcessHandle>();
+  private apiserverArgs: string[] = [];
   private stopping: Promise<void> | undefined;
   private tls: ProbeTls = {};
 
@@ -227,7 +234,7 @@ export class ControlPlane {
       });
       mark('etcd');
 
-      const apiserver = this.launch('kube-apiserver', [
+      this.apiserverArgs = [
         '--advertise-address=127.0.0.1',
         // Endpoints of the `kubernetes` Service may not name a loopback address, and nothing here runs in-cluster.
         '--endpoint-reconciler-type=none',
@@ -248,11 +255,8 @@ export class ControlPlane {
         `--cert-dir=${join(this.dir, 'apiserver')}`,
         '--profiling=false',
         ...settings.apiserverExtraArgs,
-      ]);
-      await this.waitFor(apiserver, async () => {
-        const res = await httpGet(`${this.server}/readyz`, this.tls);
-        return res.status === 200 ? true : `readyz ${res.status}: ${failingChecks(res.body)}`;
-      });
+      ];
+      await this.startApiServer();
       mark('kube-apiserver');
 
       if (settings.controllerManager) {
@@ -307,6 +311,25 @@ export class ControlPlane {
       { timeoutMs: 90_000 },
     );
     if (established.code !== 0) throw new Error(`the Gateway API CRDs never became established: ${established.stderr}`);
+  }
+
+  /**
+   * Stops kube-apiserver (SIGTERM) and waits for it to exit: a control-plane
+   * outage or upgrade, as the controllers see it. etcd and its data stay.
+   */
+  async stopApiServer(): Promise<void> {
+    await this.handles.get('kube-apiserver')?.stop();
+  }
+
+  /** Starts kube-apiserver with the same flags, port and data, and waits until /readyz answers 200. */
+  async startApiServer(): Promise<void> {
+    const running = this.handles.get('kube-apiserver');
+    if (running?.running) return;
+    const apiserver = this.launch('kube-apiserver', this.apiserverArgs);
+    await this.waitFor(apiserver, async () => {
+      const res = await httpGet(`${this.server}/readyz`, this.tls);
+      return res.status === 200 ? true : `readyz ${res.status}: ${failingChecks(res.body)}`;
+    });
   }
 
   /** Stops nats-server (SIGTERM) and waits for it to exit; the JetStream store stays. */
@@ -430,7 +453,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     nats: options.nats ?? true,
     controllerManager: options.controllerManager ?? true,
     controllers: options.controllers ?? DEFAULT_CONTROLLERS,
-    apiserverExtraArgs: options.apiserverExtraArgs ?? [],
+    apiserverExtraArgs: [...featureGatesArgs(options.featureGates), ...(options.apiserverExtraArgs ?? [])],
     controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
     timeoutMs: options.timeoutMs ?? 60_000,
     ports: { etcdClient, etcdPeer, apiserver, controllerManager },

@@ -50,4 +50,5 @@ export {
   type Outage,
   type ProxyAnswer,
 } from './traffic';
+export * from './api-requests';
 export { TRAEFIK_CONTROLLER_NAME, selfSignedCertificate, startGatewayProxy, type GatewayProxy, type ServingCertificate } from './gateway-proxy';

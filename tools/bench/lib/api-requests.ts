@@ -1,34 +1,9 @@
-// What the API server itself counted: apiserver_request_total by verb and
-// resource (summed over codes, scopes and groups), read from its /metrics with
-// the plane's admin kubeconfig, so the requests a phase cost can be printed as
-// the difference of two reads.
-import { type ControlPlane, parsePrometheusText } from '@ekspose/testing';
+// The API requests a phase cost, as a table: the counting itself is
+// @ekspose/testing's apiRequests/requestDelta (the tests use it too).
+import type { RequestCounts } from '@ekspose/testing';
 import { fmt, table } from './stats';
 
-export type RequestCounts = Map<string, number>;
-
-export async function apiRequests(plane: ControlPlane): Promise<RequestCounts> {
-  const result = await plane.kubectl(['get', '--raw', '/metrics']);
-  if (result.code !== 0) throw new Error(`reading the API server's /metrics failed: ${result.stderr}`);
-  const counts: RequestCounts = new Map();
-  for (const s of parsePrometheusText(result.stdout).samples) {
-    // Non-resource requests (/metrics, /healthz, discovery) have no resource: not ours to count.
-    if (s.name !== 'apiserver_request_total' || !s.labels['resource']) continue;
-    const sub = s.labels['subresource'] ? `/${s.labels['subresource']}` : '';
-    const key = `${s.labels['verb']} ${s.labels['resource']}${sub}`;
-    counts.set(key, (counts.get(key) ?? 0) + s.value);
-  }
-  return counts;
-}
-
-export function requestDelta(after: RequestCounts, before: RequestCounts): RequestCounts {
-  const delta: RequestCounts = new Map();
-  for (const [key, n] of after) {
-    const d = n - (before.get(key) ?? 0);
-    if (d > 0) delta.set(key, d);
-  }
-  return delta;
-}
+export { apiRequests, requestDelta, type RequestCounts } from '@ekspose/testing';
 
 /** One row per verb and resource, one column per phase, heaviest first, and a total. */
 export function requestTable(columns: Array<{ name: string; counts: RequestCounts }>): string {

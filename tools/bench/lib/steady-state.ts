@@ -229,5 +229,5 @@ export function reportSteadyState(r: SteadyResult): void {
   summaryLine('convergence', `create -> Service p99 at ${n} (ms)`, p99(r.latency.service), `${p99(r.latency.rawService)} (Service created directly)`);
   summaryLine('convergence', `create -> Ingress p99 at ${n} (ms)`, p99(r.latency.ingress), `${p99(r.latency.rawIngress)} (Ingress created directly)`);
   summaryLine('convergence', 'Lease writes a minute, 3 leaders', fmt((r.lease.writes * 60) / r.lease.seconds), "90 (client-go's cadence)");
-  if (writes !== 0) throw new Error(`start-up over an already-correct cluster wrote ${writes} times; DESIGN §2 says 0`);
+  if (writes !== 0) throw new Error(`start-up over an already-correct cluster wrote ${writes} times; docs/design.md §2.5 says 0`);
 }

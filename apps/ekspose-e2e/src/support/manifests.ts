@@ -1,5 +1,5 @@
 // What the tests of the shipped manifests/ share: where they are, the namespace
-// they make, DESIGN §6 as a table to hold the roles to, and signing in as a
+// they make, docs/design.md §6 as a table to hold the roles to, and signing in as a
 // controller's ServiceAccount with nothing but a TokenRequest token.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -12,14 +12,14 @@ export const MANIFESTS = join(workspaceRoot(), 'manifests');
 /** The namespace of manifests/namespace.yaml, where the ServiceAccounts, the Lease Roles and the Leases live. */
 export const MANIFESTS_NAMESPACE = 'ekspose';
 
-/** Beyond DESIGN §6: what serving /metrics securely needs (asking the API server about a scraper's token). */
+/** Beyond the docs/design.md §6 table: what serving /metrics securely needs (asking the API server about a scraper's token). */
 const METRICS_AUTH = {
   'authentication.k8s.io/tokenreviews': ['create'],
   'authorization.k8s.io/subjectaccessreviews': ['create'],
 };
 
-/** DESIGN §6, per controller, cluster-wide: `<apiGroup>/<resource>` (core group = "") → verbs. */
-export const DESIGN_RBAC: Record<AppName, Record<string, string[]>> = {
+/** docs/design.md §6, per controller, cluster-wide: `<apiGroup>/<resource>` (core group = "") → verbs. */
+export const RBAC_TABLE: Record<AppName, Record<string, string[]>> = {
   'deployment-controller': {
     'apps/deployments': ['get', 'list', 'watch'],
     '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],

@@ -44,7 +44,9 @@ export class TestEnv {
     readonly clients: KubeClients,
   ) {}
 
-  static async start(opts: { controllerManager?: boolean; natsNodes?: 1 | 3; controllers?: readonly string[] } = {}): Promise<TestEnv> {
+  static async start(
+    opts: { controllerManager?: boolean; natsNodes?: 1 | 3; controllers?: readonly string[]; apiserverExtraArgs?: readonly string[] } = {},
+  ): Promise<TestEnv> {
     for (const app of APPS) {
       const bundle = join(workspaceRoot(), 'dist', 'apps', app, 'main.js');
       if (!existsSync(bundle)) {
@@ -55,6 +57,7 @@ export class TestEnv {
       controllerManager: opts.controllerManager ?? true,
       natsNodes: opts.natsNodes ?? 1,
       controllers: opts.controllers,
+      apiserverExtraArgs: opts.apiserverExtraArgs,
       log: (line) => process.stderr.write(`[plane] ${line}\n`),
     });
     const kc = new KubeConfig();

@@ -1,4 +1,4 @@
-// An Informer over one resource source, with its logs, restart metric and
+// informerFor: an Informer over one resource source, with its logs, restart metric and
 // cache transform wired the same way for every controller.
 import type { Logger } from 'pino';
 import { Informer } from './informer';

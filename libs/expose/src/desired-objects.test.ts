@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ExposeSpec } from '@ekspose/labels';
-import { deploymentOwnerReference, desiredIngress, desiredService, ownedLabels } from './owned-objects';
+import { deploymentOwnerReference, desiredIngress, desiredService, ownedLabels } from './desired-objects';
 
 const ownerRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'uid-1', controller: true };
 const labels = { 'app.kubernetes.io/managed-by': 'ekspose', 'ekspose.io/deployment': 'web' };
