@@ -304,6 +304,13 @@ describe('DeploymentReconciler', () => {
     const reports = (t: Harness, parents: Array<{ parentRef: typeof parentRef; conditions: ReturnType<typeof condition>[] }>) =>
       t.httproutes.store.patch(NS, 'web', { status: { parents: parents.map((p) => ({ ...p, controllerName: 'traefik.io/gateway-controller' })) } });
     const notAccepted = (t: Harness) => t.recorded.filter((e) => e.reason === 'RouteNotAccepted');
+    /** The Gateway refuses the route (NotAllowedByListeners) and still does once the grace is over. */
+    const refusedPastGrace = async (t: Harness) => {
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
+      await t.reconciler.reconcile('shop/web');
+      t.clock.skip(STATUS_GRACE_MS);
+      await t.reconciler.reconcile('shop/web');
+    };
 
     it('a False condition is told only when still False after the grace: the reconcile asks to come back then, it never sleeps', async () => {
       const t = await harness({ deployments: [routed()] });
@@ -348,30 +355,21 @@ describe('DeploymentReconciler', () => {
     it('told, then accepted: no Warning while it is fine, and told again when it is refused again', async () => {
       const t = await harness({ deployments: [routed()] });
       await t.reconciler.reconcile('shop/web');
-      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
-      await t.reconciler.reconcile('shop/web');
-      t.clock.skip(STATUS_GRACE_MS);
-      await t.reconciler.reconcile('shop/web');
+      await refusedPastGrace(t);
       assert.equal(notAccepted(t).length, 1);
       reports(t, [{ parentRef, conditions: [condition('Accepted', 'True', 'Accepted')] }]);
       assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
       t.clock.skip(STATUS_GRACE_MS);
       await t.reconciler.reconcile('shop/web');
       assert.equal(notAccepted(t).length, 1);
-      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
-      await t.reconciler.reconcile('shop/web');
-      t.clock.skip(STATUS_GRACE_MS);
-      await t.reconciler.reconcile('shop/web');
+      await refusedPastGrace(t);
       assert.equal(notAccepted(t).length, 2);
     });
 
     it('switched to an Ingress and back: the refusal is told again, nothing kept meanwhile', async () => {
       const t = await harness({ deployments: [routed()] });
       await t.reconciler.reconcile('shop/web');
-      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
-      await t.reconciler.reconcile('shop/web');
-      t.clock.skip(STATUS_GRACE_MS);
-      await t.reconciler.reconcile('shop/web');
+      await refusedPastGrace(t);
       assert.equal(notAccepted(t).length, 1);
       const plain = deployment('web', { labels: { ingReq: 'needed' } });
       t.deployments.push('MODIFIED', plain);

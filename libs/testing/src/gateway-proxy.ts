@@ -9,14 +9,14 @@
 // The test makes the GatewayClass (Traefik's controllerName) and its Gateways;
 // Traefik binds each listener to the entrypoint with the listener's port, so
 // the listeners carry the ports Traefik was started on.
-import { request as httpsRequest } from 'node:https';
+import { type RequestOptions, request as httpsRequest } from 'node:https';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ControlPlane } from './control-plane';
 import { freePorts } from './http-probe';
 import { startProcess, type ProcessHandle } from './process-handle';
 import { runCaptured } from './run-captured';
-import { type ProxyAnswer, answer } from './traffic';
+import { type ProxyAnswer, answer, readAnswer, settle } from './traffic';
 import { waitUntilReady } from './wait-ready';
 
 /** Traefik's Gateway controller name (pkg/provider/kubernetes/gateway: controllerName). */
@@ -78,29 +78,15 @@ export async function startGatewayProxy(plane: ControlPlane, opts: { binDir: str
 
 function tlsAnswer(url: string, ca: string, timeoutMs = 2000): Promise<ProxyAnswer> {
   return new Promise((resolve) => {
-    const req = httpsRequest(
-      url,
-      {
-        ca,
-        timeout: timeoutMs,
-        agent: false,
-        // As if the name resolved to the Gateway's address: this machine.
-        lookup: (_host, options, callback) => {
-          if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
-          else callback(null, '127.0.0.1', 4);
-        },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', () => resolve({ status: 0, body: '' }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
-    req.end();
+    const options = {
+      ca,
+      timeout: timeoutMs,
+      agent: false,
+      // As if the name resolved to the Gateway's address: this machine.
+      lookup: (_host: string, opts: { all?: boolean }, callback: (...args: unknown[]) => void) =>
+        opts.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4),
+    };
+    settle(httpsRequest(url, options as RequestOptions, (res) => readAnswer(res, resolve)), resolve);
   });
 }
 
