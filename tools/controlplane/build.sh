@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local control plane: etcd, kube-apiserver, kube-controller-manager,
 # kubectl and nats-server, from the Go modules pinned in this folder; with
-# `traffic`, the traffic suite's skipper (an ingress proxy) and kwok (a fake
-# kubelet) instead, which nothing else needs; with `ops`, helm, promtool and the
+# `traffic`, the traffic suite's skipper (an ingress proxy), Traefik (a Gateway
+# API implementation) and kwok (a fake kubelet) instead, which nothing else needs; with `ops`, helm, promtool and the
 # Prometheus Operator CRDs the chart and monitoring tests use.
 #
 # The binaries go to a per-user cache outside the checkout, keyed by a hash of
@@ -10,7 +10,7 @@
 # runs) finds them built. A warm run prints the folder and does nothing else.
 #
 #   tools/controlplane/build.sh          build if needed, print the bin folder last
-#   tools/controlplane/build.sh traffic  the same for skipper and kwok (+ kwok's stages)
+#   tools/controlplane/build.sh traffic  the same for skipper, traefik and kwok (+ kwok's stages)
 #   tools/controlplane/build.sh ops      the same for helm and promtool (+ monitoring CRDs)
 #   EKSPOSE_CACHE_DIR=/x build.sh        use another cache root
 set -euo pipefail
@@ -28,7 +28,8 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 set_name="${1:-controlplane}"
 case "$set_name" in
   controlplane) modules=(. nats); version="$K8S_VERSION"; extra=("$here/cmd/etcd/main.go") ;;
-  traffic)      modules=(skipper kwok); version="skipper-${SKIPPER_VERSION}"; extra=() ;;
+  # Traefik has no go.mod here: its own (with its replace lines) is used; versions.env pins it.
+  traffic)      modules=(skipper kwok); version="skipper-${SKIPPER_VERSION}"; extra=("$here/versions.env") ;;
   ops)          modules=(helm prometheus); version="helm-${HELM_VERSION}"; extra=("$here/versions.env") ;;
   *) log "error: unknown set '$set_name' (controlplane, traffic or ops)"; exit 2 ;;
 esac
@@ -65,8 +66,8 @@ done
 ldflags="-s -w${kflags}"
 
 if [ "$set_name" = traffic ]; then
-  targets=(skipper kwok)
-  log "building ${#targets[@]} binaries into $bin (first build takes about 5 minutes on 2 cores; later runs reuse it)"
+  targets=(skipper traefik kwok)
+  log "building ${#targets[@]} binaries into $bin (first build takes about 10 minutes on 2 cores; later runs reuse it)"
 elif [ "$set_name" = ops ]; then
   targets=(helm promtool monitoring-crds)
   log "building helm and promtool into $bin (first build takes about 5 minutes on 2 cores; later runs reuse it)"
@@ -83,6 +84,17 @@ for t in "${targets[@]}"; do
     etcd)        (cd "$here" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd" ./cmd/etcd) ;;
     nats-server) (cd "$here/nats" && go build -trimpath -ldflags "-s -w" -o "$bin/nats-server" github.com/nats-io/nats-server/v2) ;;
     skipper)     (cd "$here/skipper" && go build -trimpath -ldflags "-s -w" -o "$bin/skipper" github.com/zalando/skipper/cmd/skipper) ;;
+    traefik)
+      # Its go.mod has replace lines, so `go install …@version` refuses it: it is built
+      # in a writable copy of its module source (the module cache is read-only), with
+      # its own go.mod and go.sum. The web UI's assets are not in the module; the
+      # binary builds and serves without them.
+      src=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/traefik/traefik/v3@${TRAEFIK_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+      work=$(mktemp -d "${TMPDIR:-/tmp}/ekspose-traefik-XXXXXX")
+      cp -r "$src/." "$work/" && chmod -R u+w "$work"
+      (cd "$work" && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=${TRAEFIK_VERSION}" -o "$bin/traefik" ./cmd/traefik) || { rm -rf "$work"; exit 1; }
+      rm -rf "$work"
+      ;;
     kwok)
       (cd "$here/kwok" && go build -trimpath -ldflags "-s -w" -o "$bin/kwok" sigs.k8s.io/kwok/cmd/kwok)
       # The stages kwok ships (a node turns Ready; a pod turns Running with an IP; a deleted pod goes), from the pinned version.
@@ -111,6 +123,7 @@ for t in "${targets[@]}"; do
 done
 if [ "$set_name" = traffic ]; then
   "$bin/kwok" --version >&2 || true
+  "$bin/traefik" version 2>&1 | head -1 >&2
 elif [ "$set_name" = ops ]; then
   "$bin/helm" version --short >&2
   "$bin/promtool" --version 2>&1 | head -1 >&2

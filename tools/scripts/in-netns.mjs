@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Runs a command inside a network namespace of its own, for the traffic suite
-// and the traffic benchmark (real HTTP through skipper to pods kwok runs):
+// and the traffic benchmark (real HTTP through skipper and Traefik to pods kwok runs):
 //
 //   node tools/scripts/in-netns.mjs [--label 'traffic suite'] -- <command> [args...]
 //
-//   1. builds (or finds cached) the control plane, skipper and kwok, outside the
+//   1. builds (or finds cached) the control plane, skipper, Traefik and kwok, outside the
 //      namespace, where the Go module proxy is reachable, and passes their
 //      folders on (EKSPOSE_BIN_DIR, EKSPOSE_TRAFFIC_BIN_DIR);
 //   2. `unshare --net` (needs root): a namespace whose only interface is `lo`,

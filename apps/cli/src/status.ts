@@ -1,7 +1,7 @@
 // Reads what `ekspose status` needs from the cluster, in one list per kind,
 // and turns each Deployment into a row (the rules are @ekspose/expose's).
 import type { CoreV1Event, V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
-import { type ExposureStatus, HTTP_ROUTES, type HttpRoute, type StatusEvent, exposureStatus } from '@ekspose/expose';
+import { type ExposureStatus, type Gateway, HTTP_ROUTES, type HttpRoute, type StatusEvent, exposureStatus, gatewayReader } from '@ekspose/expose';
 import { type KubeClients, statusCodeOf } from '@ekspose/k8s';
 
 /** Namespaces the controllers skip by default; `-A` leaves them out too. */
@@ -30,6 +30,31 @@ async function httpRoutes(clients: KubeClients, namespace: string | undefined): 
   }
 }
 
+/** The Gateways the routes attach to (one `get` each), by namespace/name; an unreadable one is left out. */
+async function gatewaysOf(clients: KubeClients, routes: readonly HttpRoute[]): Promise<Map<string, Gateway>> {
+  const read = gatewayReader(clients);
+  const refs = new Map<string, { namespace: string; name: string }>();
+  for (const route of routes) {
+    const ref = route.spec?.parentRefs?.[0];
+    if (!ref || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
+    const namespace = ref.namespace ?? route.metadata?.namespace ?? '';
+    refs.set(`${namespace}/${ref.name}`, { namespace, name: ref.name });
+  }
+  const found = new Map<string, Gateway>();
+  await Promise.all(
+    [...refs].map(async ([key, ref]) => {
+      const gateway = await read(ref.namespace, ref.name);
+      if (gateway) found.set(key, gateway);
+    }),
+  );
+  return found;
+}
+
+const gatewayKeyOf = (route: HttpRoute | undefined) => {
+  const ref = route?.spec?.parentRefs?.[0];
+  return ref ? `${ref.namespace ?? route?.metadata?.namespace}/${ref.name}` : '';
+};
+
 /** One row per Deployment in `namespace`, or in every namespace but the system ones and ekspose's own. */
 export async function readStatus(clients: KubeClients, namespace: string | undefined): Promise<ExposureStatus[]> {
   const [deployments, services, ingresses, routes, events] = await Promise.all([
@@ -42,6 +67,7 @@ export async function readStatus(clients: KubeClients, namespace: string | undef
   const svc = byKey<V1Service>(services.items);
   const ing = byKey<V1Ingress>(ingresses.items);
   const rt = byKey<HttpRoute>(routes);
+  const gateways = await gatewaysOf(clients, routes);
   const eventsByUid = new Map<string, StatusEvent[]>();
   for (const e of events.items) {
     if (!e.reportingComponent?.startsWith('ekspose-') || e.involvedObject.kind !== 'Deployment' || !e.involvedObject.uid) continue;
@@ -64,6 +90,7 @@ export async function readStatus(clients: KubeClients, namespace: string | undef
         service: svc.get(keyOf(d)),
         ingress: ing.get(keyOf(d)),
         httpRoute: rt.get(keyOf(d)),
+        gateway: gateways.get(gatewayKeyOf(rt.get(keyOf(d)))),
         events: eventsByUid.get(d.metadata?.uid ?? '') ?? [],
       }),
     )

@@ -96,14 +96,15 @@ describe('HTTPRoute', () => {
   });
 
   it('a Gateway controller not accepting the route: Warning RouteNotAccepted with its reason and message, once', async () => {
-    await waitForRoute('web');
-    // No Gateway implementation runs here: this status write stands in for a real Gateway controller's.
+    const live = await waitForRoute('web');
+    // No Gateway implementation runs here: this status write stands in for a real Gateway controller's,
+    // about the route's current generation (the drift correction above made it newer than 1).
     const condition = (type: string, status: string, reason: string, message: string) => ({
       type,
       status,
       reason,
       message,
-      observedGeneration: 1,
+      observedGeneration: live.metadata?.generation,
       lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     });
     await env.clients.custom.patchNamespacedCustomObjectStatus(

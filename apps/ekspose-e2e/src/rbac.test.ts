@@ -29,6 +29,8 @@ const RESOURCES = [
   'apps/deployments',
   '/services',
   'networking.k8s.io/ingresses',
+  'gateway.networking.k8s.io/httproutes',
+  'gateway.networking.k8s.io/gateways',
   '/events',
   'events.k8s.io/events',
   '/secrets',

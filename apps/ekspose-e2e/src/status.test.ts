@@ -4,11 +4,10 @@
 // someone else's; waiting for a host another Deployment holds; an HTTPRoute
 // its Gateway does not accept; ignored.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HTTP_ROUTES, type ExposureStatus } from '@ekspose/expose';
 import { mergePatchOptions } from '@ekspose/k8s';
-import { runCaptured, workspaceRoot } from '@ekspose/testing';
+import { ekspose as run, statusRows } from './support/cli';
 import { eventually } from './support/poll';
 import { CONTROLLER_NAMESPACE, DOMAIN, TestEnv } from './support/test-env';
 
@@ -16,20 +15,8 @@ const NS = 'status';
 const GATEWAY = { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public' };
 let env: TestEnv;
 
-async function ekspose(args: string[], extraPath = '') {
-  const bin = join(workspaceRoot(), 'bin');
-  const run = await runCaptured(extraPath ? 'kubectl' : process.execPath, extraPath ? ['ekspose', ...args] : [join(bin, 'ekspose.mjs'), ...args], {
-    timeoutMs: 60_000,
-    env: { PATH: `${extraPath ? `${bin}:${extraPath}:` : ''}${process.env.PATH}`, HOME: process.env.HOME ?? '/nonexistent', KUBECONFIG: env.plane.kubeconfigPath },
-  });
-  return run;
-}
-
-async function rows(args: string[] = ['status', '-n', NS, '-o', 'json']): Promise<ExposureStatus[]> {
-  const run = await ekspose(args);
-  assert.equal(run.code, 0, run.stderr);
-  return JSON.parse(run.stdout) as ExposureStatus[];
-}
+const ekspose = (args: string[], extraPath = '') => run(env.plane, args, extraPath);
+const rows = (args: string[] = ['status', '-n', NS, '-o', 'json']) => statusRows(env.plane, args);
 
 const EXPECTED: Record<string, Pick<ExposureStatus, 'exposedAs' | 'url' | 'state'> & { reason?: RegExp }> = {
   plain: { exposedAs: 'Service only', url: `http://plain.${NS}.svc/`, state: 'exposed' },

@@ -14,6 +14,8 @@ import { indexHosts } from './event-routing';
 import { ownerKeyOf } from './owner-keys';
 import { httpRouteKind, ingressKind, serviceKind } from './kind-descriptors';
 import { type HttpRoute, desiredHttpRoute } from './http-route';
+import type { ReadGateway } from './gateway-reader';
+import { STATUS_GRACE_MS } from './status-grace';
 import {
   type Action,
   FakeEvents,
@@ -119,6 +121,7 @@ interface HarnessFixture {
   live?: V1Deployment[];
   publishOk?: boolean;
   settings?: Settings;
+  readGateway?: ReadGateway;
 }
 
 async function harness(f: HarnessFixture = {}) {
@@ -158,6 +161,7 @@ async function harness(f: HarnessFixture = {}) {
     exposeMetrics,
     log: silent,
     clock,
+    readGateway: f.readGateway,
   });
   return { reconciler, actions, recorded, released, hostIndex, svc: svc.control, ing: ing.control, deployments, services, ingresses, httproutes, gate, clock, nats };
 }
@@ -291,6 +295,112 @@ describe('DeploymentReconciler', () => {
     assert.deepEqual(apiWrites(t.actions), ['create HTTPRoute', 'delete Ingress']);
     const created = t.actions.find((a) => a.verb === 'create' && a.kind === 'HTTPRoute') as { body: unknown } | undefined;
     assert.deepEqual(created?.body, desiredHttpRoute(routeSpec(switched)));
+  });
+
+  describe('a Gateway\'s status of the route', () => {
+    const parentRef = { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'infra', name: 'public', sectionName: 'https' };
+    const condition = (type: string, status: string, reason: string) => ({ type, status, reason, message: `${reason} here` });
+    /** What a Gateway controller writes to status.parents (the fake store keeps no generation: every condition is current). */
+    const reports = (t: Harness, parents: Array<{ parentRef: typeof parentRef; conditions: ReturnType<typeof condition>[] }>) =>
+      t.httproutes.store.patch(NS, 'web', { status: { parents: parents.map((p) => ({ ...p, controllerName: 'traefik.io/gateway-controller' })) } });
+    const notAccepted = (t: Harness) => t.recorded.filter((e) => e.reason === 'RouteNotAccepted');
+    /** The Gateway refuses the route (NotAllowedByListeners) and still does once the grace is over. */
+    const refusedPastGrace = async (t: Harness) => {
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
+      await t.reconciler.reconcile('shop/web');
+      t.clock.skip(STATUS_GRACE_MS);
+      await t.reconciler.reconcile('shop/web');
+    };
+
+    it('a False condition is told only when still False after the grace: the reconcile asks to come back then, it never sleeps', async () => {
+      const t = await harness({ deployments: [routed()] });
+      await t.reconciler.reconcile('shop/web');
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'False', 'BackendNotFound')] }]);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'requeueAfter', delayMs: STATUS_GRACE_MS });
+      assert.deepEqual(notAccepted(t), []);
+      t.clock.skip(4000);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'requeueAfter', delayMs: STATUS_GRACE_MS - 4000 });
+      t.clock.skip(STATUS_GRACE_MS - 4000);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      assert.deepEqual(notAccepted(t).map((e) => `${e.type}: ${e.message}`), [
+        'Warning: HTTPRoute web is not resolved by Gateway infra/public (traefik.io/gateway-controller): BackendNotFound: BackendNotFound here',
+      ]);
+      await t.reconciler.reconcile('shop/web');
+      assert.equal(notAccepted(t).length, 1, 'told once');
+    });
+
+    it('a flicker right after the write (BackendNotFound until the Service is seen) is never told', async () => {
+      const t = await harness({ deployments: [routed()] });
+      await t.reconciler.reconcile('shop/web');
+      reports(t, [{ parentRef, conditions: [condition('ResolvedRefs', 'False', 'BackendNotFound')] }]);
+      await t.reconciler.reconcile('shop/web');
+      t.clock.skip(1500);
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'True', 'ResolvedRefs')] }]);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      t.clock.skip(STATUS_GRACE_MS);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      assert.deepEqual(notAccepted(t), []);
+    });
+
+    it('an entry left by another parent (the previous Gateway) is not this route\'s status: no Warning, no recheck', async () => {
+      const t = await harness({ deployments: [routed()] });
+      await t.reconciler.reconcile('shop/web');
+      reports(t, [{ parentRef: { ...parentRef, name: 'old' }, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      t.clock.skip(STATUS_GRACE_MS);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      assert.deepEqual(notAccepted(t), []);
+    });
+
+    it('told, then accepted: no Warning while it is fine, and told again when it is refused again', async () => {
+      const t = await harness({ deployments: [routed()] });
+      await t.reconciler.reconcile('shop/web');
+      await refusedPastGrace(t);
+      assert.equal(notAccepted(t).length, 1);
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'True', 'Accepted')] }]);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      t.clock.skip(STATUS_GRACE_MS);
+      await t.reconciler.reconcile('shop/web');
+      assert.equal(notAccepted(t).length, 1);
+      await refusedPastGrace(t);
+      assert.equal(notAccepted(t).length, 2);
+    });
+
+    it('switched to an Ingress and back: the refusal is told again, nothing kept meanwhile', async () => {
+      const t = await harness({ deployments: [routed()] });
+      await t.reconciler.reconcile('shop/web');
+      await refusedPastGrace(t);
+      assert.equal(notAccepted(t).length, 1);
+      const plain = deployment('web', { labels: { ingReq: 'needed' } });
+      t.deployments.push('MODIFIED', plain);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'done' });
+      assert.equal(t.httproutes.store.get(NS, 'web'), undefined);
+      t.deployments.push('MODIFIED', routed());
+      await t.reconciler.reconcile('shop/web');
+      reports(t, [{ parentRef, conditions: [condition('Accepted', 'False', 'NotAllowedByListeners')] }]);
+      assert.deepEqual(await t.reconciler.reconcile('shop/web'), { kind: 'requeueAfter', delayMs: STATUS_GRACE_MS }, 'a new grace: the old one was not kept');
+      t.clock.skip(STATUS_GRACE_MS);
+      await t.reconciler.reconcile('shop/web');
+      assert.equal(notAccepted(t).length, 2, 'told again');
+    });
+
+    it('Exposed: https with the port of the HTTPS listener the route attaches to, read from the Gateway', async () => {
+      const gateways: Array<[string, string]> = [];
+      const listeners = [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'https', port: 8443, protocol: 'HTTPS' }];
+      const t = await harness({
+        deployments: [routed()],
+        readGateway: async (namespace, name) => {
+          gateways.push([namespace, name]);
+          return { spec: { listeners } };
+        },
+      });
+      await t.reconciler.reconcile('shop/web');
+      assert.deepEqual(gateways, [['infra', 'public']]);
+      assert.deepEqual(t.recorded.map((e) => e.message), ['reachable at https://web.shop.ekspose.local:8443/ through HTTPRoute web']);
+      const unread = await harness({ deployments: [routed()], readGateway: async () => undefined });
+      await unread.reconciler.reconcile('shop/web');
+      assert.deepEqual(unread.recorded.map((e) => e.message), ['reachable at http://web.shop.ekspose.local/ through HTTPRoute web']);
+    });
   });
 
   it('host conflicts across kinds: an older Ingress keeps the host from a younger HTTPRoute, which comes once the Ingress goes', async () => {

@@ -11,6 +11,8 @@ import { isConflict, readOrUndefined, realClock, splitKey } from '@ekspose/k8s';
 import { DeletionOutbox } from './deletion-outbox';
 import { DeploymentWarnings } from './deployment-warnings';
 import { type ExposeEvents, announce, exposedRecord } from './event-port';
+import { exposedUrl } from './gateway-listeners';
+import type { ReadGateway } from './gateway-reader';
 import type { ExposeMetrics } from './expose-metrics';
 import { type HostClaim, type HostIndex, type HostPath, type RouteObject, claimsOf, hostHeldBy } from './host-conflict';
 import { HostWaitList } from './host-wait-list';
@@ -20,6 +22,7 @@ import { ownersMissing } from './owner-keys';
 import type { OwnedBinding, OwnedObject } from './kind-descriptors';
 import { controllerReference, ownershipOf } from './ownership';
 import { ObjectWriter } from './object-writer';
+import { StatusGrace, withRecheck } from './status-grace';
 
 export interface DeploymentReconcilerOptions {
   settings: ExposeSettings;
@@ -35,6 +38,8 @@ export interface DeploymentReconcilerOptions {
   exposeMetrics: ExposeMetrics;
   log: Logger;
   clock?: Clock;
+  /** The Gateway an HTTPRoute attaches to, for its URL's scheme and port; without it, http://host/path. */
+  readGateway?: ReadGateway;
 }
 
 const DONE: ReconcileResult = { kind: 'done' };
@@ -66,6 +71,7 @@ export class DeploymentReconciler {
   private nameConflicts = new NameConflicts();
   private readonly clock: Clock;
   private readonly writer: ObjectWriter;
+  private readonly statusGrace = new StatusGrace();
 
   constructor(private readonly opts: DeploymentReconcilerOptions) {
     this.clock = opts.clock ?? realClock;
@@ -119,7 +125,11 @@ export class DeploymentReconciler {
   }
 
 
-  reconcile = async (key: string): Promise<ReconcileResult> => {
+  /** One reconcile; back again when a route's status problem is still in its grace. */
+  reconcile = async (key: string): Promise<ReconcileResult> =>
+    withRecheck(await this.reconcileOnce(key), this.statusGrace.recheckIn(key, this.clock.now()));
+
+  private reconcileOnce = async (key: string): Promise<ReconcileResult> => {
     const [namespace, name] = splitKey(key);
     if (!shouldWatchNamespace(namespace, this.opts.settings)) return DONE;
     const dep = this.opts.deployments.get(namespace, name) ?? (await this.opts.readDeployment(namespace, name));
@@ -219,11 +229,16 @@ export class DeploymentReconciler {
     }
   }
 
-  /** A Warning while the object's own controller reports it wrong (once per message); nothing once it is fine. */
+  /**
+   * A Warning while the object's own controller reports it wrong (once per
+   * message) and has for the grace (a flicker right after a write is not news);
+   * nothing once it is fine.
+   */
   private async tellStatus<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedBinding<T>['kind'], live: T): Promise<void> {
     const problem = kind.statusProblem?.(live);
-    if (problem) await this.warnings.statusProblem(key, dep, kind, problem);
-    else this.warnings.clear(key, `${kind.kind}-status`);
+    const verdict = this.statusGrace.judge(key, kind.kind, problem !== undefined, this.clock.now());
+    if (verdict.kind === 'tell') await this.warnings.statusProblem(key, dep, kind, problem!);
+    else if (verdict.kind === 'fine') this.warnings.clear(key, `${kind.kind}-status`);
   }
 
   /**
@@ -232,14 +247,21 @@ export class DeploymentReconciler {
    * restart over a correct cluster tells nothing again).
    */
   private async tellUrl(key: string, dep: V1Deployment, spec: ExposeSpec, outcomes: Map<string, EnsureOutcome>): Promise<void> {
+    // A kind no longer wanted has no status to tell: nothing is kept for it, and it is told afresh if it comes back.
+    for (const { kind } of this.opts.owned) {
+      if (!kind.statusProblem || kind.desired(spec) !== null) continue;
+      this.statusGrace.forget(key, kind.kind);
+      this.warnings.clear(key, `${kind.kind}-status`);
+    }
     // The external route wanted: the kind that claims the host (Ingress or HTTPRoute).
     const route = this.opts.owned.find((b) => b.kind.claimsHost && b.kind.desired(spec) !== null);
     if (!spec.ingress || !route || !['created', 'patched'].includes(outcomes.get(route.kind.metricKind) ?? 'unwanted')) {
       if (!spec.ingress) this.warnings.clear(key, 'exposed');
       return;
     }
-    const scheme = spec.ingress.tlsSecret && spec.ingress.routeKind === 'ingress' ? 'https' : 'http';
-    await this.warnings.exposed(key, dep, route.kind, `${scheme}://${spec.ingress.host}${spec.ingress.path}`);
+    const gateway = spec.ingress.gateway;
+    const listenersOf = gateway && spec.ingress.routeKind === 'httproute' ? await this.opts.readGateway?.(gateway.namespace, gateway.name) : undefined;
+    await this.warnings.exposed(key, dep, route.kind, exposedUrl(spec.ingress, listenersOf));
   }
 
   /**
@@ -351,6 +373,7 @@ export class DeploymentReconciler {
     this.warnings.forget(key);
     this.nameConflicts.forget(key);
     this.hostWaiters.forget(key);
+    this.statusGrace.forget(key);
     // The objects are gone; only the record is missing. Try again later, not in a hot loop.
     return this.outbox.hasOwed(key) ? { kind: 'requeueAfter', delayMs: UNPUBLISHED_RETRY_MS } : DONE;
   }

@@ -10,7 +10,6 @@ import type {
   V1ServiceSpec,
 } from '@kubernetes/client-node';
 import type { ExposeSpec, IngressExposure } from '@ekspose/labels';
-import { type HttpRoute, routeRefusal } from './http-route';
 import { canonical, ingressDrift, serviceDrift } from './drift';
 import { desiredIngress, desiredService } from './desired-objects';
 
@@ -298,26 +297,6 @@ describe('ingressDrift', () => {
       metadata: { labels: { 'app.kubernetes.io/managed-by': 'ekspose' }, resourceVersion: '43' },
       spec: { rules: desired.spec?.rules },
     });
-  });
-});
-
-describe('routeRefusal (HTTPRoute status.parents)', () => {
-  const route = (conditions: Array<{ type: string; status: string; reason?: string; message?: string }>): HttpRoute => ({
-    metadata: { name: 'web', namespace: 'shop' },
-    status: { parents: [{ parentRef: { namespace: 'infra', name: 'public' }, controllerName: 'example.com/gateway', conditions }] },
-  });
-
-  it('names the Gateway, its controller and the condition when Accepted or ResolvedRefs is False', () => {
-    assert.equal(
-      routeRefusal(route([{ type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: 'no listener allows routes from shop' }])),
-      'HTTPRoute web is not accepted by Gateway infra/public (example.com/gateway): NotAllowedByListeners: no listener allows routes from shop',
-    );
-    assert.match(routeRefusal(route([{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound' }])) ?? '', /not resolved .*BackendNotFound/);
-  });
-
-  it('says nothing when accepted, or before any Gateway has reported', () => {
-    assert.equal(routeRefusal(route([{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }])), undefined);
-    assert.equal(routeRefusal({ metadata: { name: 'web' } }), undefined);
   });
 });
 

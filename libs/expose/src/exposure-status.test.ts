@@ -46,12 +46,27 @@ describe('exposureStatus', () => {
   it('an HTTPRoute its Gateway does not accept: not accepted, with the condition', () => {
     const route: HttpRoute = {
       metadata: { name: 'web', namespace: 'shop', ...ours },
-      spec: { hostnames: ['web.shop.example.com'], rules: [{ matches: [{ path: { value: '/' } }] }] },
+      spec: { parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'infra' }], hostnames: ['web.shop.example.com'], rules: [{ matches: [{ path: { value: '/' } }] }] },
       status: { parents: [{ parentRef: { name: 'public', namespace: 'infra' }, controllerName: 'gw.example/x', conditions: [{ type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners' }] }] },
     };
     const s = exposureStatus({ deployment: deployment({ ingReq: 'needed' }, { 'ekspose.io/route-kind': 'httproute' }), service: service(), httpRoute: route, events: [] });
     assert.deepEqual([s.exposedAs, s.url, s.state], ['HTTPRoute', 'http://web.shop.example.com/', 'not accepted']);
     assert.match(s.reason, /not accepted by Gateway infra\/public \(gw\.example\/x\): NotAllowedByListeners/);
+
+    // The same entry once the route names another Gateway: the old Gateway's word, not the route's state.
+    const moved: HttpRoute = { ...route, spec: { ...route.spec, parentRefs: [{ name: 'private', namespace: 'infra' }] } };
+    assert.equal(exposureStatus({ deployment: deployment({ ingReq: 'needed' }, { 'ekspose.io/route-kind': 'httproute' }), service: service(), httpRoute: moved, events: [] }).state, 'exposed');
+  });
+
+  it('an HTTPRoute on a Gateway with an HTTPS listener: an https URL, with the listener\'s port', () => {
+    const route: HttpRoute = {
+      metadata: { name: 'web', namespace: 'shop', ...ours },
+      spec: { parentRefs: [{ name: 'public', namespace: 'infra' }], hostnames: ['web.shop.example.com'], rules: [{ matches: [{ path: { value: '/api' } }] }] },
+    };
+    const gateway = { spec: { listeners: [{ name: 'web', port: 80, protocol: 'HTTP' }, { name: 'websecure', port: 8443, protocol: 'HTTPS' }] } };
+    const dep = deployment({ ingReq: 'needed' }, { 'ekspose.io/route-kind': 'httproute' });
+    assert.equal(exposureStatus({ deployment: dep, service: service(), httpRoute: route, gateway, events: [] }).url, 'https://web.shop.example.com:8443/api');
+    assert.equal(exposureStatus({ deployment: dep, service: service(), httpRoute: route, events: [] }).url, 'http://web.shop.example.com/api');
   });
 
   it('an invalid label reported after the last change: invalid with the note, even while the old objects stand', () => {

@@ -8,7 +8,9 @@
 import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
 import { ANNOTATION_ROUTE_KIND, INGRESS_REQUIRED_VALUE, LABEL_IGNORE, LABEL_INGRESS_REQUIRED } from '@ekspose/labels';
 import { ExposeReason } from './event-reasons';
-import { type HttpRoute, routeRefusal } from './http-route';
+import { type Gateway, attachedListeners, routeUrl as urlThrough } from './gateway-listeners';
+import type { HttpRoute } from './http-route';
+import { routeRefusal } from './route-parents';
 import { ownershipOf } from './ownership';
 
 export type ExposureState = 'exposed' | 'invalid' | 'conflict' | 'waiting for host' | 'not accepted' | 'refused' | 'waiting for Gateway API' | 'pending' | 'ignored';
@@ -38,6 +40,8 @@ export interface ExposureInput {
   service?: V1Service;
   ingress?: V1Ingress;
   httpRoute?: HttpRoute;
+  /** The Gateway the HTTPRoute attaches to, when readable: its listeners say http or https, and the port. */
+  gateway?: Gateway;
   events: readonly StatusEvent[];
 }
 
@@ -72,9 +76,12 @@ function ingressUrl(ing: V1Ingress): string {
   return `${tls ? 'https' : 'http'}://${rule.host}${rule.http?.paths?.[0]?.path ?? '/'}`;
 }
 
-function routeUrl(route: HttpRoute): string {
+function routeUrl(route: HttpRoute, gateway: Gateway | undefined): string {
   const host = route.spec?.hostnames?.[0];
-  return host ? `http://${host}${route.spec?.rules?.[0]?.matches?.[0]?.path?.value ?? '/'}` : '';
+  if (!host) return '';
+  const parentRef = route.spec?.parentRefs?.[0];
+  const listeners = gateway && parentRef ? attachedListeners(gateway, parentRef, host) : [];
+  return urlThrough(host, route.spec?.rules?.[0]?.matches?.[0]?.path?.value ?? '/', listeners);
 }
 
 function serviceUrl(svc: V1Service): string {
@@ -82,7 +89,7 @@ function serviceUrl(svc: V1Service): string {
   return `http://${svc.metadata?.name}.${svc.metadata?.namespace}.svc${port && port !== 80 ? `:${port}` : ''}/`;
 }
 
-export function exposureStatus({ deployment: dep, service, ingress, httpRoute, events }: ExposureInput): ExposureStatus {
+export function exposureStatus({ deployment: dep, service, ingress, httpRoute, gateway, events }: ExposureInput): ExposureStatus {
   const namespace = dep.metadata?.namespace ?? '';
   const name = dep.metadata?.name ?? '';
   const uid = dep.metadata?.uid ?? '';
@@ -100,7 +107,7 @@ export function exposureStatus({ deployment: dep, service, ingress, httpRoute, e
   const url = wantsRoute
     ? owns(route)
       ? routeKind === 'HTTPRoute'
-        ? routeUrl(route as HttpRoute)
+        ? routeUrl(route as HttpRoute, gateway)
         : ingressUrl(route as V1Ingress)
       : ''
     : owns(service)

@@ -18,6 +18,7 @@ export interface ParentRef {
   namespace?: string;
   name: string;
   sectionName?: string;
+  port?: number;
 }
 
 export interface HttpRouteRule {
@@ -31,6 +32,7 @@ export interface RouteCondition {
   status: string;
   reason?: string;
   message?: string;
+  observedGeneration?: number;
 }
 
 export interface HttpRoute {
@@ -79,21 +81,4 @@ export function httpRouteDrift(live: HttpRoute, desired: HttpRoute): MergePatch 
     if (canonical(live.spec?.[field] ?? []) !== canonical(want[field] ?? [])) spec[field] = want[field];
   }
   return withMetadata(live.metadata, metadataPatch(live.metadata, desired.metadata), spec);
-}
-
-/**
- * What a Gateway's controller says is wrong with the route, from
- * status.parents: a parent whose Accepted or ResolvedRefs condition is False.
- * undefined when every parent accepts it (or none has reported yet).
- */
-export function routeRefusal(route: HttpRoute): string | undefined {
-  for (const parent of route.status?.parents ?? []) {
-    for (const type of ['Accepted', 'ResolvedRefs']) {
-      const condition = parent.conditions?.find((c) => c.type === type);
-      if (condition?.status !== 'False') continue;
-      const gateway = `${parent.parentRef.namespace ?? route.metadata?.namespace}/${parent.parentRef.name}`;
-      return `HTTPRoute ${route.metadata?.name} is not ${type === 'Accepted' ? 'accepted' : 'resolved'} by Gateway ${gateway} (${parent.controllerName}): ${condition.reason ?? type}${condition.message ? `: ${condition.message}` : ''}`;
-    }
-  }
-  return undefined;
 }

@@ -26,7 +26,8 @@ import { ExposeReason } from './event-reasons';
 import { type ExposeEvents, announce } from './event-port';
 import type { ObjectKind } from './expose-metrics';
 import { desiredIngress, desiredService } from './desired-objects';
-import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift, routeRefusal } from './http-route';
+import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift } from './http-route';
+import { routeRefusal } from './route-parents';
 
 export interface OwnedObject {
   metadata?: V1ObjectMeta;

@@ -27,6 +27,7 @@ import { isKeyWatched } from './owner-keys';
 import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer, nameInformer } from './kind-descriptors';
 import { exposeActionOf } from './event-reasons';
 import { RecreationReconciler } from './recreation-reconciler';
+import { gatewayReader } from './gateway-reader';
 import { SETTINGS, type Settings } from './settings';
 
 interface Wiring {
@@ -138,7 +139,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   const routes = owned.filter((b) => b.kind.claimsHost).map((b) => b.cache as Informer<RouteObject>);
   // A host freed (its holder deleted, moved, or a reservation dropped) goes to the Deployments waiting for it.
   const hostIndex = indexHosts(routes, (freed) => reconciler.keysWaitingFor(freed).forEach(w.enqueue));
-  const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex });
+  const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
   routeDeploymentEvents({
     deployments,
     owned,

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 /** The programs the control plane runs; build.sh produces all of them. */
 export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'nats-server'] as const;
 /** The traffic suite's ingress proxy and fake kubelet (+ kwok's stages); `build.sh traffic` produces them. */
-export const TRAFFIC_BINARIES = ['skipper', 'kwok'] as const;
+export const TRAFFIC_BINARIES = ['skipper', 'traefik', 'kwok'] as const;
 /** The chart and monitoring tests' tools (+ the Prometheus Operator CRDs in crds/); `build.sh ops` produces them. */
 export const OPS_BINARIES = ['helm', 'promtool'] as const;
 

@@ -51,3 +51,4 @@ export {
   type ProxyAnswer,
 } from './traffic';
 export * from './api-requests';
+export { TRAEFIK_CONTROLLER_NAME, selfSignedCertificate, startGatewayProxy, type GatewayProxy, type ServingCertificate } from './gateway-proxy';

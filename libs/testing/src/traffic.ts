@@ -7,7 +7,7 @@
 // tools/scripts/in-netns.mjs): the API server refuses loopback addresses in
 // EndpointSlices, so the pods' IPs are 10.77.0.x, which exist only on that
 // namespace's `lo`. No request ever leaves it.
-import { createServer, request, type Server } from 'node:http';
+import { type ClientRequest, type IncomingMessage, createServer, request, type Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { ControlPlane } from './control-plane';
@@ -184,19 +184,26 @@ export async function startIngressProxy(
  * One GET, never throwing: status 0 when the connection failed or timed out.
  * node:http, not fetch: fetch does not let a caller set the Host header.
  */
-function answer(url: string, host?: string, timeoutMs = 2000): Promise<ProxyAnswer> {
+export function answer(url: string, host?: string, timeoutMs = 2000): Promise<ProxyAnswer> {
   return new Promise((resolve) => {
-    const req = request(url, { headers: host ? { host } : {}, timeout: timeoutMs, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
+    settle(request(url, { headers: host ? { host } : {}, timeout: timeoutMs, agent: false }, (res) => readAnswer(res, resolve)), resolve);
   });
+}
+
+/** The status and whole body of a response; status 0 when it broke off. */
+export function readAnswer(res: IncomingMessage, resolve: (a: ProxyAnswer) => void): void {
+  let body = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => (body += chunk));
+  res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+  res.on('error', () => resolve({ status: 0, body: '' }));
+}
+
+/** Sends the request; a timeout or a failed connection answers status 0 (with why, in the body). */
+export function settle(req: ClientRequest, resolve: (a: ProxyAnswer) => void): void {
+  req.on('timeout', () => req.destroy(new Error('timed out')));
+  req.on('error', (err) => resolve({ status: 0, body: err.message }));
+  req.end();
 }
 
 export interface Outage {

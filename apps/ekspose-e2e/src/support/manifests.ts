@@ -25,6 +25,8 @@ export const RBAC_TABLE: Record<AppName, Record<string, string[]>> = {
     '/services': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     'gateway.networking.k8s.io/httproutes': ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    // The listeners of the Gateway an HTTPRoute attaches to, for the URL's scheme and port.
+    'gateway.networking.k8s.io/gateways': ['get'],
     'events.k8s.io/events': ['create', 'patch'],
     ...METRICS_AUTH,
   },
