@@ -245,6 +245,8 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     const out = (await kubectlOk(plane, ['apply', '-f', '-'], await renderIn(ns))).stdout;
     assert.doesNotMatch(out, /(statefulset|deployment)\.apps\/\S+ configured/, `a second sync changes no workload:\n${out}`);
     assert.deepEqual(await assertSameCredentials(ns), first, 'the same passwords after the second apply');
+    // Its ClusterRoles are not Helm's: gone, so that the helm install below may make its own.
+    await kubectlOk(plane, ['delete', '-f', '-', '--wait=false'], await renderIn(ns));
   });
 
   it('helm install makes the NATS passwords once, read alike by servers and controllers; helm upgrade keeps them; a change of the Secret rolls both', async () => {

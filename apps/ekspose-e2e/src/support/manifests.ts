@@ -156,7 +156,7 @@ export function assertFollowsNamespace(yaml: string, namespace: string, external
         if (!has('Service', svc)) problems.push(`${path}: ${m[0]} names no Service of the rendering`);
         if (rest.length > 0 && rest[0] !== namespace) problems.push(`${path}: ${m[0]} names namespace ${rest[0]}`);
       }
-      if (value === 'ekspose' && namespace !== 'ekspose' && /namespace/i.test(path)) problems.push(`${path}: names namespace ekspose`);
+      if (value === 'ekspose' && namespace !== 'ekspose' && /\.namespace$/.test(path)) problems.push(`${path}: names namespace ekspose`);
     }
   }
   for (const app of ['deployment-controller', 'service-controller', 'ingress-controller']) {
