@@ -30,7 +30,7 @@ it('a server entering lame-duck mode: the bus moves to another before it closes,
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
   const nodes = await Promise.all(
     routePorts.map((port, i) =>
-      NatsServer.create({ name: `ldm-${i}`, cluster: { name: 'ldm', port, routes: routes.filter((_, j) => j !== i) }, lameDuck: { gracePeriodSeconds: 1, durationSeconds: 3 }, timeoutMs: 60_000 }),
+      NatsServer.create({ name: `ldm-${i}`, cluster: { name: 'ldm', port, routes: routes.filter((_, j) => j !== i) }, lameDuck: { gracePeriodSeconds: 1, durationSeconds: 30 }, timeoutMs: 60_000 }),
     ),
   );
   t.after(() => Promise.all(nodes.map((n) => n.dispose())));

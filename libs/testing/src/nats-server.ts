@@ -70,8 +70,9 @@ export interface NatsServerOptions {
   cluster?: NatsClusterNode;
   /**
    * Lame-duck mode (see {@link NatsServer.enterLameDuck}): how long the server waits before
-   * it starts closing clients, and over how long it closes them. Default: nats-server's
-   * (10 s and 2 min); manifests/nats/nats.conf sets 10 s and 30 s.
+   * it starts closing clients, and the span it closes them over (at most 1 s apart; nats-server
+   * refuses less than 30 s). Default: nats-server's (10 s, 2 min); manifests/nats/nats.conf
+   * sets 10 s and 30 s.
    */
   lameDuck?: { gracePeriodSeconds: number; durationSeconds: number };
 }
