@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { type ControlPlane, ensureOpsBinaries, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
-import { assertFollowsNamespace, kubectlOk } from './support/manifests';
+import { assertFollowsNamespace, installMonitoringCrds, kubectlOk } from './support/manifests';
 
 const EXAMPLES = join(workspaceRoot(), 'examples', 'gitops');
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> };
@@ -46,12 +46,15 @@ function valuesFile(values: unknown): string {
 
 describe('examples/gitops', { timeout: 600_000 }, () => {
   before(async () => {
-    helmBin = join(await ensureOpsBinaries(), 'helm');
+    const ops = await ensureOpsBinaries();
+    helmBin = join(ops, 'helm');
     const crds = gitopsCrds();
     plane = await startControlPlane({ controllerManager: false, nats: false, log: (line) => process.stderr.write(`[plane] ${line}\n`) });
     for (const file of readdirSync(crds).filter((f) => f.endsWith('.yaml'))) await kubectlOk(plane, ['apply', '--server-side', '-f', join(crds, file)]);
     await kubectlOk(plane, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/applications.argoproj.io', 'crd/helmreleases.helm.toolkit.fluxcd.io', 'crd/gitrepositories.source.toolkit.fluxcd.io']);
     for (const ns of ['argocd', 'flux-system']) await kubectlOk(plane, ['create', 'namespace', ns]);
+    // The examples turn the monitoring on, which needs the Prometheus Operator's CRDs.
+    await installMonitoringCrds(plane, ops);
   });
 
   after(async () => {
