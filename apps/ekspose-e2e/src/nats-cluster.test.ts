@@ -21,7 +21,8 @@ const NS = 'cluster';
 
 before(async () => {
   // manifests/nats/nats.conf waits 10 s before closing clients; 1 s here (30 s is the least duration nats-server takes).
-  env = await TestEnv.start({ natsNodes: 3, natsLameDuck: { gracePeriodSeconds: 1, durationSeconds: 30 } });
+  // 300 Services do not fit the harness's /24 of Service IPs (253); the later flag wins, 10.0.0.1 stays the kubernetes Service's.
+  env = await TestEnv.start({ natsNodes: 3, natsLameDuck: { gracePeriodSeconds: 1, durationSeconds: 30 }, apiserverExtraArgs: ['--service-cluster-ip-range=10.0.0.0/16'] });
   await env.startAll({ NATS_STREAM_REPLICAS: '3' });
 });
 
@@ -114,7 +115,9 @@ it('one NATS node killed during a burst: no record lost, no wrong decision, and 
   ).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(last)}`));
 });
 
-it('a roll of the three nodes, each through lame-duck mode, under a burst of 300 deletions: no record lost, no publish error', { timeout: 600_000 }, async () => {
+it('a roll of the three nodes, each through lame-duck mode, under a burst of 300 deletions: no record lost, no publish error', { timeout: 1_500_000 }, async () => {
+  const t0 = Date.now();
+  const mark = (what: string) => process.stderr.write(`[roll] ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const allCurrent = () =>
     eventually(async () => (await streamCluster()).current === 2, { timeoutMs: 60_000, what: 'stream EKSPOSE with both followers current' });
   await allCurrent();
@@ -124,7 +127,14 @@ it('a roll of the three nodes, each through lame-duck mode, under a burst of 300
   const uids: Record<string, string> = {};
   await pool(names, 10, async (n) => void (uids[n] = (await env.createDeployment(ns, n)).metadata!.uid!));
   const services = async () => (await env.clients.core.listNamespacedService({ namespace: ns })).items.length;
-  await eventually(async () => (await services()) === names.length, { timeoutMs: 180_000, what: `${names.length} Services` });
+  const servicesAre = (want: number) => async () => {
+    const n = await services();
+    if (n !== want) throw new Error(`${n} Services`);
+    return true;
+  };
+  await eventually(servicesAre(names.length), { timeoutMs: 300_000, intervalMs: 1000, what: `${names.length} Services` }).catch((err: Error) => {
+    throw new Error(`${err.message}\n${env.logs()}`);
+  });
 
   const publishFailures = async () => {
     let sum = 0;
@@ -134,6 +144,7 @@ it('a roll of the three nodes, each through lame-duck mode, under a burst of 300
     }
     return sum;
   };
+  mark(`${names.length} Deployments exposed`);
   const failuresBefore = await publishFailures();
   const logOffsets = env.controllers.map((c) => c.handle.readLog().length);
 
@@ -150,13 +161,15 @@ it('a roll of the three nodes, each through lame-duck mode, under a burst of 300
     const exit = await handle.waitForExit(60_000);
     assert.deepEqual(exit, { code: 0, signal: null }, `${handle.name} ended by itself, not by a signal, after lame-duck mode`);
     await deletions;
+    mark(`${handle.name} rolled (lame-duck mode, exit 0, ${batches[i]!.length} deletions)`);
     await node.start();
     await allCurrent();
+    mark(`${handle.name} back and current`);
   }
   assert.equal(entered.length, 3, 'each node entered lame-duck mode');
   for (const line of entered) assert.match(line, /Entering lame duck mode, stop accepting new clients/);
 
-  await eventually(async () => (await services()) === 0, { timeoutMs: 120_000, what: 'every deleted Deployment\'s Service gone' });
+  await eventually(servicesAre(0), { timeoutMs: 600_000, intervalMs: 1000, what: "every deleted Deployment's Service gone" });
   await env.withAdminBus('e2e-roll-probe', (bus) =>
     eventually(
       async () => {

@@ -45,7 +45,7 @@ export class TestEnv {
     readonly clients: KubeClients,
   ) {}
 
-  static async start(opts: { controllerManager?: boolean; natsNodes?: 1 | 3; natsLameDuck?: ControlPlaneOptions['natsLameDuck']; controllers?: readonly string[] } = {}): Promise<TestEnv> {
+  static async start(opts: { controllerManager?: boolean; natsNodes?: 1 | 3; natsLameDuck?: ControlPlaneOptions['natsLameDuck']; controllers?: readonly string[]; apiserverExtraArgs?: readonly string[] } = {}): Promise<TestEnv> {
     for (const app of APPS) {
       const bundle = join(workspaceRoot(), 'dist', 'apps', app, 'main.js');
       if (!existsSync(bundle)) {
@@ -57,6 +57,7 @@ export class TestEnv {
       natsNodes: opts.natsNodes ?? 1,
       natsLameDuck: opts.natsLameDuck,
       controllers: opts.controllers,
+      apiserverExtraArgs: opts.apiserverExtraArgs,
       log: (line) => process.stderr.write(`[plane] ${line}\n`),
     });
     const kc = new KubeConfig();
