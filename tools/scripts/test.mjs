@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: everything, in the order that fails fastest.
 //   1. the control-plane binaries (built once, then cached under ~/.cache/ekspose),
-//      and helm and promtool for the chart and monitoring tests,
+//      helm and promtool for the chart and monitoring tests, and the Argo CD and
+//      Flux CRDs for the GitOps examples,
 //   2. lint, typecheck, unit tests and the app bundles of every project (Nx),
 //   3. the three container images, built with podman and smoke-tested,
 //   4. the integration suite against a real kube-apiserver, etcd, GC and NATS,
@@ -40,6 +41,7 @@ if (trafficOnly) {
 step('control-plane binaries (first run builds them: ~10 min on 2 cores)', 'bash', ['tools/controlplane/build.sh']);
 if (process.env.EKSPOSE_SKIP_E2E !== '1') {
   step('helm, promtool and the Prometheus Operator CRDs for the chart and monitoring tests (first run: ~5 min)', 'bash', ['tools/controlplane/build.sh', 'ops']);
+  step('the Argo CD and Flux CRDs for the GitOps examples test (first run: ~2 min)', 'bash', ['tools/controlplane/gitops-crds.sh']);
 }
 step('lint, typecheck, unit tests and builds', 'npx', [
   'nx', 'run-many', '-t', 'lint', 'typecheck', 'test', 'build', '--parallel=2', '--outputStyle=static',

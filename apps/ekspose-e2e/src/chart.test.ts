@@ -2,17 +2,20 @@
 // from, and against a real API server: `helm lint`, `helm template` compared
 // object by object with `kubectl kustomize manifests/` (kinds, names, RBAC
 // rules, container settings, selectors, data), values.schema.json refusing bad
-// values with a clear message, a server-side dry run of what it renders, and
-// a real `helm install` and `helm upgrade` that keep the NATS passwords.
+// values with a clear message, a server-side dry run of what it renders, the
+// NATS credentials under every way of installing (docs/decisions/0009: `helm
+// template` twice the same bytes, `helm template | kubectl apply` twice, `helm
+// install` + `helm upgrade`), and both packagings in another namespace.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { SETTINGS_ENV_VARS } from '@ekspose/expose';
 import { type ControlPlane, ensureOpsBinaries, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
-import { MANIFESTS, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
+import { MANIFESTS, assertFollowsNamespace, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
 
 const CHART = join(workspaceRoot(), 'charts', 'ekspose');
 const NAMESPACE = 'ekspose';
@@ -21,10 +24,10 @@ const ONLY_IN_KUSTOMIZE = new Set([
   // Helm installs into a namespace it does not own (helm install -n ekspose --create-namespace).
   'Namespace//ekspose',
 ]);
-const ONLY_IN_CHART = new Set([
-  // The chart makes the NATS passwords; with kustomize the user creates this Secret (manifests/README.md).
-  `Secret/${NAMESPACE}/ekspose-nats-credentials`,
-]);
+const ONLY_IN_CHART = new Set<string>([]);
+/** Rendered offline (helm template, Argo CD), the chart needs a Secret of the user's, as the manifests do. */
+const EXISTING_SECRET = 'nats.credentials.existingSecret=ekspose-nats-credentials';
+const USERS = ['admin', 'deployment-controller', 'ingress-controller', 'service-controller'];
 /** Per-pod settings the chart sets itself (and the ports its probes use), so values.settings leaves them out. */
 const CHART_OWNED_SETTINGS = ['NATS_USER', 'NATS_PASSWORD', 'KUBECONFIG', 'POD_NAMESPACE', 'POD_NAME', 'EKSPOSE_METRICS_PORT', 'EKSPOSE_HEALTH_PORT'];
 
@@ -40,7 +43,51 @@ async function helm(args: string[], ok = true) {
   return run;
 }
 
-const render = async (...set: string[]) => (await helm(['template', 'ekspose', CHART, '-n', NAMESPACE, ...set.flatMap((s) => ['--set', s])])).stdout;
+const renderIn = async (namespace: string, ...set: string[]) => (await helm(['template', 'ekspose', CHART, '-n', namespace, ...[EXISTING_SECRET, ...set].flatMap((s) => ['--set', s])])).stdout;
+const render = (...set: string[]) => renderIn(NAMESPACE, ...set);
+
+/** The password each NATS user has as the nats servers read it and as each controller reads it, from the objects in the cluster. */
+async function credentialsRead(namespace: string): Promise<{ servers: Record<string, string>; controllers: Record<string, string> }> {
+  type Env = Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
+  const get = async (what: string) => JSON.parse((await kubectlOk(plane, ['-n', namespace, 'get', what, '-o', 'json'])).stdout) as { spec: { template: { spec: { containers: Array<{ env: Env }> } } } };
+  const secrets = new Map<string, Record<string, string>>();
+  const resolve = async (ref: { name: string; key: string } | undefined) => {
+    assert.ok(ref, 'a secretKeyRef');
+    if (!secrets.has(ref.name)) secrets.set(ref.name, (JSON.parse((await kubectlOk(plane, ['-n', namespace, 'get', 'secret', ref.name, '-o', 'json'])).stdout) as { data: Record<string, string> }).data);
+    const value = secrets.get(ref.name)?.[ref.key];
+    assert.ok(value, `Secret ${ref.name} has the key ${ref.key}`);
+    return Buffer.from(value, 'base64').toString();
+  };
+  const servers: Record<string, string> = {};
+  for (const e of (await get('statefulset/nats')).spec.template.spec.containers[0]!.env) {
+    const user = e.name.endsWith('_NATS_PASSWORD') ? e.name.replace(/_NATS_PASSWORD$/, '').toLowerCase().replace(/_/g, '-') : undefined;
+    if (user) servers[user] = await resolve(e.valueFrom?.secretKeyRef);
+  }
+  const controllers: Record<string, string> = {};
+  for (const app of USERS.filter((u) => u !== 'admin')) {
+    const env = (await get(`deployment/${app}`)).spec.template.spec.containers[0]!.env;
+    controllers[app] = await resolve(env.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom?.secretKeyRef);
+  }
+  return { servers, controllers };
+}
+
+/** Checks the servers and each controller read the same password for each controller's user, and returns the servers' passwords. */
+async function assertSameCredentials(namespace: string): Promise<Record<string, string>> {
+  const { servers, controllers } = await credentialsRead(namespace);
+  assert.deepEqual(Object.keys(servers).sort(), USERS);
+  for (const [app, password] of Object.entries(controllers)) assert.equal(password, servers[app], `${app} signs in with the password its NATS user has`);
+  assert.equal(new Set(Object.values(servers)).size, 4, 'a password per user');
+  return servers;
+}
+
+/** The checksum/nats-credentials annotation of the pods of the StatefulSet nats and of each controller. */
+async function credentialChecksums(namespace: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const what of ['statefulset/nats', ...USERS.filter((u) => u !== 'admin').map((a) => `deployment/${a}`)]) {
+    out.push((await kubectlOk(plane, ['-n', namespace, 'get', what, '-o', 'jsonpath={.spec.template.metadata.annotations.checksum/nats-credentials}'])).stdout);
+  }
+  return out;
+}
 
 async function kustomize(withMonitoring = false): Promise<string> {
   if (!withMonitoring) return (await kubectlOk(plane, ['kustomize', MANIFESTS])).stdout;
@@ -110,7 +157,7 @@ describe('Helm chart', { timeout: 300_000 }, () => {
   });
 
   it('helm lint passes', async () => {
-    const run = await helm(['lint', '--strict', CHART]);
+    const run = await helm(['lint', '--strict', CHART, '--set', EXISTING_SECRET]);
     assert.match(run.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
@@ -175,16 +222,93 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     }
   });
 
-  it('helm install makes the NATS passwords once; helm upgrade keeps them', async () => {
-    await helm(['install', 'ekspose', CHART, '-n', 'helm-install', '--create-namespace']);
-    const passwords = async () => (await kubectlOk(plane, ['-n', 'helm-install', 'get', 'secret', 'ekspose-nats-credentials', '-o', 'jsonpath={.data}'])).stdout;
-    const first = JSON.parse(await passwords()) as Record<string, string>;
-    assert.deepEqual(Object.keys(first).sort(), ['admin', 'deployment-controller', 'ingress-controller', 'service-controller']);
-    assert.equal(new Set(Object.values(first)).size, 4, 'a password per user');
-    for (const p of Object.values(first)) assert.ok(Buffer.from(p, 'base64').length >= 32);
-    await helm(['upgrade', 'ekspose', CHART, '-n', 'helm-install', '--set', 'serviceController.replicas=1']);
-    assert.deepEqual(JSON.parse(await passwords()), first, 'the same passwords after an upgrade');
-    const settings = (await kubectlOk(plane, ['-n', 'helm-install', 'get', 'configmap', 'ekspose-settings', '-o', 'jsonpath={.data.NATS_URL}'])).stdout;
-    assert.equal(settings, 'nats://nats.helm-install.svc:4222', 'NATS_URL follows the release namespace');
+  it('rendered offline without nats.credentials.existingSecret, it fails, saying what to do; with it, helm template twice gives the same bytes', async () => {
+    const offline = await helm(['template', 'ekspose', CHART, '-n', NAMESPACE], false);
+    assert.notEqual(offline.code, 0, 'no random passwords where lookup cannot see the cluster');
+    assert.match(offline.stderr, /nats\.credentials\.existingSecret is required when the chart is rendered without access to the cluster \(helm template, Argo CD, --dry-run\)/);
+    assert.match(offline.stderr, /kubectl -n ekspose create secret generic ekspose-nats-credentials/);
+    const all = ['monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'];
+    const [first, second] = [await render(...all), await render(...all)];
+    assert.ok(first.length > 10_000, 'a whole rendering');
+    assert.equal(first, second, 'byte-identical');
+    assert.doesNotMatch(first, /kind: Secret/, 'no Secret of its own');
+    assert.doesNotMatch(first, /checksum\/nats-credentials/, 'nothing that depends on what lookup would have found');
+  });
+
+  it('helm template | kubectl apply, twice (as Argo CD syncs): the NATS servers and the controllers read the same passwords, unchanged', async () => {
+    const ns = 'gitops';
+    await kubectlOk(plane, ['create', 'namespace', ns]);
+    // What the render's message tells a user to do, once.
+    await kubectlOk(plane, ['-n', ns, 'create', 'secret', 'generic', 'ekspose-nats-credentials', ...USERS.map((u) => `--from-literal=${u}=k${randomBytes(24).toString('hex')}`)]);
+    try {
+      await kubectlOk(plane, ['apply', '-f', '-'], await renderIn(ns));
+      const first = await assertSameCredentials(ns);
+      // The generation moves with every change of a workload's spec (a roll, for its pods).
+      const generations = async () => (await kubectlOk(plane, ['-n', ns, 'get', 'statefulsets,deployments', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.generation} {end}'])).stdout;
+      const before = await generations();
+      assert.match(before, /StatefulSet\/nats=1 .*Deployment\/service-controller=1/);
+      await kubectlOk(plane, ['apply', '-f', '-'], await renderIn(ns));
+      assert.equal(await generations(), before, 'the second sync changes no workload');
+      assert.deepEqual(await assertSameCredentials(ns), first, 'the same passwords after the second apply');
+    } finally {
+      // Its ClusterRoles are not Helm's: gone, so that the helm install below may make its own.
+      await kubectlOk(plane, ['delete', '-f', '-', '--wait=false', '--ignore-not-found'], await renderIn(ns));
+    }
+  });
+
+  it('helm install makes the NATS passwords once, read alike by servers and controllers; helm upgrade keeps them; a change of the Secret rolls both', async () => {
+    const ns = 'helm-install';
+    await helm(['install', 'ekspose', CHART, '-n', ns, '--create-namespace']);
+    const first = await assertSameCredentials(ns);
+    for (const p of Object.values(first)) assert.ok(p.length >= 32);
+    const checksums = await credentialChecksums(ns);
+    assert.match(checksums[0]!, /^[0-9a-f]{64}$/);
+    assert.deepEqual(new Set(checksums).size, 1, 'the servers and the controllers roll on the same change');
+    await helm(['upgrade', 'ekspose', CHART, '-n', ns, '--set', 'serviceController.replicas=1']);
+    assert.deepEqual(await assertSameCredentials(ns), first, 'the same passwords after an upgrade');
+    assert.deepEqual(await credentialChecksums(ns), checksums, 'and no roll for them');
+    const settings = (await kubectlOk(plane, ['-n', ns, 'get', 'configmap', 'ekspose-settings', '-o', 'jsonpath={.data.NATS_URL}'])).stdout;
+    assert.equal(settings, 'nats://nats:4222', "NATS_URL: the Service nats of the pods' own namespace");
+    // A password rotated in the Secret: the next upgrade rolls everything that reads it.
+    await kubectlOk(plane, ['-n', ns, 'patch', 'secret', 'ekspose-nats-credentials', '-p', JSON.stringify({ data: { admin: Buffer.from(`k${randomBytes(24).toString('hex')}`).toString('base64') } })]);
+    await helm(['upgrade', 'ekspose', CHART, '-n', ns, '--reuse-values']);
+    const rolled = await credentialChecksums(ns);
+    assert.equal(new Set(rolled).size, 1);
+    assert.notEqual(rolled[0], checksums[0], 'a new checksum: the pods roll');
+    assert.notEqual((await assertSameCredentials(ns))['admin'], first['admin'], 'the rotated password is kept, not replaced');
+  });
+
+  it('both packagings in another namespace: every cross-reference follows it, and the API server accepts them (server-side dry run)', async () => {
+    const ns = 'platform';
+    await installMonitoringCrds(plane, ops);
+    await kubectlOk(plane, ['create', 'namespace', ns]);
+    const chartYaml = await renderIn(ns, 'monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true');
+    assertFollowsNamespace(chartYaml, ns, ['ekspose-nats-credentials']);
+    const overlay = mkdtempSync(join(tmpdir(), 'ekspose-overlay-ns-'));
+    writeFileSync(join(overlay, 'kustomization.yaml'), `namespace: ${ns}\nresources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${relative(overlay, join(MANIFESTS, 'monitoring'))}]\n`);
+    const kustomizeYaml = (await kubectlOk(plane, ['kustomize', overlay])).stdout;
+    const objs = assertFollowsNamespace(kustomizeYaml, ns, ['ekspose-nats-credentials']);
+    assert.ok(objs.has(`Namespace/${ns}`) && objs.has('ServiceMonitor/deployment-controller'), 'the check saw the namespace and the monitoring');
+    for (const [what, yaml] of [['chart', chartYaml], ['manifests', kustomizeYaml]] as const) {
+      const run = await plane.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: yaml });
+      assert.equal(run.code, 0, `${what}: ${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /PodSecurity/i, `${what}: no PodSecurity warning`);
+      assert.match(run.stdout, /statefulset\.apps\/nats (created|configured) \(server dry run\)/, what);
+    }
+  });
+
+  it('PodDisruptionBudgets never block a drain: none under 2 replicas, at most one pod at a time, unhealthy pods always evictable; the schema refuses a budget that would block', async () => {
+    type Pdb = { spec: { maxUnavailable?: number; minAvailable?: number; unhealthyPodEvictionPolicy?: string } };
+    const objs = byKey(await render('serviceController.replicas=1', 'ingressController.replicas=3'));
+    assert.equal(objs.get(`PodDisruptionBudget/${NAMESPACE}/service-controller`), undefined, 'no budget for one replica');
+    for (const app of ['deployment-controller', 'ingress-controller']) {
+      const pdb = objs.get(`PodDisruptionBudget/${NAMESPACE}/${app}`) as unknown as Pdb;
+      assert.deepEqual([pdb.spec.maxUnavailable, pdb.spec.minAvailable, pdb.spec.unhealthyPodEvictionPolicy], [1, undefined, 'AlwaysAllow'], app);
+    }
+    assert.equal((objs.get(`PodDisruptionBudget/${NAMESPACE}/nats`) as unknown as Pdb).spec.unhealthyPodEvictionPolicy, 'AlwaysAllow');
+    const bad = await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--set', 'deploymentController.podDisruptionBudget.maxUnavailable=0', '--set', 'serviceController.podDisruptionBudget.minAvailable=1'], false);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /\/deploymentController\/podDisruptionBudget\/maxUnavailable': minimum: got 0, want 1/);
+    assert.match(bad.stderr, /additional properties 'minAvailable' not allowed/);
   });
 });

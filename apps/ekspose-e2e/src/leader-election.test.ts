@@ -82,7 +82,7 @@ describe('two replicas of each controller', () => {
             assert.equal(ready.body.details.leader, isLeader, `${proc.identity} /readyz details.leader`);
             return true;
           },
-          { timeoutMs: 3000, what: `${proc.identity} to report leader ${isLeader}` },
+          { timeoutMs: 30_000, what: `${proc.identity} to report leader ${isLeader}` },
         );
       }
     }
@@ -124,7 +124,7 @@ describe('two replicas of each controller', () => {
     const recorder = await env.watchLease(app);
     let killedAt = 0;
     try {
-      await eventually(() => recorder.changes.length > 0, { timeoutMs: 5000, what: 'the Lease watch to start' });
+      await eventually(() => recorder.changes.length > 0, { timeoutMs: 30_000, what: 'the Lease watch to start' });
       killedAt = Date.now();
       await leader.handle.kill();
       const taken = await eventually(() => recorder.changes.find((c) => c.holder !== leader.identity), {
@@ -147,13 +147,13 @@ describe('two replicas of each controller', () => {
       recorder.stop();
     }
     const { leader: next } = await leaderOf(app);
-    await eventually(async () => (await metric(next, 'ekspose_leader', { controller: app })) === 1, { timeoutMs: 5000, what: 'ekspose_leader 1 on the new leader' });
+    await eventually(async () => (await metric(next, 'ekspose_leader', { controller: app })) === 1, { timeoutMs: 30_000, what: 'ekspose_leader 1 on the new leader' });
 
     await env.createDeployment('le', 'after-kill');
     await env.waitForService('le', 'after-kill');
     // The counter moves just after the create returns, which can be after the test already sees the Service.
     await eventually(async () => (await metric(next, 'ekspose_objects_written_total', { kind: 'service', action: 'create' })) >= 1, {
-      timeoutMs: 5000,
+      timeoutMs: 30_000,
       what: 'the create counted by the new leader',
     });
   });
@@ -165,7 +165,7 @@ describe('two replicas of each controller', () => {
     const recorder = await env.watchLease(app);
     try {
       // The watch starts with the current version (ADDED); wait for it so every later change is seen.
-      await eventually(() => recorder.changes.length > 0, { timeoutMs: 5000, what: 'the Lease watch to start' });
+      await eventually(() => recorder.changes.length > 0, { timeoutMs: 30_000, what: 'the Lease watch to start' });
       const signalledAt = Date.now();
       leader.handle.signal('SIGTERM');
       const exit = await leader.handle.waitForExit(10_000);
@@ -191,7 +191,7 @@ describe('two replicas of each controller', () => {
       recorder.stop();
     }
     await eventually(async () => (await metric(standby, 'ekspose_leader', { controller: app })) === 1, {
-      timeoutMs: 5000,
+      timeoutMs: 30_000,
       what: 'ekspose_leader 1 on the new service-controller leader',
     });
   });

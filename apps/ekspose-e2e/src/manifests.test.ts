@@ -270,19 +270,22 @@ describe('manifests/', () => {
         assert.deepEqual(c.envFrom, [{ configMapRef: { name: configMap.metadata?.name } }]);
       });
 
-      it('PodDisruptionBudget keeps one of the Deployment\'s pods', () => {
+      it('PodDisruptionBudget: one of the Deployment\'s pods at a time, and never a blocked drain', () => {
         const pdb = only<V1PodDisruptionBudget>(items, 'PodDisruptionBudget', app);
         const deployment = only<V1Deployment>(items, 'Deployment', app);
-        assert.equal(pdb.spec?.minAvailable, 1);
+        // maxUnavailable, not minAvailable: scaled down to 1 replica, a drain still goes through.
+        assert.deepEqual([pdb.spec?.maxUnavailable, pdb.spec?.minAvailable], [1, undefined]);
+        assert.equal(pdb.spec?.unhealthyPodEvictionPolicy, 'AlwaysAllow', 'a crash-looping pod does not block a drain');
         assert.deepEqual(pdb.spec?.selector?.matchLabels, deployment.spec?.selector.matchLabels);
       });
     });
   }
 
-  it('settings: valid for the controllers, NATS_URL names the nats Service, and the controllers skip their own namespace', () => {
+  it("settings: valid for the controllers, NATS_URL names the nats Service of the pods' own namespace, and the controllers skip their own namespace", () => {
     const settings = shippedSettings(items, 'x');
     const nats = only<V1Service>(items, 'Service', 'nats');
-    assert.equal(settings.natsUrl, `nats://${nats.metadata?.name}.${nats.metadata?.namespace}.svc:${nats.spec?.ports?.[0]?.port}`);
+    // No namespace in the name: the pod's DNS search path completes it, so an overlay's `namespace:` is all it takes.
+    assert.equal(settings.natsUrl, `nats://${nats.metadata?.name}:${nats.spec?.ports?.[0]?.port}`);
     assert.equal(shouldWatchNamespace(NAMESPACE, settings), false);
     assert.equal(shouldWatchNamespace(SAMPLES_NAMESPACE, settings), true);
   });
@@ -296,14 +299,19 @@ describe('manifests/', () => {
     const { conf } = await checkNatsConfig(items);
     assert.equal(sts.spec?.replicas, 3);
     assert.equal(sts.spec?.podManagementPolicy, 'Parallel', 'a node is ready only with a quorum: start them together');
-    const routes = [...conf.matchAll(/nats:\/\/(nats-\d)\.nats-headless\.ekspose\.svc:6222/g)].map((m) => m[1]);
-    assert.deepEqual(routes, ['nats-0', 'nats-1', 'nats-2'], 'a route to every pod');
+    const routes = [...conf.matchAll(/nats:\/\/(nats-\d)\.([a-z-]+)(\S*):6222/g)].map((m) => [m[1], m[2], m[3]]);
+    assert.deepEqual(routes, ['nats-0', 'nats-1', 'nats-2'].map((pod) => [pod, sts.spec?.serviceName, '']), 'a route to every pod, through the governing Service, in whatever namespace the pods are');
+    // Lame-duck mode on the way out: the preStop hook signals it and waits; the grace period covers it.
+    assert.deepEqual(c.lifecycle?.preStop?.exec?.command, ['/bin/sh', '-c', 'nats-server --signal ldm=1 && sleep 60']);
+    const seconds = (key: string) => Number(present(conf.match(new RegExp(`^${key}:\\s*(\\d+)s$`, 'm')) ?? undefined, key)[1]);
+    assert.ok((pod.terminationGracePeriodSeconds ?? 30) >= seconds('lame_duck_duration') + seconds('lame_duck_grace_period') + 10, 'the grace period covers lame-duck mode and the store flush');
     assert.equal(
       pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey,
       'kubernetes.io/hostname',
     );
     const pdb = only<V1PodDisruptionBudget>(items, 'PodDisruptionBudget', 'nats');
     assert.equal(pdb.spec?.maxUnavailable, 1, 'a drain keeps the quorum');
+    assert.equal(pdb.spec?.unhealthyPodEvictionPolicy, 'AlwaysAllow');
     const storeDir = conf.match(/store_dir:\s*(\S+)/)?.[1];
     assert.ok(storeDir && /jetstream\s*\{/.test(conf), 'JetStream on, with a store dir');
     const mount = c.volumeMounts?.find((m) => m.mountPath === storeDir);

@@ -4,9 +4,13 @@
 // deletions, creations and hand-deleted Services: nothing is lost (every
 // deployment.deleted record is in the stream) and no decision is wrong (the
 // deleted stay gone, the new are exposed, the hand-deleted come back).
+// Then the cluster is rolled as Kubernetes rolls the StatefulSet, one node at a
+// time, each leaving through the preStop hook's lame-duck mode, under a burst of
+// 300 Deployment deletions: no deployment.deleted record lost, no publish error.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
+import { sampleSum } from '@ekspose/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { STREAM_NAME } from '@ekspose/events';
 import { consistently, eventually } from './support/poll';
@@ -16,7 +20,9 @@ let env: TestEnv;
 const NS = 'cluster';
 
 before(async () => {
-  env = await TestEnv.start({ natsNodes: 3 });
+  // manifests/nats/nats.conf waits 10 s before closing clients; 1 s here (30 s is the least duration nats-server takes).
+  // 300 Services do not fit the harness's /24 of Service IPs (253); the later flag wins, 10.0.0.1 stays the kubernetes Service's.
+  env = await TestEnv.start({ natsNodes: 3, natsLameDuck: { gracePeriodSeconds: 1, durationSeconds: 30 }, apiserverExtraArgs: ['--service-cluster-ip-range=10.0.0.0/16'] });
   await env.startAll({ NATS_STREAM_REPLICAS: '3' });
 });
 
@@ -108,3 +114,86 @@ it('one NATS node killed during a burst: no record lost, no wrong decision, and 
     { timeoutMs: 30_000, what: 'all replicas current again' },
   ).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(last)}`));
 });
+
+it('a roll of the three nodes, each through lame-duck mode, under a burst of 300 deletions: no record lost, no publish error', { timeout: 1_500_000 }, async () => {
+  const t0 = Date.now();
+  const mark = (what: string) => process.stderr.write(`[roll] ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const allCurrent = () =>
+    eventually(async () => (await streamCluster()).current === 2, { timeoutMs: 60_000, what: 'stream EKSPOSE with both followers current' });
+  await allCurrent();
+  const ns = 'roll';
+  await env.createNamespace(ns);
+  const names = Array.from({ length: 300 }, (_, i) => `r${i}`);
+  const uids: Record<string, string> = {};
+  await pool(names, 10, async (n) => void (uids[n] = (await env.createDeployment(ns, n)).metadata!.uid!));
+  const services = async () => (await env.clients.core.listNamespacedService({ namespace: ns })).items.length;
+  const servicesAre = (want: number) => async () => {
+    const n = await services();
+    if (n !== want) throw new Error(`${n} Services`);
+    return true;
+  };
+  await eventually(servicesAre(names.length), { timeoutMs: 300_000, intervalMs: 1000, what: `${names.length} Services` }).catch((err: Error) => {
+    throw new Error(`${err.message}\n${env.logs()}`);
+  });
+
+  const publishFailures = async () => {
+    let sum = 0;
+    for (const c of env.controllers) {
+      const page = await env.scrape(c);
+      sum += sampleSum(page, 'ekspose_nats_publishes_total', { result: 'error' }) + sampleSum(page, 'ekspose_nats_publishes_total', { result: 'unavailable' });
+    }
+    return sum;
+  };
+  mark(`${names.length} Deployments exposed`);
+  const failuresBefore = await publishFailures();
+  const logOffsets = env.controllers.map((c) => c.handle.readLog().length);
+
+  // Kubernetes rolls a StatefulSet from the highest ordinal down, one pod at a time, each
+  // once the one before is ready again; a third of the deletions lands on each node's exit.
+  const batches = [names.slice(0, 100), names.slice(100, 200), names.slice(200)];
+  const nodes = [...env.plane.natsNodes].reverse();
+  const entered: string[] = [];
+  for (const [i, node] of nodes.entries()) {
+    const handle = node.process!;
+    const deletions = pool(batches[i]!, 10, (n) => env.deleteDeployment(ns, n));
+    // The preStop hook: `nats-server --signal ldm=<pid>`, then wait for the server to end by itself.
+    entered.push(await node.enterLameDuck());
+    const exit = await handle.waitForExit(60_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, `${handle.name} ended by itself, not by a signal, after lame-duck mode`);
+    await deletions;
+    mark(`${handle.name} rolled (lame-duck mode, exit 0, ${batches[i]!.length} deletions)`);
+    await node.start();
+    await allCurrent();
+    mark(`${handle.name} back and current`);
+  }
+  assert.equal(entered.length, 3, 'each node entered lame-duck mode');
+  for (const line of entered) assert.match(line, /Entering lame duck mode, stop accepting new clients/);
+
+  await eventually(servicesAre(0), { timeoutMs: 600_000, intervalMs: 1000, what: "every deleted Deployment's Service gone" });
+  await env.withAdminBus('e2e-roll-probe', (bus) =>
+    eventually(
+      async () => {
+        const missing: string[] = [];
+        for (const n of names) if ((await bus.wasDeploymentDeleted(ns, n, uids[n]!)) !== 'deleted') missing.push(n);
+        if (missing.length > 0) throw new Error(`${missing.length} without a record, e.g. ${missing.slice(0, 10).join(' ')}`);
+        return true;
+      },
+      { timeoutMs: 60_000, what: 'a deployment.deleted record for each of the 300 deletions' },
+    ),
+  );
+  assert.equal(await publishFailures(), failuresBefore, 'no publish failed (ekspose_nats_publishes_total error/unavailable)');
+  env.controllers.forEach((c, i) => {
+    const since = c.handle.readLog().slice(logOffsets[i]);
+    assert.doesNotMatch(since, /event not published/, `${c.identity} reported a publish failure`);
+  });
+});
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}

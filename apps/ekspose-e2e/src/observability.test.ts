@@ -205,7 +205,7 @@ describe('liveness', () => {
         const h = await env.probeJson(standby, '/healthz');
         return h.status === 0 ? undefined : h;
       },
-      { timeoutMs: 5000, what: `${standby.identity} to answer again` },
+      { timeoutMs: 30_000, what: `${standby.identity} to answer again` },
     );
     assert.equal(health.status, 503, `${standby.identity} /healthz after a stall: ${JSON.stringify(health.body)}`);
     assert.ok((healthDetails(health.body).eventLoopStalledMs ?? 0) > EVENT_LOOP_STALL_TOLERANCE_MS);

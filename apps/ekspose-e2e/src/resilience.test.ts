@@ -64,7 +64,7 @@ describe('NATS down', () => {
     const logOffset = svcController.handle.readLog().length;
     await env.deleteService('natsdown', 'kept');
     await env.waitForService('natsdown', 'kept', (s) => s.metadata?.uid !== old.metadata?.uid);
-    await svcController.handle.waitForLog('deciding from the live API alone', { fromOffset: logOffset, timeoutMs: 5000 });
+    await svcController.handle.waitForLog('deciding from the live API alone', { fromOffset: logOffset, timeoutMs: 30_000 });
     await staysGone('natsdown', ['gone']);
 
     await env.plane.startNats();

@@ -27,7 +27,7 @@ app.kubernetes.io/part-of: ekspose
 {{- if .Values.settings.NATS_URL -}}
 {{ .Values.settings.NATS_URL }}
 {{- else if .Values.nats.enabled -}}
-nats://nats.{{ .Release.Namespace }}.svc:4222
+nats://nats:4222
 {{- else -}}
 {{ fail "nats.enabled is false: set settings.NATS_URL to the NATS the controllers should use" }}
 {{- end -}}
@@ -39,6 +39,57 @@ nats://nats.{{ .Release.Namespace }}.svc:4222
 
 {{- define "ekspose.natsSecret" -}}
 {{- default "ekspose-nats-credentials" .Values.nats.credentials.existingSecret -}}
+{{- end }}
+
+{{/*
+"true" when the chart is rendered against a cluster (helm install/upgrade, Flux's
+helm-controller): lookup then lists the namespaces. Under helm template, Argo CD and
+--dry-run lookup answers nothing, so nothing may depend on what it would have found.
+*/}}
+{{- define "ekspose.clusterVisible" -}}
+{{- if (lookup "v1" "Namespace" "" "") }}true{{ end -}}
+{{- end }}
+
+{{/*
+The NATS passwords (docs/decisions/0008), as the Secret's data: the ones already in the
+cluster, or new random ones on the first install. Only with the cluster in sight: rendered
+offline, a random password would differ on every render (and from the one the running
+servers hold), so the render fails there unless nats.credentials.existingSecret is set.
+*/}}
+{{- define "ekspose.natsCredentialsData" -}}
+{{- /* Made once per render (a random password must be the same in the Secret and in the checksum). */ -}}
+{{- if not (hasKey .Values "__natsCredentialsData") -}}
+{{- if not (include "ekspose.clusterVisible" .) -}}
+{{- fail (printf `nats.credentials.existingSecret is required when the chart is rendered without access to the cluster (helm template, Argo CD, --dry-run): passwords made here would change on every render. Create the Secret once, e.g.
+  kubectl -n %s create secret generic ekspose-nats-credentials $(for u in deployment-controller service-controller ingress-controller admin; do printf -- '--from-literal=%%s=k%%s ' "$u" "$(openssl rand -hex 24)"; done)
+then set nats.credentials.existingSecret=ekspose-nats-credentials (helm install and helm upgrade, which see the cluster, make it themselves).` .Release.Namespace) -}}
+{{- end -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace "ekspose-nats-credentials" -}}
+{{- $data := dict -}}
+{{- range $user := list "deployment-controller" "service-controller" "ingress-controller" "admin" }}
+{{- $old := "" }}
+{{- if $existing }}{{ $old = index (default dict $existing.data) $user | default "" }}{{ end }}
+{{- $_ := set $data $user ($old | default (printf "k%s" (randAlphaNum 48) | b64enc)) }}
+{{- end }}
+{{- $_ := set .Values "__natsCredentialsData" $data -}}
+{{- end -}}
+{{- toYaml (get .Values "__natsCredentialsData") -}}
+{{- end }}
+
+{{/*
+The pods' annotation that rolls them when the NATS passwords change: a hash of the Secret's
+data where the chart can see it (it makes it, or lookup reads an existingSecret); nothing
+when rendered offline with an existingSecret, so that every render is the same.
+*/}}
+{{- define "ekspose.natsCredentialsChecksum" -}}
+{{- if .Values.nats.credentials.existingSecret -}}
+{{- $s := lookup "v1" "Secret" .Release.Namespace .Values.nats.credentials.existingSecret -}}
+{{- if and $s $s.data -}}
+checksum/nats-credentials: {{ toJson $s.data | sha256sum }}
+{{- end -}}
+{{- else if .Values.nats.enabled -}}
+checksum/nats-credentials: {{ include "ekspose.natsCredentialsData" . | fromYaml | toJson | sha256sum }}
+{{- end -}}
 {{- end }}
 
 {{/* The settings ConfigMap's data: values.settings with the computed defaults filled in; empty values left out as unset. */}}

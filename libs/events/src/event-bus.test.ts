@@ -30,7 +30,7 @@ function captureLog(): { log: pino.Logger; lines: LogLine[] } {
 }
 
 /** Bounded poll: resolves when `check` holds, fails the test after `timeoutMs`. */
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs}ms waiting for ${what}`);
@@ -179,9 +179,10 @@ describe('EventBus with a real nats-server', () => {
     assert.equal(await metric(registry, 'ekspose_nats_connected'), 0);
 
     const publishStart = Date.now();
-    const result = await bus.publish('deployment.deleted', deletion('uid-1'), { timeoutMs: 5000 });
+    // A timeout far beyond what any machine takes to return at once, so a busy one cannot blur the two.
+    const result = await bus.publish('deployment.deleted', deletion('uid-1'), { timeoutMs: 60_000 });
     assert.equal(result.ok, false);
-    assert.ok(Date.now() - publishStart < 1000, 'a publish with NATS down returns at once, not after the timeout');
+    assert.ok(Date.now() - publishStart < 30_000, 'a publish with NATS down returns at once, not after the timeout');
     assert.equal(await metric(registry, 'ekspose_nats_publishes_total', { kind: 'deployment.deleted', result: 'unavailable' }), 1);
     assert.equal(await bus.wasDeploymentDeleted('team-a', 'web', 'uid-1'), 'unknown');
 
@@ -226,11 +227,11 @@ describe('EventBus with a real nats-server', () => {
     assert.ok(Date.now() - publishStart < 1000);
 
     await server.start();
-    await waitFor('both buses to reconnect', () => writer.connected && reader.connected, 10_000);
+    await waitFor('both buses to reconnect', () => writer.connected && reader.connected, 30_000);
     assert.equal(reader.status().lastError, undefined);
     assert.equal(await reader.wasDeploymentDeleted('team-a', 'web', 'uid-2'), 'not-deleted');
     assert.equal((await writer.publish('deployment.deleted', deletion('uid-3'))).ok, true);
-    await waitFor('the consumer to receive uid-3 after the restart', () => seen.includes('uid-3'), 10_000);
+    await waitFor('the consumer to receive uid-3 after the restart', () => seen.includes('uid-3'), 30_000);
     assert.deepEqual(seen, ['uid-1', 'uid-3'], 'each event handled once');
   });
 
@@ -251,7 +252,7 @@ describe('EventBus with a real nats-server', () => {
     await server.stop();
     server.wipeStore();
     await server.start();
-    await waitFor('both buses ready again', () => writer.connected && reader.connected, 10_000);
+    await waitFor('both buses ready again', () => writer.connected && reader.connected, 30_000);
     // Publish until the re-created consumer hands an event over: the stream is
     // back at once, the consumer follows within a retry or two.
     let n = 0;

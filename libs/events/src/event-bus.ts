@@ -72,6 +72,12 @@ export interface PublishOptions {
 export type PublishResult = { ok: true; seq: number; duplicate: boolean } | { ok: false; error: string };
 
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+/**
+ * Pause before publishing again after "no responders": nobody took the message (the stream
+ * is electing a leader, as when a server of the cluster goes into lame-duck mode and hands
+ * its leaderships over), so a retry cannot store it twice.
+ */
+const NO_RESPONDERS_RETRY_MS = 250;
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
   return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
@@ -176,21 +182,32 @@ export class EventBus {
       return { ok: false, error };
     }
     const startedAt = this.clock.now();
-    try {
-      const ack = await jetstream(nc, { timeout: timeoutMs }).publish(subject, JSON.stringify(event), {
-        timeout: timeoutMs,
-        ...(msgId !== undefined ? { msgID: msgId } : {}),
-      });
-      if (deleted) this.lookup.rememberDeleted(deleted.namespace, deleted.name, deleted.uid);
-      this.publishes.inc({ kind, result: ack.duplicate ? 'duplicate' : 'ok' });
-      this.log.debug({ kind, subject, msgId, seq: ack.seq, duplicate: ack.duplicate, durationMs: this.clock.now() - startedAt }, 'event published');
-      return { ok: true, seq: ack.seq, duplicate: ack.duplicate };
-    } catch (err) {
-      const error = errorText(err);
-      if (isNoResponders(err)) this.link.streamLost(error);
-      this.publishes.inc({ kind, result: 'error' });
-      this.log.warn({ kind, subject, msgId, error, durationMs: this.clock.now() - startedAt }, 'event not published');
-      return { ok: false, error };
+    let current = nc;
+    for (;;) {
+      const remaining = Math.max(1, timeoutMs - (this.clock.now() - startedAt));
+      try {
+        const ack = await jetstream(current, { timeout: remaining }).publish(subject, JSON.stringify(event), {
+          timeout: remaining,
+          ...(msgId !== undefined ? { msgID: msgId } : {}),
+        });
+        if (deleted) this.lookup.rememberDeleted(deleted.namespace, deleted.name, deleted.uid);
+        this.publishes.inc({ kind, result: ack.duplicate ? 'duplicate' : 'ok' });
+        this.log.debug({ kind, subject, msgId, seq: ack.seq, duplicate: ack.duplicate, durationMs: this.clock.now() - startedAt }, 'event published');
+        return { ok: true, seq: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        const error = errorText(err);
+        // Nobody took it, and there is time for another try: the stream is between leaders.
+        if (isNoResponders(err) && this.clock.now() - startedAt + NO_RESPONDERS_RETRY_MS < timeoutMs && !this.link.closing) {
+          this.log.debug({ kind, subject, msgId, error }, 'no responders; publishing again');
+          await this.link.sleep(NO_RESPONDERS_RETRY_MS);
+          current = this.link.connection ?? current;
+          continue;
+        }
+        if (isNoResponders(err)) this.link.streamLost(error);
+        this.publishes.inc({ kind, result: 'error' });
+        this.log.warn({ kind, subject, msgId, error, durationMs: this.clock.now() - startedAt }, 'event not published');
+        return { ok: false, error };
+      }
     }
   }
 

@@ -1,6 +1,8 @@
 // The connection half of the event bus: connects in the background, keeps
 // trying forever, follows the client's disconnect/reconnect status, and makes
-// sure the stream is in place on every (re)connect. Everything else asks it
+// sure the stream is in place on every (re)connect. A server going into lame-duck
+// mode (a NATS roll) is left make-before-break: a new connection to another
+// server takes over before the old one is drained, so publishing never pauses. Everything else asks it
 // "connected?" and waits on it for a change; nothing here throws for NATS being away.
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -53,6 +55,8 @@ export class NatsLink {
   private runLoop: Promise<void> | undefined;
   private readonly sleepers = new Set<Sleeper>();
   private changeWaiters: Array<() => void> = [];
+  /** A move off a lame-duck server is under way. */
+  private moving = false;
   closing = false;
 
   constructor(private readonly opts: NatsLinkOptions) {}
@@ -147,26 +151,31 @@ export class NatsLink {
     }
   }
 
+  /** The client's options, the same for every connection of the link. */
+  private connectOptions(): Parameters<typeof connect>[0] {
+    return {
+      servers: this.opts.servers,
+      name: this.opts.name,
+      ...(this.opts.user !== undefined ? { user: this.opts.user, pass: this.opts.pass } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: this.opts.reconnectWaitMs,
+      // The first connection is retried by this loop rather than by the client
+      // (waitOnFirstConnect): this way each failure is visible in status() and
+      // close() can stop the attempts before any connection exists.
+      waitOnFirstConnect: false,
+      timeout: this.opts.connectTimeoutMs,
+      // A silently dead server is noticed within ~30s rather than the default ~4 minutes.
+      pingInterval: 10_000,
+      maxPingOut: 3,
+    };
+  }
+
   private async runConnection(): Promise<void> {
     const { servers, log } = this.opts;
     while (!this.closing) {
       let nc: NatsConnection;
       try {
-        nc = await connect({
-          servers,
-          name: this.opts.name,
-          ...(this.opts.user !== undefined ? { user: this.opts.user, pass: this.opts.pass } : {}),
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: this.opts.reconnectWaitMs,
-          // The first connection is retried by this loop rather than by the client
-          // (waitOnFirstConnect): this way each failure is visible in status() and
-          // close() can stop the attempts before any connection exists.
-          waitOnFirstConnect: false,
-          timeout: this.opts.connectTimeoutMs,
-          // A silently dead server is noticed within ~30s rather than the default ~4 minutes.
-          pingInterval: 10_000,
-          maxPingOut: 3,
-        });
+        nc = await connect(this.connectOptions());
       } catch (err) {
         this.recordError(`cannot connect to NATS at ${servers.join(',')}: ${errorText(err)}`);
         await this.sleep(this.opts.reconnectWaitMs);
@@ -180,7 +189,13 @@ export class NatsLink {
       log.info({ server: nc.getServer() }, 'connected to NATS');
       this.linkChanged(true);
       void this.watchStatus(nc);
-      const closedWith = await nc.closed();
+      let current = nc;
+      let closedWith = await current.closed();
+      // Replaced by a move off a lame-duck server: follow the new connection instead.
+      while (!this.closing && this.nc !== undefined && this.nc !== current) {
+        current = this.nc;
+        closedWith = await current.closed();
+      }
       this.nc = undefined;
       this.linkChanged(false);
       if (this.closing) break;
@@ -189,9 +204,44 @@ export class NatsLink {
     }
   }
 
+  /**
+   * The server of `old` entered lame-duck mode: it takes no new clients and will soon
+   * close its own. Connect anew (to another server: this one refuses), check the stream
+   * there, switch to the new connection, then drain the old one, so that requests in
+   * flight on it get their answers and nothing waits on a reconnect. On any failure the
+   * old connection stays, and the client's own reconnect takes over when it closes.
+   */
+  private async moveOffLameDuck(old: NatsConnection): Promise<void> {
+    const { log } = this.opts;
+    if (this.moving || this.closing || this.nc !== old) return;
+    this.moving = true;
+    let fresh: NatsConnection | undefined;
+    try {
+      fresh = await connect(this.connectOptions());
+      await ensureStream(fresh, this.opts.maxAgeSeconds, log, { update: false, replicas: this.opts.streamReplicas });
+      if (this.closing || this.nc !== old) {
+        await fresh.close().catch(() => undefined);
+        return;
+      }
+      this.nc = fresh;
+      log.info({ from: old.getServer(), server: fresh.getServer() }, 'moved to another NATS server before the lame-duck one closes');
+      void this.watchStatus(fresh);
+      this.stateChanged();
+      await within(old.drain().catch(() => undefined), DRAIN_TIMEOUT_MS, this.opts.clock);
+      if (!old.isClosed()) await old.close().catch(() => undefined);
+    } catch (err) {
+      log.warn({ error: errorText(err) }, 'could not move off the NATS server in lame-duck mode; staying until it closes');
+      if (fresh && this.nc !== fresh) await fresh.close().catch(() => undefined);
+    } finally {
+      this.moving = false;
+    }
+  }
+
   private async watchStatus(nc: NatsConnection): Promise<void> {
     const { log } = this.opts;
     for await (const s of nc.status()) {
+      // A connection being retired after a move: what happens to it is no longer the link's.
+      if (nc !== this.nc) continue;
       switch (s.type) {
         case 'disconnect':
           this.recordError(`disconnected from NATS at ${s.server}`);
@@ -205,7 +255,8 @@ export class NatsLink {
           this.recordError(`NATS error: ${errorText(s.error)}`);
           break;
         case 'ldm':
-          log.warn({ server: s.server }, 'NATS server entering lame duck mode');
+          log.info({ server: s.server }, 'NATS server entering lame duck mode; moving to another');
+          void this.moveOffLameDuck(nc);
           break;
         case 'staleConnection':
           log.warn('NATS connection stale, reconnecting');

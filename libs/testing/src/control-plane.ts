@@ -39,6 +39,8 @@ export interface ControlPlaneOptions {
   natsAuth?: boolean;
   /** NATS servers: 1, or 3 as a JetStream cluster on loopback (routes, one quorum). Default 1. */
   natsNodes?: 1 | 3;
+  /** The NATS servers' lame-duck timing (NatsServerOptions.lameDuck). Default nats-server's. */
+  natsLameDuck?: NatsServerOptions['lameDuck'];
   /** Start kube-controller-manager. Default true. Without it nothing garbage-collects and ServiceAccount admission is turned off. */
   controllerManager?: boolean;
   /** Controllers for kube-controller-manager. Default {@link DEFAULT_CONTROLLERS}. */
@@ -401,8 +403,8 @@ function failingChecks(body: string): string {
 }
 
 /** One NATS server, or `nodes` of a JetStream cluster sharing one set of passwords. */
-async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number; auth: boolean; nodes: number }): Promise<NatsServer[]> {
-  if (o.nodes === 1) return [await NatsServer.create({ bin: o.bin, dir: o.dir, timeoutMs: o.timeoutMs, auth: o.auth })];
+async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number; auth: boolean; nodes: number; lameDuck?: NatsServerOptions['lameDuck'] }): Promise<NatsServer[]> {
+  if (o.nodes === 1) return [await NatsServer.create({ bin: o.bin, dir: o.dir, timeoutMs: o.timeoutMs, auth: o.auth, lameDuck: o.lameDuck })];
   const routePorts = await freePorts(o.nodes);
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
   const node = (i: number, auth: NatsServerOptions['auth']) =>
@@ -411,6 +413,7 @@ async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number;
       dir: o.dir,
       timeoutMs: o.timeoutMs,
       auth,
+      lameDuck: o.lameDuck,
       name: `nats-${i}`,
       cluster: { name: 'ekspose-local', port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) },
     });
@@ -444,6 +447,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     timeoutMs: options.timeoutMs ?? 60_000,
     auth: options.natsAuth ?? true,
     nodes: options.natsNodes ?? 1,
+    lameDuck: options.natsLameDuck,
   });
   const plane = new ControlPlane({
     dir,

@@ -6,6 +6,7 @@
 // With `auth`, it runs under manifests/nats/auth.conf, the very file the
 // manifests ship, with a random password per user; with `cluster`, it is one
 // node of a JetStream cluster on loopback (see NatsCluster).
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,13 @@ export interface NatsServerOptions {
   auth?: boolean | Partial<Record<NatsUser, string>>;
   /** Run as one node of a cluster. */
   cluster?: NatsClusterNode;
+  /**
+   * Lame-duck mode (see {@link NatsServer.enterLameDuck}): how long the server waits before
+   * it starts closing clients, and the span it closes them over (at most 1 s apart; nats-server
+   * refuses less than 30 s). Default: nats-server's (10 s, 2 min); manifests/nats/nats.conf
+   * sets 10 s and 30 s.
+   */
+  lameDuck?: { gracePeriodSeconds: number; durationSeconds: number };
 }
 
 export class NatsServer {
@@ -169,6 +177,21 @@ export class NatsServer {
     );
   }
 
+  /**
+   * What the StatefulSet's preStop hook does (manifests/nats/statefulset.yaml): `nats-server
+   * --signal ldm=<pid>` with this server's binary, which sends SIGUSR2. Resolves once the server
+   * logs that it entered lame-duck mode; it then stops taking clients, moves its own to the
+   * other nodes over the lame-duck duration, and ends by itself.
+   */
+  async enterLameDuck(): Promise<string> {
+    const handle = this.handle;
+    if (!handle?.running) throw new Error(`${this.opts.name ?? 'nats-server'} is not running`);
+    const from = handle.readLog().length;
+    const signal = spawnSync(this.bin, ['--signal', `ldm=${handle.pid}`], { encoding: 'utf8', timeout: 30_000 });
+    if (signal.status !== 0) throw new Error(`nats-server --signal ldm=${handle.pid} failed (${signal.status}): ${signal.stderr}`);
+    return handle.waitForLog('Entering lame duck mode', { fromOffset: from, timeoutMs: 30_000 });
+  }
+
   /** SIGTERM and wait for the exit; the store stays, so start() brings the same streams back. */
   async stop(): Promise<void> {
     await this.handle?.stop();
@@ -200,6 +223,8 @@ export class NatsServer {
       `http: "127.0.0.1:${this.monitorPort}"`,
       `jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`,
     ];
+    const { lameDuck } = this.opts;
+    if (lameDuck) lines.push(`lame_duck_grace_period: "${lameDuck.gracePeriodSeconds}s"`, `lame_duck_duration: "${lameDuck.durationSeconds}s"`);
     const { cluster } = this.opts;
     if (cluster) {
       lines.push(

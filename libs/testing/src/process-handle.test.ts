@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isPidAlive, startProcess } from './process-handle';
+import { armedCommand, isPidAlive, startProcess } from './process-handle';
 
 const dir = mkdtempSync(join(tmpdir(), 'ekspose-ph-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,22 +90,22 @@ const havePdeathsig = spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).std
 
 async function runFixture(
   mode: string,
-): Promise<{ parent: ReturnType<typeof spawn>; exited: Promise<unknown>; childPid: number }> {
+): Promise<{ parent: ReturnType<typeof spawn>; exited: Promise<unknown>; childPid: number; armed: boolean }> {
   const parent = spawn(process.execPath, ['--import', 'tsx', fixture, mode, logFile()], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise((resolve) => parent.once('exit', resolve));
   let out = '';
   parent.stdout?.setEncoding('utf8');
-  const childPid = await new Promise<number>((resolve, reject) => {
+  const [childPid, armed] = await new Promise<[number, boolean]>((resolve, reject) => {
     parent.stdout?.on('data', (chunk: string) => {
       out += chunk;
-      const match = /child (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
+      const match = /child (\d+) armed (true|false|unknown)\n/.exec(out);
+      if (match) resolve([Number(match[1]), match[2] === 'true']);
     });
     parent.once('exit', () => reject(new Error(`fixture exited early: ${out}`)));
   });
-  return { parent, exited, childPid };
+  return { parent, exited, childPid, armed };
 }
 
 describe('children of an ending process', () => {
@@ -116,9 +116,34 @@ describe('children of an ending process', () => {
   });
 
   it('are killed by the kernel when the process is SIGKILLed', { skip: !havePdeathsig && 'no setpriv --pdeathsig' }, async () => {
-    const { parent, childPid } = await runFixture('wait');
+    const { parent, childPid, armed } = await runFixture('wait');
+    assert.equal(armed, true, 'the child was armed before its pid was handed out');
     assert.equal(isPidAlive(childPid), true);
     parent.kill('SIGKILL');
     await eventuallyDead(childPid);
+  });
+
+  it('end even when the process dies before they are armed', { skip: !havePdeathsig && 'no setpriv --pdeathsig' }, async () => {
+    // Dead before setpriv's prctl, the owner sends no signal: the child sees it has been re-parented and ends.
+    const { exited, childPid } = await runFixture('die-at-once');
+    await exited;
+    await eventuallyDead(childPid);
+  });
+
+  it('a child whose owner died before it was armed does not run the program', { skip: !havePdeathsig && 'no setpriv --pdeathsig' }, () => {
+    // The window itself, made certain: to the child, an owner it is not the child of is a dead owner re-parented away.
+    const [cmd, args] = armedCommand('echo', ['ran'], 1);
+    const orphan = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    assert.deepEqual({ status: orphan.status, stdout: orphan.stdout }, { status: 125, stdout: '' });
+    const [cmd2, args2] = armedCommand('echo', ['ran'], process.pid);
+    const owned = spawnSync(cmd2, args2, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    assert.deepEqual({ status: owned.status, stdout: owned.stdout }, { status: 0, stdout: 'ran\n' });
+  });
+
+  it('the armed child runs the program itself, without the pipe it said so on', { skip: !havePdeathsig && 'no setpriv --pdeathsig' }, async () => {
+    const p = startProcess({ name: 'self', cmd: 'sh', args: ['-c', 'echo "pid $$"; if [ -e /proc/$$/fd/3 ]; then echo fd3 open; else echo fd3 closed; fi'], logFile: logFile() });
+    assert.equal(await p.armed, true);
+    assert.deepEqual(await p.waitForExit(5_000), { code: 0, signal: null });
+    assert.equal(p.readLog(), `pid ${p.pid}\nfd3 closed\n`);
   });
 });

@@ -16,6 +16,7 @@ export interface StartProcessOptions {
   /**
    * Ask the kernel to SIGKILL the child when this process dies, even by SIGKILL
    * (Linux `setpriv --pdeathsig`; silently skipped where that is unavailable). Default true.
+   * Race-free: see {@link ARM_SCRIPT}; {@link ProcessHandle.armed} settles once it holds.
    */
   dieWithParent?: boolean;
 }
@@ -48,6 +49,23 @@ function canUsePdeathsig(): boolean {
 }
 
 /**
+ * Run by `setpriv --pdeathsig SIGKILL` as the child's first program, so after the
+ * parent-death signal is set: `$1` is the pid of the process that spawned it. If
+ * that process died before the signal was set, the kernel had already given the
+ * child another parent, which no signal will ever come from: `$PPID` (read at the
+ * shell's start, after the prctl) then differs and the child ends instead of
+ * running unowned. Otherwise it is armed: a parent death from now on kills it.
+ * It says so on fd 3 (closed before the exec, so the program never sees it), then
+ * becomes the program, keeping its pid.
+ */
+const ARM_SCRIPT = '[ "$PPID" = "$1" ] || exit 125; printf armed >&3; exec 3>&-; shift; exec "$@"';
+
+/** The command line that runs `cmd` killed with `ownerPid` (which must be the pid spawning it), or not at all: see {@link ARM_SCRIPT}. */
+export function armedCommand(cmd: string, args: readonly string[], ownerPid: number): [string, string[]] {
+  return ['setpriv', ['--pdeathsig', 'SIGKILL', '--', '/bin/sh', '-c', ARM_SCRIPT, 'arm', String(ownerPid), cmd, ...args]];
+}
+
+/**
  * A child process whose output goes to a log file, with the operations a test
  * needs: signal it, kill it, wait for it to end, read what it wrote.
  */
@@ -59,6 +77,13 @@ export class ProcessHandle {
   readonly pid: number;
   /** Settles when the process has ended (never rejects). */
   readonly exited: Promise<ProcessExit>;
+  /**
+   * Settles once the kernel will kill the child when this process dies (true), or
+   * once that is known not to be so: no pdeathsig asked for or available, or the
+   * child ended first (false). Never rejects. Hand the pid to anyone who relies on
+   * the child dying with us (another process, a test killing us) only after this.
+   */
+  readonly armed: Promise<boolean>;
   private exitInfo: ProcessExit | undefined;
 
   constructor(options: StartProcessOptions) {
@@ -69,14 +94,12 @@ export class ProcessHandle {
     // The child writes straight to the file, so its log survives us and needs no pumping.
     const fd = openSync(options.logFile, 'a');
     const wrap = (options.dieWithParent ?? true) && canUsePdeathsig();
-    const [command, argv] = wrap
-      ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', options.cmd, ...this.args]]
-      : [options.cmd, [...this.args]];
+    const [command, argv] = wrap ? armedCommand(options.cmd, this.args, process.pid) : [options.cmd, [...this.args]];
     try {
       const child = spawn(command, argv, {
         env: options.env ?? process.env,
         cwd: options.cwd,
-        stdio: ['ignore', fd, fd],
+        stdio: wrap ? ['ignore', fd, fd, 'pipe'] : ['ignore', fd, fd],
         // Its own process group: a Ctrl-C in the terminal (which signals the whole
         // foreground group) must not kill the plane before the controllers that
         // use it have shut down. The owner stops it; pdeathsig covers a dead owner.
@@ -92,6 +115,21 @@ export class ProcessHandle {
         child.once('exit', (code, signal) => done({ code, signal }));
         child.once('error', () => done({ code: null, signal: null }));
       });
+      const armPipe = wrap ? (child.stdio[3] as NodeJS.ReadableStream | null) : null;
+      this.armed = armPipe
+        ? new Promise<boolean>((resolve) => {
+            let said = '';
+            armPipe.setEncoding('utf8');
+            armPipe.on('data', (chunk: string) => {
+              said += chunk;
+              if (said === 'armed') resolve(true);
+            });
+            armPipe.once('close', () => resolve(said === 'armed'));
+            armPipe.once('error', () => resolve(false));
+            // Not a reason to keep this process alive on its own.
+            (armPipe as unknown as { unref?: () => void }).unref?.();
+          })
+        : Promise.resolve(false);
       if (child.pid === undefined) {
         throw new Error(`${this.name}: could not start ${options.cmd} (is it installed and executable?)`);
       }

@@ -11,6 +11,7 @@ import { EventBus } from '@ekspose/events';
 import { type KubeClients, createKubeClients, mergePatchOptions, statusCodeOf } from '@ekspose/k8s';
 import {
   type ControlPlane,
+  type ControlPlaneOptions,
   type ProcessHandle,
   type MetricsPage,
   freePorts,
@@ -45,7 +46,13 @@ export class TestEnv {
   ) {}
 
   static async start(
-    opts: { controllerManager?: boolean; natsNodes?: 1 | 3; controllers?: readonly string[]; apiserverExtraArgs?: readonly string[] } = {},
+    opts: {
+      controllerManager?: boolean;
+      natsNodes?: 1 | 3;
+      natsLameDuck?: ControlPlaneOptions['natsLameDuck'];
+      controllers?: readonly string[];
+      apiserverExtraArgs?: readonly string[];
+    } = {},
   ): Promise<TestEnv> {
     for (const app of APPS) {
       const bundle = join(workspaceRoot(), 'dist', 'apps', app, 'main.js');
@@ -56,6 +63,7 @@ export class TestEnv {
     const plane = await startControlPlane({
       controllerManager: opts.controllerManager ?? true,
       natsNodes: opts.natsNodes ?? 1,
+      natsLameDuck: opts.natsLameDuck,
       controllers: opts.controllers,
       apiserverExtraArgs: opts.apiserverExtraArgs,
       log: (line) => process.stderr.write(`[plane] ${line}\n`),
