@@ -51,7 +51,7 @@ describe('examples/gitops', { timeout: 600_000 }, () => {
     const crds = gitopsCrds();
     plane = await startControlPlane({ controllerManager: false, nats: false, log: (line) => process.stderr.write(`[plane] ${line}\n`) });
     for (const file of readdirSync(crds).filter((f) => f.endsWith('.yaml'))) await kubectlOk(plane, ['apply', '--server-side', '-f', join(crds, file)]);
-    await kubectlOk(plane, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/applications.argoproj.io', 'crd/helmreleases.helm.toolkit.fluxcd.io', 'crd/gitrepositories.source.toolkit.fluxcd.io']);
+    await plane.waitForCrds(['applications.argoproj.io', 'helmreleases.helm.toolkit.fluxcd.io', 'gitrepositories.source.toolkit.fluxcd.io']);
     for (const ns of ['argocd', 'flux-system']) await kubectlOk(plane, ['create', 'namespace', ns]);
     // The examples turn the monitoring on, which needs the Prometheus Operator's CRDs.
     await installMonitoringCrds(plane, ops);

@@ -308,11 +308,25 @@ export class ControlPlane {
     const dir = await ensureGatewayApiCrds();
     const applied = await this.kubectl(['apply', '--server-side', '--field-manager=ekspose-tests', '-f', dir], { timeoutMs: 120_000 });
     if (applied.code !== 0) throw new Error(`kubectl apply of the Gateway API CRDs failed: ${applied.stderr}`);
-    const established = await this.kubectl(
-      ['wait', '--for=condition=Established', '--timeout=60s', 'crd/httproutes.gateway.networking.k8s.io', 'crd/gateways.gateway.networking.k8s.io'],
-      { timeoutMs: 90_000 },
-    );
-    if (established.code !== 0) throw new Error(`the Gateway API CRDs never became established: ${established.stderr}`);
+    await this.waitForCrds(['httproutes.gateway.networking.k8s.io', 'gateways.gateway.networking.k8s.io']);
+  }
+
+  /**
+   * Waits until each CRD is Established (served). Polled, not `kubectl wait`:
+   * that one fails at once ("accessor error: <nil>") when it reads a CRD whose
+   * status has no conditions yet, which a busy API server shows for a moment
+   * after the apply.
+   */
+  async waitForCrds(names: readonly string[], timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const name of names) {
+      for (;;) {
+        const got = await this.kubectl(['get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
+        if (got.code === 0 && got.stdout.trim() === 'True') break;
+        if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${timeoutMs} ms: ${got.stdout.trim() || got.stderr.trim()}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   /**

@@ -88,7 +88,7 @@ export async function renderWithMonitoring(plane: ControlPlane): Promise<string>
 export async function installMonitoringCrds(plane: ControlPlane, opsBin: string): Promise<void> {
   const dir = join(opsBin, 'crds');
   for (const crd of readdirSync(dir)) await kubectlOk(plane, ['apply', '--server-side', '-f', join(dir, crd)]);
-  await kubectlOk(plane, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+  await plane.waitForCrds(['servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']);
 }
 
 type Rendered = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
