@@ -557,7 +557,7 @@ describe('DeploymentReconciler', () => {
     assert.equal(t.reconciler.bookkeeping().nameConflicts, 1);
     t.deployments.push('DELETED', deployment('web', { rv: '103' }));
     await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(t.reconciler.bookkeeping(), { tombstones: 0, owedRecords: 0, hostWaiters: 0, nameConflicts: 0, warnings: 0 });
+    assert.deepEqual(t.reconciler.bookkeeping(), { tombstones: 0, owedRecords: 0, hostWaiters: 0, nameConflicts: 0, statusGraces: 0, warnings: 0 });
   });
 
   it('create gets 409 and the object is ours already (cache lag): no second write when it is right', async () => {

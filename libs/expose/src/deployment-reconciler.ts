@@ -54,6 +54,8 @@ export interface DeploymentBookkeeping {
   owedRecords: number;
   hostWaiters: number;
   nameConflicts: number;
+  /** Route status problems within their grace (a recheck pending). */
+  statusGraces: number;
   warnings: number;
 }
 
@@ -71,7 +73,7 @@ export class DeploymentReconciler {
   private nameConflicts = new NameConflicts();
   private readonly clock: Clock;
   private readonly writer: ObjectWriter;
-  private readonly statusGrace = new StatusGrace();
+  private statusGrace = new StatusGrace();
 
   constructor(private readonly opts: DeploymentReconcilerOptions) {
     this.clock = opts.clock ?? realClock;
@@ -101,6 +103,7 @@ export class DeploymentReconciler {
     this.outbox.reset();
     this.hostWaiters = new HostWaitList();
     this.nameConflicts = new NameConflicts();
+    this.statusGrace = new StatusGrace();
     this.warnings.reset();
   }
 
@@ -110,6 +113,7 @@ export class DeploymentReconciler {
       owedRecords: this.outbox.owedCount,
       hostWaiters: this.hostWaiters.size,
       nameConflicts: this.nameConflicts.size,
+      statusGraces: this.statusGrace.size,
       warnings: this.warnings.size,
     };
   }
