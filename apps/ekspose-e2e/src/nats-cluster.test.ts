@@ -181,7 +181,8 @@ it('a roll of the three nodes, each through lame-duck mode, under a burst of 300
       { timeoutMs: 60_000, what: 'a deployment.deleted record for each of the 300 deletions' },
     ),
   );
-  assert.equal(await publishFailures(), failuresBefore, 'no publish failed (ekspose_nats_publishes_total error/unavailable)');
+  const failed = env.controllers.flatMap((c, i) => c.handle.readLog().slice(logOffsets[i]).split('\n').filter((l) => l.includes('event not published')));
+  assert.equal(await publishFailures(), failuresBefore, `no publish failed (ekspose_nats_publishes_total error/unavailable):\n${failed.join('\n')}`);
   env.controllers.forEach((c, i) => {
     const since = c.handle.readLog().slice(logOffsets[i]);
     assert.doesNotMatch(since, /event not published/, `${c.identity} reported a publish failure`);

@@ -72,6 +72,8 @@ export interface PublishOptions {
 export type PublishResult = { ok: true; seq: number; duplicate: boolean } | { ok: false; error: string };
 
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+/** How recently the link must have been up for a publish to wait for it rather than fail at once. */
+export const RECONNECT_GRACE_MS = 10_000;
 /**
  * Pause before publishing again after "no responders": nobody took the message (the stream
  * is electing a leader, as when a server of the cluster goes into lame-duck mode and hands
@@ -173,7 +175,10 @@ export class EventBus {
     const deleted = kind === 'deployment.deleted' ? (event as EventPayload<'deployment.deleted'>) : undefined;
     const msgId = options.msgId ?? deleted?.uid;
     const timeoutMs = options.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
-    const nc = this.link.connection;
+    const startedAt = this.clock.now();
+    // A link down for a moment (a NATS roll, the stream checked again after a reconnect) is waited for within the
+    // timeout; one down for longer fails at once, so an outage never slows cleanup.
+    const nc = this.link.connection ?? (await this.link.connectionSoon(timeoutMs, RECONNECT_GRACE_MS));
     if (!nc) {
       const problem = this.link.lastProblem;
       const error = this.link.closing ? 'event bus is closed' : `not connected to NATS${problem ? `: ${problem}` : ''}`;
@@ -181,7 +186,6 @@ export class EventBus {
       this.log.warn({ kind, subject, msgId, error }, 'event not published');
       return { ok: false, error };
     }
-    const startedAt = this.clock.now();
     let current = nc;
     for (;;) {
       const remaining = Math.max(1, timeoutMs - (this.clock.now() - startedAt));

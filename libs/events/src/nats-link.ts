@@ -44,6 +44,9 @@ interface Sleeper {
 
 export class NatsLink {
   private nc: NatsConnection | undefined;
+  /** When `connected` last went from true to false (undefined: connected now, or never was). */
+  private downSince: number | undefined;
+  private everConnected = false;
   /** The TCP/NATS link is up (between connect/reconnect and disconnect). */
   private linkUp = false;
   /** The stream has been checked on the current link. */
@@ -73,6 +76,26 @@ export class NatsLink {
   /** The connection while `connected`, else undefined. */
   get connection(): NatsConnection | undefined {
     return !this.closing && this.connected ? this.nc : undefined;
+  }
+
+  /**
+   * The connection, waiting up to `maxWaitMs` for it only when the link went down
+   * less than `graceMs` ago: a blip (a server's roll, the stream checked again
+   * after a reconnect), not an outage. Never connected, or down for longer: at
+   * once, so that NATS being away never slows the callers down.
+   */
+  async connectionSoon(maxWaitMs: number, graceMs: number): Promise<NatsConnection | undefined> {
+    const now = this.opts.clock.now();
+    if (this.connection || this.closing || !this.everConnected || this.downSince === undefined || now - this.downSince > graceMs) return this.connection;
+    const deadline = now + maxWaitMs;
+    while (!this.connection && !this.closing) {
+      const left = deadline - this.opts.clock.now();
+      if (left <= 0) break;
+      let timer: unknown;
+      await Promise.race([this.nextChange(), new Promise<void>((resolve) => (timer = this.opts.clock.setTimeout(resolve, left)))]);
+      this.opts.clock.clearTimeout(timer as never);
+    }
+    return this.connection;
   }
 
   get lastProblem(): string | undefined {
@@ -294,6 +317,12 @@ export class NatsLink {
   }
 
   private stateChanged(): void {
+    if (this.connected) {
+      this.everConnected = true;
+      this.downSince = undefined;
+    } else if (this.everConnected) {
+      this.downSince ??= this.opts.clock.now();
+    }
     this.opts.onStateChange(this.connected);
     if (this.connected) this.opts.log.info({ stream: STREAM_NAME }, 'event bus ready');
     this.notifyChange();
