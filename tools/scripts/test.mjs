@@ -57,6 +57,6 @@ if (process.env.CI || hasPodman || process.env.EKSPOSE_CONTAINERS === '1') {
 if (process.env.EKSPOSE_SKIP_E2E !== '1') {
   step('integration suite (real control plane)', 'npx', ['nx', 'run', 'ekspose-e2e:e2e', '--outputStyle=static']);
   env.EKSPOSE_TRAFFIC_IF_SUPPORTED = '1';
-  trafficStep('traffic suite (real HTTP through skipper; first run builds skipper and kwok: ~5 min on 2 cores)');
+  trafficStep('traffic suite (real HTTP through skipper and Traefik; the first run builds skipper, Traefik and kwok: about an hour on 2 busy cores)');
 }
 console.log(`\n==> all tests passed in ${((Date.now() - started) / 1000).toFixed(0)}s`);
