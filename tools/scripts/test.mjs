@@ -34,7 +34,7 @@ const trafficStep = (title) => step(title, 'npx', ['nx', 'run', 'ekspose-e2e:tra
 ensureDependencies();
 if (trafficOnly) {
   step('control-plane binaries (first run builds them: ~10 min on 2 cores)', 'bash', ['tools/controlplane/build.sh']);
-  trafficStep('traffic suite (first run builds skipper and kwok: ~5 min on 2 cores)');
+  trafficStep('traffic suite (the first run builds skipper, Traefik and kwok: about an hour on 2 busy cores)');
   console.log(`\n==> traffic suite passed in ${((Date.now() - started) / 1000).toFixed(0)}s`);
   process.exit(0);
 }
