@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { type KubeClients, createKubeClients, statusCodeOf } from '@ekspose/k8s';
-import { type ControlPlane, startControlPlane, workspaceRoot } from '@ekspose/testing';
+import { type ControlPlane, inParallel, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
 import { type AppName, type BenchController, CONTROLLER_NAMESPACE, memoryOf, pollUntil, scrape, startBenchController } from './lib/controller-process';
 import { type RequestCounts, apiRequests, requestDelta, requestTable } from './lib/api-requests';
@@ -36,14 +36,6 @@ const NAMESPACES = 100;
 const IN_FLIGHT = 16;
 const APPS: AppName[] = ['deployment-controller', 'service-controller'];
 
-async function inFlight<T>(items: T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
 
 async function ensureNamespace(clients: KubeClients, name: string): Promise<void> {
   try {
@@ -103,7 +95,7 @@ async function memoryOfNames(clients: KubeClients, controllers: BenchController[
   const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `foreign-${i}`);
   for (const ns of namespaces) await ensureNamespace(clients, ns);
   const started = Date.now();
-  await inFlight(
+  await inParallel(
     Array.from({ length: SERVICES }, (_, i) => i),
     IN_FLIGHT,
     (i) =>
@@ -153,10 +145,10 @@ async function conflicts(plane: ControlPlane, clients: KubeClients, dc: BenchCon
   const NS = 'conflicts';
   await ensureNamespace(clients, NS);
   const names = Array.from({ length: CONFLICTS }, (_, i) => `app-${i}`);
-  await inFlight(names, IN_FLIGHT, (name) =>
+  await inParallel(names, IN_FLIGHT, (name) =>
     clients.core.createNamespacedService({ namespace: NS, body: { metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'Helm' } }, spec: { selector: { app: name }, ports: [{ port: 80 }] } } }),
   );
-  await inFlight(names, IN_FLIGHT, (name) =>
+  await inParallel(names, IN_FLIGHT, (name) =>
     clients.apps.createNamespacedDeployment({
       namespace: NS,
       body: { metadata: { name }, spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } } },
@@ -182,7 +174,7 @@ async function conflicts(plane: ControlPlane, clients: KubeClients, dc: BenchCon
   // A burst: the rest at once, where the API server's create throughput sets the pace.
   const burst = names.slice(10);
   const goneAt = new Map<string, number>();
-  await inFlight(burst, IN_FLIGHT, async (name) => {
+  await inParallel(burst, IN_FLIGHT, async (name) => {
     await clients.core.deleteNamespacedService({ namespace: NS, name });
     goneAt.set(name, Date.now());
   });
@@ -216,7 +208,8 @@ async function standbyUnderChurn(clients: KubeClients, leader: BenchController, 
     for (const c of [leader, standby]) {
       const d = (await readyz(c)).details as { queueHeld?: number; bookkeeping?: Record<string, number> };
       const held = Object.values(d.bookkeeping ?? {}).reduce((a, b) => a + b, 0) + (d.queueHeld ?? 0);
-      rows.push([when, c.handle.name, `${(memoryOf(c.handle.pid).rssKiB / 1024).toFixed(1)} MiB`, `${(memoryOf(c.handle.pid).hwmKiB / 1024).toFixed(1)} MiB`, fmt(held)]);
+      const { rssKiB, hwmKiB } = memoryOf(c.handle.pid);
+      rows.push([when, c.handle.name, `${(rssKiB / 1024).toFixed(1)} MiB`, `${(hwmKiB / 1024).toFixed(1)} MiB`, fmt(held)]);
     }
   };
   await look('before');
@@ -225,14 +218,14 @@ async function standbyUnderChurn(clients: KubeClients, leader: BenchController, 
     metadata: { name },
     spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } },
   });
-  await inFlight(names, IN_FLIGHT, (name) => clients.apps.createNamespacedDeployment({ namespace: NS, body: deployment(name) }));
+  await inParallel(names, IN_FLIGHT, (name) => clients.apps.createNamespacedDeployment({ namespace: NS, body: deployment(name) }));
   const services = async () => (await clients.core.listNamespacedService({ namespace: NS, limit: 1, labelSelector: 'app.kubernetes.io/managed-by=ekspose' })).metadata?.remainingItemCount;
   await pollUntil(`${CHURN} Services`, 600_000, leader.handle, async () => {
     const list = await clients.core.listNamespacedService({ namespace: NS, labelSelector: 'app.kubernetes.io/managed-by=ekspose' });
     return list.items.length >= CHURN ? true : undefined;
   });
   await look(`${fmt(CHURN)} created`);
-  await inFlight(names, IN_FLIGHT, (name) => clients.apps.deleteNamespacedDeployment({ namespace: NS, name }));
+  await inParallel(names, IN_FLIGHT, (name) => clients.apps.deleteNamespacedDeployment({ namespace: NS, name }));
   await pollUntil('every Service gone', 600_000, leader.handle, async () => ((await services()) === undefined && (await clients.core.listNamespacedService({ namespace: NS, limit: 1 })).items.length === 0 ? true : undefined));
   await look(`${fmt(CHURN)} deleted`);
   console.log(table(['when', 'replica', 'RSS', 'peak RSS', 'keys and records held'], rows));

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import { mergePatchOptions } from '@ekspose/k8s';
-import { apiRequests, requestDelta } from '@ekspose/testing';
+import { apiRequests, inParallel, requestDelta } from '@ekspose/testing';
 import { consistently, eventually } from './support/poll';
 import { type ControllerProcess, TestEnv, deploymentManifest } from './support/test-env';
 
@@ -36,10 +36,6 @@ async function details(p: ControllerProcess): Promise<Bookkeeping> {
   return (await env.probeJson(p, '/readyz')).body.details as Bookkeeping;
 }
 
-/** Runs `work` over `items`, `width` at a time. */
-async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -54,13 +50,13 @@ describe('names held by objects ekspose does not own', () => {
   it(`${N} Helm-made Services of the Deployments' names cost no API request while they stand (${HOLD_MS / 1000} s), and each name is taken once its Service goes`, { timeout: 300_000 }, async () => {
     await env.createNamespace(NS);
     // The cluster as ekspose finds it: a chart's Service per Deployment, there before ekspose is installed.
-    await inBatches(names, 20, (name) =>
+    await inParallel(names, 20, (name) =>
       env.clients.core.createNamespacedService({
         namespace: NS,
         body: { metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'Helm' } }, spec: { selector: { app: name }, ports: [{ port: 8080 }] } },
       }),
     );
-    await inBatches(names, 20, (name) => env.createDeployment(NS, name));
+    await inParallel(names, 20, (name) => env.createDeployment(NS, name));
     const [deploymentController, serviceController] = await Promise.all([env.startController('deployment-controller'), env.startController('service-controller')]);
     await Promise.all([deploymentController, serviceController].map((p) => p.handle.waitForLog('started leading', { timeoutMs: 30_000 })));
     await eventually(async () => (await details(deploymentController)).bookkeeping?.nameConflicts === N, {
@@ -92,7 +88,7 @@ describe('names held by objects ekspose does not own', () => {
 
     // The chart goes: every name is taken, each soon after its Service is gone.
     const goneAt = new Map<string, number>();
-    await inBatches(names, 20, async (name) => {
+    await inParallel(names, 20, async (name) => {
       await env.clients.core.deleteNamespacedService({ namespace: NS, name });
       goneAt.set(name, Date.now());
     });
@@ -188,13 +184,13 @@ describe('standbys', () => {
 
     const names = Array.from({ length: N }, (_, i) => `churn-${i}`);
     const started = Date.now();
-    await inBatches(names, 25, (name) => env.createDeployment(NS, name));
+    await inParallel(names, 25, (name) => env.createDeployment(NS, name));
     await eventually(async () => (await env.clients.core.listNamespacedService({ namespace: NS })).items.length === N, {
       timeoutMs: 240_000,
       intervalMs: 2000,
       what: `the leader to expose all ${N}`,
     });
-    await inBatches(names, 25, (name) => env.deleteDeployment(NS, name));
+    await inParallel(names, 25, (name) => env.deleteDeployment(NS, name));
     await eventually(async () => (await env.clients.core.listNamespacedService({ namespace: NS })).items.length === 0, {
       timeoutMs: 240_000,
       intervalMs: 2000,

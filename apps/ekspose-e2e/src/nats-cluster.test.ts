@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
-import { sampleSum } from '@ekspose/testing';
+import { inParallel, sampleSum } from '@ekspose/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { STREAM_NAME } from '@ekspose/events';
 import { consistently, eventually } from './support/poll';
@@ -125,7 +125,7 @@ it('a roll of the three nodes, each through lame-duck mode, under a burst of 300
   await env.createNamespace(ns);
   const names = Array.from({ length: 300 }, (_, i) => `r${i}`);
   const uids: Record<string, string> = {};
-  await pool(names, 10, async (n) => void (uids[n] = (await env.createDeployment(ns, n)).metadata!.uid!));
+  await inParallel(names, 10, async (n) => void (uids[n] = (await env.createDeployment(ns, n)).metadata!.uid!));
   const services = async () => (await env.clients.core.listNamespacedService({ namespace: ns })).items.length;
   const servicesAre = (want: number) => async () => {
     const n = await services();
@@ -155,7 +155,7 @@ it('a roll of the three nodes, each through lame-duck mode, under a burst of 300
   const entered: string[] = [];
   for (const [i, node] of nodes.entries()) {
     const handle = node.process!;
-    const deletions = pool(batches[i]!, 10, (n) => env.deleteDeployment(ns, n));
+    const deletions = inParallel(batches[i]!, 10, (n) => env.deleteDeployment(ns, n));
     // The preStop hook: `nats-server --signal ldm=<pid>`, then wait for the server to end by itself.
     entered.push(await node.enterLameDuck());
     const exit = await handle.waitForExit(60_000);
@@ -190,11 +190,3 @@ it('a roll of the three nodes, each through lame-duck mode, under a burst of 300
 });
 
 /** Runs `fn` over `items`, `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}

@@ -118,11 +118,6 @@ export class DeploymentReconciler {
     };
   }
 
-  /** deployment.deleted records NATS has not taken yet. */
-  get owedDeletionRecords(): number {
-    return this.outbox.owedCount;
-  }
-
   /** Keys whose managed objects exist but whose Deployment does not: swept on start and on resync. */
   orphanKeys(): string[] {
     return ownersMissing(this.opts.owned.map((b) => b.cache), this.opts.deployments);

@@ -52,3 +52,4 @@ export {
 } from './traffic';
 export * from './api-requests';
 export { TRAEFIK_CONTROLLER_NAME, selfSignedCertificate, startGatewayProxy, type GatewayProxy, type ServingCertificate } from './gateway-proxy';
+export * from './in-parallel';
