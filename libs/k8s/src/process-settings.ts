@@ -22,6 +22,7 @@ import {
   seconds,
   splitList,
 } from '@ekspose/labels';
+import { MAX_SHARDS, MIN_SHARDS } from './shard-ranges';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -53,6 +54,12 @@ export interface ProcessSettings {
   leaseDurationSeconds: number;
   leaseRenewDeadlineSeconds: number;
   leaseRetryPeriodSeconds: number;
+  /**
+   * Hash ranges of the namespace space the controller's replicas share
+   * (EKSPOSE_SHARDS): 1 is one leader doing everything, more lets every
+   * replica serve its share (docs/decisions/0010-shards.md).
+   */
+  shards: number;
 }
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -131,6 +138,7 @@ const processFields = {
   EKSPOSE_LEASE_DURATION_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_DURATION_SECONDS),
   EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_RENEW_DEADLINE_SECONDS),
   EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: envVar(seconds(Number.MIN_VALUE, POSITIVE), DEFAULT_LEASE_RETRY_PERIOD_SECONDS),
+  EKSPOSE_SHARDS: envVar(integer(MIN_SHARDS, MAX_SHARDS), MIN_SHARDS),
 };
 
 /** Built per call around the raw env, so that a cross-field check can blame the var the user set rather than a default. */
@@ -211,6 +219,11 @@ export const PROCESS_SETTINGS_HELP: readonly SettingHelp[] = [
     default: String(DEFAULT_LEASE_RETRY_PERIOD_SECONDS),
     description: 'Time between attempts to acquire or renew the lease; must be less than the renew deadline.',
   },
+  {
+    env: 'EKSPOSE_SHARDS',
+    default: String(MIN_SHARDS),
+    description: `Hash ranges of the namespaces that the replicas share, ${MIN_SHARDS} to ${MAX_SHARDS}: 1 = one leader does all the work and the other replicas stand by; more = every replica serves its share (Leases ekspose-<controller>-member-<pod>). Every replica of a controller must run with the same value.`,
+  },
 ];
 
 /** `[host]:port`, `host:port` or `:port` (all interfaces), as kubebuilder's bind-address flags take them. */
@@ -272,6 +285,7 @@ export const processSettings: SettingsGroup<ProcessSettings> = {
         leaseDurationSeconds: e.EKSPOSE_LEASE_DURATION_SECONDS,
         leaseRenewDeadlineSeconds: e.EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS,
         leaseRetryPeriodSeconds: e.EKSPOSE_LEASE_RETRY_PERIOD_SECONDS,
+        shards: e.EKSPOSE_SHARDS,
       },
     };
   },
