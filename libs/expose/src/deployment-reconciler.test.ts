@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { V1Deployment, V1Ingress, V1ObjectMeta, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import type { Settings } from './settings';
 import { parseExposeSpec } from '@ekspose/labels';
-import { type Informer, splitKey } from '@ekspose/k8s';
+import { type ObjectCache, splitKey } from '@ekspose/k8s';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import { DeploymentReconciler, UNPUBLISHED_RETRY_MS } from './deployment-reconciler';
 import type { MergePatch } from './drift';
@@ -132,7 +132,7 @@ async function harness(f: HarnessFixture = {}) {
   const httproutes = await storeWithCache<HttpRoute>('HTTPRoute', f.httproutes ?? []);
   // Kept current from the route informers, as the controller keeps it; a freed host releases its waiters.
   const released: string[] = [];
-  const routeCaches = [ingresses.cache.informer, httproutes.cache.informer] as Array<Informer<RouteObject>>;
+  const routeCaches = [ingresses.cache.informer, httproutes.cache.informer] as Array<ObjectCache<RouteObject>>;
   const hostIndex = indexHosts(routeCaches, (freed) => released.push(...reconciler.keysWaitingFor(freed)));
   for (const cache of routeCaches) for (const r of cache.list()) hostIndex.upsert(r);
   const svc = fakeObjectApi(services.store, actions);

@@ -6,7 +6,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
-import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult } from '@ekspose/k8s';
+import { type Clock, type ControllerMetrics, type EventRecorder, type ObjectCache, type ReconcileResult } from '@ekspose/k8s';
 import { isConflict, readOrUndefined, realClock, splitKey } from '@ekspose/k8s';
 import { DeletionOutbox } from './deletion-outbox';
 import { DeploymentWarnings } from './deployment-warnings';
@@ -26,7 +26,7 @@ import { StatusGrace, withRecheck } from './status-grace';
 
 export interface DeploymentReconcilerOptions {
   settings: ExposeSettings;
-  deployments: Informer<V1Deployment>;
+  deployments: ObjectCache<V1Deployment>;
   /** Every owned kind with its API, its managed-only informer and its names informer. */
   owned: OwnedBinding[];
   /** Route claims; this reconciler reserves and records its own writes in it (see HostIndex). */

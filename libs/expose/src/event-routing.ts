@@ -2,7 +2,7 @@
 // does what"). Handlers only enqueue, or note what the reconcile needs to know (a
 // tombstone, a witnessed deletion); the reconcile does the work.
 import type { V1Deployment } from '@kubernetes/client-node';
-import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type Informer, objectKey } from '@ekspose/k8s';
+import { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type ObjectCache, objectKey } from '@ekspose/k8s';
 import type { ExposeSpec } from '@ekspose/labels';
 import { HostIndex, type HostPath, type RouteObject, hostHeldBy } from './host-conflict';
 import { ownerKeyOf } from './owner-keys';
@@ -39,7 +39,7 @@ export function exposureChanged(old: V1Deployment | undefined, now: V1Deployment
  * Deployment. Deletions of managed objects are the recreate controllers' job.
  */
 export function routeDeploymentEvents(o: {
-  deployments: Informer<V1Deployment>;
+  deployments: ObjectCache<V1Deployment>;
   owned: Array<Pick<OwnedBinding, 'kind' | 'cache' | 'names'>>;
   noteDeleted: (dep: V1Deployment) => void;
   waitsForName: (key: string, kind: string) => boolean;
@@ -74,7 +74,7 @@ export function routeDeploymentEvents(o: {
 
 /** A recreate controller: a managed object deleted is evidence it existed, and its owner is looked at. */
 export function routeRecreationEvents<T extends OwnedObject>(o: {
-  owned: Informer<T>;
+  owned: ObjectCache<T>;
   noteDeleted: (key: string) => void;
   watched: Watched;
   active: Active;
@@ -93,7 +93,7 @@ export function routeRecreationEvents<T extends OwnedObject>(o: {
  * index), kept current from their informers; `onFreed` hears of host/paths
  * that lost their last claim (a route deleted, or moved to another host or path).
  */
-export function indexHosts(caches: Array<Informer<RouteObject>>, onFreed?: (freed: HostPath[]) => void): HostIndex {
+export function indexHosts(caches: Array<ObjectCache<RouteObject>>, onFreed?: (freed: HostPath[]) => void): HostIndex {
   const index = new HostIndex(onFreed);
   for (const cache of caches) {
     cache.on(INFORMER_ADD, (r) => index.upsert(r));

@@ -3,6 +3,7 @@
 // paths on one host are fine — that is what `ekspose.io/path` is for. Pure.
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { IngressExposure } from '@ekspose/labels';
+import { identityOnly } from '@ekspose/k8s';
 import type { HttpRoute } from './http-route';
 import { isManaged } from './ownership';
 
@@ -49,6 +50,25 @@ export function claimsOf(obj: RouteObject): HostClaim[] {
     }
   }
   return claims;
+}
+
+/**
+ * What the cluster-wide index of host claims keeps of a managed route: who it
+ * is (identityOnly) and its hosts and paths, nothing else. With shards, a
+ * replica caches whole routes only for its own ranges, but a host may be
+ * claimed from any namespace; this is what it keeps of all the others.
+ */
+export function claimsOnly(keepLabels: readonly string[]): (obj: RouteObject) => RouteObject {
+  const identity = identityOnly(keepLabels);
+  return (obj) => {
+    const metadata = identity(obj).metadata;
+    if (isHttpRoute(obj)) {
+      const rules = (obj.spec?.rules ?? []).map((rule) => ({ matches: (rule.matches ?? [{}]).map((m) => ({ path: { value: m.path?.value ?? '/' } })) }));
+      return { metadata, spec: { hostnames: obj.spec?.hostnames, rules } } as HttpRoute;
+    }
+    const rules = (obj.spec?.rules ?? []).map((rule) => ({ host: rule.host, http: { paths: (rule.http?.paths ?? []).map((p) => ({ path: p.path ?? '/' })) } }));
+    return { metadata, spec: { rules } } as V1Ingress;
+  };
 }
 
 /** Older first; same instant: by namespace/name, so every replica agrees. */

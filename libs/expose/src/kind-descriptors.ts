@@ -6,7 +6,7 @@ import type { V1Ingress, V1ObjectMeta, V1Service } from '@kubernetes/client-node
 import type { Logger } from 'pino';
 import {
   type ControllerMetrics,
-  type Informer,
+  type ObjectCache,
   type KubeClients,
   type CustomResource,
   type ResourceSource,
@@ -28,6 +28,7 @@ import type { ObjectKind } from './expose-metrics';
 import { desiredIngress, desiredService } from './desired-objects';
 import { HTTP_ROUTES, type HttpRoute, desiredHttpRoute, httpRouteDrift } from './http-route';
 import { routeRefusal } from './route-parents';
+import { type RouteObject, claimsOnly } from './host-conflict';
 
 export interface OwnedObject {
   metadata?: V1ObjectMeta;
@@ -195,8 +196,9 @@ export function managedInformer<T extends OwnedObject>(
   clients: KubeClients,
   log: Logger,
   metrics: Pick<ControllerMetrics, 'informerRestarted'>,
-): Informer<T> {
-  return informerFor(kind.source(clients), { log, metrics, transform: slimOwned, labelSelector: MANAGED_SELECTOR }) as Informer<T>;
+  shard?: InformerShard<T>,
+): ObjectCache<T> {
+  return informerFor(kind.source(clients), { log, metrics, transform: slimOwned, labelSelector: MANAGED_SELECTOR, ...(shard ? { shard } : {}) }) as ObjectCache<T>;
 }
 
 /**
@@ -210,23 +212,48 @@ export function nameInformer<T extends OwnedObject>(
   clients: KubeClients,
   log: Logger,
   metrics: Pick<ControllerMetrics, 'informerRestarted'>,
-): Informer<OwnedObject> {
+  shard?: InformerShard<OwnedObject>,
+): ObjectCache<OwnedObject> {
   const source = kind.source(clients, 'metadata');
   return informerFor({ ...source, resource: `${source.resource}/metadata` }, {
     log,
     metrics,
     transform: identityOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]),
-  }) as unknown as Informer<OwnedObject>;
+    ...(shard ? { shard: shard as never } : {}),
+  }) as unknown as ObjectCache<OwnedObject>;
 }
+
+/**
+ * A kind's managed routes in every namespace, cut to who they are and what
+ * host and path they claim: the cluster-wide host index of a sharded replica,
+ * whose whole-object caches hold only its own ranges.
+ */
+export function claimsInformer<T extends OwnedObject>(
+  kind: OwnedKind<T>,
+  clients: KubeClients,
+  log: Logger,
+  metrics: Pick<ControllerMetrics, 'informerRestarted'>,
+): ObjectCache<RouteObject> {
+  const source = kind.source(clients);
+  return informerFor({ ...source, resource: `${source.resource}/claims` } as never, {
+    log,
+    metrics,
+    transform: claimsOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]) as never,
+    labelSelector: MANAGED_SELECTOR,
+  }) as unknown as ObjectCache<RouteObject>;
+}
+
+/** One shard of a cache: the range's selector and the client-side filter. */
+export type InformerShard<T> = { selector: string; accept: (obj: T) => boolean };
 
 /** A kind with its API and its informers: what a reconciler works on. */
 export interface OwnedBinding<T extends OwnedObject = OwnedObject> {
   kind: OwnedKind<T>;
   api: OwnedObjectApi<T>;
   /** The managed objects of the kind, whole (label-selected). */
-  cache: Informer<T>;
+  cache: ObjectCache<T>;
   /** Every object of the kind, metadata only: who holds each name. */
-  names: Informer<OwnedObject>;
+  names: ObjectCache<OwnedObject>;
   /** False while the API server does not serve the kind (a CRD not installed yet); absent = always served. */
   available?: () => boolean;
 }

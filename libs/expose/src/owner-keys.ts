@@ -2,7 +2,7 @@
 // namespace this controller watches.
 import type { V1Deployment, V1ObjectMeta } from '@kubernetes/client-node';
 import { type ExposeSettings, LABEL_DEPLOYMENT, shouldWatchNamespace } from '@ekspose/labels';
-import { type Informer, splitKey } from '@ekspose/k8s';
+import { type ObjectCache, splitKey } from '@ekspose/k8s';
 import { controllerReference } from './ownership';
 
 /** The Deployment key an owned object belongs to. */
@@ -21,7 +21,7 @@ export function isKeyWatched(key: string, settings: ExposeSettings): boolean {
  * controlled by nobody was orphaned on purpose and is left for the next
  * Deployment of its name.
  */
-export function ownersMissing(caches: Array<Informer<{ metadata?: V1ObjectMeta }>>, deployments: Pick<Informer<V1Deployment>, 'get'>): string[] {
+export function ownersMissing(caches: Array<ObjectCache<{ metadata?: V1ObjectMeta }>>, deployments: Pick<ObjectCache<V1Deployment>, 'get'>): string[] {
   const keys = new Set<string>();
   for (const cache of caches) {
     for (const obj of cache.list()) {

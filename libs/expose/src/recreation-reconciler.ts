@@ -7,7 +7,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNamespace } from '@ekspose/labels';
-import { type Clock, type ControllerMetrics, type EventRecorder, type Informer, type ReconcileResult, describeError, isConflict, realClock, splitKey } from '@ekspose/k8s';
+import { type Clock, type ControllerMetrics, type EventRecorder, type ObjectCache, type ReconcileResult, describeError, isConflict, realClock, splitKey } from '@ekspose/k8s';
 import type { DeletionAnswer } from '@ekspose/events';
 import type { ExposeEvents } from './event-port';
 import type { ExposeMetrics } from './expose-metrics';
@@ -18,7 +18,7 @@ import { type DeletionEvidence, decideRecreation, deletionEvidence, isEvidenceOf
 
 export interface RecreationReconcilerOptions<T extends OwnedObject> {
   settings: ExposeSettings;
-  deployments: Informer<V1Deployment>;
+  deployments: ObjectCache<V1Deployment>;
   /** The kind this controller puts back, its API and its managed-only informer. */
   owned: OwnedBinding<T>;
   readDeployment: (namespace: string, name: string) => Promise<V1Deployment | undefined>;

@@ -6,10 +6,12 @@ import {
   type Bootstrapped,
   type ControllerHost,
   type HostedInformer,
-  type Informer,
+  type ObjectCache,
   type Reconciler,
   type EventRecorder,
   GatedInformer,
+  ShardedInformer,
+  ShardedWork,
   WorkQueue,
   bootstrap,
   isResourceServed,
@@ -24,7 +26,17 @@ import { createExposeMetrics } from './expose-metrics';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
 import type { RouteObject } from './host-conflict';
 import { isKeyWatched } from './owner-keys';
-import { type OwnedBinding, type OwnedKind, type OwnedObject, OWNED_KINDS, managedInformer, nameInformer } from './kind-descriptors';
+import {
+  type InformerShard,
+  type OwnedBinding,
+  type OwnedKind,
+  type OwnedObject,
+  type OwnedObjectApi,
+  OWNED_KINDS,
+  claimsInformer,
+  managedInformer,
+  nameInformer,
+} from './kind-descriptors';
 import { exposeActionOf } from './event-reasons';
 import { RecreationReconciler } from './recreation-reconciler';
 import { gatewayReader } from './gateway-reader';
@@ -40,6 +52,19 @@ interface Wiring {
   /** This replica leads and works: a standby's event handlers note and enqueue nothing. */
   active: () => boolean;
   enqueue: (key: string) => void;
+  /** EKSPOSE_SHARDS > 1: the ranges this replica serves; undefined with one range (a leader does everything). */
+  work?: ShardedWork;
+  /** The caches split by range, started and stopped by the work. */
+  sharded: Array<ShardedInformer<never>>;
+  /** What to queue when a range starts being served (its keys). */
+  servingHook: { keysOf: (range: number) => string[] };
+}
+
+/** The namespace of a queue key: `<ns>/<name>`, or `<kind>:<ns>/<name>` (neither part may contain ':' or '/'). */
+export function namespaceOfQueueKey(key: string): string | undefined {
+  const plain = key.slice(key.indexOf(':') + 1);
+  const slash = plain.indexOf('/');
+  return slash > 0 ? plain.slice(0, slash) : undefined;
 }
 
 function wire(name: string, summary: string): Wiring {
@@ -65,7 +90,50 @@ function wire(name: string, summary: string): Wiring {
   // The event routing drops keys outside the watched namespaces before they are noted or enqueued.
   const watched = (key: string) => isKeyWatched(key, settings);
   const recorder = controllerEventRecorder({ events: boot.clients.events, actionOf: exposeActionOf, controller: name, identity: settings.identity, log, metrics: boot.metrics });
-  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue: (key) => queue.add(key) };
+  const sharded: Array<ShardedInformer<never>> = [];
+  const servingHook = { keysOf: (_range: number): string[] => [] };
+  const work =
+    settings.shards > 1
+      ? new ShardedWork({
+          shards: settings.shards,
+          caches: sharded,
+          queue,
+          namespaceOfKey: namespaceOfQueueKey,
+          onServing: (range) => servingHook.keysOf(range).forEach((key) => queue.add(key)),
+          log,
+        })
+      : undefined;
+  // With shards, a key of a range not served (an event of a range being listed or handed back) is not queued.
+  const enqueue = work ? (key: string) => work.accepts(key) && queue.add(key) : (key: string) => queue.add(key);
+  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, ...(work ? { work } : {}) };
+}
+
+/** One cache, or with shards one per range held (ShardedInformer), built by `make` for a range's selector and filter. */
+function cacheOf<T extends { metadata?: { namespace?: string } }>(w: Wiring, resource: string, make: (shard?: InformerShard<T>) => ObjectCache<T>): ObjectCache<T> {
+  if (!w.work) return make();
+  const cache = new ShardedInformer<T>(resource, w.boot.settings.shards, (s) => make({ selector: s.selector, accept: s.accept }));
+  w.sharded.push(cache as unknown as ShardedInformer<never>);
+  return cache;
+}
+
+/** Every write refused unless this replica holds the namespace's range, checked when it goes out, not when the reconcile began. */
+function guarded<T>(api: OwnedObjectApi<T>, work: ShardedWork | undefined): OwnedObjectApi<T> {
+  if (!work) return api;
+  return {
+    read: api.read,
+    create: async (namespace, body) => {
+      work.guard(namespace);
+      return api.create(namespace, body);
+    },
+    patch: async (namespace, name, patch) => {
+      work.guard(namespace);
+      return api.patch(namespace, name, patch);
+    },
+    delete: async (namespace, name, uid) => {
+      work.guard(namespace);
+      return api.delete(namespace, name, uid);
+    },
+  };
 }
 
 /** A kind with its API and informers; a CRD's informers wait behind a gate until the API server serves it. */
@@ -73,23 +141,33 @@ interface Bound<T extends OwnedObject> {
   binding: OwnedBinding<T>;
   /** What the host starts, waits for and reports: the informers, or their gates. */
   hosted: HostedInformer[];
+  /** With shards: the kind's host claims in every namespace (the managed cache holds only this replica's ranges). */
+  claims?: ObjectCache<RouteObject>;
 }
 
 function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring, onServed: () => void): Bound<T> {
   const { clients, log, metrics } = w.boot;
-  const cache = managedInformer(kind, clients, log, metrics);
-  const names = nameInformer(kind, clients, log, metrics);
-  const binding: OwnedBinding<T> = { kind, api: kind.api(clients), cache, names };
+  const plural = kind.customResource?.plural ?? `${kind.metricKind}s`;
+  const cache = cacheOf<T>(w, plural, (shard) => managedInformer(kind, clients, log, metrics, shard));
+  const names = cacheOf<OwnedObject>(w, `${plural}/metadata`, (shard) => nameInformer(kind, clients, log, metrics, shard));
+  // With shards the whole-object caches hold only this replica's ranges; host claims are compared across all namespaces.
+  const claims = w.work && kind.claimsHost ? claimsInformer(kind, clients, log, metrics) : undefined;
+  const binding: OwnedBinding<T> = { kind, api: guarded(kind.api(clients), w.work), cache, names };
   const resource = kind.customResource;
-  if (!resource) return { binding, hosted: [cache, names] };
+  const informers = [cache, names, ...(claims ? [claims] : [])];
+  if (!resource) return { binding, hosted: informers, ...(claims ? { claims } : {}) };
   const gated = (inner: HostedInformer, told: () => void) =>
     new GatedInformer({ inner, resource: `${resource.plural}.${resource.group}`, isServed: () => isResourceServed(clients, resource), onServed: told, log });
   const gate = gated(cache, onServed);
-  return { binding: { ...binding, available: () => gate.available }, hosted: [gate, gated(names, () => undefined)] };
+  return {
+    binding: { ...binding, available: () => gate.available },
+    hosted: [gate, ...informers.slice(1).map((i) => gated(i, () => undefined))],
+    ...(claims ? { claims } : {}),
+  };
 }
 
 /** What both reconcilers take from the wiring. */
-function shared(w: Wiring, deployments: Informer<V1Deployment>) {
+function shared(w: Wiring, deployments: ObjectCache<V1Deployment>) {
   const { clients, settings, log, metrics, registry } = w.boot;
   return {
     settings,
@@ -124,6 +202,7 @@ function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, res
     onStartedLeading: term.started,
     onStoppedLeading: term.stopped,
     bookkeeping: term.bookkeeping,
+    ...(w.work ? { sharding: { work: w.work } } : {}),
   });
 }
 
@@ -131,12 +210,13 @@ function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, res
 export async function runDeploymentController(): Promise<ControllerHost> {
   const w = wire('deployment-controller', 'Gives every Deployment a Service, and an Ingress when it carries ingReq: needed; removes them when it is deleted.');
   const { log, clients, metrics } = w.boot;
-  const deployments = deploymentInformer(clients, log, metrics);
+  const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(clients, log, metrics, shard));
   // A kind served later (the Gateway API installed): every Deployment is looked at again.
   const lookAgain = () => deployments.list().map(objectKey).filter(w.watched).forEach(w.enqueue);
   const bound = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w, lookAgain));
   const owned = bound.map((b) => b.binding);
-  const routes = owned.filter((b) => b.kind.claimsHost).map((b) => b.cache as Informer<RouteObject>);
+  // One replica: the managed caches are the claims. Shards: the cluster-wide claims informers.
+  const routes = bound.filter((b) => b.binding.kind.claimsHost).map((b) => b.claims ?? (b.binding.cache as ObjectCache<RouteObject>));
   // A host freed (its holder deleted, moved, or a reservation dropped) goes to the Deployments waiting for it.
   const hostIndex = indexHosts(routes, (freed) => reconciler.keysWaitingFor(freed).forEach(w.enqueue));
   const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
@@ -149,11 +229,13 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     active: w.active,
     enqueue: w.enqueue,
   });
+  const resyncKeys = () => [...deployments.list().map(objectKey), ...reconciler.orphanKeys()];
+  w.servingHook.keysOf = (range) => resyncKeys().filter((key) => w.work?.rangeOf(namespaceOfQueueKey(key) ?? '') === range);
   return host(
     w,
     [deployments, ...bound.flatMap((b) => b.hosted)],
     reconciler.reconcile,
-    () => [...deployments.list().map(objectKey), ...reconciler.orphanKeys()],
+    resyncKeys,
     // The index itself is informer state (kept on a standby); its reservations are a term's.
     { stopped: () => reconciler.reset(), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
   );
@@ -168,7 +250,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
 export async function runRecreationController(name: string, kinds: ReadonlyArray<OwnedKind<OwnedObject>>, summary: string): Promise<ControllerHost> {
   const w = wire(name, summary);
   const { log, clients, metrics } = w.boot;
-  const deployments = deploymentInformer(clients, log, metrics);
+  const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(clients, log, metrics, shard));
   // One kind: plain keys, as the queue always had them. Several: `<metricKind>:<key>`.
   const tagged = kinds.length > 1;
   const tag = (kind: OwnedKind<OwnedObject>, key: string) => (tagged ? `${kind.metricKind}:${key}` : key);
@@ -182,7 +264,7 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
   const hosted: HostedInformer[] = [deployments];
   const bound = kinds.map((kind) => ({ kind, ...bind(kind, w, () => missingOf(kind).forEach(w.enqueue)) }));
   // One index of the claims of every route kind this controller puts back: an older one of either kind holds a host.
-  const claiming = bound.filter((b) => b.kind.claimsHost).map((b) => b.binding.cache as Informer<RouteObject>);
+  const claiming = bound.filter((b) => b.kind.claimsHost).map((b) => b.claims ?? (b.binding.cache as ObjectCache<RouteObject>));
   const hostIndex = claiming.length > 0 ? indexHosts(claiming) : undefined;
   for (const { kind, binding, hosted: informers } of bound) {
     const veto = kind.claimsHost && hostIndex ? heldHostVeto(hostIndex) : undefined;
@@ -203,7 +285,9 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
     if (!reconciler) throw new Error(`no reconciler for queue key ${queued}`);
     return reconciler.reconcile(key);
   };
-  return host(w, hosted, reconcile, () => kinds.flatMap(missingOf), {
+  const resyncKeys = () => kinds.flatMap(missingOf);
+  w.servingHook.keysOf = (range) => resyncKeys().filter((key) => w.work?.rangeOf(namespaceOfQueueKey(key) ?? '') === range);
+  return host(w, hosted, reconcile, resyncKeys, {
     // While leading, the deletions heard of on NATS are remembered, so the answer holds while NATS is down later.
     // Only the leader consumes the durable: a standby would take records away from it.
     started: () => w.bus.followDeletions(w.name),

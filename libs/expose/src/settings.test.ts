@@ -45,6 +45,7 @@ describe('loadSettings: defaults', () => {
       leaseDurationSeconds: 15,
       leaseRenewDeadlineSeconds: 10,
       leaseRetryPeriodSeconds: 2,
+      shards: 1,
     } satisfies Settings);
   });
 
@@ -123,6 +124,7 @@ describe('loadSettings: every setting read', () => {
       leaseDurationSeconds: 3,
       leaseRenewDeadlineSeconds: 2,
       leaseRetryPeriodSeconds: 0.5,
+      shards: 1,
     } satisfies Settings);
   });
 
@@ -216,6 +218,7 @@ describe('loadSettings: problems', () => {
       EKSPOSE_LEASE_DURATION_SECONDS: '0',
       EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: 'ten',
       EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '-1',
+      EKSPOSE_SHARDS: '0',
     };
     const problems = problemsOf(env);
     const named = problems.map((p) => p.slice(0, p.indexOf('=')));
@@ -243,6 +246,14 @@ describe('loadSettings: problems', () => {
       problemsOf({ EKSPOSE_DOMAIN: `${longPart}.com`, EKSPOSE_HOST_TEMPLATE: '{name}{domain}' })[0] ?? '',
       /^EKSPOSE_HOST_TEMPLATE="\{name\}\{domain\}": .*at most 63/,
     );
+  });
+
+  it('EKSPOSE_SHARDS: an integer from 1 to 256, 1 when unset', () => {
+    assert.equal((loadSettings({}) as { ok: true; settings: { shards: number } }).settings.shards, 1);
+    assert.equal((loadSettings({ EKSPOSE_SHARDS: '12' }) as { ok: true; settings: { shards: number } }).settings.shards, 12);
+    for (const bad of ['0', '257', '1.5', '12abc', '0x10', '-3']) {
+      assert.deepEqual(problemsOf({ EKSPOSE_SHARDS: bad }), [`EKSPOSE_SHARDS=${JSON.stringify(bad)}: expected an integer from 1 to 256`], bad);
+    }
   });
 
   it('lease timings must be retry < renew deadline < duration', () => {

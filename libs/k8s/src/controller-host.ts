@@ -6,13 +6,16 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { describeError } from './api-errors';
 import { TIMED_OUT, within } from './clock';
 import { EventLoopMonitor } from './event-loop-monitor';
 import type { Informer } from './informer';
 import type { KubeClients } from './kube-client';
 import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from './leader-election';
+import { type MemberStore, kubernetesMemberStore } from './member-leases';
+import { ShardMembership } from './shard-membership';
+import { RangeNotHeldError, type ShardedWork } from './sharded-work';
 import type { ControllerMetrics } from './metrics';
 import type { ProcessSettings } from './process-settings';
 import { type CheckResult, type ObservabilityServerOptions, type ObservabilityServers, startObservabilityServers } from './observability-server';
@@ -54,6 +57,12 @@ export interface ControllerHostOptions {
   metricsAuthorizer?: Pick<MetricsAuthorizer, 'decide'>;
   /** Where the Lease lives; default the Lease `ekspose-<name>` in POD_NAMESPACE. Tests pass one in memory. */
   leaseStore?: LeaseStore;
+  /**
+   * EKSPOSE_SHARDS > 1: no leader; every replica serves the ranges its member
+   * Lease holds (docs/decisions/0010-shards.md). The work ties ranges to the
+   * sharded caches and the queue; the store defaults to the Leases in POD_NAMESPACE.
+   */
+  sharding?: { work: ShardedWork; store?: MemberStore };
 }
 
 /** HTTPS and the token check for /metrics, unless EKSPOSE_METRICS_SECURE=false. */
@@ -82,6 +91,7 @@ export class ControllerHost {
   private readonly monitor = new EventLoopMonitor();
   private servers?: ObservabilityServers;
   private elector?: LeaderElector;
+  private membership?: ShardMembership;
   private resyncTimer?: ReturnType<typeof setInterval>;
   private leading = false;
   /** The pause of the queue after a lost Lease, which a new term waits for. */
@@ -107,6 +117,68 @@ export class ControllerHost {
         },
       });
     }
+    if (!opts.registry.getSingleMetric('ekspose_informer_objects')) {
+      const informers = opts.informers;
+      new Gauge({
+        name: 'ekspose_informer_objects',
+        help: 'Objects this replica caches per informer (with shards: of the ranges it holds only).',
+        labelNames: ['controller', 'resource'],
+        registers: [opts.registry],
+        collect() {
+          for (const s of informers.map((i) => i.status())) this.set({ controller: opts.name, resource: s.resource }, s.objects);
+        },
+      });
+    }
+  }
+
+  /** ekspose_shard_*: ranges held, whether the server applies the selector, hand-overs, and a refusal to share. */
+  private shardMetrics(work: ShardedWork, membership: () => ShardMembership | undefined) {
+    const { registry, name, informers } = this.opts;
+    const existing = registry.getSingleMetric('ekspose_shard_handovers_total') as Counter<'controller' | 'direction'> | undefined;
+    if (existing) return { handovers: existing, refused: registry.getSingleMetric('ekspose_shard_refused') as Gauge<'controller'> };
+    new Gauge({
+      name: 'ekspose_shard_ranges_held',
+      help: 'Hash ranges of the namespaces this replica serves now (EKSPOSE_SHARDS > 1).',
+      labelNames: ['controller'],
+      registers: [registry],
+      collect() {
+        this.set({ controller: name }, work.serving.length);
+      },
+    });
+    new Gauge({
+      name: 'ekspose_shard_server_side',
+      help: "1 when the API server applied the shard selector to this cache's last list (ShardedListAndWatch on), 0 when this replica filtered the full list itself.",
+      labelNames: ['controller', 'resource'],
+      registers: [registry],
+      collect() {
+        for (const s of informers.map((i) => i.status())) {
+          if (s.serverSide !== undefined) this.set({ controller: name, resource: s.resource }, s.serverSide ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'ekspose_shard_members',
+      help: 'Live replicas sharing the ranges, as this replica sees them.',
+      labelNames: ['controller'],
+      registers: [registry],
+      collect() {
+        this.set({ controller: name }, membership()?.status().members ?? 0);
+      },
+    });
+    const handovers = new Counter({
+      name: 'ekspose_shard_handovers_total',
+      help: 'Ranges this replica started serving (gained), handed back (hand-back) or let go of unrenewed (lost).',
+      labelNames: ['controller', 'direction'],
+      registers: [registry],
+    });
+    const refused = new Gauge({
+      name: 'ekspose_shard_refused',
+      help: 'Warning: 1 while a live replica runs with another EKSPOSE_SHARDS; the two counts never split the space at once, and one of them serves nothing.',
+      labelNames: ['controller'],
+      registers: [registry],
+    });
+    refused.set({ controller: name }, 0);
+    return { handovers, refused };
   }
 
   get isLeader(): boolean {
@@ -145,11 +217,13 @@ export class ControllerHost {
     const informers = this.opts.informers.map((i) => i.status());
     const failing = informers.filter((s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance));
     const leaseProblem = this.elector?.problem;
+    const sharding = this.opts.sharding;
     return {
       ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping,
       details: {
         leader: this.leading,
         ...(leaseProblem ? { lease: leaseProblem } : {}),
+        ...(sharding && this.membership ? { shards: { count: this.opts.settings.shards, serving: sharding.work.serving, ...this.membership.status() } } : {}),
         stopping: Boolean(this.stopping),
         queueDepth: this.opts.queue.depth,
         queueHeld: this.opts.queue.held,
@@ -185,6 +259,10 @@ export class ControllerHost {
     if (this.stopping) return;
     log.info({ durationMs: Date.now() - started }, 'caches synced');
 
+    if (this.opts.sharding) {
+      this.startSharing(this.opts.sharding);
+      return;
+    }
     if (!settings.leaderElection) {
       this.startLeading();
       return;
@@ -203,6 +281,47 @@ export class ControllerHost {
     });
     log.info({ lease: `${settings.podNamespace}/${leaseName}`, identity: settings.identity }, 'waiting for leadership');
     this.elector.start();
+  }
+
+  /**
+   * Every replica works, on the ranges it holds: the queue runs from the start
+   * and takes only keys of served ranges; the membership loop gains and hands
+   * back ranges; a write for a range not held is refused by the guard.
+   */
+  private startSharing({ work, store }: NonNullable<ControllerHostOptions['sharding']>): void {
+    const { settings, log, clients, name } = this.opts;
+    const reconcile: Reconciler = async (key) => {
+      if (!work.accepts(key)) return { kind: 'done' };
+      try {
+        return await this.opts.reconcile(key);
+      } catch (err) {
+        // The range went while this ran: its new holder looks at the key again.
+        if (err instanceof RangeNotHeldError) return { kind: 'done' };
+        throw err;
+      }
+    };
+    const metrics = this.shardMetrics(work, () => this.membership);
+    work.onHandover = (direction) => metrics.handovers.inc({ controller: name, direction });
+    this.membership = new ShardMembership({
+      identity: settings.identity,
+      shards: settings.shards,
+      store: store ?? kubernetesMemberStore(clients.coordination, settings.podNamespace, name, settings.identity),
+      log: log.child({ shards: settings.shards }),
+      leaseDurationMs: settings.leaseDurationSeconds * 1000,
+      renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
+      retryPeriodMs: settings.leaseRetryPeriodSeconds * 1000,
+      gain: (range) => work.gain(range),
+      lose: (range, how) => work.lose(range, how),
+      onProblem: (problem) => metrics.refused.set({ controller: name }, problem ? 1 : 0),
+    });
+    this.leading = true;
+    this.opts.metrics.setLeader(true);
+    this.opts.onStartedLeading?.();
+    this.opts.queue.start(reconcile);
+    log.info({ shards: settings.shards, identity: settings.identity }, 'sharing the work: taking ranges through the member Leases');
+    this.membership.start();
+    this.resyncTimer = setInterval(() => this.resync('periodic'), settings.resyncSeconds * 1000);
+    this.resyncTimer.unref();
   }
 
   private startLeading(): void {
@@ -243,7 +362,8 @@ export class ControllerHost {
   }
 
   private resync(why: string): void {
-    const keys = this.opts.resyncKeys();
+    const work = this.opts.sharding?.work;
+    const keys = work ? this.opts.resyncKeys().filter((k) => work.accepts(k)) : this.opts.resyncKeys();
     for (const key of keys) this.opts.queue.add(key);
     this.log.info({ why, keys: keys.length }, 'resync');
   }
@@ -254,6 +374,8 @@ export class ControllerHost {
       const started = Date.now();
       this.log.info({ reason }, 'stopping');
       if (this.resyncTimer) clearInterval(this.resyncTimer);
+      // Ranges handed back (their work drained) and the member Lease removed first: the others take them at their next round.
+      if (this.membership) await withTimeout(this.membership.stop(), 5_000, () => this.log.warn('ranges not handed back in time; they are taken when the Lease expires'));
       await this.opts.queue.shutdown({ timeoutMs: this.opts.shutdownTimeoutMs ?? 7_000 });
       // Each step is bounded: a control plane or NATS that is already gone must not hold up the exit.
       if (this.elector) await withTimeout(this.elector.stop(), 3_000, () => this.log.warn('lease not released in time'));

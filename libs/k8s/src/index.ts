@@ -23,3 +23,7 @@ export * from './app-bootstrap';
 export * from './shard-ranges';
 export * from './shard-members';
 export * from './shard-assignment';
+export * from './sharded-informer';
+export * from './sharded-work';
+export * from './shard-membership';
+export * from './member-leases';

@@ -12,6 +12,8 @@ export interface InformerForOptions<T> {
   /** What the cache keeps of each object (see cache-transforms). */
   transform: (obj: T) => T;
   labelSelector?: string;
+  /** One shard: its selector, and the filter used when the server ignores it. */
+  shard?: { selector: string; accept: (obj: T) => boolean };
 }
 
 export function informerFor<T>(source: ResourceSource<T>, opts: InformerForOptions<T>): Informer<T & { metadata?: { name?: string } }> {
@@ -20,6 +22,7 @@ export function informerFor<T>(source: ResourceSource<T>, opts: InformerForOptio
     list: source.list as never,
     watch: source.watch,
     labelSelector: opts.labelSelector,
+    ...(opts.shard ? { shard: opts.shard as never } : {}),
     transform: opts.transform as never,
     log: opts.log.child({ informer: source.resource }),
     onRestart: () => opts.metrics.informerRestarted(source.resource),

@@ -32,7 +32,7 @@ export interface KubeObjectLike {
 export interface ListResult<T> {
   items: T[];
   /** `_continue` as client-node's typed lists name it, `continue` in raw JSON (custom resources). */
-  metadata?: { resourceVersion?: string; _continue?: string; continue?: string };
+  metadata?: { resourceVersion?: string; _continue?: string; continue?: string; shardInfo?: { selector?: string } };
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -41,6 +41,8 @@ export interface WatchParams {
   allowWatchBookmarks: boolean;
   timeoutSeconds: number;
   labelSelector?: string;
+  /** ShardedListAndWatch: only objects whose field hash lies in the selector's ranges (a server without the gate ignores it). */
+  shardSelector?: string;
 }
 /** Starts a watch; `onDone` is called once when it ends (null = closed normally). */
 export type WatchFn = (
@@ -54,6 +56,7 @@ export interface ListParams {
   limit?: number;
   /** The token of the previous page. */
   continue?: string;
+  shardSelector?: string;
 }
 export type ListFn<T> = (params: ListParams) => Promise<ListResult<T>>;
 
@@ -83,6 +86,13 @@ export interface InformerOptions<T> {
   transform?: (obj: T) => T;
   /** Objects per list page; default {@link DEFAULT_LIST_PAGE_SIZE}. */
   listPageSize?: number;
+  /**
+   * Lists and watches only the objects of these hash ranges (a shard). A list
+   * page whose `metadata.shardInfo` does not echo the selector came from a
+   * server that ignored it: then `accept` filters that page and every watch
+   * event on this side, with the same hash.
+   */
+  shard?: { selector: string; accept: (obj: T) => boolean };
 }
 
 export interface InformerStatus {
@@ -95,6 +105,8 @@ export interface InformerStatus {
   lastError?: string;
   /** Since when the informer has been failing to list/watch, if it is. */
   failingSince?: number;
+  /** A sharded informer: whether the API server applied its shard selector (false: filtered here); absent when not sharded or not listed yet. */
+  serverSide?: boolean;
 }
 
 type Handler<T> = (obj: T, old?: T) => void;
@@ -131,9 +143,24 @@ export function diffList<T extends KubeObjectLike>(cache: ReadonlyMap<string, T>
   return diff;
 }
 
-export class Informer<T extends KubeObjectLike> {
-  private readonly opts: Required<Omit<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform' | 'listPageSize'>> &
-    Pick<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform' | 'listPageSize'>;
+/**
+ * What controllers read and hear from a cache: an Informer, or a ShardedInformer
+ * made of one Informer per hash range this replica holds.
+ */
+export interface ObjectCache<T> {
+  on(event: InformerEvent, handler: (obj: T, old?: T) => void): void;
+  get(namespace: string, name: string): T | undefined;
+  list(): T[];
+  readonly hasSynced: boolean;
+  waitForSync(): Promise<void>;
+  status(): InformerStatus;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export class Informer<T extends KubeObjectLike> implements ObjectCache<T> {
+  private readonly opts: Required<Omit<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform' | 'listPageSize' | 'shard'>> &
+    Pick<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform' | 'listPageSize' | 'shard'>;
   private readonly cache = new Map<string, T>();
   private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
   private readonly syncWaiters: Array<() => void> = [];
@@ -149,6 +176,8 @@ export class Informer<T extends KubeObjectLike> {
   private lastActivityAt?: number;
   private lastError?: string;
   private failingSince?: number;
+  /** Whether the last list's pages echoed the shard selector (see InformerOptions.shard). */
+  private serverSide?: boolean;
 
   constructor(options: InformerOptions<T>) {
     const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
@@ -198,6 +227,7 @@ export class Informer<T extends KubeObjectLike> {
       lastActivityAt: this.lastActivityAt,
       lastError: this.lastError,
       failingSince: this.failingSince,
+      ...(this.serverSide === undefined ? {} : { serverSide: this.serverSide }),
     };
   }
 
@@ -276,25 +306,9 @@ export class Informer<T extends KubeObjectLike> {
   private async run(generation: number): Promise<void> {
     if (generation !== this.generation || !this.running) return;
     if (!this.resourceVersion) {
-      // Page by page, each transformed as it arrives: the raw objects of one page at a time.
-      // An expired continue token (410) fails the list, and the retry starts over.
-      const items: T[] = [];
-      let resourceVersion = '';
-      let next: string | undefined;
-      do {
-        let page: ListResult<T>;
-        try {
-          page = await this.opts.list({ labelSelector: this.opts.labelSelector, limit: this.opts.listPageSize ?? DEFAULT_LIST_PAGE_SIZE, continue: next });
-        } catch (err) {
-          return this.fail(generation, err, 'list');
-        }
-        if (generation !== this.generation || !this.running) return;
-        const transform = this.opts.transform;
-        for (const raw of page.items ?? []) items.push(transform ? transform(raw) : raw);
-        resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-        next = page.metadata?._continue || page.metadata?.continue || undefined;
-      } while (next);
-      this.applyList(items, resourceVersion);
+      const listed = await this.listAll(generation);
+      if (!listed) return;
+      this.applyList(listed.items, listed.resourceVersion);
     }
     let ended = false;
     // The server reports most watch failures as an ERROR event and then closes
@@ -316,6 +330,7 @@ export class Informer<T extends KubeObjectLike> {
           allowWatchBookmarks: true,
           timeoutSeconds: this.opts.watchTimeoutSeconds,
           labelSelector: this.opts.labelSelector,
+          ...(this.opts.shard ? { shardSelector: this.opts.shard.selector } : {}),
         },
         (type, object) => {
           if (generation !== this.generation) return;
@@ -332,6 +347,47 @@ export class Informer<T extends KubeObjectLike> {
     } catch (err) {
       onDone(err ?? new Error('watch failed'));
     }
+  }
+
+  /**
+   * Page by page, each transformed (and with a shard the server ignored, filtered)
+   * as it arrives; undefined when the list failed (retry scheduled) or the run is stale.
+   */
+  private async listAll(generation: number): Promise<{ items: T[]; resourceVersion: string } | undefined> {
+    // Page by page, each transformed as it arrives: the raw objects of one page at a time.
+    // An expired continue token (410) fails the list, and the retry starts over.
+    const items: T[] = [];
+    let resourceVersion = '';
+    let next: string | undefined;
+    const shard = this.opts.shard;
+    let serverSide = true;
+    do {
+      let page: ListResult<T>;
+      try {
+        page = await this.opts.list({
+          labelSelector: this.opts.labelSelector,
+          limit: this.opts.listPageSize ?? DEFAULT_LIST_PAGE_SIZE,
+          continue: next,
+          ...(shard ? { shardSelector: shard.selector } : {}),
+        });
+      } catch (err) {
+        this.fail(generation, err, 'list');
+        return undefined;
+      }
+      if (generation !== this.generation || !this.running) return undefined;
+      const transform = this.opts.transform;
+      // Every page says whether the server filtered it: the gate can change between pages of one list (an API server rolled mid-list).
+      const filterHere = shard !== undefined && page.metadata?.shardInfo?.selector !== shard.selector;
+      if (filterHere) serverSide = false;
+      for (const raw of page.items ?? []) {
+        if (filterHere && !shard.accept(raw)) continue;
+        items.push(transform ? transform(raw) : raw);
+      }
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      next = page.metadata?._continue || page.metadata?.continue || undefined;
+    } while (next);
+    if (shard) this.serverSide = serverSide;
+    return { items, resourceVersion };
   }
 
   private applyList(items: T[], resourceVersion: string): void {
@@ -371,6 +427,9 @@ export class Informer<T extends KubeObjectLike> {
     if (rv) this.resourceVersion = rv;
     if (this.failingSince !== undefined) this.recovered();
     if (type === 'BOOKMARK') return;
+    // A watch says nothing of whether the selector was applied: the list before it did. Filtering
+    // every event again costs one hash; an object outside the shard is never cached, so never deleted either.
+    if (this.opts.shard && this.serverSide !== true && !this.opts.shard.accept(raw)) return;
     const obj = this.opts.transform ? this.opts.transform(raw) : raw;
     const key = objectKey(obj);
     const old = this.cache.get(key);

@@ -8,7 +8,9 @@ import {
   KubeConfig,
   NetworkingV1Api,
   PatchStrategy,
+  ResponseContext,
   Watch,
+  type RequestContext,
   setHeaderOptions,
   type V1Deployment,
   type V1Ingress,
@@ -130,6 +132,71 @@ function listOptions(view: SourceView) {
   return view === 'metadata' ? setHeaderOptions('Accept', PARTIAL_OBJECT_METADATA_LIST) : undefined;
 }
 
+/** What a list response's metadata says of the shard selector (client-node's typed lists drop the field). */
+type ShardInfo = { selector?: string } | undefined;
+
+/**
+ * `"shardInfo":{…}` of a list response, read from the JSON before `"items"`
+ * (a list's metadata comes first), without parsing the page twice.
+ */
+export function shardInfoOf(body: string): ShardInfo {
+  const itemsAt = body.indexOf('"items"');
+  const head = itemsAt < 0 ? body : body.slice(0, itemsAt);
+  const match = /"shardInfo"\s*:\s*(\{[^{}]*\})/.exec(head);
+  if (!match) return undefined;
+  try {
+    return JSON.parse(match[1]!) as ShardInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A list call's options with the shardSelector query parameter (client-node
+ * 1.4 predates it), and the answer's shardInfo handed to `told`: whether the
+ * server applied the selector is the one thing a sharded informer must know.
+ */
+function shardOptions(selector: string, told: (info: ShardInfo) => void, base?: ReturnType<typeof listOptions>) {
+  // The generated object-parameter API runs middleware as client-node's own Observable stub (toPromise, pipe).
+  const middleware = {
+    pre: (request: RequestContext) => {
+      request.setQueryParam('shardSelector', selector);
+      return observable(Promise.resolve(request));
+    },
+    post: (response: ResponseContext) =>
+      observable(
+        response.body.text().then((text) => {
+          told(shardInfoOf(text));
+          return new ResponseContext(response.httpStatusCode, response.headers, { text: async () => text, binary: async () => Buffer.from(text) });
+        }),
+      ),
+  };
+  return { ...base, middleware: [...(base?.middleware ?? []), middleware] as never, middlewareMergeStrategy: 'append' as const };
+}
+
+/** The shape of client-node's Observable stub (gen/rxjsStub), which its middleware must return. */
+interface StubObservable<T> {
+  toPromise(): Promise<T>;
+  pipe<S>(next: (value: T) => S | Promise<S>): StubObservable<S>;
+}
+
+function observable<T>(promise: Promise<T>): StubObservable<T> {
+  return { toPromise: () => promise, pipe: (next) => observable(promise.then(next)) };
+}
+
+/** A generated list call, with the shard selector when the informer has one, and its shardInfo put back on the result. */
+async function listWith<R extends { metadata?: object }>(
+  p: ListParams,
+  view: SourceView,
+  call: (options: ReturnType<typeof listOptions>) => Promise<R>,
+): Promise<R> {
+  if (!p.shardSelector) return call(listOptions(view));
+  let info: ShardInfo;
+  const result = await call(shardOptions(p.shardSelector, (i) => (info = i), listOptions(view)));
+  if (info) result.metadata = { ...result.metadata, shardInfo: info };
+  return result;
+}
+
 /** The same config, with an Accept header on the requests client-node's Watch makes. */
 function acceptingOn(config: KubeConfig, accept: string): KubeConfig {
   const wrapped = Object.create(config) as KubeConfig;
@@ -163,7 +230,7 @@ export interface ResourceSource<T> {
 export function deploymentSource(clients: KubeClients): ResourceSource<V1Deployment> {
   return {
     resource: 'deployments',
-    list: (p) => clients.apps.listDeploymentForAllNamespaces(pageParams(p)),
+    list: (p) => listWith(p, 'objects', (o) => clients.apps.listDeploymentForAllNamespaces(pageParams(p), o)),
     watch: watchPath(clients.config, '/apis/apps/v1/deployments'),
   };
 }
@@ -171,7 +238,7 @@ export function deploymentSource(clients: KubeClients): ResourceSource<V1Deploym
 export function serviceSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Service> {
   return {
     resource: 'services',
-    list: (p) => clients.core.listServiceForAllNamespaces(pageParams(p), listOptions(view)),
+    list: (p) => listWith(p, view, (o) => clients.core.listServiceForAllNamespaces(pageParams(p), o)),
     watch: watchPath(clients.config, '/api/v1/services', view),
   };
 }
@@ -179,7 +246,7 @@ export function serviceSource(clients: KubeClients, view: SourceView = 'objects'
 export function ingressSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Ingress> {
   return {
     resource: 'ingresses',
-    list: (p) => clients.networking.listIngressForAllNamespaces(pageParams(p), listOptions(view)),
+    list: (p) => listWith(p, view, (o) => clients.networking.listIngressForAllNamespaces(pageParams(p), o)),
     watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses', view),
   };
 }
@@ -196,7 +263,7 @@ export function customResourceSource<T>(clients: KubeClients, r: CustomResource,
   return {
     resource: r.plural,
     list: async (p) =>
-      (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...pageParams(p) }, listOptions(view))) as never,
+      (await listWith(p, view, (o) => clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...pageParams(p) }, o))) as never,
     watch: watchPath(clients.config, `/apis/${r.group}/${r.version}/${r.plural}`, view),
   };
 }

@@ -19,6 +19,8 @@ export interface MemberLease {
   released: boolean;
   /** resourceVersion: any write, even a renew with nothing else changed, makes a new one. */
   version: string;
+  /** The Lease's own name, for removing it once its replica is long gone. */
+  name?: string;
 }
 
 export interface SeenMember {

@@ -104,6 +104,8 @@ export class WorkQueue {
   private pumpAgain = false;
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
+  /** release() callers: each says whether it is done (and then resolves itself). */
+  private releaseWaiters: Array<() => boolean> = [];
 
   constructor(opts: WorkQueueOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`WorkQueue ${opts.name}: workers must be an integer >= 1`);
@@ -206,6 +208,51 @@ export class WorkQueue {
     return this.whenIdle(opts.timeoutMs);
   }
 
+  /**
+   * Lets go of the keys `mine` says no longer belong here (a shard range handed
+   * back or lost): queued, delayed and failing ones are dropped now, later adds
+   * of them are up to the caller to refuse; resolves once none of them is in
+   * flight any more, or after timeoutMs. Other keys run on.
+   */
+  release(gone: (key: string) => boolean, opts: { timeoutMs?: number } = {}): Promise<void> {
+    let dropped = 0;
+    for (const [key, { handle }] of this.waiting) {
+      if (!gone(key)) continue;
+      this.clock.clearTimeout(handle);
+      this.waiting.delete(key);
+    }
+    for (let i = this.ready.length - 1; i >= 0; i--) {
+      if (gone(this.ready[i]!)) this.ready.splice(i, 1);
+    }
+    for (const key of this.dirty) {
+      if (!gone(key)) continue;
+      this.dirty.delete(key);
+      dropped++;
+    }
+    for (const key of this.failures.keys()) if (gone(key)) this.failures.delete(key);
+    this.depthChanged();
+    const inFlight = () => [...this.processing].some(gone);
+    if (dropped > 0) this.log.info({ dropped }, 'work queue released keys');
+    if (!inFlight()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: TimerHandle | undefined;
+      const check = () => {
+        if (inFlight()) return false;
+        if (timer) this.clock.clearTimeout(timer);
+        resolve();
+        return true;
+      };
+      this.releaseWaiters.push(check);
+      if (opts.timeoutMs !== undefined) {
+        timer = this.clock.setTimeout(() => {
+          this.releaseWaiters = this.releaseWaiters.filter((w) => w !== check);
+          this.log.warn({ inFlight: [...this.processing].filter(gone) }, 'work queue release timed out with reconciles in flight');
+          resolve();
+        }, opts.timeoutMs);
+      }
+    });
+  }
+
   private drop(why: string): void {
     this.running = false;
     for (const { handle } of this.waiting.values()) this.clock.clearTimeout(handle);
@@ -285,6 +332,7 @@ export class WorkQueue {
       this.ready.push(key);
       this.depthChanged();
     }
+    if (this.releaseWaiters.length > 0) this.releaseWaiters = this.releaseWaiters.filter((done) => !done());
     if (this.processing.size === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

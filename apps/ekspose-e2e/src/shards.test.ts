@@ -1,0 +1,158 @@
+// Issue 21, sharded replicas: three replicas of every controller with
+// EKSPOSE_SHARDS=6 on the real plane, once with kube-apiserver's
+// ShardedListAndWatch gate on (the server filters each range's list and
+// watch) and once with it off (each replica filters the full stream itself).
+// Both must expose every Deployment exactly once, split the caches and the
+// writes between the replicas, and repair a user's deletion across a kill -9.
+// Then 1 → 3 → 1 replicas while Deployments are created and Services deleted.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { V1Lease } from '@kubernetes/client-node';
+import { MEMBER_LABEL, rangeIndexOf } from '@ekspose/k8s';
+import { inParallel, sampleSum } from '@ekspose/testing';
+import { eventually } from './support/poll';
+import { APPS, type AppName, CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv, occurrences } from './support/test-env';
+
+const SHARDS = 6;
+const REPLICAS = 3;
+const LEASE_SECONDS = 8;
+const SHARD_ENV = {
+  EKSPOSE_SHARDS: String(SHARDS),
+  EKSPOSE_LEASE_DURATION_SECONDS: String(LEASE_SECONDS),
+  EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '5',
+  EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '1',
+  // Small and many: the test wants every replica to hold work, not throughput.
+  EKSPOSE_WORKERS: '4',
+};
+// Names as teams pick them (they differ early, so FNV-1a spreads them; see docs/decisions/0010-shards.md for names that do not).
+const NAMESPACES = ['shop', 'billing', 'search', 'auth', 'media', 'mail', 'chat', 'maps', 'docs', 'ads', 'pay', 'feed'].map((n) => `${n}-prod`);
+const PER_NAMESPACE = 3;
+const DEPLOYMENTS = NAMESPACES.flatMap((ns) => Array.from({ length: PER_NAMESPACE }, (_, i) => ({ namespace: ns, name: `app-${i}`, ingress: i === 0 })));
+
+interface MemberView {
+  identity: string;
+  held: number[];
+}
+
+async function members(env: TestEnv, app: AppName): Promise<MemberView[]> {
+  const list = await env.clients.coordination.listNamespacedLease({ namespace: CONTROLLER_NAMESPACE, labelSelector: `${MEMBER_LABEL}=${app}` });
+  return list.items.map((l: V1Lease) => ({
+    identity: l.spec?.holderIdentity ?? '',
+    held: (l.metadata?.annotations?.['ekspose.io/held'] ?? '').split(',').filter(Boolean).map(Number),
+  }));
+}
+
+/** Every range held by exactly one live replica of the app, each replica at most its fair share. */
+async function settled(env: TestEnv, app: AppName, live: ControllerProcess[], timeoutMs = 60_000): Promise<Map<string, number[]>> {
+  return eventually(
+    async () => {
+      const views = (await members(env, app)).filter((m) => live.some((p) => p.identity === m.identity));
+      const all = views.flatMap((v) => v.held).sort((a, b) => a - b);
+      const share = Math.ceil(SHARDS / live.length);
+      if (all.length !== SHARDS || new Set(all).size !== SHARDS || views.length !== live.length) return undefined;
+      if (views.some((v) => v.held.length > share || v.held.length === 0)) return undefined;
+      // And each replica serves them (its caches listed), as /readyz says.
+      for (const proc of live) {
+        const ready = await env.probeJson(proc, '/readyz');
+        const shards = ready.body.details.shards as { serving?: number[] } | undefined;
+        const held = views.find((v) => v.identity === proc.identity)?.held ?? [];
+        if (JSON.stringify(shards?.serving ?? []) !== JSON.stringify(held)) return undefined;
+      }
+      return new Map(views.map((v) => [v.identity, v.held]));
+    },
+    { timeoutMs, intervalMs: 250, what: `${app}: ${SHARDS} ranges split over ${live.length} replicas and served` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${env.logs()}`);
+  });
+}
+
+async function metric(env: TestEnv, proc: ControllerProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sampleSum(await env.scrape(proc), name, labels);
+}
+
+function shardSuite(gate: boolean): void {
+  describe(`3 replicas of every controller, EKSPOSE_SHARDS=${SHARDS}, ShardedListAndWatch ${gate ? 'on' : 'off'}`, () => {
+    let env: TestEnv;
+    const procs = new Map<AppName, ControllerProcess[]>();
+
+    before(async () => {
+      env = await TestEnv.start({ featureGates: { ShardedListAndWatch: gate } });
+      for (const ns of NAMESPACES) await env.createNamespace(ns);
+      for (const app of APPS) {
+        const started: ControllerProcess[] = [];
+        for (let i = 0; i < REPLICAS; i++) started.push(await env.startController(app, SHARD_ENV));
+        procs.set(app, started);
+      }
+      for (const app of APPS) await settled(env, app, procs.get(app)!);
+      await inParallel(DEPLOYMENTS, 8, (d) => env.createDeployment(d.namespace, d.name, { labels: d.ingress ? { ingReq: 'needed' } : {} }));
+    });
+
+    after(async () => {
+      await env?.stop();
+    });
+
+    it('exposes every Deployment exactly once: one Service (and Ingress where asked), each created by one replica', async () => {
+      for (const d of DEPLOYMENTS) {
+        await env.waitForService(d.namespace, d.name, () => true, 60_000);
+        if (d.ingress) await env.waitForIngress(d.namespace, d.name, () => true, 60_000);
+      }
+      const deploymentControllers = procs.get('deployment-controller')!;
+      const creates = await Promise.all(deploymentControllers.map((p) => metric(env, p, 'ekspose_objects_written_total', { kind: 'service', action: 'create' })));
+      assert.equal(creates.reduce((a, b) => a + b, 0), DEPLOYMENTS.length, `Services created per replica: ${creates}`);
+      assert.ok(creates.filter((n) => n > 0).length >= 2, `the creates were split between replicas: ${creates}`);
+      const ingressCreates = await Promise.all(deploymentControllers.map((p) => metric(env, p, 'ekspose_objects_written_total', { kind: 'ingress', action: 'create' })));
+      assert.equal(ingressCreates.reduce((a, b) => a + b, 0), DEPLOYMENTS.filter((d) => d.ingress).length);
+      // Exposed is told once per Deployment with an Ingress, by the replica that holds its namespace.
+      const held = await settled(env, 'deployment-controller', deploymentControllers);
+      for (const d of DEPLOYMENTS.filter((x) => x.ingress)) {
+        const exposed = (await env.eventsFor(d.namespace, d.name)).filter((e) => e.reason === 'Exposed');
+        assert.equal(exposed.length, 1, `${d.namespace}/${d.name}: one Exposed Event`);
+        assert.equal(occurrences(exposed[0]!), 1);
+        const holder = [...held].find(([, ranges]) => ranges.includes(rangeIndexOf(d.namespace, SHARDS)))?.[0];
+        assert.equal(exposed[0]!.reportingInstance, holder, `${d.namespace}/${d.name} told by the holder of its range`);
+      }
+    });
+
+    it(`splits the caches: each replica holds only its ranges' Deployments, and says whether the server filtered (${gate ? 'yes' : 'no'})`, async () => {
+      for (const app of APPS) {
+        const live = procs.get(app)!;
+        const held = await settled(env, app, live);
+        const cached = await Promise.all(live.map((p) => metric(env, p, 'ekspose_informer_objects', { controller: app, resource: 'deployments' })));
+        const expected = live.map((p) => DEPLOYMENTS.filter((d) => (held.get(p.identity) ?? []).includes(rangeIndexOf(d.namespace, SHARDS))).length);
+        assert.deepEqual(cached, expected, `${app}: Deployments cached per replica`);
+        assert.equal(cached.reduce((a, b) => a + b, 0), DEPLOYMENTS.length, `${app}: every Deployment in exactly one cache`);
+        assert.ok(Math.max(...cached) < DEPLOYMENTS.length, `${app}: no replica caches everything`);
+        for (const p of live) {
+          assert.equal(await metric(env, p, 'ekspose_shard_server_side', { controller: app, resource: 'deployments' }), gate ? 1 : 0, `${p.identity} server side`);
+          assert.equal(await metric(env, p, 'ekspose_shard_ranges_held', { controller: app }), held.get(p.identity)?.length);
+        }
+      }
+    });
+
+    it('repairs a Service deleted while the replica holding its namespace was killed, once its ranges are taken over', async () => {
+      const serviceControllers = procs.get('service-controller')!;
+      const held = await settled(env, 'service-controller', serviceControllers);
+      const victim = serviceControllers[0]!;
+      const victimRanges = held.get(victim.identity) ?? [];
+      const target = DEPLOYMENTS.find((d) => victimRanges.includes(rangeIndexOf(d.namespace, SHARDS)));
+      assert.ok(target, `a Deployment in a range of ${victim.identity} (${victimRanges})`);
+      await victim.handle.kill();
+      const killedAt = Date.now();
+      await env.deleteService(target.namespace, target.name);
+      const back = await env.waitForService(target.namespace, target.name, () => true, (LEASE_SECONDS + 15) * 1000);
+      const tookMs = Date.now() - killedAt;
+      process.stderr.write(`[shards] gate ${gate ? 'on' : 'off'}: Service deleted after kill -9 of its holder came back ${tookMs} ms after the kill\n`);
+      assert.ok(back.metadata?.uid);
+      // The new holder never saw the deletion (it listed after it): it has the deployment.exposed record as evidence, or calls it missing.
+      const told = (await env.eventsFor(target.namespace, target.name)).filter((e) => e.reason === 'ServiceRecreated' || e.reason === 'ServiceCreated');
+      assert.equal(told.length, 1, `one Event of the repair: ${told.map((e) => e.reason)}`);
+      assert.equal(occurrences(told[0]!), 1, 'put back once');
+      const survivors = serviceControllers.filter((p) => p !== victim);
+      const after = await settled(env, 'service-controller', survivors);
+      assert.equal([...after.values()].flat().length, SHARDS);
+    });
+  });
+}
+
+shardSuite(true);
+shardSuite(false);
