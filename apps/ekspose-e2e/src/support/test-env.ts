@@ -52,6 +52,8 @@ export class TestEnv {
       natsLameDuck?: ControlPlaneOptions['natsLameDuck'];
       controllers?: readonly string[];
       apiserverExtraArgs?: readonly string[];
+      /** Over the harness defaults (ShardedListAndWatch on); `{ ShardedListAndWatch: false }` for a plane without it. */
+      featureGates?: ControlPlaneOptions['featureGates'];
     } = {},
   ): Promise<TestEnv> {
     for (const app of APPS) {
@@ -66,6 +68,7 @@ export class TestEnv {
       natsLameDuck: opts.natsLameDuck,
       controllers: opts.controllers,
       apiserverExtraArgs: opts.apiserverExtraArgs,
+      featureGates: opts.featureGates,
       log: (line) => process.stderr.write(`[plane] ${line}\n`),
     });
     const kc = new KubeConfig();
