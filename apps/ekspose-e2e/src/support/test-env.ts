@@ -326,6 +326,14 @@ export function leaseName(app: AppName): string {
   return `ekspose-${app}`;
 }
 
+/** The label on the member Leases of a sharded app (EKSPOSE_SHARDS > 1); its value is the app. */
+export const SHARD_MEMBER_LABEL = 'ekspose.io/shard-member-of';
+
+/** The member Lease a replica of a sharded app renews: `ekspose-<app>-member-<POD_NAME>`. */
+export function memberLeaseName(app: AppName, pod: string): string {
+  return `${leaseName(app)}-member-${pod}`;
+}
+
 export function deploymentManifest(
   namespace: string,
   name: string,
