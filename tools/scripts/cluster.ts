@@ -31,6 +31,8 @@ interface ClusterState {
   adminCert: string;
   adminKey: string;
   pids: Record<string, number>;
+  /** kube-apiserver's --feature-gates (the harness's defaults: ShardedListAndWatch on). */
+  featureGates: Record<string, boolean>;
 }
 
 const root = workspaceRoot();
@@ -99,11 +101,17 @@ function logTail(lines = 25): string {
   }
 }
 
+/** `A=true, B=false`, or `(none)`. */
+const gatesText = (gates: Record<string, boolean> | undefined): string =>
+  Object.entries(gates ?? {})
+    .map(([name, on]) => `${name}=${on}`)
+    .join(', ') || '(none)';
+
 function printNextSteps(state: ClusterState): void {
   const pids = Object.entries(state.pids)
     .map(([name, pid]) => `${name} ${pid}`)
     .join(', ');
-  print(`  API server  ${state.server}`);
+  print(`  API server  ${state.server} (feature gates ${gatesText(state.featureGates)})`);
   print(`  NATS        ${state.natsUrl}`);
   print(`  kubeconfig  ${show(files.kubeconfig)}`);
   print(`  processes   ${pids}; supervisor ${state.supervisorPid}, log ${show(files.log)}`);
@@ -242,6 +250,7 @@ async function status(): Promise<number> {
     row(label, `${result} (${shown})`);
   };
   await check('kube-apiserver /readyz', `${state.server}/readyz`, state.server, tls);
+  row('kube-apiserver gates', gatesText(state.featureGates));
   await check('nats-server /healthz', `${state.natsMonitorUrl}/healthz`, state.natsUrl);
   row('kubeconfig', `${show(files.kubeconfig)} (. ${show(files.env)})`);
   return healthy ? 0 : 1;
@@ -303,6 +312,7 @@ async function serve(binDir: string): Promise<never> {
     adminCert: certs.adminCert,
     adminKey: certs.adminKey,
     pids: plane.pids(),
+    featureGates: { ...plane.featureGates },
   };
   // Written last: its presence is what tells `up` that everything is ready.
   writeAtomically(files.state, `${JSON.stringify(state, null, 2)}\n`);

@@ -92,5 +92,6 @@ console.log(`
     kubectl delete svc <name> -n <ns>  # ...and watch it come back
     kubectl delete deploy <name> -n <ns>   # ...its Service and Ingress go, for good
 
+  kube-apiserver feature gates: ${Object.entries(plane.featureGates).map(([name, on]) => `${name}=${on}`).join(', ')}
   Probes and metrics: ${['deployment', 'service', 'ingress'].map((a, i) => `${a} :${ports[2 * i]}/readyz :${ports[2 * i + 1]}/metrics`).join(', ')}
 `);

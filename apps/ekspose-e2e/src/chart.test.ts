@@ -28,8 +28,12 @@ const ONLY_IN_CHART = new Set<string>([]);
 /** Rendered offline (helm template, Argo CD), the chart needs a Secret of the user's, as the manifests do. */
 const EXISTING_SECRET = 'nats.credentials.existingSecret=ekspose-nats-credentials';
 const USERS = ['admin', 'deployment-controller', 'ingress-controller', 'service-controller'];
-/** Per-pod settings the chart sets itself (and the ports its probes use), so values.settings leaves them out. */
-const CHART_OWNED_SETTINGS = ['NATS_USER', 'NATS_PASSWORD', 'KUBECONFIG', 'POD_NAMESPACE', 'POD_NAME', 'EKSPOSE_METRICS_PORT', 'EKSPOSE_HEALTH_PORT'];
+/**
+ * Per-pod settings the chart sets itself (and the ports its probes use), and EKSPOSE_SHARDS, set per
+ * controller from `<controller>.shards` (as each manifests/<controller>/deployment.yaml does), so
+ * values.settings leaves them out.
+ */
+const CHART_OWNED_SETTINGS = ['NATS_USER', 'NATS_PASSWORD', 'KUBECONFIG', 'POD_NAMESPACE', 'POD_NAME', 'EKSPOSE_METRICS_PORT', 'EKSPOSE_HEALTH_PORT', 'EKSPOSE_SHARDS'];
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
 
@@ -185,7 +189,7 @@ describe('Helm chart', { timeout: 300_000 }, () => {
   });
 
   it('each controller is enabled, scaled and configured on its own', async () => {
-    const objs = byKey(await render('serviceController.replicas=3', 'ingressController.enabled=false', 'deploymentController.env.EKSPOSE_WORKERS=8', 'nats.cluster=false'));
+    const objs = byKey(await render('serviceController.replicas=3', 'ingressController.enabled=false', 'deploymentController.env.EKSPOSE_WORKERS=8', 'serviceController.shards=12', 'nats.cluster=false'));
     type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } };
     const dep = (name: string) => objs.get(`Deployment/${NAMESPACE}/${name}`) as unknown as Deploy | undefined;
     assert.equal(dep('service-controller')?.spec.replicas, 3);
@@ -194,6 +198,10 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assert.equal(objs.get(`ClusterRole//ekspose-ingress-controller`), undefined, 'a disabled controller gets no RBAC either');
     assert.deepEqual(dep('deployment-controller')?.spec.template.spec.containers[0]?.env.find((e) => e.name === 'EKSPOSE_WORKERS'), { name: 'EKSPOSE_WORKERS', value: '8' });
     assert.equal(dep('service-controller')?.spec.template.spec.containers[0]?.env.find((e) => e.name === 'EKSPOSE_WORKERS'), undefined);
+    // Shards per controller: the one set, the others keep 1.
+    const shards = (name: string) => dep(name)?.spec.template.spec.containers[0]?.env.filter((e) => e.name === 'EKSPOSE_SHARDS');
+    assert.deepEqual(shards('service-controller'), [{ name: 'EKSPOSE_SHARDS', value: '12' }]);
+    assert.deepEqual(shards('deployment-controller'), [{ name: 'EKSPOSE_SHARDS', value: '1' }]);
     // One NATS server: one replica, no cluster block, and the stream follows.
     const nats = objs.get(`StatefulSet/${NAMESPACE}/nats`) as unknown as { spec: { replicas: number } };
     assert.equal(nats.spec.replicas, 1);
@@ -211,6 +219,18 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assert.match(run.stderr, /\/nats\/storage\/size': .*does not match pattern/);
     const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as { properties: { settings: { properties: Record<string, unknown> } } };
     assert.deepEqual(Object.keys(schema.properties.settings.properties).sort(), SETTINGS_ENV_VARS.filter((v) => !CHART_OWNED_SETTINGS.includes(v)).sort());
+  });
+
+  it('values.schema.json holds shards to 1-256, per controller: not as a setting, not through env', async () => {
+    const run = await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--set', 'deploymentController.shards=0', '--set', 'serviceController.shards=257', '--set', 'settings.EKSPOSE_SHARDS=3', '--set', 'ingressController.env.EKSPOSE_SHARDS=3'], false);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /\/deploymentController\/shards': minimum: got 0, want 1/);
+    assert.match(run.stderr, /\/serviceController\/shards': maximum: got 257, want 256/);
+    assert.match(run.stderr, /additional properties 'EKSPOSE_SHARDS' not allowed/);
+    // (Helm's schema library names a wrong path for a propertyNames failure, so only the name is matched.)
+    assert.match(run.stderr, /invalid propertyName 'EKSPOSE_SHARDS'/);
+    const ok = await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--set', 'deploymentController.shards=256', '--set', 'serviceController.shards=1']);
+    assert.match(ok.stdout, /- name: EKSPOSE_SHARDS\n\s+value: "256"/);
   });
 
   it('the API server accepts everything it renders (server-side dry run), monitoring included', async () => {

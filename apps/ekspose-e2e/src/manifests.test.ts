@@ -47,8 +47,8 @@ const ROOT = workspaceRoot();
 const SAMPLES_NAMESPACE = 'ekspose-samples';
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** docs/design.md §6, "leases (own namespace)". */
-const LEASE_VERBS = ['get', 'create', 'update'];
+/** docs/design.md §6, "leases (own namespace)": the leader Lease's get create update, and the member Leases' list and delete. */
+const LEASE_VERBS = ['get', 'list', 'create', 'update', 'delete'];
 
 /** Every object manifests/ makes: `Kind namespace/name`, the ConfigMap without its hash suffix. */
 const EXPECTED_OBJECTS = [
@@ -223,21 +223,25 @@ describe('manifests/', () => {
         assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: app, namespace: NAMESPACE }]);
       });
 
-      it('Role: get, create, update on its own Lease in the controllers\' namespace only', () => {
+      it('Role: Leases in the controllers\' namespace only: get, update its own leader Lease by name; create; get, list, update, delete the member Leases', () => {
         const role = only<V1Role>(items, 'Role', `ekspose-${app}-leader-election`);
         assert.equal(role.metadata?.namespace, NAMESPACE);
         assert.deepEqual(flattenRules(role.rules), { 'coordination.k8s.io/leases': [...LEASE_VERBS].sort() });
-        for (const rule of role.rules ?? []) {
-          // create cannot be limited by name; whatever is limited must name this controller's Lease.
-          if (rule.resourceNames) assert.deepEqual(rule.resourceNames, [leaseName(app)]);
-        }
+        // The leader Lease's rule names it; create cannot be limited by name, nor can the member Leases'
+        // rule (named after pods; list takes no names), so no rule may grant more than these.
+        const rules = (role.rules ?? []).map((r) => ({ names: r.resourceNames ?? [], verbs: [...r.verbs].sort() }));
+        assert.deepEqual(rules, [
+          { names: [leaseName(app)], verbs: ['get', 'update'] },
+          { names: [], verbs: ['create'] },
+          { names: [], verbs: ['delete', 'get', 'list', 'update'] },
+        ]);
         const binding = only<V1RoleBinding>(items, 'RoleBinding', `ekspose-${app}-leader-election`);
         assert.equal(binding.metadata?.namespace, NAMESPACE);
         assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `ekspose-${app}-leader-election` });
         assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: app, namespace: NAMESPACE }]);
       });
 
-      it('Deployment: 2 replicas of this version\'s image, probes, metrics port, non-root read-only, downward-API identity', () => {
+      it('Deployment: 2 replicas of this version\'s image, probes, metrics port, non-root read-only, downward-API identity, EKSPOSE_SHARDS 1', () => {
         const deployment = only<V1Deployment>(items, 'Deployment', app);
         const pod = present(deployment.spec?.template.spec, 'pod spec');
         assert.equal(deployment.spec?.replicas, 2);
@@ -268,6 +272,12 @@ describe('manifests/', () => {
         assert.equal(env['POD_NAME']?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
         const configMap = settingsConfigMap(items);
         assert.deepEqual(c.envFrom, [{ configMapRef: { name: configMap.metadata?.name } }]);
+        // Per controller, in the Deployment (where it wins over envFrom), not in the shared settings.
+        assert.deepEqual(env['EKSPOSE_SHARDS'], { name: 'EKSPOSE_SHARDS', value: '1' });
+        assert.equal(configMap.data?.['EKSPOSE_SHARDS'], undefined, 'settings.env leaves EKSPOSE_SHARDS to the Deployments');
+        const loaded = loadSettings({ ...configMap.data, EKSPOSE_SHARDS: env['EKSPOSE_SHARDS']?.value, POD_NAMESPACE: NAMESPACE, POD_NAME: 'x' });
+        assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.join('; '));
+        assert.equal(loaded.settings.shards, 1);
       });
 
       it('PodDisruptionBudget: one of the Deployment\'s pods at a time, and never a blocked drain', () => {
@@ -416,6 +426,9 @@ describe('the controllers with only these grants', () => {
       const kubeconfig = join(plane.dir, `${app}.kubeconfig`);
       await writeTokenKubeconfig(plane, app, kubeconfig);
       const configMap = settingsConfigMap(items);
+      // What the Deployment sets literally (EKSPOSE_SHARDS, NODE_OPTIONS, NATS_USER), as the pod would run.
+      const container = present(only<V1Deployment>(items, 'Deployment', app).spec?.template.spec?.containers[0], `${app} container`);
+      const literal = Object.fromEntries((container.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
       const [healthPort = 0, metricsPort = 0] = await freePorts(2);
       const handle = startProcess({
         name: identity,
@@ -425,6 +438,7 @@ describe('the controllers with only these grants', () => {
         env: {
           PATH: process.env['PATH'] ?? '',
           ...configMap.data,
+          ...literal,
           KUBECONFIG: kubeconfig,
           ...plane.natsEnv(app),
           POD_NAMESPACE: NAMESPACE,

@@ -33,7 +33,8 @@ function manifest(): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
 }
 
-async function startPlane(featureGates: Record<string, boolean>): Promise<ControlPlane> {
+/** A plane with the harness's feature gates (ShardedListAndWatch on), or with these over them. */
+async function startPlane(featureGates?: Record<string, boolean>): Promise<ControlPlane> {
   // Only the API server is under test: no controller manager (it would add kube-root-ca.crt ConfigMaps) and no NATS.
   const plane = await startControlPlane({ nats: false, controllerManager: false, featureGates, log: (line) => process.stderr.write(`[plane] ${line}\n`) });
   const applied = await plane.kubectl(['apply', '-f', '-'], { input: manifest(), timeoutMs: 120_000 });
@@ -50,10 +51,12 @@ async function listConfigMaps(plane: ControlPlane, query: Record<string, string>
 
 const keyOf = (item: ConfigMapList['items'][number]): string => `${item.metadata.namespace}/${item.metadata.name}`;
 
-describe('shardSelector with the ShardedListAndWatch gate on', () => {
+describe('shardSelector with the ShardedListAndWatch gate on (the harness default)', () => {
   let plane: ControlPlane;
   before(async () => {
-    plane = await startPlane({ ShardedListAndWatch: true });
+    // No gates named: the default every local plane (tests, npm run cluster, npm run dev) starts with is under test.
+    plane = await startPlane();
+    assert.deepEqual(plane.featureGates, { ShardedListAndWatch: true });
   });
   after(async () => {
     await plane?.stop();
@@ -156,10 +159,11 @@ describe('shardSelector with the ShardedListAndWatch gate on', () => {
   });
 });
 
-describe('shardSelector with the gate off (the version default)', () => {
+describe("shardSelector with the gate off (kube-apiserver's own default; the harness's when asked)", () => {
   let plane: ControlPlane;
   before(async () => {
-    plane = await startPlane({});
+    plane = await startPlane({ ShardedListAndWatch: false });
+    assert.deepEqual(plane.featureGates, { ShardedListAndWatch: false });
   });
   after(async () => {
     await plane?.stop();

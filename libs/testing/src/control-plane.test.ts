@@ -76,6 +76,13 @@ describe('local control plane', () => {
     assert.ok(plane.env()['PATH']?.startsWith(plane.binDir));
   });
 
+  it('runs kube-apiserver with ShardedListAndWatch on unless told otherwise, as the server itself reports', async () => {
+    assert.deepEqual(plane.featureGates, { ShardedListAndWatch: true });
+    const metrics = await plane.kubectl(['get', '--raw', '/metrics']);
+    assert.equal(metrics.code, 0, metrics.stderr);
+    assert.match(metrics.stdout, /^kubernetes_feature_enabled\{name="ShardedListAndWatch",stage="[A-Z]+"\} 1$/m);
+  });
+
   it('enforces RBAC on service-account tokens from the TokenRequest API', async () => {
     assert.equal((await plane.kubectl(['create', 'serviceaccount', 'rbac-probe', '-n', 'default'])).code, 0);
     const token = await plane.kubectl(['create', 'token', 'rbac-probe', '-n', 'default']);
@@ -189,6 +196,13 @@ describe('local control plane', () => {
 });
 
 describe('local control plane start failure', () => {
+  it('refuses --feature-gates among the extra flags: gates go through featureGates', async () => {
+    await assert.rejects(
+      startControlPlane({ nats: false, controllerManager: false, apiserverExtraArgs: ['--feature-gates=ShardedListAndWatch=false'], log: () => undefined }),
+      /--feature-gates=ShardedListAndWatch=false in apiserverExtraArgs: give the gates as featureGates/,
+    );
+  });
+
   it('rejects with the failing component and its log tail, and leaves nothing behind', async () => {
     const failure = await startControlPlane({
       nats: false,

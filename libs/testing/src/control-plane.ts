@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureBinaries } from './binaries';
-import { featureGatesArgs } from './feature-gates';
+import { featureGatesArgs, planeFeatureGates } from './feature-gates';
 import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { ensureGatewayApiCrds } from './gateway-api';
@@ -49,10 +49,12 @@ export interface ControlPlaneOptions {
   dir?: string;
   /** Progress and timing lines. Default: process.stderr. */
   log?: (line: string) => void;
+  /** Extra kube-apiserver flags; not `--feature-gates` (see featureGates). */
   apiserverExtraArgs?: readonly string[];
   /**
-   * kube-apiserver feature gates, e.g. `{ ShardedListAndWatch: true }`. Default
-   * none (the version's defaults). Not also in apiserverExtraArgs: give each gate once.
+   * kube-apiserver feature gates, over the harness defaults (feature-gates.ts:
+   * ShardedListAndWatch on): the gates named here win, the other defaults stay,
+   * so `{ ShardedListAndWatch: false }` starts a plane without it.
    */
   featureGates?: Readonly<Record<string, boolean>>;
   controllerManagerExtraArgs?: readonly string[];
@@ -84,6 +86,7 @@ interface ControlPlaneSettings {
   controllerManager: boolean;
   controllers: readonly string[];
   apiserverExtraArgs: readonly string[];
+  featureGates: Readonly<Record<string, boolean>>;
   controllerManagerExtraArgs: readonly string[];
   timeoutMs: number;
   ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number };
@@ -107,6 +110,8 @@ export class ControlPlane {
   readonly natsUrl: string;
   readonly natsMonitorUrl: string;
   readonly etcdUrl: string;
+  /** The gates kube-apiserver runs with (`--feature-gates`), defaults included. */
+  readonly featureGates: Readonly<Record<string, boolean>>;
   /** Filled in once start() has made them. */
   certificates: Certificates | undefined;
   /** Milliseconds from the start until each component was ready, and `total`. */
@@ -126,6 +131,7 @@ export class ControlPlane {
     this.natsUrl = settings.natsNodes.map((n) => n.url).join(',');
     this.natsMonitorUrl = settings.natsNodes[0]!.monitorUrl;
     this.etcdUrl = `http://127.0.0.1:${settings.ports.etcdClient}`;
+    this.featureGates = settings.featureGates;
   }
 
   /** Milliseconds start() took until everything was ready. */
@@ -443,6 +449,10 @@ async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number;
  * Always `stop()` it; a process that exits or is interrupted stops it too.
  */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  // A second --feature-gates would merge with or replace the first, depending on the flag library: say it once.
+  const gatesFlag = options.apiserverExtraArgs?.find((arg) => /^--feature-gates(=|$)/.test(arg));
+  if (gatesFlag !== undefined) throw new Error(`${gatesFlag} in apiserverExtraArgs: give the gates as featureGates (they are merged with the defaults)`);
+  const featureGates = planeFeatureGates(options.featureGates);
   const log = options.log ?? ((line: string) => process.stderr.write(`[control-plane] ${line}\n`));
   const binDir = options.binDir ?? (await ensureBinaries({ log }));
   let dir: string;
@@ -471,7 +481,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     nats: options.nats ?? true,
     controllerManager: options.controllerManager ?? true,
     controllers: options.controllers ?? DEFAULT_CONTROLLERS,
-    apiserverExtraArgs: [...featureGatesArgs(options.featureGates), ...(options.apiserverExtraArgs ?? [])],
+    apiserverExtraArgs: [...featureGatesArgs(featureGates), ...(options.apiserverExtraArgs ?? [])],
+    featureGates,
     controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
     timeoutMs: options.timeoutMs ?? 60_000,
     ports: { etcdClient, etcdPeer, apiserver, controllerManager },

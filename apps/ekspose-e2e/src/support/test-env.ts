@@ -52,7 +52,7 @@ export class TestEnv {
       natsLameDuck?: ControlPlaneOptions['natsLameDuck'];
       controllers?: readonly string[];
       apiserverExtraArgs?: readonly string[];
-      /** kube-apiserver feature gates, e.g. { ShardedListAndWatch: false } for a plane that ignores shard selectors. */
+      /** Over the harness defaults (ShardedListAndWatch on); `{ ShardedListAndWatch: false }` for a plane without it. */
       featureGates?: ControlPlaneOptions['featureGates'];
     } = {},
   ): Promise<TestEnv> {
@@ -68,7 +68,7 @@ export class TestEnv {
       natsLameDuck: opts.natsLameDuck,
       controllers: opts.controllers,
       apiserverExtraArgs: opts.apiserverExtraArgs,
-      ...(opts.featureGates ? { featureGates: opts.featureGates } : {}),
+      featureGates: opts.featureGates,
       log: (line) => process.stderr.write(`[plane] ${line}\n`),
     });
     const kc = new KubeConfig();
@@ -325,6 +325,9 @@ export interface LeaseRecorder {
 export function leaseName(app: AppName): string {
   return `ekspose-${app}`;
 }
+
+/** The label on the member Leases of a sharded app (EKSPOSE_SHARDS > 1), and their names: the controllers' own. */
+export { MEMBER_LABEL as SHARD_MEMBER_LABEL, memberLeaseName } from '@ekspose/k8s';
 
 export function deploymentManifest(
   namespace: string,
