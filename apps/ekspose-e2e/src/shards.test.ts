@@ -6,6 +6,7 @@
 // writes between the replicas, and repair a user's deletion across a kill -9.
 // Then 1 → 3 → 1 replicas while Deployments are created and Services deleted.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { V1Lease } from '@kubernetes/client-node';
 import { MEMBER_LABEL, rangeIndexOf } from '@ekspose/k8s';
@@ -129,6 +130,51 @@ function shardSuite(gate: boolean): void {
       }
     });
 
+    it('compares host claims across replicas: two Deployments served by different replicas on one host keep one Ingress, the older', async () => {
+      const live = procs.get('deployment-controller')!;
+      const held = await settled(env, 'deployment-controller', live);
+      const servedBy = (ns: string) => [...held].find(([, ranges]) => ranges.includes(rangeIndexOf(ns, SHARDS)))?.[0];
+      const first = NAMESPACES[0]!;
+      const second = NAMESPACES.find((ns) => servedBy(ns) !== servedBy(first))!;
+      assert.ok(second, 'two namespaces served by different replicas');
+      const host = `shared-${gate ? 'on' : 'off'}.e2e.test`;
+      const annotations = { 'ekspose.io/host': host };
+      // Both at once: each replica reserves only in its own index, so both may write; the younger must go.
+      // Frozen while both Deployments are made, the two replicas wake together and race for the host
+      // (briefly: well within the renew deadline, so neither loses its ranges).
+      const racers = [first, second].map((ns) => live.find((p) => p.identity === servedBy(ns))!);
+      for (const p of racers) assert.ok(p.handle.signal('SIGSTOP'));
+      try {
+        await Promise.all([first, second].map((ns) => env.createDeployment(ns, 'claim', { labels: { ingReq: 'needed' }, annotations })));
+      } finally {
+        for (const p of racers) p.handle.signal('SIGCONT');
+      }
+      const onHost = async () =>
+        (await env.clients.networking.listIngressForAllNamespaces()).items.filter((i) => i.spec?.rules?.some((r) => r.host === host));
+      // The one told HostConflict is the waiter; the Ingress left on the host is the other one's.
+      const waiter = await eventually(
+        async () => {
+          for (const ns of [first, second]) if ((await env.eventsFor(ns, 'claim')).some((e) => e.reason === 'HostConflict')) return ns;
+          return undefined;
+        },
+        { timeoutMs: 30_000, what: 'HostConflict on one of the two' },
+      );
+      const holder = waiter === first ? second : first;
+      await eventually(
+        async () => {
+          const ingresses = await onHost();
+          return ingresses.length === 1 && ingresses[0]!.metadata!.namespace === holder;
+        },
+        { timeoutMs: 30_000, what: `only ${holder}'s Ingress on ${host}` },
+      );
+      const warning = (await env.eventsFor(waiter, 'claim')).find((e) => e.reason === 'HostConflict')!;
+      assert.match(warning.message ?? '', new RegExp(`${holder}/claim`));
+      // The holder goes: the other replica hears it from its cluster-wide claims and takes the host.
+      await env.deleteDeployment(holder!, 'claim');
+      await env.waitForIngress(waiter, 'claim', (i) => i.spec?.rules?.[0]?.host === host, 30_000);
+      assert.equal((await onHost()).length, 1);
+    });
+
     it('repairs a Service deleted while the replica holding its namespace was killed, once its ranges are taken over', async () => {
       const serviceControllers = procs.get('service-controller')!;
       const held = await settled(env, 'service-controller', serviceControllers);
@@ -156,3 +202,95 @@ function shardSuite(gate: boolean): void {
 
 shardSuite(true);
 shardSuite(false);
+
+/** The keys a replica's log says it wrote with `msg` (each write is logged once at info, with its key). */
+function keysLogged(proc: ControllerProcess, msg: string): string[] {
+  const keys: string[] = [];
+  for (const line of readFileSync(proc.handle.logFile, 'utf8').split('\n')) {
+    if (!line.includes(msg)) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; key?: string };
+      if (entry.msg === msg && entry.key) keys.push(entry.key);
+    } catch {
+      // a partial last line
+    }
+  }
+  return keys;
+}
+
+describe('1 → 3 → 1 replicas of every controller while Deployments are created and Services deleted (gate on)', () => {
+  const TOTAL = 240;
+  const DELETED = 30;
+  let env: TestEnv;
+  const procs = new Map<AppName, ControllerProcess[]>();
+  const all = (app: AppName) => procs.get(app) ?? [];
+  const running = (app: AppName) => all(app).filter((p) => p.handle.running);
+  const load = Array.from({ length: TOTAL }, (_, i) => ({ namespace: NAMESPACES[i % NAMESPACES.length]!, name: `load-${i}` }));
+  const deleted: Array<{ namespace: string; name: string; uid: string }> = [];
+
+  before(async () => {
+    env = await TestEnv.start();
+    for (const ns of NAMESPACES) await env.createNamespace(ns);
+    for (const app of APPS) procs.set(app, [await env.startController(app, SHARD_ENV)]);
+    for (const app of APPS) await settled(env, app, running(app));
+  });
+
+  after(async () => {
+    await env?.stop();
+  });
+
+  it('loses nothing, orphans nothing, recreates only what users deleted, and no object is written by two replicas', async () => {
+    let created = 0;
+    const creating = inParallel(load, 2, async (d) => {
+      await env.createDeployment(d.namespace, d.name);
+      created++;
+    });
+    // Scale out a third of the way in.
+    await eventually(() => created >= TOTAL / 3, { timeoutMs: 60_000, what: 'a third of the Deployments created' });
+    const scaledOutAt = Date.now();
+    await Promise.all(APPS.map(async (app) => procs.set(app, [...all(app), await env.startController(app, SHARD_ENV), await env.startController(app, SHARD_ENV)])));
+    // Users delete Services of Deployments already exposed, while the ranges move.
+    for (const d of load.slice(0, DELETED)) {
+      const svc = await env.waitForService(d.namespace, d.name, () => true, 60_000);
+      await env.deleteService(d.namespace, d.name);
+      deleted.push({ ...d, uid: svc.metadata!.uid! });
+    }
+    await creating;
+    for (const app of APPS) await settled(env, app, running(app));
+    process.stderr.write(`[shards] 1 → 3 replicas: every range split and served ${Date.now() - scaledOutAt} ms after the two new replicas started (under load)\n`);
+    // Back to one: two replicas of each stop (SIGTERM), handing their ranges back.
+    await Promise.all(APPS.flatMap((app) => all(app).slice(1).map((p) => p.handle.stop())));
+    const scaledInAt = Date.now();
+    for (const app of APPS) await settled(env, app, running(app));
+    process.stderr.write(`[shards] 3 → 1 replica: every range held and served by the last one ${Date.now() - scaledInAt} ms after the SIGTERMs\n`);
+
+    // Nothing lost: every Deployment has its Service; each one a user deleted is back, as a new object.
+    for (const d of load) await env.waitForService(d.namespace, d.name, () => true, 60_000);
+    for (const d of deleted) {
+      const now = await env.waitForService(d.namespace, d.name, (s) => s.metadata?.uid !== d.uid, 60_000);
+      assert.notEqual(now.metadata?.uid, d.uid);
+    }
+    // Nothing orphaned: exactly one managed Service per Deployment.
+    const managed = await env.clients.core.listServiceForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=ekspose' });
+    assert.equal(managed.items.length, TOTAL, 'one managed Service per Deployment, no more');
+    // Nothing wrongly recreated, nothing written by two replicas (each write is logged by the replica that made it).
+    const deletedKeys = deleted.map((d) => `${d.namespace}/${d.name}`).sort();
+    const recreated = all('service-controller').flatMap((p) => keysLogged(p, 'service recreated'));
+    // A range newly served makes the service-controller look for Deployments without a Service, as at any start:
+    // under load it finds some the deployment-controller has not reached yet, and creates them, saying so (ServiceCreated, "was missing").
+    const missing = all('service-controller').flatMap((p) => keysLogged(p, 'service created (it was missing)'));
+    const repairs = [...recreated, ...missing];
+    const creates = all('deployment-controller').flatMap((p) => keysLogged(p, 'service created'));
+    assert.deepEqual(recreated.filter((k) => !deletedKeys.includes(k)), [], 'recreated (with evidence of a deletion) only Services users deleted');
+    // Each Service written once, and each deleted one once more: by the service-controller, or by the deployment-controller's own reconcile.
+    const wrong = load
+      .map((d) => `${d.namespace}/${d.name}`)
+      .map((key) => ({ key, writes: creates.filter((k) => k === key).length + repairs.filter((k) => k === key).length, expected: deletedKeys.includes(key) ? 2 : 1 }))
+      .filter((w) => w.writes !== w.expected);
+    assert.deepEqual(wrong, [], 'Services written other than once (twice when a user deleted them)');
+    const writersOf = all('deployment-controller').map((p) => `${p.identity}: ${keysLogged(p, 'service created').length}`);
+    process.stderr.write(
+      `[shards] Services created per deployment-controller replica: ${writersOf.join(', ')}; by the service-controller: ${recreated.length} recreated (of ${DELETED} deleted), ${missing.length} created as missing\n`,
+    );
+  });
+});

@@ -10,6 +10,8 @@ import {
   type Reconciler,
   type EventRecorder,
   GatedInformer,
+  INFORMER_ADD,
+  INFORMER_UPDATE,
   ShardedInformer,
   ShardedWork,
   WorkQueue,
@@ -24,7 +26,7 @@ import { DeploymentReconciler } from './deployment-reconciler';
 import { deploymentInformer, deploymentReader } from './deployments';
 import { createExposeMetrics } from './expose-metrics';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
-import type { RouteObject } from './host-conflict';
+import { type RouteObject, claimsOf } from './host-conflict';
 import { isKeyWatched } from './owner-keys';
 import {
   type InformerShard,
@@ -220,6 +222,18 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   // A host freed (its holder deleted, moved, or a reservation dropped) goes to the Deployments waiting for it.
   const hostIndex = indexHosts(routes, (freed) => reconciler.keysWaitingFor(freed).forEach(w.enqueue));
   const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
+  // With shards, two replicas may each write a route for one host at once (each reserves only in its own index):
+  // a claim seen from anywhere puts every other claimant of its host and path that this replica serves to its reconcile,
+  // where the older keeps it and the younger route is removed (HostConflict).
+  for (const claims of bound.map((b) => b.claims).filter((c) => c !== undefined)) {
+    const rivalsOf = (route: RouteObject) =>
+      claimsOf(route)
+        .flatMap((c) => hostIndex.claims(c.host, c.path))
+        .filter((c) => c.namespace !== route.metadata?.namespace || c.name !== route.metadata?.name)
+        .forEach((c) => w.enqueue(`${c.namespace}/${c.name}`));
+    claims.on(INFORMER_ADD, rivalsOf);
+    claims.on(INFORMER_UPDATE, rivalsOf);
+  }
   routeDeploymentEvents({
     deployments,
     owned,
