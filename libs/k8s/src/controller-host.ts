@@ -301,7 +301,11 @@ export class ControllerHost {
       }
     };
     const metrics = this.shardMetrics(work, () => this.membership);
-    work.onHandover = (direction) => metrics.handovers.inc({ controller: name, direction });
+    work.onHandover = (direction) => {
+      metrics.handovers.inc({ controller: name, direction });
+      // With shards "leader" means serving some range: EksposeNoLeader then fires when no replica serves anything.
+      this.opts.metrics.setLeader(work.serving.length > 0);
+    };
     this.membership = new ShardMembership({
       identity: settings.identity,
       shards: settings.shards,
@@ -315,7 +319,7 @@ export class ControllerHost {
       onProblem: (problem) => metrics.refused.set({ controller: name }, problem ? 1 : 0),
     });
     this.leading = true;
-    this.opts.metrics.setLeader(true);
+    this.opts.metrics.setLeader(false);
     this.opts.onStartedLeading?.();
     this.opts.queue.start(reconcile);
     log.info({ shards: settings.shards, identity: settings.identity }, 'sharing the work: taking ranges through the member Leases');
