@@ -166,7 +166,10 @@ function shardSuite(gate: boolean): void {
           return ingresses.length === 1 && ingresses[0]!.metadata!.namespace === holder;
         },
         { timeoutMs: 30_000, what: `only ${holder}'s Ingress on ${host}` },
-      );
+      ).catch((err: Error) => {
+        const lines = racers.flatMap((p) => readFileSync(p.handle.logFile, 'utf8').split('\n').filter((l) => l.includes('/claim')).map((l) => `${p.identity} ${l}`));
+        throw new Error(`${err.message}\n${lines.join('\n')}`);
+      });
       const warning = (await env.eventsFor(waiter, 'claim')).find((e) => e.reason === 'HostConflict')!;
       assert.match(warning.message ?? '', new RegExp(`${holder}/claim`));
       // The holder goes: the other replica hears it from its cluster-wide claims and takes the host.

@@ -286,8 +286,12 @@ export class DeploymentReconciler {
     const { host, path } = holder;
     this.hostWaiters.wait(key, host, path);
     await this.warnings.hostHeld(key, dep, binding.kind, holder);
-    if (live && ownershipOf(live.metadata, dep.metadata?.uid ?? '').kind !== 'foreign') {
-      await this.deleteOwned(binding, live, key, 'host held by an older object');
+    // The index may know of our route before the managed cache does (two replicas wrote one host at once): read it.
+    const [namespace, name] = splitKey(key);
+    const ownInIndex = [...this.opts.hostIndex.claims(host, path)].some((c) => c.namespace === namespace && c.name === name && c.kind === binding.kind.kind);
+    const target = live ?? (ownInIndex ? await readOrUndefined(binding.api.read(namespace, name)) : undefined);
+    if (target && ownershipOf(target.metadata, dep.metadata?.uid ?? '').kind !== 'foreign') {
+      await this.deleteOwned(binding, target, key, 'host held by an older object');
     }
   }
 

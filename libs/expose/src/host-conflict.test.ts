@@ -76,6 +76,16 @@ describe('hostHeldBy', () => {
     assert.deepEqual(hostHeldBy(wanted, self, undefined, [other]), other);
   });
 
+  it('our route in the index but not yet in our cache (two replicas wrote one host at once) keeps its age: ties go by namespace/name, the same on both sides', () => {
+    const ours = claim('b', 'web', T1);
+    const theirs = claim('a', 'web', T1);
+    // We are b/web: a/web is as old and sorts first, so it holds the host, whichever replica asks.
+    assert.deepEqual(hostHeldBy(wanted, self, undefined, [ours, theirs]), theirs);
+    assert.equal(hostHeldBy(wanted, { namespace: 'a', name: 'web' }, undefined, [ours, theirs]), undefined);
+    // And an index without our route: any claim holds it, as before.
+    assert.deepEqual(hostHeldBy(wanted, { namespace: 'a', name: 'web' }, undefined, [ours]), ours);
+  });
+
   it('our Ingress serving another host counts as not claiming the wanted one yet', () => {
     const own = ingress('b', 'web', T1, [{ host: 'old.example.com', paths: ['/'] }]);
     const other = claim('a', 'api', T2);

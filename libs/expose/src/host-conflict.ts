@@ -89,22 +89,29 @@ export function hostHeldBy(
   own: RouteObject | undefined,
   claims: Iterable<HostClaim>,
 ): HostClaim | undefined {
-  const ownClaim: HostClaim = (own &&
-    claimsOf(own).find((c) => c.host === wanted.host && c.path === wanted.path)) || {
-    kind: 'Ingress',
-    ...self,
-    host: wanted.host,
-    path: wanted.path,
-    createdAt: Number.POSITIVE_INFINITY,
-  };
+  const all = [...claims];
+  const isSelf = (c: HostClaim) => c.namespace === self.namespace && c.name === self.name;
+  const ownClaim: HostClaim = (own && claimsOf(own).find((c) => c.host === wanted.host && c.path === wanted.path)) ||
+    // The own route may be in the index (written, or seen cluster-wide) before the managed cache has it.
+    oldest(all.filter((c) => isSelf(c) && c.host === wanted.host && c.path === wanted.path && Number.isFinite(c.createdAt))) || {
+      kind: 'Ingress',
+      ...self,
+      host: wanted.host,
+      path: wanted.path,
+      createdAt: Number.POSITIVE_INFINITY,
+    };
   let holder: HostClaim | undefined;
-  for (const claim of claims) {
+  for (const claim of all) {
     // The Deployment's own routes (an Ingress and its HTTPRoute replacement, for a moment) never block each other.
     if (claim.namespace === self.namespace && claim.name === self.name) continue;
     if (claim.host !== wanted.host || claim.path !== wanted.path) continue;
     if (olderThan(claim, ownClaim) && (!holder || olderThan(claim, holder))) holder = claim;
   }
   return holder;
+}
+
+function oldest(claims: HostClaim[]): HostClaim | undefined {
+  return claims.reduce<HostClaim | undefined>((best, c) => (!best || olderThan(c, best) ? c : best), undefined);
 }
 
 /** One host and path, as the index and the wait list key them. */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideAssignment, type Assignment, type OwnRanges } from './shard-assignment';
+import { decideAssignment, preference, type Assignment, type OwnRanges } from './shard-assignment';
 import { type MemberLease, type SeenMember, isLiveMember, liveOthers, observeMembers } from './shard-members';
 import { ManualClock } from './manual-clock';
 
@@ -195,7 +195,10 @@ describe('shard hand-over on the manual clock', () => {
     // a saw both newcomers in this round and let go of the highest eight at once, not at an expiry.
     assert.deepEqual(c.held('a'), range(0, 4));
     c.rounds(4);
-    assert.deepEqual([c.held('a'), c.held('b'), c.held('c')], [range(0, 4), range(4, 8), range(8, 12)]);
+    // a keeps its lowest four; b and c each claimed four of the rest in their own order.
+    assert.deepEqual(c.held('a'), range(0, 4));
+    assert.deepEqual([c.held('b').length, c.held('c').length], [4, 4]);
+    assert.deepEqual([...c.held('b'), ...c.held('c')].sort((x, y) => x - y), range(4, 12));
     // b got work within three retry periods of joining (claim, clash settled, hold), not a Lease duration.
     const firstHold = c.log.find((l) => l.identity === 'b' && l.assignment.held.length > 0)!;
     assert.ok(firstHold.at - Date.UTC(2025, 0, 1) <= 2 * RETRY_MS + 3 * RETRY_MS, `b held its first range at ${firstHold.at}`);
@@ -210,17 +213,41 @@ describe('shard hand-over on the manual clock', () => {
     const c = new Cluster();
     for (const id of ['a', 'b', 'c']) c.add(id);
     c.rounds(6);
-    assert.deepEqual(c.held('c'), range(8, 12));
+    const killedRanges = c.held('c');
+    assert.equal(killedRanges.length, 4);
     c.kill('c');
     const killedAt = c.clock.now();
     // 14 retry periods: c's last write is still within its lease duration for both survivors.
     c.rounds(14);
-    assert.deepEqual([...c.held('a'), ...c.held('b')].sort((x, y) => x - y), range(0, 8));
-    assert.ok(c.log.filter((l) => l.at > killedAt).every((l) => l.assignment.claimed.every((r) => r < 8)), 'nobody claimed 8-11 before the expiry');
+    assert.deepEqual([...c.held('a'), ...c.held('b')].sort((x, y) => x - y), range(0, 12).filter((r) => !killedRanges.includes(r)));
+    assert.ok(
+      c.log.filter((l) => l.at > killedAt).every((l) => l.assignment.claimed.every((r) => !killedRanges.includes(r))),
+      `nobody claimed ${killedRanges} before the expiry`,
+    );
     c.rounds(6);
     assert.deepEqual([...c.held('a'), ...c.held('b')].sort((x, y) => x - y), range(0, 12));
     assert.equal(c.held('a').length, 6);
     assert.equal(c.held('b').length, 6);
+  });
+
+  it('a stale peer (not renewed past the renew deadline): its ranges are claimed at once, held only once it is gone', () => {
+    const mine = { held: range(0, 4), claimed: [] };
+    const peers = [
+      { identity: 'b', shards: 12, held: range(4, 8), claimed: [] },
+      { identity: 'c', shards: 12, held: range(8, 12), claimed: [], stale: true },
+    ];
+    const a = decideAssignment({ identity: 'a', shards: 12, mine, others: peers });
+    // Two sharing now (6 each): a claims two of c's ranges, holds none of them yet.
+    assert.equal(a.share, 6);
+    assert.equal(a.claimed.length, 2);
+    assert.ok(a.claimed.every((r) => r >= 8), `claims ${a.claimed} are c's`);
+    assert.deepEqual(a.held, range(0, 4));
+    // Still listed by c while c is live: the claim stays a claim.
+    const again = decideAssignment({ identity: 'a', shards: 12, mine: { held: a.held, claimed: a.claimed }, others: peers });
+    assert.deepEqual([again.held, again.claimed, again.withdrawn], [range(0, 4), a.claimed, []]);
+    // c expired (no longer live): the claims are held at once.
+    const expired = decideAssignment({ identity: 'a', shards: 12, mine: { held: a.held, claimed: a.claimed }, others: peers.slice(0, 1) });
+    assert.deepEqual(expired.taken, a.claimed);
   });
 
   it('hand-back ordering: a newcomer takes a range only after the holder wrote its Lease without it', () => {
@@ -247,17 +274,20 @@ describe('shard hand-over on the manual clock', () => {
     c.round('c');
     // Nothing free and two peers below the floor share (1): a keeps only that floor.
     assert.deepEqual(c.round('a').handBack, [1, 2, 3]);
-    // b and c both list now, then both write: the same claims, unseen by each other.
+    // b and c both list now, then both write: the same claims (both prefer range 3: see preference()), unseen by each other.
+    const first = preference('b', 4).find((r) => r !== 0)!;
+    assert.equal(preference('c', 4).find((r) => r !== 0), first, 'b and c prefer the same free range');
     const b = c.decide('b');
     const cc = c.decide('c');
-    assert.deepEqual([b.claimed, cc.claimed], [[1], [1]]);
+    assert.deepEqual([b.claimed, cc.claimed], [[first], [first]]);
     c.commit('b', b);
     c.commit('c', cc);
     // The next lists show the clash: c (higher) withdraws, b keeps its claim but does not take it yet.
     const c2 = c.decide('c');
     const b2 = c.decide('b');
-    assert.deepEqual([c2.withdrawn, c2.held], [[1], []]);
-    assert.deepEqual([b2.claimed, b2.held], [[1, 2], []]);
+    assert.deepEqual([c2.withdrawn, c2.held], [[first], []]);
+    assert.ok(b2.claimed.includes(first));
+    assert.deepEqual(b2.held, []);
     c.commit('c', c2);
     c.commit('b', b2);
     c.rounds(6);

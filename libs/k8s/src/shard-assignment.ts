@@ -23,6 +23,7 @@
 // draining its work on them) and writes its Lease without them, so a new
 // replica gets them at its next rounds instead of after an expiry. Ranges of a
 // member whose Lease expired are free; those of a live member never are.
+import { fnv1a64 } from './shard-ranges';
 
 /** What this replica's own Lease said when it was last written (and committed). */
 export interface OwnRanges {
@@ -36,6 +37,13 @@ export interface PeerRanges {
   shards: number;
   held: readonly number[];
   claimed: readonly number[];
+  /**
+   * Not renewed for longer than the renew deadline: it has let go of its ranges
+   * itself by now (or died), though its Lease is live until it expires. Its
+   * ranges may be claimed (never held before it expires), and it does not count
+   * in the share, so a kill -9 is taken over at expiry, not a round or two later.
+   */
+  stale?: boolean;
 }
 
 export interface AssignmentInput {
@@ -69,11 +77,29 @@ export interface Assignment {
 
 const sorted = (values: Iterable<number>): number[] => [...new Set(values)].sort((a, b) => a - b);
 
+/** MurmurHash3's fmix64: FNV-1a alone barely moves the top bits for strings that differ at the end (pod names, range numbers). */
+function mix64(h: bigint): bigint {
+  let x = h ^ (h >> 33n);
+  x = BigInt.asUintN(64, x * 0xff51afd7ed558ccdn);
+  x ^= x >> 33n;
+  x = BigInt.asUintN(64, x * 0xc4ceb9fe1a85ec53n);
+  return x ^ (x >> 33n);
+}
+
+/** The ranges in the order this replica claims them: by a hash of `identity/range`, the same in every round. */
+export function preference(identity: string, shards: number): number[] {
+  return Array.from({ length: shards }, (_, r) => ({ r, rank: mix64(fnv1a64(`${identity}/${r}`)) }))
+    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.r - b.r))
+    .map((x) => x.r);
+}
+
 export function decideAssignment(input: AssignmentInput): Assignment {
   const { identity, shards } = input;
   const peers = input.others.filter((o) => o.shards === shards);
+  // Who shares the work from now on: a stale peer's ranges are to be taken over.
+  const active = peers.filter((p) => !p.stale);
   const strangers = input.others.filter((o) => o.shards !== shards);
-  const share = Math.ceil(shards / (peers.length + 1));
+  const share = Math.ceil(shards / (active.length + 1));
   const problem =
     strangers.length === 0
       ? undefined
@@ -89,9 +115,11 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   }
   const strangerClaims = strangers.some((s) => s.claimed.length > 0);
 
+  // Held by any live peer, stale or not: nothing is held before the holder's Lease is gone or expired.
   const heldByPeer = new Set(peers.flatMap((p) => p.held));
+  const heldByActive = new Set(active.flatMap((p) => p.held));
   const claimedBy = new Map<number, string[]>();
-  for (const p of peers) for (const r of p.claimed) claimedBy.set(r, [...(claimedBy.get(r) ?? []), p.identity]);
+  for (const p of active) for (const r of p.claimed) claimedBy.set(r, [...(claimedBy.get(r) ?? []), p.identity]);
 
   // A range two live members hold breaks the invariant (clocks far apart, a
   // Lease edited by hand): let go of it rather than write beside another.
@@ -105,9 +133,9 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   for (const r of sorted(input.mine.claimed)) {
     if (held.includes(r)) continue;
     const rivals = claimedBy.get(r) ?? [];
-    if (heldByPeer.has(r) || rivals.some((id) => id < identity)) withdrawn.push(r);
-    // Promote only on a clean list: no rival claim, and no other count about to take the space.
-    else if (rivals.length === 0 && !strangerClaims) taken.push(r);
+    if (heldByActive.has(r) || rivals.some((id) => id < identity)) withdrawn.push(r);
+    // Promote only on a clean list: no rival claim, no other count about to take the space, and no live holder (a stale one waits for its expiry).
+    else if (rivals.length === 0 && !strangerClaims && !heldByPeer.has(r)) taken.push(r);
     else claimed.push(r);
   }
   held = sorted([...held, ...taken]);
@@ -115,9 +143,9 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   // ceil shares can leave a member with nothing (4 ranges, 3 replicas: 2/2/0).
   // While a peer is below the floor share, nobody claims beyond the floor, and
   // when nothing is free, those above it hand back down to it.
-  const floor = Math.floor(shards / (peers.length + 1));
-  const starving = peers.some((p) => p.held.length + p.claimed.length < floor);
-  const listedByAnyone = new Set([...heldByPeer, ...claimedBy.keys(), ...held, ...claimed]);
+  const floor = Math.floor(shards / (active.length + 1));
+  const starving = active.some((p) => p.held.length + p.claimed.length < floor);
+  const listedByAnyone = new Set([...heldByActive, ...claimedBy.keys(), ...held, ...claimed]);
   const nothingFree = listedByAnyone.size >= shards;
   const keepLimit = starving && nothingFree ? floor : share;
   const claimLimit = starving ? floor : share;
@@ -129,12 +157,12 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   withdrawn.push(...claimed.slice(room));
   claimed = claimed.slice(0, room);
 
-  // Below the share, and no other count in the way: claim the lowest free ranges.
+  // Below the share, and no other count in the way: claim free ranges in this replica's own order
+  // (rendezvous: by the hash of identity and range), so replicas claiming at once, as the survivors of a
+  // kill do, mostly pick different ranges instead of all reaching for the lowest and losing a round.
   if (!strangerClaims) {
-    const busy = new Set([...heldByPeer, ...claimedBy.keys(), ...held, ...claimed, ...handBack, ...withdrawn]);
-    for (let r = 0; r < shards && held.length + claimed.length < claimLimit; r++) {
-      if (!busy.has(r)) claimed.push(r);
-    }
+    const busy = new Set([...heldByActive, ...claimedBy.keys(), ...held, ...claimed, ...handBack, ...withdrawn]);
+    claimed.push(...preference(identity, shards).filter((r) => !busy.has(r)).slice(0, Math.max(0, claimLimit - held.length - claimed.length)));
   }
 
   return {

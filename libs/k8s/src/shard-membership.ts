@@ -152,7 +152,15 @@ export class ShardMembership {
   private async decide(): Promise<void> {
     const now = this.clock.now();
     const { identity, shards, log } = this.opts;
-    const others = liveOthers(this.members, identity, now).map((m) => ({ identity: m.identity, shards: m.shards, held: m.held, claimed: m.claimed }));
+    // Not changed for the renew deadline: that replica has let go by itself (or is dead); its ranges may be claimed now and held at its expiry.
+    const changedAt = (id: string) => this.members.get(id)?.changedAt ?? now;
+    const others = liveOthers(this.members, identity, now).map((m) => ({
+      identity: m.identity,
+      shards: m.shards,
+      held: m.held,
+      claimed: m.claimed,
+      stale: now - changedAt(m.identity) > this.opts.renewDeadlineMs,
+    }));
     const decision = decideAssignment({
       identity,
       shards,

@@ -448,6 +448,9 @@ async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number;
  * garbage collector and NATS) and resolves when every component is ready.
  * Always `stop()` it; a process that exits or is interrupted stops it too.
  */
+/** Starts on a port race (see startControlPlane) before giving up. */
+const PORT_RACE_ATTEMPTS = 3;
+
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   // A second --feature-gates would merge with or replace the first, depending on the flag library: say it once.
   const gatesFlag = options.apiserverExtraArgs?.find((arg) => /^--feature-gates(=|$)/.test(arg));
@@ -455,41 +458,53 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const featureGates = planeFeatureGates(options.featureGates);
   const log = options.log ?? ((line: string) => process.stderr.write(`[control-plane] ${line}\n`));
   const binDir = options.binDir ?? (await ensureBinaries({ log }));
-  let dir: string;
-  if (options.dir) {
-    dir = resolve(options.dir);
-    await mkdir(dir, { recursive: true });
-  } else {
-    await pruneAbandonedPlanes();
-    dir = await mkdtemp(join(tmpdir(), 'ekspose-cp-'));
-    await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
+  // Ports are chosen free, then bound by the components a moment later: another process (a parallel
+  // test file) can take one in between. That start is thrown away and made again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    let dir: string;
+    if (options.dir) {
+      dir = resolve(options.dir);
+      await mkdir(dir, { recursive: true });
+    } else {
+      await pruneAbandonedPlanes();
+      dir = await mkdtemp(join(tmpdir(), 'ekspose-cp-'));
+      await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
+    }
+    const [etcdClient, etcdPeer, apiserver, controllerManager] = await freePorts(4);
+    const natsNodes = await createNatsNodes({
+      bin: join(binDir, 'nats-server'),
+      dir,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      auth: options.natsAuth ?? true,
+      nodes: options.natsNodes ?? 1,
+      lameDuck: options.natsLameDuck,
+    });
+    const plane = new ControlPlane({
+      dir,
+      ownsDir: !options.dir,
+      binDir,
+      log,
+      nats: options.nats ?? true,
+      controllerManager: options.controllerManager ?? true,
+      controllers: options.controllers ?? DEFAULT_CONTROLLERS,
+      apiserverExtraArgs: [...featureGatesArgs(featureGates), ...(options.apiserverExtraArgs ?? [])],
+      featureGates,
+      controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
+      timeoutMs: options.timeoutMs ?? 60_000,
+      ports: { etcdClient, etcdPeer, apiserver, controllerManager },
+      natsNodes,
+    });
+    installExitHook();
+    if (options.handleSignals ?? true) installSignalHook();
+    try {
+      await plane.start();
+      return plane;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      // Anything else is left as it failed, its logs in place for the error to point at.
+      if (attempt >= PORT_RACE_ATTEMPTS || !/address already in use/.test(message)) throw err;
+      await plane.stop().catch(() => undefined);
+      log(`a port was taken between choosing and binding it (attempt ${attempt} of ${PORT_RACE_ATTEMPTS}); starting again on other ports`);
+    }
   }
-  const [etcdClient, etcdPeer, apiserver, controllerManager] = await freePorts(4);
-  const natsNodes = await createNatsNodes({
-    bin: join(binDir, 'nats-server'),
-    dir,
-    timeoutMs: options.timeoutMs ?? 60_000,
-    auth: options.natsAuth ?? true,
-    nodes: options.natsNodes ?? 1,
-    lameDuck: options.natsLameDuck,
-  });
-  const plane = new ControlPlane({
-    dir,
-    ownsDir: !options.dir,
-    binDir,
-    log,
-    nats: options.nats ?? true,
-    controllerManager: options.controllerManager ?? true,
-    controllers: options.controllers ?? DEFAULT_CONTROLLERS,
-    apiserverExtraArgs: [...featureGatesArgs(featureGates), ...(options.apiserverExtraArgs ?? [])],
-    featureGates,
-    controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
-    timeoutMs: options.timeoutMs ?? 60_000,
-    ports: { etcdClient, etcdPeer, apiserver, controllerManager },
-    natsNodes,
-  });
-  installExitHook();
-  if (options.handleSignals ?? true) installSignalHook();
-  await plane.start();
-  return plane;
 }
