@@ -264,30 +264,34 @@ function reportHandovers(run: ShardsRun, planes: PlaneResult[]): void {
   }
 }
 
-function reportClaims(routes: number, memory: ClaimsMemory | undefined): void {
+function reportClaims(routes: number, replicas: number, memory: ClaimsMemory | undefined): void {
   console.log(`\n### 5. The cluster-wide host-claims index at ${fmt(routes)} routes (in this process, no plane; heap after forced GCs)\n`);
   if (!memory) {
     console.log('skipped: run with node --expose-gc (npm run bench -- shards does).');
     return;
   }
-  const at = (bytes: number) => `${fmt((bytes * memory.routes) / 2 ** 20, 2)} MiB`;
-  const claims = memory.claimsBytes + memory.indexBytes;
+  const at = (bytes: number) => `${fmt((bytes * memory.routes) / 2 ** 20, 1)} MiB`;
+  const { claimsBytes: claims, indexBytes: index, wholeBytes: whole } = memory;
   console.log(
     table(
-      ['what a replica keeps of every managed Ingress/HTTPRoute in every namespace', 'bytes per route', `at ${fmt(memory.routes)} routes`],
+      ['what is kept of a managed Ingress (or HTTPRoute)', 'bytes per route', `at ${fmt(memory.routes)} routes`],
       [
-        ['claims informer cache (claimsOnly: name, namespace, uid, two labels, owner, created, hosts, paths)', fmt(memory.claimsBytes), at(memory.claimsBytes)],
-        ['+ HostIndex over those claims', fmt(memory.indexBytes), at(memory.indexBytes)],
-        ['= the claims index', fmt(claims), at(claims)],
-        ['for contrast: the whole managed Ingress as the managed cache keeps it (slimOwned)', fmt(memory.wholeBytes), at(memory.wholeBytes)],
+        ['the claims informer: claimsOnly (name, namespace, uid, two labels, owner, created, hosts, paths)', fmt(claims), at(claims)],
+        ['the HostIndex over the claims', fmt(index), at(index)],
+        ['= the cluster-wide claims index of a sharded replica, for every route whatever its ranges', fmt(claims + index), at(claims + index)],
+        ['for contrast: the whole managed Ingress, as the managed cache keeps it (slimOwned)', fmt(whole), at(whole)],
       ],
     ),
   );
+  // One replica: the managed cache of every route and the HostIndex over it. Each of n: its share of the managed cache, and the whole index.
+  const single = whole + index;
+  const each = whole / replicas + claims + index;
   console.log(
-    `\nEvery replica of the deployment-controller and of the ingress-controller keeps this for all routes, whatever its ranges; ` +
-      `the routes are Ingresses from tools/bench/lib/fixtures.ts (one host and path each; an HTTPRoute's claims are the same fields).`,
+    `\nWhat the routes cost a replica of the deployment-controller (or ingress-controller): one replica ${at(single)} (managed cache + HostIndex); ` +
+      `each of ${replicas} sharded replicas ${at(each)} (a third of the managed cache + the claims index) = ${pct(each, single)} of it: ` +
+      `the claims index does not shrink with replicas. The routes are Ingresses from tools/bench/lib/fixtures.ts (one host and path each); an HTTPRoute's claims are the same fields.`,
   );
-  summaryLine('shards', `host-claims index per route (${fmt(memory.routes)} routes)`, `${fmt(claims)} B`, `${fmt(memory.wholeBytes)} B (whole managed Ingress)`, `${fmt(claims / memory.wholeBytes, 2)}x`);
+  summaryLine('shards', `host-claims index per route (${fmt(memory.routes)} routes)`, `${fmt(claims + index)} B`, `${fmt(whole)} B (whole managed Ingress)`, `${fmt((claims + index) / whole, 2)}x`);
 }
 
 export function reportShards(run: ShardsRun, planes: PlaneResult[], memory: ClaimsMemory | undefined, violations: string[]): void {
@@ -307,7 +311,7 @@ export function reportShards(run: ShardsRun, planes: PlaneResult[], memory: Clai
   reportGoals(run, planes);
   reportConvergence(run, planes);
   reportHandovers(run, planes);
-  reportClaims(run.routes, memory);
+  reportClaims(run.routes, run.replicas, memory);
   console.log(
     violations.length === 0
       ? '\nRanges held by two live replicas at once (member Leases listed every 500 ms): none.'
