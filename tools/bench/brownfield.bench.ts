@@ -19,10 +19,11 @@
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { type KubeClients, createKubeClients, statusCodeOf } from '@ekspose/k8s';
+import { type KubeClients, createKubeClients } from '@ekspose/k8s';
 import { type ControlPlane, inParallel, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
-import { type AppName, type BenchController, CONTROLLER_NAMESPACE, memoryOf, pollUntil, scrape, startBenchController } from './lib/controller-process';
+import { SERVICE_RANGE_ARGS, ensureNamespace } from './lib/cluster';
+import { type AppName, type BenchController, CONTROLLER_NAMESPACE, memoryOf, pollUntil, readyz, scrape, startBenchController } from './lib/controller-process';
 import { type RequestCounts, apiRequests, requestDelta, requestTable } from './lib/api-requests';
 import { fmt, quantile, table } from './lib/stats';
 import { summaryLine } from './lib/summary';
@@ -35,15 +36,6 @@ const CHURN = intOption(args, 'churn', 10_000);
 const NAMESPACES = 100;
 const IN_FLIGHT = 16;
 const APPS: AppName[] = ['deployment-controller', 'service-controller'];
-
-
-async function ensureNamespace(clients: KubeClients, name: string): Promise<void> {
-  try {
-    await clients.core.createNamespace({ body: { metadata: { name } } });
-  } catch (err) {
-    if (statusCodeOf(err) !== 409) throw err;
-  }
-}
 
 interface Memory {
   rssMiB: number;
@@ -58,16 +50,12 @@ async function memory(c: BenchController): Promise<Memory> {
   return { rssMiB: memoryOf(c.handle.pid).rssKiB / 1024, heapMiB: heap / 2 ** 20, names: informers['services/metadata']?.objects ?? 0 };
 }
 
-async function readyz(c: BenchController): Promise<{ details: { bookkeeping?: Record<string, number>; informers: Record<string, { objects: number }> } }> {
-  return (await fetch(`http://127.0.0.1:${c.healthPort}/readyz`)).json() as never;
-}
-
 async function main(): Promise<void> {
   if (!args.options.has('no-build')) {
     const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', ...APPS, '--outputStyle=static'], { cwd: workspaceRoot(), stdio: 'inherit' });
     if (build.status !== 0) throw new Error('building the controllers failed');
   }
-  const plane: ControlPlane = await startControlPlane({ apiserverExtraArgs: ['--service-cluster-ip-range=10.0.0.0/16'], log: (l) => console.error(`[plane] ${l}`) });
+  const plane: ControlPlane = await startControlPlane({ apiserverExtraArgs: SERVICE_RANGE_ARGS, log: (l) => console.error(`[plane] ${l}`) });
   const controllers: BenchController[] = [];
   try {
     const kc = new KubeConfig();
@@ -200,13 +188,13 @@ async function conflicts(plane: ControlPlane, clients: KubeClients, dc: BenchCon
 /** 3. A standby through CHURN creations and deletions: what it holds and its RSS, next to the leader's. */
 async function standbyUnderChurn(clients: KubeClients, leader: BenchController, standby: BenchController): Promise<void> {
   console.log(`\n## 3. A standby deployment-controller while the leader handles ${fmt(CHURN)} Deployments created, then deleted\n`);
-  await pollUntil('the standby ready', 60_000, standby.handle, async () => ((await fetch(`http://127.0.0.1:${standby.healthPort}/readyz`)).status === 200 ? true : undefined));
+  await pollUntil('the standby ready', 60_000, standby.handle, async () => ((await readyz(standby)).ok ? true : undefined));
   const NS = 'churn';
   await ensureNamespace(clients, NS);
   const rows: string[][] = [];
   const look = async (when: string) => {
     for (const c of [leader, standby]) {
-      const d = (await readyz(c)).details as { queueHeld?: number; bookkeeping?: Record<string, number> };
+      const d = (await readyz(c)).details;
       const held = Object.values(d.bookkeeping ?? {}).reduce((a, b) => a + b, 0) + (d.queueHeld ?? 0);
       const { rssKiB, hwmKiB } = memoryOf(c.handle.pid);
       rows.push([when, c.handle.name, `${(rssKiB / 1024).toFixed(1)} MiB`, `${(hwmKiB / 1024).toFixed(1)} MiB`, fmt(held)]);

@@ -17,13 +17,10 @@
 //
 //   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--resync-seconds S] [--no-build] [--cpu-prof=DIR]
 //   (above N = 2,000: one round of the default worker count unless --rounds / --workers say otherwise)
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
-import { type KubeClients, DEFAULT_WORKERS, WORK_QUEUE_DEFAULTS, createKubeClients, statusCodeOf } from '@ekspose/k8s';
+import { type KubeClients, DEFAULT_WORKERS, WORK_QUEUE_DEFAULTS, createKubeClients } from '@ekspose/k8s';
 import { MANAGED_SELECTOR } from '@ekspose/labels';
-import { type ProcessHandle, startControlPlane, workspaceRoot } from '@ekspose/testing';
+import { type ProcessHandle, startControlPlane } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
 import {
   type LogEntry,
@@ -44,6 +41,7 @@ import {
   writesOf,
 } from './lib/controller-process';
 import { ObjectCounter } from './lib/object-counter';
+import { SERVICE_RANGE_ARGS, benchDeployment, bundleApps, ensureNamespace } from './lib/cluster';
 import { type Histogram, type Sample, histogram, histogramDelta, histogramQuantile, sampleSum } from '@ekspose/testing';
 import { fmt, quantile, table } from './lib/stats';
 import { type SteadyResult, measureSteadyState, reportSteadyState } from './lib/steady-state';
@@ -56,8 +54,6 @@ const NAMESPACES = 10;
 const CREATE_CONCURRENCY = 8;
 /** Requests in flight of the raw baseline. */
 const RAW_IN_FLIGHT = 64;
-/** The harness's /24 holds 253 Services; later flags win, and 10.0.0.1 stays the `kubernetes` Service's IP. */
-const SERVICE_RANGE_ARGS = ['--service-cluster-ip-range=10.0.0.0/16'];
 const BENCH_DOMAIN = 'bench.test';
 /** Generous bounds: the bench fails only when the scenario itself breaks. */
 const convergeTimeoutMs = (n: number) => Math.max(180_000, n * 40);
@@ -117,29 +113,9 @@ function wantsIngress(i: number): boolean {
 
 function deploymentManifest(i: number): V1Deployment {
   const name = `app-${i}`;
-  const labels: Record<string, string> = { app: name, port: String(8080 + (i % 5)) };
+  const labels: Record<string, string> = { port: String(8080 + (i % 5)) };
   if (wantsIngress(i)) labels.ingReq = 'needed';
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: namespaceOf(i), labels },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1', ports: [{ name: 'http', containerPort: 8080 }] }] },
-      },
-    },
-  };
-}
-
-async function createNamespace(clients: KubeClients, name: string): Promise<void> {
-  try {
-    await clients.core.createNamespace({ body: { metadata: { name } } });
-  } catch (err) {
-    if (statusCodeOf(err) !== 409) throw err;
-  }
+  return benchDeployment(namespaceOf(i), name, labels);
 }
 
 async function createDeployments(clients: KubeClients, n: number): Promise<void> {
@@ -173,8 +149,8 @@ async function runScenario(opts: Options, workers: number, round: number, steady
     const clients = createKubeClients(kc);
     counter = await ObjectCounter.create(kc);
     const owned = counter;
-    await createNamespace(clients, CONTROLLER_NAMESPACE);
-    for (let k = 0; k < NAMESPACES; k++) await createNamespace(clients, namespaceOf(k));
+    await ensureNamespace(clients, CONTROLLER_NAMESPACE);
+    for (let k = 0; k < NAMESPACES; k++) await ensureNamespace(clients, namespaceOf(k));
 
     const created = Date.now();
     await createDeployments(clients, opts.n);
@@ -429,15 +405,7 @@ async function main(argv: string[]): Promise<void> {
   watchdog.unref();
 
   // The steady-state phase runs all three controllers.
-  for (const app of ['deployment-controller', 'service-controller', 'ingress-controller']) {
-    const bundle = join(workspaceRoot(), 'dist', 'apps', app, 'main.js');
-    if (opts.build) {
-      const built = spawnSync(process.execPath, ['tools/scripts/bundle.mjs', app], { cwd: workspaceRoot(), stdio: ['ignore', 'ignore', 'inherit'] });
-      if (built.status !== 0) throw new Error(`bundling ${app} failed`);
-    } else if (!existsSync(bundle)) {
-      throw new Error(`${bundle} is missing: drop --no-build, or run node tools/scripts/bundle.mjs ${app}`);
-    }
-  }
+  bundleApps(['deployment-controller', 'service-controller', 'ingress-controller'], opts.build);
 
   const results: ScenarioResult[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
@@ -456,7 +424,7 @@ async function main(argv: string[]): Promise<void> {
     domain: BENCH_DOMAIN,
     apiserverExtraArgs: SERVICE_RANGE_ARGS,
     prepare: async (clients) => {
-      for (let k = 0; k < NAMESPACES; k++) await createNamespace(clients, namespaceOf(k));
+      for (let k = 0; k < NAMESPACES; k++) await ensureNamespace(clients, namespaceOf(k));
       await createDeployments(clients, opts.n);
     },
   });

@@ -12,6 +12,8 @@
 //   npm run bench -- convergence [N] [--rounds 2] [--resync-seconds S] [--no-build]
 //   npm run bench -- traffic [--n 20] [--outages 5] [--poll-ms 250] [--no-build]   (root: a private network namespace)
 //   npm run bench -- brownfield [--services 10000] [--conflicts 200] [--window 60] [--no-build]
+//   npm run bench -- shards [--deployments 10000] [--namespaces 200] [--shards 12] [--batch 2000] [--routes 10000] [--no-build]
+//                                               (not part of `all`: two planes of N Deployments, about an hour at the defaults)
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -35,11 +37,13 @@ const BENCHES: Record<string, Bench> = {
   convergence: { file: 'convergence.bench.ts', nodeArgs: [], timeoutMs: 90 * 60_000 },
   traffic: { file: 'traffic.bench.ts', nodeArgs: [], timeoutMs: 20 * 60_000, netns: true },
   brownfield: { file: 'brownfield.bench.ts', nodeArgs: [], timeoutMs: 30 * 60_000 },
+  // The host-claims index is measured in-process with forced GCs.
+  shards: { file: 'shards.bench.ts', nodeArgs: ['--expose-gc'], timeoutMs: 180 * 60_000 },
 };
 const ALIASES: Record<string, string> = { 'reconcile-path': 'micro', macro: 'convergence' };
 
 function usage(): never {
-  console.error('usage: npm run bench [-- [micro|convergence|traffic|brownfield|all] [options of that benchmark]]  (see tools/bench/README.md)');
+  console.error('usage: npm run bench [-- [micro|convergence|traffic|brownfield|shards|all] [options of that benchmark]]  (see tools/bench/README.md)');
   process.exit(2);
 }
 

@@ -16,7 +16,6 @@
 //     the Ingress (HTTPRoute); how long its requests failed, and how long the object was gone.
 //
 //   node tools/scripts/in-netns.mjs -- node --import tsx tools/bench/traffic.bench.ts [--n 20] [--outages 5] [--poll-ms 250] [--no-build]
-import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
@@ -37,9 +36,9 @@ import {
   startFakeNode,
   startGatewayProxy,
   startIngressProxy,
-  workspaceRoot,
 } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
+import { bundleApps } from './lib/cluster';
 import { CONTROLLER_NAMESPACE, startBenchController } from './lib/controller-process';
 import { fmt, quantile, table } from './lib/stats';
 import { summaryLine } from './lib/summary';
@@ -237,12 +236,7 @@ async function main(argv: string[]): Promise<void> {
   const pollMs = intOption(args, 'poll-ms', 250);
   const problem = privateNetworkProblem();
   if (problem) throw new Error(problem);
-  if (!args.options.has('no-build')) {
-    for (const app of APPS) {
-      const built = spawnSync(process.execPath, ['tools/scripts/bundle.mjs', app], { cwd: workspaceRoot(), stdio: ['ignore', 'ignore', 'inherit'] });
-      if (built.status !== 0) throw new Error(`bundling ${app} failed`);
-    }
-  }
+  bundleApps(APPS, !args.options.has('no-build'));
   const binDir = await ensureTrafficBinaries({ log: progress });
   const plane = await startControlPlane({ controllers: TRAFFIC_CONTROLLERS, log: () => undefined });
   // Every pod's container: one server on all of the namespace's addresses, so a pod answers as soon as it has its IP.

@@ -149,7 +149,8 @@ interface Bound<T extends OwnedObject> {
 
 function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring, onServed: () => void): Bound<T> {
   const { clients, log, metrics } = w.boot;
-  const plural = kind.customResource?.plural ?? `${kind.metricKind}s`;
+  // The resource as the kind's own informer names it (`ingresses`, `httproutes`), in metrics and /readyz alike with shards or without.
+  const plural = kind.source(clients).resource;
   const cache = cacheOf<T>(w, plural, (shard) => managedInformer(kind, clients, log, metrics, shard));
   const names = cacheOf<OwnedObject>(w, `${plural}/metadata`, (shard) => nameInformer(kind, clients, log, metrics, shard));
   // With shards the whole-object caches hold only this replica's ranges; host claims are compared across all namespaces.

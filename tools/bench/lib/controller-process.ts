@@ -56,6 +56,24 @@ export async function startBenchController(
   return { handle, healthPort, metricsPort };
 }
 
+/** What a controller's /readyz tells (libs/k8s controller-host.ts readyz), as far as the benchmarks read it. */
+export interface Readiness {
+  ok: boolean;
+  details: {
+    leader?: boolean;
+    /** EKSPOSE_SHARDS > 1: the ranges it serves, holds and claims, and the live members it sees. */
+    shards?: { count: number; serving: number[]; held: number[]; claimed: number[]; members: number; problem?: string };
+    queueHeld?: number;
+    bookkeeping?: Record<string, number>;
+    informers: Record<string, { synced: boolean; objects: number }>;
+  };
+}
+
+export async function readyz(c: BenchController): Promise<Readiness> {
+  const res = await fetch(`http://127.0.0.1:${c.healthPort}/readyz`, { signal: AbortSignal.timeout(5_000) });
+  return (await res.json()) as Readiness;
+}
+
 export interface Writes {
   create: number;
   patch: number;

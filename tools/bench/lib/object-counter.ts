@@ -25,7 +25,16 @@ export class ObjectCounter {
   }
 
   /** Items in the list at `path` (e.g. `/api/v1/services?labelSelector=…`); rejects on a non-200 or after timeoutMs. */
-  count(path: string, timeoutMs = 5_000): Promise<number> {
+  async count(path: string, timeoutMs = 5_000): Promise<number> {
+    return (await this.list(path, timeoutMs)).length;
+  }
+
+  /** `namespace/name` of each item in the list at `path`. */
+  async keys(path: string, timeoutMs = 30_000): Promise<string[]> {
+    return (await this.list(path, timeoutMs)).map((item) => `${item.metadata?.namespace ?? ''}/${item.metadata?.name ?? ''}`);
+  }
+
+  private list(path: string, timeoutMs: number): Promise<Array<{ metadata?: { namespace?: string; name?: string } }>> {
     return new Promise((resolve, reject) => {
       const req = request(new URL(path, this.server), { ...this.options, agent: this.agent, method: 'GET', timeout: timeoutMs }, (res) => {
         let body = '';
@@ -33,7 +42,7 @@ export class ObjectCounter {
         res.on('data', (chunk: string) => (body += chunk));
         res.on('end', () => {
           if (res.statusCode !== 200) reject(new Error(`GET ${path}: ${res.statusCode} ${body.slice(0, 200)}`));
-          else resolve(((JSON.parse(body) as { items?: unknown[] }).items ?? []).length);
+          else resolve((JSON.parse(body) as { items?: Array<{ metadata?: { namespace?: string; name?: string } }> }).items ?? []);
         });
         res.on('error', reject);
       });

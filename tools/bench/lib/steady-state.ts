@@ -12,6 +12,7 @@
 // - Lease traffic: the Lease writes of the three leaders over a minute's share.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type KubeConfig, type V1Deployment, Watch } from '@kubernetes/client-node';
+import { watchAdded } from './cluster';
 import type { KubeClients } from '@ekspose/k8s';
 import type { ControlPlane } from '@ekspose/testing';
 import {
@@ -78,19 +79,6 @@ async function measureStartup(plane: ControlPlane, n: number, domain: string, co
     row.writes = writesOf(await scrape(c.metricsPort));
   }
   return rows;
-}
-
-/** Timestamps at which a watch delivered ADDED for each name in the namespace. */
-async function watchAdded(kc: KubeConfig, path: string, seen: Map<string, number>): Promise<AbortController> {
-  return new Watch(kc).watch(
-    path,
-    {},
-    (type: string, obj: { metadata?: { name?: string } }) => {
-      const name = obj.metadata?.name;
-      if (type === 'ADDED' && name && !seen.has(name)) seen.set(name, Date.now());
-    },
-    () => undefined,
-  );
 }
 
 function latencyDeployment(name: string): V1Deployment {
