@@ -244,9 +244,11 @@ describe('1 → 3 → 1 replicas of every controller while Deployments are creat
 
   it('loses nothing, orphans nothing, recreates only what users deleted, and no object is written by two replicas', async () => {
     let created = 0;
+    // Paced (about 20 a second; the plane has IPs for some 250 Services), so that creations go on after the new replicas serve their ranges.
     const creating = inParallel(load, 2, async (d) => {
       await env.createDeployment(d.namespace, d.name);
       created++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     });
     // Scale out a third of the way in.
     await eventually(() => created >= TOTAL / 3, { timeoutMs: 60_000, what: 'a third of the Deployments created' });
@@ -295,5 +297,41 @@ describe('1 → 3 → 1 replicas of every controller while Deployments are creat
     process.stderr.write(
       `[shards] Services created per deployment-controller replica: ${writersOf.join(', ')}; by the service-controller: ${recreated.length} recreated (of ${DELETED} deleted), ${missing.length} created as missing\n`,
     );
+  });
+
+  it('switching EKSPOSE_SHARDS 6 → 1 → 6 (a rolling update each way) never has two replicas working at once', async () => {
+    const [sharded] = running('deployment-controller');
+    assert.ok(sharded);
+    /** Polled all along: a sharded replica serving a range while a leader works is two writers. */
+    const overlaps: string[] = [];
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const live = running('deployment-controller');
+        const states = await Promise.all(live.map(async (p) => ({ p, body: (await env.probeJson(p, '/readyz').catch(() => undefined))?.body })));
+        const serving = states.filter((s) => ((s.body?.details.shards as { serving?: number[] } | undefined)?.serving ?? []).length > 0);
+        const leading = states.filter((s) => s.body?.details.shards === undefined && s.body?.details.working === true);
+        if (serving.length > 0 && leading.length > 0) overlaps.push(`${serving.map((s) => s.p.identity)} serve ranges while ${leading.map((s) => s.p.identity)} leads`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    try {
+      // 6 → 1: the new pod wins the leader Lease, the sharded one sees it and hands its ranges back, then the leader works.
+      const leader = await env.startController('deployment-controller', { ...SHARD_ENV, EKSPOSE_SHARDS: '1' });
+      procs.set('deployment-controller', [...all('deployment-controller'), leader]);
+      await eventually(async () => (await env.probeJson(leader, '/readyz')).body.details.working === true, { timeoutMs: 60_000, what: 'the leader working' });
+      assert.equal(await metric(env, sharded, 'ekspose_shard_refused', { controller: 'deployment-controller' }), 1, 'the sharded replica says why it serves nothing');
+      await env.createDeployment(NAMESPACES[0]!, 'after-switch');
+      await env.waitForService(NAMESPACES[0]!, 'after-switch', () => true, 30_000);
+      // 1 → 6: the leader's pod stops (releasing its Lease); the sharded replica takes everything again.
+      await leader.handle.stop();
+      await settled(env, 'deployment-controller', [sharded]);
+      await env.createDeployment(NAMESPACES[1]!, 'after-switch');
+      await env.waitForService(NAMESPACES[1]!, 'after-switch', () => true, 30_000);
+    } finally {
+      watching = false;
+      await watch;
+    }
+    assert.deepEqual(overlaps, []);
   });
 });

@@ -272,7 +272,7 @@ export class DeploymentReconciler {
   private claimHost<T extends OwnedObject>(key: string, spec: ExposeSpec, binding: OwnedBinding<T>, live: T | undefined): { holder: HostClaim } | { release: () => void } {
     const { host, path } = spec.ingress!;
     const own = live as RouteObject | undefined;
-    const holder = hostHeldBy(spec.ingress!, spec, own, this.opts.hostIndex.claims(host, path));
+    const holder = hostHeldBy(spec.ingress!, spec, own, this.opts.hostIndex.claims(host, path), binding.kind.kind as HostClaim['kind']);
     if (holder) return { holder };
     this.warnings.clear(key, 'host');
     this.hostWaiters.forget(key);

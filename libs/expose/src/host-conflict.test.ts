@@ -80,10 +80,12 @@ describe('hostHeldBy', () => {
     const ours = claim('b', 'web', T1);
     const theirs = claim('a', 'web', T1);
     // We are b/web: a/web is as old and sorts first, so it holds the host, whichever replica asks.
-    assert.deepEqual(hostHeldBy(wanted, self, undefined, [ours, theirs]), theirs);
-    assert.equal(hostHeldBy(wanted, { namespace: 'a', name: 'web' }, undefined, [ours, theirs]), undefined);
+    assert.deepEqual(hostHeldBy(wanted, self, undefined, [ours, theirs], 'Ingress'), theirs);
+    assert.equal(hostHeldBy(wanted, { namespace: 'a', name: 'web' }, undefined, [ours, theirs], 'Ingress'), undefined);
     // And an index without our route: any claim holds it, as before.
-    assert.deepEqual(hostHeldBy(wanted, { namespace: 'a', name: 'web' }, undefined, [ours]), ours);
+    assert.deepEqual(hostHeldBy(wanted, { namespace: 'a', name: 'web' }, undefined, [ours], 'Ingress'), ours);
+    // Only a route of the kind being decided counts as ours: an HTTPRoute replacing our Ingress does not inherit its age.
+    assert.deepEqual(hostHeldBy(wanted, { namespace: 'a', name: 'web' }, undefined, [ours, theirs], 'HTTPRoute'), ours);
   });
 
   it('our Ingress serving another host counts as not claiming the wanted one yet', () => {

@@ -88,9 +88,11 @@ export function hostHeldBy(
   self: { namespace: string; name: string },
   own: RouteObject | undefined,
   claims: Iterable<HostClaim>,
+  /** The kind of route being decided: its own claim in the index counts when the cache does not have it yet. */
+  ownKind?: HostClaim['kind'],
 ): HostClaim | undefined {
   const all = [...claims];
-  const isSelf = (c: HostClaim) => c.namespace === self.namespace && c.name === self.name;
+  const isSelf = (c: HostClaim) => ownKind !== undefined && c.kind === ownKind && c.namespace === self.namespace && c.name === self.name;
   const ownClaim: HostClaim = (own && claimsOf(own).find((c) => c.host === wanted.host && c.path === wanted.path)) ||
     // The own route may be in the index (written, or seen cluster-wide) before the managed cache has it.
     oldest(all.filter((c) => isSelf(c) && c.host === wanted.host && c.path === wanted.path && Number.isFinite(c.createdAt))) || {

@@ -105,6 +105,8 @@ function wire(name: string, summary: string): Wiring {
           log,
         })
       : undefined;
+  // With shards, Events too are told only for namespaces this replica holds (a reconcile outliving its range tells nothing).
+  if (work) recorder.admit = (obj) => work.mayWrite(obj.namespace);
   // With shards, a key of a range not served (an event of a range being listed or handed back) is not queued.
   const enqueue = work ? (key: string) => work.accepts(key) && queue.add(key) : (key: string) => queue.add(key);
   return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, ...(work ? { work } : {}) };

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { describeError } from './api-errors';
+import { Gauge, type Registry } from 'prom-client';
+import { describeError, statusCodeOf } from './api-errors';
 import { TIMED_OUT, within } from './clock';
 import { EventLoopMonitor } from './event-loop-monitor';
 import type { Informer } from './informer';
@@ -15,7 +15,9 @@ import type { KubeClients } from './kube-client';
 import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from './leader-election';
 import { type MemberStore, kubernetesMemberStore } from './member-leases';
 import { ShardMembership } from './shard-membership';
+import { type SeenMember, isLiveMember, observeMembers } from './shard-members';
 import { RangeNotHeldError, type ShardedWork } from './sharded-work';
+import { shardMetrics } from './shard-metrics';
 import type { ControllerMetrics } from './metrics';
 import type { ProcessSettings } from './process-settings';
 import { type CheckResult, type ObservabilityServerOptions, type ObservabilityServers, startObservabilityServers } from './observability-server';
@@ -63,6 +65,12 @@ export interface ControllerHostOptions {
    * sharded caches and the queue; the store defaults to the Leases in POD_NAMESPACE.
    */
   sharding?: { work: ShardedWork; store?: MemberStore };
+  /**
+   * The member Leases a new leader checks before it works (replicas of the same
+   * controller still running with EKSPOSE_SHARDS > 1, a rolling update from N to 1).
+   * Default: those in POD_NAMESPACE, unless a leaseStore is given (tests in memory).
+   */
+  memberStore?: MemberStore;
 }
 
 /** HTTPS and the token check for /metrics, unless EKSPOSE_METRICS_SECURE=false. */
@@ -131,55 +139,6 @@ export class ControllerHost {
     }
   }
 
-  /** ekspose_shard_*: ranges held, whether the server applies the selector, hand-overs, and a refusal to share. */
-  private shardMetrics(work: ShardedWork, membership: () => ShardMembership | undefined) {
-    const { registry, name, informers } = this.opts;
-    const existing = registry.getSingleMetric('ekspose_shard_handovers_total') as Counter<'controller' | 'direction'> | undefined;
-    if (existing) return { handovers: existing, refused: registry.getSingleMetric('ekspose_shard_refused') as Gauge<'controller'> };
-    new Gauge({
-      name: 'ekspose_shard_ranges_held',
-      help: 'Hash ranges of the namespaces this replica serves now (EKSPOSE_SHARDS > 1).',
-      labelNames: ['controller'],
-      registers: [registry],
-      collect() {
-        this.set({ controller: name }, work.serving.length);
-      },
-    });
-    new Gauge({
-      name: 'ekspose_shard_server_side',
-      help: "1 when the API server applied the shard selector to this cache's last list (ShardedListAndWatch on), 0 when this replica filtered the full list itself.",
-      labelNames: ['controller', 'resource'],
-      registers: [registry],
-      collect() {
-        for (const s of informers.map((i) => i.status())) {
-          if (s.serverSide !== undefined) this.set({ controller: name, resource: s.resource }, s.serverSide ? 1 : 0);
-        }
-      },
-    });
-    new Gauge({
-      name: 'ekspose_shard_members',
-      help: 'Live replicas sharing the ranges, as this replica sees them.',
-      labelNames: ['controller'],
-      registers: [registry],
-      collect() {
-        this.set({ controller: name }, membership()?.status().members ?? 0);
-      },
-    });
-    const handovers = new Counter({
-      name: 'ekspose_shard_handovers_total',
-      help: 'Ranges this replica started serving (gained), handed back (hand-back) or let go of unrenewed (lost).',
-      labelNames: ['controller', 'direction'],
-      registers: [registry],
-    });
-    const refused = new Gauge({
-      name: 'ekspose_shard_refused',
-      help: 'Warning: 1 while a live replica runs with another EKSPOSE_SHARDS; the two counts never split the space at once, and one of them serves nothing.',
-      labelNames: ['controller'],
-      registers: [registry],
-    });
-    refused.set({ controller: name }, 0);
-    return { handovers, refused };
-  }
 
   get isLeader(): boolean {
     return this.leading;
@@ -222,6 +181,7 @@ export class ControllerHost {
       ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping,
       details: {
         leader: this.leading,
+        working: this.opts.queue.isRunning,
         ...(leaseProblem ? { lease: leaseProblem } : {}),
         ...(sharding && this.membership ? { shards: { count: this.opts.settings.shards, serving: sharding.work.serving, ...this.membership.status() } } : {}),
         stopping: Boolean(this.stopping),
@@ -300,7 +260,7 @@ export class ControllerHost {
         throw err;
       }
     };
-    const metrics = this.shardMetrics(work, () => this.membership);
+    const metrics = shardMetrics({ registry: this.opts.registry, controller: name, informers: this.opts.informers, work, membership: () => this.membership });
     work.onHandover = (direction) => {
       metrics.handovers.inc({ controller: name, direction });
       // With shards "leader" means serving some range: EksposeNoLeader then fires when no replica serves anything.
@@ -318,6 +278,8 @@ export class ControllerHost {
       lose: (range, how) => work.lose(range, how),
       onProblem: (problem) => metrics.refused.set({ controller: name }, problem ? 1 : 0),
     });
+    const membership = this.membership;
+    work.fence = () => membership.fresh();
     this.leading = true;
     this.opts.metrics.setLeader(false);
     this.opts.onStartedLeading?.();
@@ -333,8 +295,9 @@ export class ControllerHost {
     this.leading = true;
     this.opts.metrics.setLeader(true);
     this.log.info({ identity: this.opts.settings.identity }, 'started leading');
-    // A term that follows a lost one starts once the old term's reconciles have ended.
-    void this.standingDown.then(() => {
+    // A term that follows a lost one starts once the old term's reconciles have ended,
+    // and once no sharded replica of this controller still serves a range.
+    void this.standingDown.then(() => this.shardsLetGo()).then(() => {
       if (!this.leading || this.stopping) return;
       this.opts.onStartedLeading?.();
       this.opts.queue.start(this.opts.reconcile);
@@ -342,6 +305,36 @@ export class ControllerHost {
       this.resyncTimer = setInterval(() => this.resync('periodic'), this.opts.settings.resyncSeconds * 1000);
       this.resyncTimer.unref();
     });
+  }
+
+  /**
+   * Waits while a live member Lease of this controller lists held ranges:
+   * replicas with EKSPOSE_SHARDS > 1 see this leader's Lease and hand their
+   * ranges back; a Lease left by a killed one stops counting when it expires.
+   * Never two writers for one namespace during a rolling update from N to 1.
+   */
+  private async shardsLetGo(): Promise<void> {
+    const { settings, clients, name, log } = this.opts;
+    const store =
+      this.opts.memberStore ?? (this.opts.leaseStore ? undefined : kubernetesMemberStore(clients.coordination, settings.podNamespace, name, settings.identity));
+    if (!store) return;
+    let seen = new Map<string, SeenMember>();
+    let told = false;
+    while (this.leading && !this.stopping) {
+      try {
+        const members = (await store.list()).filter((m) => !m.leader);
+        seen = observeMembers(seen, members, Date.now());
+        const holding = [...seen.values()].filter((m) => isLiveMember(m, Date.now()) && m.lease.held.length > 0).map((m) => m.lease.identity);
+        if (holding.length === 0) return;
+        if (!told) log.warn({ holding }, 'replicas with EKSPOSE_SHARDS > 1 still serve ranges: waiting for them to hand back before working');
+        told = true;
+      } catch (err) {
+        // Not allowed to list Leases: no replica of this RBAC can have run sharded (it needs the same list).
+        if (statusCodeOf(err) === 403) return;
+        log.warn({ err }, 'cannot list the shard Leases; waiting before working');
+      }
+      await new Promise((resolve) => setTimeout(resolve, settings.leaseRetryPeriodSeconds * 1000));
+    }
   }
 
   /**

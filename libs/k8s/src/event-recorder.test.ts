@@ -88,6 +88,15 @@ describe('eventName', () => {
 });
 
 describe('EventRecorder', () => {
+  it('records nothing about an object its admit check refuses (with shards: a namespace not served here)', async () => {
+    const t = setup();
+    t.recorder.admit = (obj) => obj.namespace !== 'shop';
+    t.recorder.warning(dep, 'InvalidSpec', 'refused');
+    t.recorder.normal({ ...dep, namespace: 'other' }, 'Exposed', 'told');
+    await t.recorder.flush();
+    assert.deepEqual(t.creates.map((c) => c.namespace), ['other']);
+  });
+
   it('the first record creates an events.k8s.io/v1 Event regarding the Deployment, eventTime in microseconds', async () => {
     const t = setup();
     t.recorder.warning(dep, 'InvalidSpec', 'label port: "abc" must be an integer');

@@ -73,6 +73,8 @@ export function eventName(objectName: string, nowMs: number, random: () => numbe
 }
 
 export class EventRecorder {
+  /** Whether an Event about this object may be recorded now (with shards: its namespace's range is held). */
+  admit: (obj: InvolvedObject) => boolean = () => true;
   private readonly seen: LruCache<Seen>;
   private readonly clock: Clock;
   private readonly queue: Job[] = [];
@@ -97,6 +99,11 @@ export class EventRecorder {
 
   /** Queues the Event and returns; {@link flush} waits until everything queued is written. */
   record(obj: InvolvedObject, type: EventType, reason: EventReason, message: string): void {
+    // With shards: a replica tells only of namespaces it holds, as it writes only for them.
+    if (!this.admit(obj)) {
+      this.opts.log.debug({ reason, deployment: `${obj.namespace}/${obj.name}` }, 'event not recorded: its namespace is not served here');
+      return;
+    }
     const msg = message.length > 1024 ? `${message.slice(0, 1021)}...` : message;
     if (this.queue.length >= (this.opts.maxQueued ?? 1000)) {
       // One line per power of two dropped: a storm is visible without flooding the log.

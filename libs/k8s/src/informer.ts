@@ -427,9 +427,10 @@ export class Informer<T extends KubeObjectLike> implements ObjectCache<T> {
     if (rv) this.resourceVersion = rv;
     if (this.failingSince !== undefined) this.recovered();
     if (type === 'BOOKMARK') return;
-    // A watch says nothing of whether the selector was applied: the list before it did. Filtering
-    // every event again costs one hash; an object outside the shard is never cached, so never deleted either.
-    if (this.opts.shard && this.serverSide !== true && !this.opts.shard.accept(raw)) return;
+    // A watch says nothing of whether the selector was applied (an HA control plane half-way through
+    // enabling the gate may answer the list with it and the watch without): every event is filtered,
+    // at the cost of one hash. An object outside the shard is never cached, so never deleted either.
+    if (this.opts.shard && !this.opts.shard.accept(raw)) return;
     const obj = this.opts.transform ? this.opts.transform(raw) : raw;
     const key = objectKey(obj);
     const old = this.cache.get(key);

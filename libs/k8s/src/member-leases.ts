@@ -101,9 +101,29 @@ export function memberLease(
   };
 }
 
+/**
+ * The controller's leader Lease (`ekspose-<controller>`, EKSPOSE_SHARDS=1) as a member that holds
+ * the whole space with a count of 1: while a leader lives, sharded replicas of the same controller
+ * (a rolling update from 1 to N) take nothing, and hand back what they hold. No name: never removed as stale.
+ */
+export function leaderAsMember(lease: V1Lease): MemberLease | undefined {
+  const holder = lease.spec?.holderIdentity ?? '';
+  if (!holder) return undefined;
+  return {
+    identity: holder,
+    shards: 1,
+    held: [0],
+    claimed: [],
+    leaseDurationMs: (lease.spec?.leaseDurationSeconds ?? 15) * 1000,
+    released: false,
+    version: lease.metadata?.resourceVersion ?? '',
+    leader: true,
+  };
+}
+
 export function kubernetesMemberStore(api: CoordinationV1Api, namespace: string, controller: string, identity: string): MemberStore {
   const name = memberLeaseName(controller, identity);
-  const labelSelector = `${MEMBER_LABEL}=${controller}`;
+  const leaderLease = `ekspose-${controller}`;
   // The last version this replica wrote: the next write replaces exactly that one.
   let resourceVersion: string | undefined;
   let acquired: V1MicroTime | undefined;
@@ -112,9 +132,12 @@ export function kubernetesMemberStore(api: CoordinationV1Api, namespace: string,
     return memberLease({ name, namespace, controller, identity, resourceVersion, acquired }, own);
   };
   return {
+    // One list of the namespace's Leases: the members (by label) and the leader Lease (by name).
     async list() {
-      const list = await api.listNamespacedLease({ namespace, labelSelector });
-      return list.items.map(memberFromLease).filter((m): m is MemberLease => m !== undefined);
+      const list = await api.listNamespacedLease({ namespace });
+      const members = list.items.filter((l) => l.metadata?.labels?.[MEMBER_LABEL] === controller).map(memberFromLease);
+      const leader = list.items.filter((l) => l.metadata?.name === leaderLease).map(leaderAsMember);
+      return [...members, ...leader].filter((m): m is MemberLease => m !== undefined);
     },
     async write(own) {
       try {

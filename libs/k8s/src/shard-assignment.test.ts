@@ -93,9 +93,9 @@ class Cluster {
 describe('decideAssignment', () => {
   it('alone: claims every range, then holds them all on the next round', () => {
     const first = decideAssignment({ identity: 'a', shards: 12, mine: { held: [], claimed: [] }, others: [] });
-    assert.deepEqual(first, { share: 12, held: [], taken: [], handBack: [], claimed: range(0, 12), withdrawn: [] });
+    assert.deepEqual(first, { share: 12, held: [], taken: [], handBack: [], conflicted: [], claimed: range(0, 12), withdrawn: [] });
     const second = decideAssignment({ identity: 'a', shards: 12, mine: { held: [], claimed: range(0, 12) }, others: [] });
-    assert.deepEqual(second, { share: 12, held: range(0, 12), taken: range(0, 12), handBack: [], claimed: [], withdrawn: [] });
+    assert.deepEqual(second, { share: 12, held: range(0, 12), taken: range(0, 12), handBack: [], conflicted: [], claimed: [], withdrawn: [] });
   });
 
   it('above its share: keeps the lowest ranges and hands back the highest', () => {
@@ -115,7 +115,7 @@ describe('decideAssignment', () => {
 
   it('never claims what a live member still holds, even when its share is empty', () => {
     const b = decideAssignment({ identity: 'b', shards: 12, mine: { held: [], claimed: [] }, others: [{ identity: 'a', shards: 12, held: range(0, 12), claimed: [] }] });
-    assert.deepEqual(b, { share: 6, held: [], taken: [], handBack: [], claimed: [], withdrawn: [] });
+    assert.deepEqual(b, { share: 6, held: [], taken: [], handBack: [], conflicted: [], claimed: [], withdrawn: [] });
   });
 
   it('a clash of claims: the lower identity keeps its claim without taking it yet, the higher withdraws', () => {
@@ -147,7 +147,7 @@ describe('decideAssignment', () => {
     assert.equal(holder.problem, 'not sharing with a (EKSPOSE_SHARDS=3): this replica runs with EKSPOSE_SHARDS=12, and ranges of different counts overlap');
 
     const newcomer = decideAssignment({ identity: 'a', shards: 3, mine: { held: [], claimed: [] }, others: [{ identity: 'z', shards: 12, held: range(0, 12), claimed: [] }] });
-    assert.deepEqual(newcomer, { share: 3, held: [], taken: [], handBack: [], claimed: [], withdrawn: [], problem: newcomer.problem });
+    assert.deepEqual(newcomer, { share: 3, held: [], taken: [], handBack: [], conflicted: [], claimed: [], withdrawn: [], problem: newcomer.problem });
     assert.match(newcomer.problem ?? '', /z \(EKSPOSE_SHARDS=12\).*EKSPOSE_SHARDS=3/);
   });
 

@@ -67,6 +67,8 @@ export interface Assignment {
   taken: number[];
   /** Held ranges to let go: stop their informers, drain their work, then write the Lease without them. */
   handBack: number[];
+  /** Of those, ranges another live member holds too: let go at once, not drained (no write may go out for them). */
+  conflicted: number[];
   /** Claims to list in the next write (not held yet: nothing runs for them). */
   claimed: number[];
   /** Claims given up because another member holds or out-ranks them, or the share shrank. */
@@ -111,7 +113,7 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   const strangerHolds = strangers.some((s) => s.held.length > 0);
   const outrankedByStranger = input.mine.held.length === 0 && strangers.some((s) => s.claimed.length > 0 && s.identity < identity);
   if (strangerHolds || outrankedByStranger) {
-    return { share, held: [], taken: [], handBack: sorted(input.mine.held), claimed: [], withdrawn: sorted(input.mine.claimed), problem };
+    return { share, held: [], taken: [], handBack: sorted(input.mine.held), conflicted: [], claimed: [], withdrawn: sorted(input.mine.claimed), problem };
   }
   const strangerClaims = strangers.some((s) => s.claimed.length > 0);
 
@@ -170,6 +172,7 @@ export function decideAssignment(input: AssignmentInput): Assignment {
     held,
     taken: taken.filter((r) => held.includes(r)),
     handBack: sorted(handBack),
+    conflicted: sorted(doubly),
     claimed: sorted(claimed),
     withdrawn: sorted(withdrawn),
     ...(problem === undefined ? {} : { problem }),

@@ -21,6 +21,8 @@ export interface MemberLease {
   version: string;
   /** The Lease's own name, for removing it once its replica is long gone. */
   name?: string;
+  /** The controller's leader Lease (EKSPOSE_SHARDS=1), seen as a member holding everything. */
+  leader?: boolean;
 }
 
 export interface SeenMember {

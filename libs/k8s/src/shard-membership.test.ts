@@ -21,16 +21,20 @@ class LeaseServer {
   readonly leases = new Map<string, MemberLease>();
   private version = 0;
   readonly failing = new Set<string>();
+  /** Replicas whose calls never answer (a black-holed connection). */
+  readonly hanging = new Set<string>();
   failLists = false;
 
   store(identity: string): MemberStore {
     const name = memberLeaseName('deployment-controller', identity);
     return {
       list: async () => {
+        if (this.hanging.has(identity)) return new Promise<never>(() => undefined);
         if (this.failLists || this.failing.has(identity)) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
         return [...this.leases.values()].map((l) => ({ ...l }));
       },
       write: async (own: OwnMemberLease) => {
+        if (this.hanging.has(identity)) return new Promise<never>(() => undefined);
         if (this.failing.has(identity)) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
         this.leases.set(identity, {
           identity,
@@ -68,7 +72,7 @@ interface Replica {
   calls: Array<{ op: 'gain' | RangeLoss; range: number; at: number; leaseListedIt?: boolean }>;
 }
 
-function replica(server: LeaseServer, clock: ManualClock, identity: string, shards = 12): Replica {
+function replica(server: LeaseServer, clock: ManualClock, identity: string, shards = 12, drain?: (range: number) => Promise<void>): Replica {
   const serving = new Set<number>();
   const calls: Replica['calls'] = [];
   const membership = new ShardMembership({
@@ -87,6 +91,7 @@ function replica(server: LeaseServer, clock: ManualClock, identity: string, shar
     lose: async (range, how) => {
       // What the others could read while this replica drains: its Lease must still list the range.
       calls.push({ op: how, range, at: clock.now(), leaseListedIt: server.heldBy(identity).includes(range) });
+      if (how === 'hand-back' && drain) await drain(range);
       serving.delete(range);
     },
   });
@@ -230,6 +235,77 @@ describe('ShardMembership (the Lease loop on a manual clock)', () => {
     for (let i = 0; i < 160; i++) await rounds(clock, [a!], 1);
     assert.equal(server.leases.has('b'), false, 'unchanged for 5 min: removed');
     assert.ok(server.leases.has('a'));
+  });
+});
+
+describe('ShardMembership when the API server is slow or a drain is long', () => {
+  /** Runs a round while the manual clock moves on, for rounds whose calls may hang (bounded by timers on the clock). */
+  async function roundWhileTime(clock: ManualClock, r: Replica): Promise<void> {
+    let done = false;
+    const round = r.membership.runRound().finally(() => (done = true));
+    for (let steps = 0; !done && steps < 100; steps++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.advance(500);
+    }
+    await round;
+  }
+
+  it('a store call that never answers is given up within the round; at the renew deadline every range is lost and no write may go out', async () => {
+    const server = new LeaseServer();
+    const clock = new ManualClock();
+    const a = replica(server, clock, 'a');
+    await rounds(clock, [a], 2);
+    assert.equal(a.serving.size, 12);
+    assert.equal(a.membership.fresh(), true);
+    server.hanging.add('a');
+    const cutAt = clock.now();
+    for (let i = 0; i < 3; i++) await roundWhileTime(clock, a);
+    const lost = a.calls.filter((c) => c.op === 'lost');
+    assert.equal(lost.length, 12, 'every range let go');
+    assert.ok(lost.every((c) => c.at - cutAt <= RENEW_MS + RETRY_MS), `let go ${Math.max(...lost.map((c) => c.at)) - cutAt} ms after the last renewal`);
+    assert.equal(a.membership.fresh(), false, 'the write guard’s fence is down');
+  });
+
+  it('a hand-back whose work takes longer than the renew deadline keeps the range listed as held and the Lease renewed until it ends', async () => {
+    const server = new LeaseServer();
+    const clock = new ManualClock();
+    const releases = new Map<number, () => void>();
+    const slow = (range: number) => new Promise<void>((resolve) => releases.set(range, resolve));
+    const a = replica(server, clock, 'a', 12, slow);
+    await rounds(clock, [a], 3);
+    const b = replica(server, clock, 'b');
+    const versions: string[] = [];
+    // Several rounds while a drains the six ranges it hands back: its Lease keeps changing and keeps listing them.
+    await rounds(clock, [a, b], 8, () => {
+      versions.push(server.leases.get('a')!.version);
+      assertDisjoint([a, b]);
+    });
+    const draining = [...releases.keys()];
+    assert.equal(draining.length, 6);
+    assert.ok(draining.every((r) => server.heldBy('a').includes(r)), 'still listed as held while draining');
+    assert.ok(draining.every((r) => !b.serving.has(r)), 'not taken while draining');
+    assert.ok(new Set(versions).size > 5, 'renewed all along');
+    assert.equal(a.calls.filter((c) => c.op === 'lost').length, 0);
+    for (const release of releases.values()) release();
+    await rounds(clock, [a, b], 4, () => assertDisjoint([a, b]));
+    assert.deepEqual([a.serving.size, b.serving.size], [6, 6]);
+  });
+
+  it('a live leader Lease (EKSPOSE_SHARDS=1, a rolling update) holds everything: sharded replicas take nothing until it is released', async () => {
+    const server = new LeaseServer();
+    const clock = new ManualClock();
+    server.leases.set('leader', { identity: 'old-pod', shards: 1, held: [0], claimed: [], leaseDurationMs: LEASE_MS, released: false, version: 'x1', leader: true });
+    const a = replica(server, clock, 'a');
+    await rounds(clock, [a], 3);
+    // The leader renews: it stays live.
+    server.leases.set('leader', { ...server.leases.get('leader')!, version: 'x2' });
+    await rounds(clock, [a], 3);
+    assert.equal(a.serving.size, 0);
+    assert.match(a.membership.status().problem ?? '', /old-pod \(EKSPOSE_SHARDS=1\)/);
+    // The old pod stops and releases its Lease.
+    server.leases.set('leader', { ...server.leases.get('leader')!, released: true, version: 'x3' });
+    await rounds(clock, [a], 3);
+    assert.equal(a.serving.size, 12);
   });
 });
 

@@ -4,7 +4,7 @@
 // Rounds never overlap, so each list follows the previous round's write, as the
 // claim-then-hold protocol needs (docs/decisions/0010-shards.md).
 import type { Logger } from 'pino';
-import { type Clock, realClock } from './clock';
+import { type Clock, TIMED_OUT, realClock, within } from './clock';
 import type { MemberStore } from './member-leases';
 import { decideAssignment } from './shard-assignment';
 import { type SeenMember, isLiveMember, liveOthers, observeMembers } from './shard-members';
@@ -48,7 +48,11 @@ export interface ShardMembershipStatus {
 export class ShardMembership {
   private readonly clock: Clock;
   private held = new Set<number>();
+  /** Handed back, their in-flight work ending: still listed as held (nobody may take them yet), no longer decided on. */
+  private readonly draining = new Set<number>();
   private claimed = new Set<number>();
+  /** Fires at the renew deadline after the last committed write: every range is let go then, whatever a round is waiting for. */
+  private deadline?: unknown;
   /** The claims as last committed: a claim whose write failed was never made. */
   private committedClaims = new Set<number>();
   private members = new Map<string, SeenMember>();
@@ -60,6 +64,15 @@ export class ShardMembership {
 
   constructor(private readonly opts: ShardMembershipOptions) {
     this.clock = opts.clock ?? realClock;
+  }
+
+  /**
+   * The time fence of the write guard: the Lease was renewed within the renew
+   * deadline. Past it, others may take these ranges soon, so no write goes out
+   * even before the deadline timer has let them go.
+   */
+  fresh(): boolean {
+    return this.lastWrite !== undefined && this.clock.now() - this.lastWrite <= this.opts.renewDeadlineMs;
   }
 
   status(): ShardMembershipStatus {
@@ -99,7 +112,8 @@ export class ShardMembership {
     const held = [...this.held];
     this.held.clear();
     this.claimed.clear();
-    await Promise.all(held.map((r) => this.opts.lose(r, 'hand-back')));
+    await Promise.all([...held.map((r) => this.opts.lose(r, 'hand-back')), ...this.drains.values()]);
+    if (this.deadline) this.clock.clearTimeout(this.deadline);
     try {
       await this.opts.store.remove();
       this.opts.log.info({ handedBack: held }, 'shard Lease removed: ranges free for the other replicas');
@@ -108,40 +122,66 @@ export class ShardMembership {
     }
   }
 
+  /** Ranges being drained, each until its work has ended. */
+  private readonly drains = new Map<number, Promise<void>>();
+
+  /** A store call bounded well inside the renew deadline: a request that hangs counts as failed. */
+  private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
+    const limit = Math.max(this.opts.retryPeriodMs, this.opts.renewDeadlineMs / 2);
+    const result = await within(call, limit, this.clock);
+    if (result === TIMED_OUT) throw new Error(`${what} took longer than ${limit} ms`);
+    return result;
+  }
+
+  /** Every range let go at once, writes refused from now (the Lease is not renewed, or is held twice). */
+  private letGoOfAll(why: string): void {
+    const lost = [...this.held];
+    this.held.clear();
+    this.claimed.clear();
+    this.committedClaims.clear();
+    if (lost.length === 0) return;
+    this.opts.log.warn({ lost, why }, 'letting go of every range');
+    for (const r of lost) void this.opts.lose(r, 'lost').catch((err: unknown) => this.opts.log.error({ err, range: r }, 'range not let go cleanly'));
+  }
+
+  private armDeadline(): void {
+    if (this.deadline) this.clock.clearTimeout(this.deadline);
+    this.deadline = this.clock.setTimeout(() => {
+      if (this.running && !this.fresh()) this.letGoOfAll(`shard Lease not renewed for the renew deadline (${this.opts.renewDeadlineMs} ms)`);
+    }, this.opts.renewDeadlineMs + 1);
+  }
+
   private async once(): Promise<void> {
     const { log } = this.opts;
-    const started = this.clock.now();
-    // Not renewed for the deadline: the others may take these ranges once the duration passes. Stop writing now.
-    if (this.held.size > 0 && this.lastWrite !== undefined && started - this.lastWrite > this.opts.renewDeadlineMs) {
-      const lost = [...this.held];
-      log.warn({ lost, sinceRenewMs: started - this.lastWrite }, 'shard Lease not renewed within the deadline: letting go of every range');
-      this.held.clear();
-      this.claimed.clear();
-      this.committedClaims.clear();
-      await Promise.all(lost.map((r) => this.opts.lose(r, 'lost')));
-    }
+    // Not renewed for the deadline (the timer may not have run yet, a stalled loop): the others may take these ranges soon.
+    if (this.held.size > 0 && !this.fresh()) this.letGoOfAll('shard Lease not renewed within the renew deadline');
 
     let listed = false;
     try {
-      const leases = await this.opts.store.list();
+      const leases = await this.bounded('listing the shard Leases', this.opts.store.list());
       this.members = observeMembers(this.members, leases, this.clock.now());
       listed = true;
     } catch (err) {
       log.warn({ err }, 'cannot list the shard Leases; keeping what is held and renewing');
     }
-    if (listed) await this.decide();
+    if (listed) this.decide();
 
     const sent = this.clock.now();
+    const previous = this.lastWrite;
     try {
-      await this.opts.store.write({
+      await this.bounded('writing the shard Lease', this.opts.store.write({
         shards: this.opts.shards,
-        held: [...this.held].sort((a, b) => a - b),
+        // Draining ranges stay listed: nobody may take a range while its work here has not ended.
+        held: [...new Set([...this.held, ...this.draining])].sort((a, b) => a - b),
         claimed: [...this.claimed].sort((a, b) => a - b),
         leaseDurationMs: this.opts.leaseDurationMs,
-      });
+      }));
       // Counted from before the request: the others' countdown starts when they see it, later still.
       this.lastWrite = sent;
       this.committedClaims = new Set(this.claimed);
+      this.armDeadline();
+      // A gap past the deadline before this write: others may have seen the Lease stale and claimed; what was held is let go.
+      if (previous !== undefined && sent - previous > this.opts.renewDeadlineMs && this.held.size > 0) this.letGoOfAll('the renewal came after the renew deadline');
     } catch (err) {
       log.warn({ err }, 'shard Lease not written');
       // Rule (a) of the protocol: a claim that was not committed was never made.
@@ -149,7 +189,7 @@ export class ShardMembership {
     }
   }
 
-  private async decide(): Promise<void> {
+  private decide(): void {
     const now = this.clock.now();
     const { identity, shards, log } = this.opts;
     // Not changed for the renew deadline: that replica has let go by itself (or is dead); its ranges may be claimed now and held at its expiry.
@@ -164,7 +204,7 @@ export class ShardMembership {
     const decision = decideAssignment({
       identity,
       shards,
-      mine: { held: [...this.held], claimed: [...this.committedClaims].filter((r) => this.claimed.has(r)) },
+      mine: { held: [...this.held], claimed: [...this.committedClaims].filter((r) => this.claimed.has(r) && !this.draining.has(r)) },
       others,
     });
     if (decision.problem !== this.problem) {
@@ -173,10 +213,28 @@ export class ShardMembership {
       this.problem = decision.problem;
       this.opts.onProblem?.(decision.problem);
     }
-    if (decision.handBack.length > 0) {
-      log.info({ handBack: decision.handBack, share: decision.share, members: others.length + 1 }, 'handing ranges back');
-      for (const r of decision.handBack) this.held.delete(r);
-      await Promise.all(decision.handBack.map((r) => this.opts.lose(r, 'hand-back')));
+    // Held by another live member too (clocks far apart, a Lease edited by hand): not one more write for them.
+    for (const r of decision.conflicted) {
+      this.held.delete(r);
+      void this.opts.lose(r, 'lost').catch((err: unknown) => log.error({ err, range: r }, 'range not let go cleanly'));
+    }
+    if (decision.conflicted.length > 0) log.warn({ conflicted: decision.conflicted }, 'ranges held by another replica too: let go at once');
+    const handBack = decision.handBack.filter((r) => !decision.conflicted.includes(r));
+    if (handBack.length > 0) {
+      log.info({ handBack, share: decision.share, members: others.length + 1 }, 'handing ranges back');
+      // Drained outside the round, so renewals go on meanwhile; listed as held until the drain is over.
+      for (const r of handBack) {
+        this.held.delete(r);
+        this.draining.add(r);
+        const drain = this.opts
+          .lose(r, 'hand-back')
+          .catch((err: unknown) => log.error({ err, range: r }, 'range not handed back cleanly'))
+          .finally(() => {
+            this.draining.delete(r);
+            this.drains.delete(r);
+          });
+        this.drains.set(r, drain);
+      }
     }
     for (const r of decision.taken) {
       this.held.add(r);

@@ -44,6 +44,8 @@ export class ShardedWork {
 
   /** Told of every hand-over (the host counts them). */
   onHandover?: (direction: 'gained' | RangeLoss) => void;
+  /** The time fence: false once the member Lease has not been renewed for the renew deadline (see ShardMembership.fresh). */
+  fence: () => boolean = () => true;
 
   constructor(private readonly opts: ShardedWorkOptions) {
     this.onHandover = opts.onHandover;
@@ -71,7 +73,7 @@ export class ShardedWork {
   /** Whether a write in the namespace may go out now: its range is served, or handed back with its in-flight work ending. */
   mayWrite(namespace: string): boolean {
     const state = this.states.get(this.rangeOf(namespace));
-    return state === 'serving' || state === 'draining';
+    return (state === 'serving' || state === 'draining') && this.fence();
   }
 
   /** Throws RangeNotHeldError unless mayWrite. */
@@ -85,13 +87,15 @@ export class ShardedWork {
     this.generations.set(range, generation);
     this.states.set(range, 'starting');
     const started = Date.now();
-    void Promise.all(this.opts.caches.map((c) => c.addRange(range))).then(() => {
-      if (this.generations.get(range) !== generation || this.states.get(range) !== 'starting') return;
-      this.states.set(range, 'serving');
-      this.opts.log.info({ range, listMs: Date.now() - started }, 'range served');
-      this.onHandover?.('gained');
-      this.opts.onServing(range);
-    });
+    void Promise.all(this.opts.caches.map((c) => c.addRange(range)))
+      .then(() => {
+        if (this.generations.get(range) !== generation || this.states.get(range) !== 'starting') return;
+        this.states.set(range, 'serving');
+        this.opts.log.info({ range, listMs: Date.now() - started }, 'range served');
+        this.onHandover?.('gained');
+        this.opts.onServing(range);
+      })
+      .catch((err: unknown) => this.opts.log.error({ err, range }, 'range not served'));
   }
 
   async lose(range: number, how: RangeLoss): Promise<void> {
