@@ -221,9 +221,9 @@ function keysLogged(proc: ControllerProcess, msg: string): string[] {
   return keys;
 }
 
-describe('1 → 3 → 1 replicas of every controller while Deployments are created and Services deleted (gate on)', () => {
-  const TOTAL = 240;
-  const DELETED = 30;
+describe('1 → 3 → 1 replicas of every controller while 2,000 Deployments are created and 200 Services deleted (gate on)', () => {
+  const TOTAL = 2000;
+  const DELETED = 200;
   let env: TestEnv;
   const procs = new Map<AppName, ControllerProcess[]>();
   const all = (app: AppName) => procs.get(app) ?? [];
@@ -232,7 +232,8 @@ describe('1 → 3 → 1 replicas of every controller while Deployments are creat
   const deleted: Array<{ namespace: string; name: string; uid: string }> = [];
 
   before(async () => {
-    env = await TestEnv.start();
+    // Room for 2,000 Services (the default range has about 250 addresses).
+    env = await TestEnv.start({ apiserverExtraArgs: ['--service-cluster-ip-range=10.0.0.0/16'] });
     for (const ns of NAMESPACES) await env.createNamespace(ns);
     for (const app of APPS) procs.set(app, [await env.startController(app, SHARD_ENV)]);
     for (const app of APPS) await settled(env, app, running(app));
@@ -244,25 +245,25 @@ describe('1 → 3 → 1 replicas of every controller while Deployments are creat
 
   it('loses nothing, orphans nothing, recreates only what users deleted, and no object is written by two replicas', async () => {
     let created = 0;
-    // Paced (about 20 a second; the plane has IPs for some 250 Services), so that creations go on after the new replicas serve their ranges.
-    const creating = inParallel(load, 2, async (d) => {
+    // Paced (at most about 40 a second), so that creations go on well after the new replicas serve their ranges.
+    const creating = inParallel(load, 4, async (d) => {
       await env.createDeployment(d.namespace, d.name);
       created++;
       await new Promise((resolve) => setTimeout(resolve, 100));
     });
     // Scale out a third of the way in.
-    await eventually(() => created >= TOTAL / 3, { timeoutMs: 60_000, what: 'a third of the Deployments created' });
+    await eventually(() => created >= TOTAL / 3, { timeoutMs: 180_000, what: 'a third of the Deployments created' });
     const scaledOutAt = Date.now();
     await Promise.all(APPS.map(async (app) => procs.set(app, [...all(app), await env.startController(app, SHARD_ENV), await env.startController(app, SHARD_ENV)])));
     // Users delete Services of Deployments already exposed, while the ranges move.
-    for (const d of load.slice(0, DELETED)) {
-      const svc = await env.waitForService(d.namespace, d.name, () => true, 60_000);
+    await inParallel(load.slice(0, DELETED), 4, async (d) => {
+      const svc = await env.waitForService(d.namespace, d.name, () => true, 120_000);
       await env.deleteService(d.namespace, d.name);
       deleted.push({ ...d, uid: svc.metadata!.uid! });
-    }
+    });
     await creating;
     for (const app of APPS) await settled(env, app, running(app));
-    process.stderr.write(`[shards] 1 → 3 replicas: every range split and served ${Date.now() - scaledOutAt} ms after the two new replicas started (under load)\n`);
+    process.stderr.write(`[shards] 1 → 3 replicas: every range split and served, checked once the load was done, ${Date.now() - scaledOutAt} ms after the two new replicas started\n`);
     // Back to one: two replicas of each stop (SIGTERM), handing their ranges back.
     await Promise.all(APPS.flatMap((app) => all(app).slice(1).map((p) => p.handle.stop())));
     const scaledInAt = Date.now();
@@ -270,11 +271,14 @@ describe('1 → 3 → 1 replicas of every controller while Deployments are creat
     process.stderr.write(`[shards] 3 → 1 replica: every range held and served by the last one ${Date.now() - scaledInAt} ms after the SIGTERMs\n`);
 
     // Nothing lost: every Deployment has its Service; each one a user deleted is back, as a new object.
-    for (const d of load) await env.waitForService(d.namespace, d.name, () => true, 60_000);
-    for (const d of deleted) {
-      const now = await env.waitForService(d.namespace, d.name, (s) => s.metadata?.uid !== d.uid, 60_000);
-      assert.notEqual(now.metadata?.uid, d.uid);
-    }
+    const byKey = async () => new Map((await env.clients.core.listServiceForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=ekspose' })).items.map((svc) => [`${svc.metadata?.namespace}/${svc.metadata?.name}`, svc.metadata?.uid]));
+    await eventually(
+      async () => {
+        const services = await byKey();
+        return load.every((d) => services.has(`${d.namespace}/${d.name}`)) && deleted.every((d) => services.get(`${d.namespace}/${d.name}`) !== d.uid);
+      },
+      { timeoutMs: 180_000, intervalMs: 1_000, what: 'a Service for every Deployment, each deleted one as a new object' },
+    );
     // Nothing orphaned: exactly one managed Service per Deployment.
     const managed = await env.clients.core.listServiceForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=ekspose' });
     assert.equal(managed.items.length, TOTAL, 'one managed Service per Deployment, no more');
