@@ -58,8 +58,8 @@ interface Wiring {
   work?: ShardedWork;
   /** The caches split by range, started and stopped by the work. */
   sharded: Array<ShardedInformer<never>>;
-  /** What to queue when a range starts being served (its keys). */
-  servingHook: { keysOf: (range: number) => string[] };
+  /** The keys a resync queues; when a range starts being served, those of its namespaces are queued. */
+  servingHook: { keys: () => string[] };
 }
 
 /** The namespace of a queue key: `<ns>/<name>`, or `<kind>:<ns>/<name>` (neither part may contain ':' or '/'). */
@@ -93,7 +93,7 @@ function wire(name: string, summary: string): Wiring {
   const watched = (key: string) => isKeyWatched(key, settings);
   const recorder = controllerEventRecorder({ events: boot.clients.events, actionOf: exposeActionOf, controller: name, identity: settings.identity, log, metrics: boot.metrics });
   const sharded: Array<ShardedInformer<never>> = [];
-  const servingHook = { keysOf: (_range: number): string[] => [] };
+  const servingHook = { keys: (): string[] => [] };
   const work =
     settings.shards > 1
       ? new ShardedWork({
@@ -101,7 +101,7 @@ function wire(name: string, summary: string): Wiring {
           caches: sharded,
           queue,
           namespaceOfKey: namespaceOfQueueKey,
-          onServing: (range) => servingHook.keysOf(range).forEach((key) => queue.add(key)),
+          onServing: (range) => servingHook.keys().forEach((key) => work?.rangeOfKey(key) === range && queue.add(key)),
           log,
         })
       : undefined;
@@ -247,7 +247,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     enqueue: w.enqueue,
   });
   const resyncKeys = () => [...deployments.list().map(objectKey), ...reconciler.orphanKeys()];
-  w.servingHook.keysOf = (range) => resyncKeys().filter((key) => w.work?.rangeOf(namespaceOfQueueKey(key) ?? '') === range);
+  w.servingHook.keys = resyncKeys;
   return host(
     w,
     [deployments, ...bound.flatMap((b) => b.hosted)],
@@ -303,7 +303,7 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
     return reconciler.reconcile(key);
   };
   const resyncKeys = () => kinds.flatMap(missingOf);
-  w.servingHook.keysOf = (range) => resyncKeys().filter((key) => w.work?.rangeOf(namespaceOfQueueKey(key) ?? '') === range);
+  w.servingHook.keys = resyncKeys;
   return host(w, hosted, reconcile, resyncKeys, {
     // While leading, the deletions heard of on NATS are remembered, so the answer holds while NATS is down later.
     // Only the leader consumes the durable: a standby would take records away from it.

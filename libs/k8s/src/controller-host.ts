@@ -139,7 +139,6 @@ export class ControllerHost {
     }
   }
 
-
   get isLeader(): boolean {
     return this.leading;
   }
@@ -249,7 +248,7 @@ export class ControllerHost {
    * back ranges; a write for a range not held is refused by the guard.
    */
   private startSharing({ work, store }: NonNullable<ControllerHostOptions['sharding']>): void {
-    const { settings, log, clients, name } = this.opts;
+    const { settings, log, name } = this.opts;
     const reconcile: Reconciler = async (key) => {
       if (!work.accepts(key)) return { kind: 'done' };
       try {
@@ -269,7 +268,7 @@ export class ControllerHost {
     this.membership = new ShardMembership({
       identity: settings.identity,
       shards: settings.shards,
-      store: store ?? kubernetesMemberStore(clients.coordination, settings.podNamespace, name, settings.identity),
+      store: store ?? this.memberLeases(),
       log: log.child({ shards: settings.shards }),
       leaseDurationMs: settings.leaseDurationSeconds * 1000,
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
@@ -307,6 +306,12 @@ export class ControllerHost {
     });
   }
 
+  /** This controller's member Leases in POD_NAMESPACE, as this replica writes and lists them. */
+  private memberLeases(): MemberStore {
+    const { settings, clients, name } = this.opts;
+    return kubernetesMemberStore(clients.coordination, settings.podNamespace, name, settings.identity);
+  }
+
   /**
    * Waits while a live member Lease of this controller lists held ranges:
    * replicas with EKSPOSE_SHARDS > 1 see this leader's Lease and hand their
@@ -314,9 +319,8 @@ export class ControllerHost {
    * Never two writers for one namespace during a rolling update from N to 1.
    */
   private async shardsLetGo(): Promise<void> {
-    const { settings, clients, name, log } = this.opts;
-    const store =
-      this.opts.memberStore ?? (this.opts.leaseStore ? undefined : kubernetesMemberStore(clients.coordination, settings.podNamespace, name, settings.identity));
+    const { settings, log } = this.opts;
+    const store = this.opts.memberStore ?? (this.opts.leaseStore ? undefined : this.memberLeases());
     if (!store) return;
     let seen = new Map<string, SeenMember>();
     let told = false;

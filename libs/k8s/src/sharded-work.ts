@@ -55,6 +55,12 @@ export class ShardedWork {
     return rangeIndexOf(namespace, this.opts.shards);
   }
 
+  /** The range of a queue key's namespace; undefined for a key without one. */
+  rangeOfKey(key: string): number | undefined {
+    const namespace = this.opts.namespaceOfKey(key);
+    return namespace === undefined ? undefined : this.rangeOf(namespace);
+  }
+
   state(range: number): RangeState | undefined {
     return this.states.get(range);
   }
@@ -66,8 +72,8 @@ export class ShardedWork {
 
   /** Whether the key's range is served: a key of any other range is not this replica's to run. */
   accepts(key: string): boolean {
-    const namespace = this.opts.namespaceOfKey(key);
-    return namespace !== undefined && this.states.get(this.rangeOf(namespace)) === 'serving';
+    const range = this.rangeOfKey(key);
+    return range !== undefined && this.states.get(range) === 'serving';
   }
 
   /** Whether a write in the namespace may go out now: its range is served, or handed back with its in-flight work ending. */
@@ -104,11 +110,7 @@ export class ShardedWork {
     // Handed back: in-flight reconciles may still write until they end. Lost: not one more write.
     if (how === 'hand-back' && this.states.get(range) === 'serving') this.states.set(range, 'draining');
     else this.states.delete(range);
-    const inRange = (key: string) => {
-      const namespace = this.opts.namespaceOfKey(key);
-      return namespace !== undefined && this.rangeOf(namespace) === range;
-    };
-    await this.opts.queue.release(inRange, { timeoutMs: this.opts.drainTimeoutMs ?? 7_000 });
+    await this.opts.queue.release((key) => this.rangeOfKey(key) === range, { timeoutMs: this.opts.drainTimeoutMs ?? 7_000 });
     this.states.delete(range);
     this.generations.delete(range);
     await Promise.all(this.opts.caches.map((c) => c.dropRange(range)));
