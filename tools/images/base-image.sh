@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Assembles a local stand-in for docker.io/library/node:20-bookworm-slim from this
-# machine's Node 20, for machines that cannot pull from a registry. It has the
+# Assembles a local stand-in for docker.io/library/node:24-trixie-slim from the
+# project's pinned Node 24 (the npm registry's node-linux-<arch> package, which
+# tools/scripts/lib/ensure-node.mjs unpacks into ~/.cache/ekspose/node), for
+# machines that cannot pull from a registry. It has the
 # public image's layout where the controllers can tell: node at /usr/local/bin/node
 # on PATH, the glibc libraries node links (found with ldd), a merged /usr, /etc/passwd
 # and /etc/group with root and node (1000), /home/node, a 1777 /tmp, CA certificates,
@@ -9,7 +11,7 @@
 #   bash tools/images/base-image.sh            # build it unless an image of that name exists
 #   bash tools/images/base-image.sh --force    # rebuild it (e.g. after upgrading node)
 #
-# Settings: NODE_BIN (default: `node` on PATH), BASE_IMAGE (the tag, default the public name).
+# Settings: NODE_BIN (default: the pinned Node 24, fetched once if missing), BASE_IMAGE (the tag, default the public name).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -22,11 +24,18 @@ if ! $force && podman image exists "$BASE_IMAGE"; then
   exit 0
 fi
 
-node_bin=$(readlink -f "${NODE_BIN:-$(command -v node)}")
+if [ -z "${NODE_BIN:-}" ]; then
+  # The same binary the tests run on: installed once into the cache by ensure-node.mjs.
+  node_dir=$(command -v node > /dev/null && node --input-type=module -e \
+    "import('$WORKSPACE_ROOT/tools/scripts/lib/ensure-node.mjs').then((m) => console.log(m.installPinnedNode()))" | tail -n 1) ||
+    die "could not get the pinned Node 24 (tools/scripts/lib/ensure-node.mjs); set NODE_BIN to a Node 24 binary"
+  NODE_BIN=$node_dir/node
+fi
+node_bin=$(readlink -f "$NODE_BIN")
 node_version=$("$node_bin" --version)
 case "$node_version" in
-  v20.*) ;;
-  *) die "$node_bin is $node_version; the image must run Node 20 (set NODE_BIN)" ;;
+  v24.*) ;;
+  *) die "$node_bin is $node_version; the image must run Node 24 LTS (set NODE_BIN)" ;;
 esac
 arch=$(uname -m)
 step "assembling $BASE_IMAGE from $node_bin $node_version ($arch)"

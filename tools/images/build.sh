@@ -3,7 +3,7 @@
 #   npx nx run deployment-controller:build        # dist/apps/deployment-controller/main.js
 #   bash tools/images/build.sh deployment-controller
 # tags ekspose/<app>:<version> and ${EKSPOSE_IMAGE_REPO:-ghcr.io/ekspose}/<app>:<version>,
-# <version> being package.json's. The base image (docker.io/library/node:20-bookworm-slim)
+# <version> being package.json's. The base image (docker.io/library/node:24-trixie-slim)
 # is used when present, pulled when it can be, and otherwise assembled locally by base-image.sh.
 # Settings: BASE_IMAGE, EKSPOSE_IMAGE_REPO, EKSPOSE_BASE_PULL=never (do not try the registry),
 # SOURCE_DATE_EPOCH (image timestamps; default: the HEAD commit's time, so a rebuild of the

@@ -5,7 +5,7 @@
 IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORKSPACE_ROOT=$(cd "$IMAGES_DIR/../.." && pwd)
 # The Dockerfiles' default base; base-image.sh builds a local stand-in under this exact name.
-BASE_IMAGE=${BASE_IMAGE:-docker.io/library/node:20-bookworm-slim}
+BASE_IMAGE=${BASE_IMAGE:-docker.io/library/node:24-trixie-slim}
 CONTROLLERS=(deployment-controller service-controller ingress-controller)
 
 step() { printf '[images] %s\n' "$*" >&2; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every *.test.ts below the given folders with node:test through tsx.
-// Node 20's `node --test` does not expand globs, so the file list is built here.
+// The file list is built here (not left to `node --test`'s globs) so that a folder
+// without tests is an error and the order is the same on every machine.
 //   node tools/scripts/run-tests.mjs libs/labels [more folders] [-- extra node --test flags]
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -32,6 +32,7 @@ const trafficOnly = process.argv.includes('--traffic');
 const trafficStep = (title) => step(title, 'npx', ['nx', 'run', 'ekspose-e2e:traffic', '--outputStyle=static']);
 
 ensureDependencies();
+console.log(`==> ekspose tests on node ${process.version} (${process.execPath})`);
 if (trafficOnly) {
   step('control-plane binaries (first run builds them: ~10 min on 2 cores)', 'bash', ['tools/controlplane/build.sh']);
   trafficStep('traffic suite (the first run builds skipper, Traefik and kwok: about an hour on 2 busy cores)');

@@ -6,10 +6,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureNode } from './ensure-node.mjs';
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 export function ensureDependencies() {
+  // On a machine whose node is older than the images', this runs the caller again on Node 24.
+  ensureNode();
   const lock = join(root, 'package-lock.json');
   const stamp = join(root, 'node_modules', '.ekspose-lock-hash');
   const hash = createHash('sha256').update(readFileSync(lock)).digest('hex');
