@@ -42,6 +42,33 @@ const libTestConstraints = depConstraints.map((c) =>
     : c,
 );
 
+// libs/k8s in folders by concern, lowest first: a folder may import only folders
+// before it in this list (and itself), so the runtime reads bottom-up and has no cycle.
+// tools/lint/k8s-folders.test.ts checks that this list matches the folders on disk.
+export const K8S_FOLDERS = ['base', 'metrics', 'api', 'observability', 'cache', 'queue', 'recorder', 'lease', 'shards', 'process', 'host'];
+const k8sFolderRules = K8S_FOLDERS.map((folder, i) => {
+  const above = K8S_FOLDERS.slice(i + 1);
+  return {
+    files: [`libs/k8s/src/${folder}/**/*.ts`],
+    // A test may reach up for a fixture (a TLS certificate, a clock); the order binds the code.
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['..', '../index'].map((name) => ({ name, message: 'inside libs/k8s, import the file itself, not the package index' })),
+          patterns: above.length === 0 ? [] : [
+            {
+              group: above.flatMap((f) => [`../${f}`, `../${f}/*`]),
+              message: `libs/k8s/src/${folder} sits below ${above.join(', ')} (K8S_FOLDERS in eslint.config.mjs): move the shared piece down instead of importing upward.`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+});
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
@@ -96,6 +123,7 @@ export default [
       '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints: libTestConstraints }],
     },
   },
+  ...k8sFolderRules,
   {
     // An app's own tests may use the test harness; its production code may not.
     files: ['apps/*/src/**/*.ts'],

@@ -1,5 +1,5 @@
 // What kube-apiserver v1.37 really does with ShardedListAndWatch, checked
-// against our own range formula and FNV-1a hash (libs/k8s/src/shard-ranges.ts):
+// against our own range formula and FNV-1a hash (libs/k8s/src/shards/shard-ranges.ts):
 // with the gate on, each range's shardSelector returns exactly the objects
 // whose namespace hashes into it, and metadata.shardInfo says so; with the
 // gate off the selector is ignored, shardInfo is absent, and the replica must
