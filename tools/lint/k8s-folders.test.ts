@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
-import { K8S_FOLDERS } from '../../eslint.config.mjs';
+import { K8S_FOLDERS } from './k8s-folders.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const src = join(root, 'libs/k8s/src');
