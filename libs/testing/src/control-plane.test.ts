@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { workspaceRoot } from './binaries';
-import { startControlPlane, type ControlPlane } from './control-plane';
+import type { ControlPlane } from './control-plane';
+import { startControlPlane } from './start-control-plane';
 import { httpGet } from './http-probe';
 import { isPidAlive } from './process-handle';
 

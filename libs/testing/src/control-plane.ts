@@ -1,70 +1,17 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ensureBinaries } from './binaries';
-import { featureGatesArgs, planeFeatureGates } from './feature-gates';
+import { apiserverFlags, controllerManagerFlags, etcdFlags, failingChecks } from './component-flags';
 import { type CapturedRun, runCaptured } from './run-captured';
 import { generateCertificates, type Certificates } from './certificates';
 import { ensureGatewayApiCrds } from './gateway-api';
-import { freePorts, httpGet, type ProbeTls } from './http-probe';
+import { httpGet, type ProbeTls } from './http-probe';
 import { renderKubeconfig } from './kubeconfig';
-import { type NatsClientEnv, NatsServer, type NatsServerOptions, type NatsUser } from './nats-server';
-import { installExitHook, installSignalHook, OWNER_FILE, planes, pruneAbandonedPlanes } from './plane-registry';
+import type { NatsClientEnv, NatsServer, NatsUser } from './nats-server';
+import { planes } from './plane-registry';
 import { startProcess, type ProcessHandle } from './process-handle';
 import { waitUntilReady } from './wait-ready';
-
-/**
- * kube-controller-manager controllers run by default: the ones whose absence a
- * controller author would notice (ownerReference cascades, namespace deletion,
- * the `default` ServiceAccount and its token). No scheduler or kubelet exists,
- * so workload controllers (deployment, replicaset) would only make pending pods.
- */
-export const DEFAULT_CONTROLLERS = [
-  'garbage-collector-controller',
-  'namespace-controller',
-  'serviceaccount-controller',
-  'serviceaccount-token-controller',
-  'root-ca-certificate-publisher-controller',
-] as const;
-
-export interface ControlPlaneOptions {
-  /** Start nats-server with JetStream. Default true. When false, `natsUrl` still names a reserved port and `startNats()` starts it there. */
-  nats?: boolean;
-  /**
-   * NATS requires the users of manifests/nats/auth.conf (each controller its own,
-   * plus admin), with random passwords: see {@link ControlPlane.natsEnv}. Default true.
-   */
-  natsAuth?: boolean;
-  /** NATS servers: 1, or 3 as a JetStream cluster on loopback (routes, one quorum). Default 1. */
-  natsNodes?: 1 | 3;
-  /** The NATS servers' lame-duck timing (NatsServerOptions.lameDuck). Default nats-server's. */
-  natsLameDuck?: NatsServerOptions['lameDuck'];
-  /** Start kube-controller-manager. Default true. Without it nothing garbage-collects and ServiceAccount admission is turned off. */
-  controllerManager?: boolean;
-  /** Controllers for kube-controller-manager. Default {@link DEFAULT_CONTROLLERS}. */
-  controllers?: readonly string[];
-  /** Working folder. Default: a new `ekspose-cp-*` folder under the OS temp dir, removed by stop(); a given folder is kept. */
-  dir?: string;
-  /** Progress and timing lines. Default: process.stderr. */
-  log?: (line: string) => void;
-  /** Extra kube-apiserver flags; not `--feature-gates` (see featureGates). */
-  apiserverExtraArgs?: readonly string[];
-  /**
-   * kube-apiserver feature gates, over the harness defaults (feature-gates.ts:
-   * ShardedListAndWatch on): the gates named here win, the other defaults stay,
-   * so `{ ShardedListAndWatch: false }` starts a plane without it.
-   */
-  featureGates?: Readonly<Record<string, boolean>>;
-  controllerManagerExtraArgs?: readonly string[];
-  /** Bound for each component to become ready. Default 60 s. */
-  timeoutMs?: number;
-  /** Stop every plane on SIGINT/SIGTERM, then re-raise the signal. Default true. */
-  handleSignals?: boolean;
-  /** Use binaries from here instead of {@link ensureBinaries}. */
-  binDir?: string;
-}
 
 export interface KubectlOptions {
   /** Written to kubectl's stdin (e.g. a manifest for `apply -f -`). */
@@ -77,7 +24,8 @@ export interface KubectlOptions {
 
 export type KubectlResult = CapturedRun;
 
-interface ControlPlaneSettings {
+/** What startControlPlane decided: folders, binaries, ports and the components' options. */
+export interface ControlPlaneSettings {
   dir: string;
   ownsDir: boolean;
   binDir: string;
@@ -98,7 +46,8 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 
 /**
  * A running local control plane: etcd, kube-apiserver, kube-controller-manager
- * and nats-server as child processes of this one. Make it with {@link startControlPlane}.
+ * and nats-server as child processes of this one. Made by startControlPlane
+ * (start-control-plane.ts), which chooses its folder, ports and binaries.
  */
 export class ControlPlane {
   readonly dir: string;
@@ -205,19 +154,7 @@ export class ControlPlane {
         mark('certificates');
         return certs;
       });
-      const etcd = this.launch('etcd', [
-        '--name=default',
-        `--data-dir=${join(this.dir, 'etcd')}`,
-        `--listen-client-urls=${this.etcdUrl}`,
-        `--advertise-client-urls=${this.etcdUrl}`,
-        `--listen-peer-urls=http://127.0.0.1:${settings.ports.etcdPeer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${settings.ports.etcdPeer}`,
-        `--initial-cluster=default=http://127.0.0.1:${settings.ports.etcdPeer}`,
-        '--initial-cluster-state=new',
-        // Throw-away data: durability buys nothing and fsync is the slowest thing etcd does.
-        '--unsafe-no-fsync',
-        '--log-level=warn',
-      ]);
+      const etcd = this.launch('etcd', etcdFlags(this.dir, this.etcdUrl, settings.ports.etcdPeer));
       const nats = settings.nats ? this.startNats().then(() => mark('nats-server')) : Promise.resolve();
       // Awaited below; until then a failure must not count as unhandled.
       nats.catch(() => undefined);
@@ -242,44 +179,29 @@ export class ControlPlane {
       });
       mark('etcd');
 
-      this.apiserverArgs = [
-        '--advertise-address=127.0.0.1',
-        // Endpoints of the `kubernetes` Service may not name a loopback address, and nothing here runs in-cluster.
-        '--endpoint-reconciler-type=none',
-        '--bind-address=127.0.0.1',
-        `--secure-port=${settings.ports.apiserver}`,
-        `--etcd-servers=${this.etcdUrl}`,
-        `--tls-cert-file=${certs.serverCert}`,
-        `--tls-private-key-file=${certs.serverKey}`,
-        `--client-ca-file=${certs.caCert}`,
-        '--authorization-mode=Node,RBAC',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${certs.serviceAccountPub}`,
-        `--service-account-signing-key-file=${certs.serviceAccountKey}`,
-        // Pods need their namespace's `default` ServiceAccount, which only the controller manager creates.
-        ...(settings.controllerManager ? [] : ['--disable-admission-plugins=ServiceAccount']),
-        `--cert-dir=${join(this.dir, 'apiserver')}`,
-        '--profiling=false',
-        ...settings.apiserverExtraArgs,
-      ];
+      this.apiserverArgs = apiserverFlags({
+        dir: this.dir,
+        port: settings.ports.apiserver,
+        etcdUrl: this.etcdUrl,
+        certs,
+        serviceAccountAdmission: settings.controllerManager,
+        extraArgs: settings.apiserverExtraArgs,
+      });
       await this.startApiServer();
       mark('kube-apiserver');
 
       if (settings.controllerManager) {
-        const kcm = this.launch('kube-controller-manager', [
-          `--kubeconfig=${this.kubeconfigPath}`,
-          '--leader-elect=false',
-          '--bind-address=127.0.0.1',
-          `--secure-port=${settings.ports.controllerManager}`,
-          `--cert-dir=${join(this.dir, 'kube-controller-manager')}`,
-          `--controllers=${settings.controllers.join(',')}`,
-          `--root-ca-file=${certs.caCert}`,
-          `--service-account-private-key-file=${certs.serviceAccountKey}`,
-          '--profiling=false',
-          ...settings.controllerManagerExtraArgs,
-        ]);
+        const kcm = this.launch(
+          'kube-controller-manager',
+          controllerManagerFlags({
+            dir: this.dir,
+            port: settings.ports.controllerManager,
+            kubeconfigPath: this.kubeconfigPath,
+            controllers: settings.controllers,
+            certs,
+            extraArgs: settings.controllerManagerExtraArgs,
+          }),
+        );
         await this.waitFor(kcm, async () => {
           const res = await httpGet(`https://127.0.0.1:${settings.ports.controllerManager}/healthz`, { insecure: true });
           return res.status === 200 ? true : `healthz ${res.status}: ${res.body}`;
@@ -413,98 +335,5 @@ export class ControlPlane {
 
   private waitFor(handle: ProcessHandle, ready: () => Promise<true | string>): Promise<void> {
     return waitUntilReady(handle, ready, this.settings.timeoutMs);
-  }
-}
-
-/** The `[-]name failed` lines of a /readyz answer, which say what the API server still waits for. */
-function failingChecks(body: string): string {
-  const failing = body.split('\n').filter((line) => line.startsWith('[-]'));
-  return (failing.length > 0 ? failing.join('; ') : body).slice(0, 500);
-}
-
-/** One NATS server, or `nodes` of a JetStream cluster sharing one set of passwords. */
-async function createNatsNodes(o: { bin: string; dir: string; timeoutMs: number; auth: boolean; nodes: number; lameDuck?: NatsServerOptions['lameDuck'] }): Promise<NatsServer[]> {
-  if (o.nodes === 1) return [await NatsServer.create({ bin: o.bin, dir: o.dir, timeoutMs: o.timeoutMs, auth: o.auth, lameDuck: o.lameDuck })];
-  const routePorts = await freePorts(o.nodes);
-  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
-  const node = (i: number, auth: NatsServerOptions['auth']) =>
-    NatsServer.create({
-      bin: o.bin,
-      dir: o.dir,
-      timeoutMs: o.timeoutMs,
-      auth,
-      lameDuck: o.lameDuck,
-      name: `nats-${i}`,
-      cluster: { name: 'ekspose-local', port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) },
-    });
-  // The first node makes the passwords; the others take the same.
-  const first = await node(0, o.auth);
-  const others = await Promise.all(routePorts.slice(1).map((_, k) => node(k + 1, first.passwords ?? false)));
-  return [first, ...others];
-}
-
-/**
- * Starts a local control plane (like controller-runtime's envtest, plus the
- * garbage collector and NATS) and resolves when every component is ready.
- * Always `stop()` it; a process that exits or is interrupted stops it too.
- */
-/** Starts on a port race (see startControlPlane) before giving up. */
-const PORT_RACE_ATTEMPTS = 3;
-
-export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  // A second --feature-gates would merge with or replace the first, depending on the flag library: say it once.
-  const gatesFlag = options.apiserverExtraArgs?.find((arg) => /^--feature-gates(=|$)/.test(arg));
-  if (gatesFlag !== undefined) throw new Error(`${gatesFlag} in apiserverExtraArgs: give the gates as featureGates (they are merged with the defaults)`);
-  const featureGates = planeFeatureGates(options.featureGates);
-  const log = options.log ?? ((line: string) => process.stderr.write(`[control-plane] ${line}\n`));
-  const binDir = options.binDir ?? (await ensureBinaries({ log }));
-  // Ports are chosen free, then bound by the components a moment later: another process (a parallel
-  // test file) can take one in between. That start is thrown away and made again on other ports.
-  for (let attempt = 1; ; attempt++) {
-    let dir: string;
-    if (options.dir) {
-      dir = resolve(options.dir);
-      await mkdir(dir, { recursive: true });
-    } else {
-      await pruneAbandonedPlanes();
-      dir = await mkdtemp(join(tmpdir(), 'ekspose-cp-'));
-      await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
-    }
-    const [etcdClient, etcdPeer, apiserver, controllerManager] = await freePorts(4);
-    const natsNodes = await createNatsNodes({
-      bin: join(binDir, 'nats-server'),
-      dir,
-      timeoutMs: options.timeoutMs ?? 60_000,
-      auth: options.natsAuth ?? true,
-      nodes: options.natsNodes ?? 1,
-      lameDuck: options.natsLameDuck,
-    });
-    const plane = new ControlPlane({
-      dir,
-      ownsDir: !options.dir,
-      binDir,
-      log,
-      nats: options.nats ?? true,
-      controllerManager: options.controllerManager ?? true,
-      controllers: options.controllers ?? DEFAULT_CONTROLLERS,
-      apiserverExtraArgs: [...featureGatesArgs(featureGates), ...(options.apiserverExtraArgs ?? [])],
-      featureGates,
-      controllerManagerExtraArgs: options.controllerManagerExtraArgs ?? [],
-      timeoutMs: options.timeoutMs ?? 60_000,
-      ports: { etcdClient, etcdPeer, apiserver, controllerManager },
-      natsNodes,
-    });
-    installExitHook();
-    if (options.handleSignals ?? true) installSignalHook();
-    try {
-      await plane.start();
-      return plane;
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      // Anything else is left as it failed, its logs in place for the error to point at.
-      if (attempt >= PORT_RACE_ATTEMPTS || !/address already in use/.test(message)) throw err;
-      await plane.stop().catch(() => undefined);
-      log(`a port was taken between choosing and binding it (attempt ${attempt} of ${PORT_RACE_ATTEMPTS}); starting again on other ports`);
-    }
   }
 }

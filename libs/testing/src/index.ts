@@ -1,14 +1,8 @@
 export { CONTROL_PLANE_BINARIES, OPS_BINARIES, TRAFFIC_BINARIES, ensureBinaries, ensureOpsBinaries, ensureTrafficBinaries, workspaceRoot, type EnsureBinariesOptions } from './binaries';
 export { generateCertificates, type Certificates } from './certificates';
 export { ensureGatewayApiCrds } from './gateway-api';
-export {
-  ControlPlane,
-  DEFAULT_CONTROLLERS,
-  startControlPlane,
-  type ControlPlaneOptions,
-  type KubectlOptions,
-  type KubectlResult,
-} from './control-plane';
+export { ControlPlane, type KubectlOptions, type KubectlResult } from './control-plane';
+export { DEFAULT_CONTROLLERS, startControlPlane, type ControlPlaneOptions } from './start-control-plane';
 export { freePorts, httpGet, type ProbeResponse, type ProbeTls } from './http-probe';
 export { renderKubeconfig, type KubeconfigInput } from './kubeconfig';
 export {

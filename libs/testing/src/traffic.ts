@@ -11,7 +11,7 @@ import { type ClientRequest, type IncomingMessage, createServer, request, type S
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { ControlPlane } from './control-plane';
-import { DEFAULT_CONTROLLERS } from './control-plane';
+import { DEFAULT_CONTROLLERS } from './start-control-plane';
 import { freePorts } from './http-probe';
 import { startProcess, type ProcessHandle } from './process-handle';
 import { waitUntilReady } from './wait-ready';
