@@ -233,6 +233,26 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assert.match(ok.stdout, /- name: EKSPOSE_SHARDS\n\s+value: "256"/);
   });
 
+  it('Lease rights follow each controller\'s shards: its leader Lease by name at 1, manifests/member-leases above; leasePolicy renders manifests/lease-policy', async () => {
+    const withComponents = async (...components: string[]) => {
+      const overlay = mkdtempSync(join(tmpdir(), 'ekspose-overlay-leases-'));
+      writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${components.map((c) => relative(overlay, join(MANIFESTS, c))).join(', ')}]\n`);
+      return byKey((await kubectlOk(plane, ['kustomize', overlay])).stdout);
+    };
+    const role = (app: string) => `Role/${NAMESPACE}/ekspose-${app}-leader-election`;
+    const plain = byKey(await kustomize());
+    const sharded = await withComponents('member-leases', 'lease-policy');
+    const chart = byKey(await render('deploymentController.shards=3', 'leasePolicy.enabled=true'));
+    assert.deepEqual(essence(chart.get(role('deployment-controller'))!), essence(sharded.get(role('deployment-controller'))!), 'shards 3: the member-Lease rule');
+    assert.notDeepEqual(essence(sharded.get(role('deployment-controller'))!), essence(plain.get(role('deployment-controller'))!), 'the component changes the Role');
+    for (const app of ['service-controller', 'ingress-controller']) assert.deepEqual(essence(chart.get(role(app))!), essence(plain.get(role(app))!), `${app} (shards 1): its leader Lease only`);
+    for (const key of ['ValidatingAdmissionPolicy//ekspose-leases', 'ValidatingAdmissionPolicyBinding//ekspose-leases']) {
+      assert.ok(sharded.has(key) && chart.has(key), key);
+      assert.deepEqual(essence(chart.get(key)!), essence(sharded.get(key)!), `${key}: the chart renders what manifests/lease-policy holds`);
+    }
+    assert.equal(byKey(await render()).get('ValidatingAdmissionPolicy//ekspose-leases'), undefined, 'off by default');
+  });
+
   it('the API server accepts everything it renders (server-side dry run), monitoring included', async () => {
     await installMonitoringCrds(plane, ops);
     await kubectlOk(plane, ['create', 'namespace', NAMESPACE]);

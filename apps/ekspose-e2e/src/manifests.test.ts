@@ -47,8 +47,8 @@ const ROOT = workspaceRoot();
 const SAMPLES_NAMESPACE = 'ekspose-samples';
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** docs/design.md §6, "leases (own namespace)": the leader Lease's get create update, and the member Leases' list and delete. */
-const LEASE_VERBS = ['get', 'list', 'create', 'update', 'delete'];
+/** docs/design.md §6, "leases (own namespace)" at EKSPOSE_SHARDS=1: the leader Lease's get create update (manifests/member-leases adds the member Leases'). */
+const LEASE_VERBS = ['get', 'create', 'update'];
 
 /** Every object manifests/ makes: `Kind namespace/name`, the ConfigMap without its hash suffix. */
 const EXPECTED_OBJECTS = [
@@ -223,17 +223,15 @@ describe('manifests/', () => {
         assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: app, namespace: NAMESPACE }]);
       });
 
-      it('Role: Leases in the controllers\' namespace only: get, update its own leader Lease by name; create; get, list, update, delete the member Leases', () => {
+      it('Role: Leases in the controllers\' namespace only: get, update its own leader Lease by name, and create; nothing of another Lease', () => {
         const role = only<V1Role>(items, 'Role', `ekspose-${app}-leader-election`);
         assert.equal(role.metadata?.namespace, NAMESPACE);
         assert.deepEqual(flattenRules(role.rules), { 'coordination.k8s.io/leases': [...LEASE_VERBS].sort() });
-        // The leader Lease's rule names it; create cannot be limited by name, nor can the member Leases'
-        // rule (named after pods; list takes no names), so no rule may grant more than these.
+        // get and update name the leader Lease; create cannot be limited by name (manifests/lease-policy can).
         const rules = (role.rules ?? []).map((r) => ({ names: r.resourceNames ?? [], verbs: [...r.verbs].sort() }));
         assert.deepEqual(rules, [
           { names: [leaseName(app)], verbs: ['get', 'update'] },
           { names: [], verbs: ['create'] },
-          { names: [], verbs: ['delete', 'get', 'list', 'update'] },
         ]);
         const binding = only<V1RoleBinding>(items, 'RoleBinding', `ekspose-${app}-leader-election`);
         assert.equal(binding.metadata?.namespace, NAMESPACE);
