@@ -188,6 +188,37 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assertSameObjects(await render('monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'), await kustomize(true));
   });
 
+  it('ServiceMonitors: a bearer token from a Secret (the chart\'s scraper, or yours), the serving certificate verified when a CA is given; Prometheus\'s own ServiceAccount bound when named; no rules of a disabled controller', async () => {
+    type Endpoint = { authorization?: { type: string; credentials: { name: string; key: string } }; bearerTokenFile?: string; tlsConfig: { insecureSkipVerify?: boolean; ca?: { secret: { name: string; key: string } }; serverName?: string } };
+    const endpoint = (objs: Map<string, Obj>, app: string) => (objs.get(`ServiceMonitor/${NAMESPACE}/${app}`) as unknown as { spec: { jobLabel: string; endpoints: Endpoint[] } }).spec;
+    const plain = byKey(await render('monitoring.serviceMonitor.enabled=true'));
+    const dc = endpoint(plain, 'deployment-controller');
+    assert.equal(dc.jobLabel, 'app.kubernetes.io/name', 'job="deployment-controller", as EksposeControllerDown expects');
+    assert.deepEqual(dc.endpoints[0]?.authorization, { type: 'Bearer', credentials: { name: 'ekspose-metrics-scraper-token', key: 'token' } });
+    assert.equal(dc.endpoints[0]?.bearerTokenFile, undefined, 'not the deprecated bearerTokenFile');
+    assert.deepEqual(dc.endpoints[0]?.tlsConfig, { insecureSkipVerify: true }, 'the self-signed certificate: nothing to verify against');
+    const binding = plain.get('ClusterRoleBinding//ekspose-metrics-scraper') as unknown as { roleRef: { name: string }; subjects: unknown[] };
+    assert.equal(binding.roleRef.name, 'ekspose-metrics-reader');
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'ekspose-metrics-scraper', namespace: NAMESPACE }]);
+    assert.ok(plain.has(`Secret/${NAMESPACE}/ekspose-metrics-scraper-token`) && plain.has(`ServiceAccount/${NAMESPACE}/ekspose-metrics-scraper`));
+
+    const verified = byKey(await render('monitoring.serviceMonitor.enabled=true', 'monitoring.serviceMonitor.tls.caSecret.name=metrics-ca', 'monitoring.serviceMonitor.bearerTokenSecret.name=my-token', 'monitoring.prometheusServiceAccount.name=prometheus-k8s', 'monitoring.prometheusServiceAccount.namespace=monitoring'));
+    const sc = endpoint(verified, 'service-controller').endpoints[0]!;
+    assert.deepEqual(sc.tlsConfig, { ca: { secret: { name: 'metrics-ca', key: 'ca.crt' } }, serverName: `service-controller-metrics.${NAMESPACE}.svc` });
+    assert.deepEqual(sc.authorization?.credentials, { name: 'my-token', key: 'token' });
+    assert.ok(!verified.has(`Secret/${NAMESPACE}/ekspose-metrics-scraper-token`) && !verified.has('ClusterRoleBinding//ekspose-metrics-scraper'), 'with a token of yours, no scraper of its own');
+    const prom = verified.get('ClusterRoleBinding//ekspose-metrics-reader-monitoring-prometheus-k8s') as unknown as { roleRef: { name: string }; subjects: unknown[] };
+    assert.equal(prom.roleRef.name, 'ekspose-metrics-reader');
+    assert.deepEqual(prom.subjects, [{ kind: 'ServiceAccount', name: 'prometheus-k8s', namespace: 'monitoring' }]);
+
+    type Rule = { spec: { groups: Array<{ rules: Array<{ alert: string; labels?: Record<string, string> }> }> } };
+    const rules = (objs: Map<string, Obj>) => (objs.get(`PrometheusRule/${NAMESPACE}/ekspose`) as unknown as Rule).spec.groups.flatMap((g) => g.rules);
+    const all = rules(byKey(await render('monitoring.prometheusRule.enabled=true')));
+    const without = rules(byKey(await render('monitoring.prometheusRule.enabled=true', 'ingressController.enabled=false')));
+    assert.ok(all.some((r) => r.labels?.['controller'] === 'ingress-controller'));
+    assert.deepEqual(without, all.filter((r) => r.labels?.['controller'] !== 'ingress-controller'), 'the disabled controller\'s absence rules go, nothing else');
+  });
+
   it('each controller is enabled, scaled and configured on its own', async () => {
     const objs = byKey(await render('serviceController.replicas=3', 'ingressController.enabled=false', 'deploymentController.env.EKSPOSE_WORKERS=8', 'serviceController.shards=12', 'nats.cluster=false'));
     type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } };

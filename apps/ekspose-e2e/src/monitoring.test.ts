@@ -67,7 +67,8 @@ function seriesName(name: string, labels: Record<string, string>): string {
  * trouble seen between the scrapes kept going. `before` alone: the healthy state.
  */
 function inputSeries(scrapes: Array<{ proc: ControllerProcess; before: MetricsPage; after?: MetricsPage }>) {
-  const series: Array<{ series: string; values: string }> = [];
+  // Each scrape answered: Prometheus's own `up` is 1, with job="<controller>" (the ServiceMonitors' jobLabel).
+  const series: Array<{ series: string; values: string }> = scrapesFailing(scrapes.map((s) => s.proc), 1);
   for (const { proc, before: a, after: b = a } of scrapes) {
     const target = { namespace: CONTROLLER_NAMESPACE, pod: proc.identity };
     const key = (s: { name: string; labels: Record<string, string> }) => seriesName(s.name, { ...s.labels, ...target });
@@ -88,6 +89,11 @@ function inputSeries(scrapes: Array<{ proc: ControllerProcess; before: MetricsPa
   return series;
 }
 
+/** Prometheus's `up` of each controller's target: 0 for a scrape that got nothing (no answer, a 403, a TLS error). */
+function scrapesFailing(procs: ControllerProcess[], up: 0 | 1 = 0) {
+  return procs.map((p) => ({ series: seriesName('up', { job: p.app, namespace: CONTROLLER_NAMESPACE, pod: p.identity }), values: `${up}+0x${STEPS}` }));
+}
+
 /** What Prometheus makes of an alert's annotations for one set of labels (they use nothing but `{{ $labels.x }}`). */
 function rendered(alert: AlertRule, labels: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -95,13 +101,19 @@ function rendered(alert: AlertRule, labels: Record<string, string>): Record<stri
   return out;
 }
 
-/** The alerts expected to fire, as promtool's exp_alerts, with their full labels and rendered annotations. */
-function expected(name: string, seriesLabels: Array<Record<string, string>>) {
-  const alert = alerts.find((a) => a.alert === name);
-  assert.ok(alert, `the PrometheusRule has ${name}`);
+/**
+ * The alerts expected to fire, as promtool's exp_alerts, with their full labels and rendered
+ * annotations. An alert name may have several rules: those of one controller (its absence
+ * rules) carry a `controller` label of their own and are the ones meant by `absent`.
+ */
+function expected(name: string, seriesLabels: Array<Record<string, string>>, { absent = false } = {}) {
+  const rules = alerts.filter((a) => a.alert === name);
+  assert.ok(rules.length > 0, `the PrometheusRule has ${name}`);
   return {
     alertname: name,
     exp_alerts: seriesLabels.map((l) => {
+      const alert = rules.find((r) => (absent ? r.labels?.['controller'] === l['controller'] : r.labels?.['controller'] === undefined));
+      assert.ok(alert, `a rule ${name} for ${JSON.stringify(l)}`);
       const labels = { ...l, ...alert.labels };
       return { exp_labels: labels, exp_annotations: rendered(alert, labels) };
     }),
@@ -154,7 +166,7 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     const run = await runCaptured(join(ops, 'promtool'), ['check', 'rules', writeRulesFile()], { timeoutMs: 60_000 });
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, new RegExp(`SUCCESS: ${alerts.length} rules found`));
-    assert.equal(alerts.length, 6);
+    assert.equal(alerts.length, 13);
   });
 
   it('each alert, evaluated on series scraped from running controllers, fires for its trouble and not before', async () => {
@@ -210,7 +222,9 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     await promtoolTest('healthy', inputSeries(healthy), [
       none('EksposeReconcileErrors'),
       expected('EksposeNoLeader', [ctl('ingress-controller')]),
+      none('EksposeControllerDown'),
       none('EksposeNATSDisconnected'),
+      none('EksposeNATSDown'),
       none('EksposeInformerFailing'),
       none('EksposeInvalidSpecs'),
       none('EksposeFrequentRecreations'),
@@ -223,6 +237,8 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
         'EksposeNATSDisconnected',
         procs.map((p) => ({ namespace: CONTROLLER_NAMESPACE, pod: p.identity })),
       ),
+      expected('EksposeNATSDown', [{ namespace: CONTROLLER_NAMESPACE }]),
+      none('EksposeControllerDown'),
       expected(
         'EksposeInformerFailing',
         (['deployment-controller', 'ingress-controller'] as const).flatMap((app) => ['httproutes', 'httproutes/metadata'].map((resource) => ({ ...ctl(app), resource }))),
@@ -230,6 +246,26 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
       expected('EksposeInvalidSpecs', [ctl('deployment-controller')]),
       expected('EksposeFrequentRecreations', [{ ...ctl('service-controller'), kind: 'service' }]),
     ]);
+
+    // The controllers stopped: a scrape gets nothing, Prometheus's `up` is 0 and no ekspose_ series
+    // is left, which no comparison of one can fire on. The absence rules do, for each controller.
+    await Promise.all(procs.map((p) => p.handle.stop(12_000)));
+    const nothing = await Promise.all(procs.map((p) => env.scrape(p).then(() => 'an answer', (err: Error) => err.message)));
+    assert.ok(nothing.every((n) => n !== 'an answer'), `no controller answers a scrape: ${nothing.join('; ')}`);
+    const apps = procs.map((p) => ({ controller: p.app }));
+    const outage = [
+      expected('EksposeNoLeader', apps, { absent: true }),
+      expected('EksposeControllerDown', apps, { absent: true }),
+      none('EksposeReconcileErrors'),
+      none('EksposeNATSDisconnected'),
+      none('EksposeNATSDown'),
+      none('EksposeInformerFailing'),
+      none('EksposeInvalidSpecs'),
+      none('EksposeFrequentRecreations'),
+    ];
+    await promtoolTest('stopped', scrapesFailing(procs), outage);
+    // And with no target left at all (the Deployments deleted, or the ServiceMonitors' selector matching nothing).
+    await promtoolTest('no-targets', [], outage);
   });
 });
 
