@@ -368,6 +368,68 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     }
   });
 
+  it('names from the release: two releases, each in its own namespace, install side by side, and uninstalling one leaves the other whole', async () => {
+    const releases = [
+      { release: 'alpha', ns: 'side-a' },
+      { release: 'beta', ns: 'side-b' },
+    ];
+    for (const { release, ns } of releases) await helm(['install', release, CHART, '-n', ns, '--create-namespace']);
+    type Binding = { roleRef: { name: string }; subjects: Array<{ name: string; namespace: string }> };
+    for (const { release, ns } of releases) {
+      const prefix = `${release}-ekspose`;
+      for (const app of ['deployment-controller', 'service-controller', 'ingress-controller']) {
+        const crb = JSON.parse((await kubectlOk(plane, ['get', 'clusterrolebinding', `${prefix}-${app}`, '-o', 'json'])).stdout) as Binding;
+        assert.equal(crb.roleRef.name, `${prefix}-${app}`);
+        assert.deepEqual(crb.subjects.map((s) => `${s.namespace}/${s.name}`), [`${ns}/${app}`], `${prefix}-${app} binds its own release's ServiceAccount`);
+        const rb = JSON.parse((await kubectlOk(plane, ['-n', ns, 'get', 'rolebinding', `${prefix}-${app}-leader-election`, '-o', 'json'])).stdout) as Binding;
+        assert.equal(rb.roleRef.name, `${prefix}-${app}-leader-election`);
+        const ref = (await kubectlOk(plane, ['-n', ns, 'get', 'deployment', app, '-o', 'jsonpath={.spec.template.spec.containers[0].envFrom[0].configMapRef.name} {.spec.template.spec.containers[0].env[?(@.name=="NATS_PASSWORD")].valueFrom.secretKeyRef.name}'])).stdout;
+        assert.equal(ref, `${prefix}-settings ${prefix}-nats-credentials`);
+      }
+      await kubectlOk(plane, ['-n', ns, 'get', 'configmap', `${prefix}-settings`]);
+      await kubectlOk(plane, ['get', 'clusterrole', `${prefix}-metrics-reader`]);
+    }
+    await assertSameCredentials('side-b');
+    await helm(['uninstall', 'alpha', '-n', 'side-a']);
+    assert.notEqual((await plane.kubectl(['get', 'clusterrole', 'alpha-ekspose-deployment-controller'])).code, 0, 'alpha\'s ClusterRole is gone');
+    await kubectlOk(plane, ['get', 'clusterrole', 'beta-ekspose-deployment-controller', 'beta-ekspose-metrics-reader']);
+    await kubectlOk(plane, ['-n', 'side-b', 'get', 'deployment/deployment-controller', 'statefulset/nats', 'configmap/beta-ekspose-settings']);
+    // A release name that makes too long a prefix is refused, saying what to do.
+    const long = await helm(['template', 'a'.repeat(34), CHART, '--set', EXISTING_SECRET], false);
+    assert.match(long.stderr, /longer than 40 characters: set fullnameOverride/);
+  });
+
+  it('security contexts, topology spread and image digests are values; extraObjects are installed; Kubernetes older than 1.27 is refused', async () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const objs = byKey(
+      await render(
+        'deploymentController.podSecurityContext.runAsUser=null',
+        'deploymentController.podSecurityContext.runAsGroup=null',
+        `serviceController.digest=${digest}`,
+        'extraObjects[0]=apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: {{ .Release.Namespace }}\ndata:\n  release: {{ .Release.Name }}',
+      ),
+    );
+    type Pod = { spec: { template: { spec: { securityContext: Record<string, unknown>; topologySpreadConstraints?: unknown[]; containers: Array<{ image: string; securityContext: Record<string, unknown> }> } } } };
+    const pod = (app: string) => (objs.get(`Deployment/${NAMESPACE}/${app}`) as unknown as Pod).spec.template.spec;
+    // OpenShift's restricted-v2 assigns the UID: none fixed, the rest kept.
+    assert.deepEqual(pod('deployment-controller').securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.deepEqual(pod('service-controller').securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.equal(pod('deployment-controller').containers[0]?.securityContext['readOnlyRootFilesystem'], true);
+    assert.equal(pod('service-controller').containers[0]?.image, `ghcr.io/ekspose/service-controller:0.1.0@${digest}`);
+    assert.equal(pod('ingress-controller').containers[0]?.image, 'ghcr.io/ekspose/ingress-controller:0.1.0', 'no digest given: the tag');
+    assert.deepEqual((objs.get(`ConfigMap/${NAMESPACE}/extra`) as unknown as { data: Record<string, string> }).data, { release: 'ekspose' });
+    assert.equal(pod('deployment-controller').topologySpreadConstraints, undefined);
+    const spread = { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-controller' } } };
+    const spreadRun = await helm(['template', 'ekspose', CHART, '-n', NAMESPACE, '--set', EXISTING_SECRET, '--set-json', `ingressController.topologySpreadConstraints=${JSON.stringify([spread])}`]);
+    assert.deepEqual((byKey(spreadRun.stdout).get(`Deployment/${NAMESPACE}/ingress-controller`) as unknown as Pod).spec.template.spec.topologySpreadConstraints, [spread]);
+    const badDigest = await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--set', 'serviceController.digest=latest'], false);
+    assert.match(badDigest.stderr, /\/serviceController\/digest': .*does not match pattern/);
+    const old = await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--kube-version', '1.26.9'], false);
+    assert.notEqual(old.code, 0);
+    assert.match(old.stderr, /chart requires kubeVersion: >=1\.27\.0-0 which is incompatible with Kubernetes v1\.26\.9/);
+    await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--kube-version', '1.27.0']);
+  });
+
   it('PodDisruptionBudgets never block a drain: none under 2 replicas, at most one pod at a time, unhealthy pods always evictable; the schema refuses a budget that would block', async () => {
     type Pdb = { spec: { maxUnavailable?: number; minAvailable?: number; unhealthyPodEvictionPolicy?: string } };
     const objs = byKey(await render('serviceController.replicas=1', 'ingressController.replicas=3'));

@@ -5,6 +5,23 @@ service-controller: serviceController
 ingress-controller: ingressController
 {{- end }}
 
+{{/*
+The prefix of every name that is not a controller's, NATS's or a metrics Service's own (those
+stay fixed: the controllers find their Leases and NATS by them, within the release namespace):
+ClusterRoles and their bindings, the Lease Roles, the settings ConfigMap, the NATS credentials
+Secret, the admission policy. "ekspose" for a release named ekspose (what manifests/ holds, so
+the chart renders the same names), else <release>-ekspose, or fullnameOverride: two releases,
+each in its own namespace, install side by side. At most 40 characters, so that
+"<fullname>-deployment-controller-leader-election" stays a valid name.
+*/}}
+{{- define "ekspose.fullname" -}}
+{{- $name := .Values.fullnameOverride | default (ternary .Release.Name (printf "%s-ekspose" .Release.Name) (contains "ekspose" .Release.Name)) -}}
+{{- if gt (len $name) 40 -}}
+{{- fail (printf "the release name gives the names a prefix %q longer than 40 characters: set fullnameOverride to a shorter one" $name) -}}
+{{- end -}}
+{{- $name -}}
+{{- end }}
+
 {{/* Labels on everything: the manifests' own, plus Helm's. $ctx: { root, name, component } */}}
 {{- define "ekspose.labels" -}}
 app.kubernetes.io/name: {{ .name }}
@@ -38,7 +55,7 @@ nats://nats:4222
 {{- end }}
 
 {{- define "ekspose.natsSecret" -}}
-{{- default "ekspose-nats-credentials" .Values.nats.credentials.existingSecret -}}
+{{- default (printf "%s-nats-credentials" (include "ekspose.fullname" .)) .Values.nats.credentials.existingSecret -}}
 {{- end }}
 
 {{/*
@@ -61,10 +78,10 @@ servers hold), so the render fails there unless nats.credentials.existingSecret 
 {{- if not (hasKey .Values "__natsCredentialsData") -}}
 {{- if not (include "ekspose.clusterVisible" .) -}}
 {{- fail (printf `nats.credentials.existingSecret is required when the chart is rendered without access to the cluster (helm template, Argo CD, --dry-run): passwords made here would change on every render. Create the Secret once, e.g.
-  kubectl -n %s create secret generic ekspose-nats-credentials $(for u in deployment-controller service-controller ingress-controller admin; do printf -- '--from-literal=%%s=k%%s ' "$u" "$(openssl rand -hex 24)"; done)
-then set nats.credentials.existingSecret=ekspose-nats-credentials (helm install and helm upgrade, which see the cluster, make it themselves).` .Release.Namespace) -}}
+  kubectl -n %s create secret generic %s $(for u in deployment-controller service-controller ingress-controller admin; do printf -- '--from-literal=%%s=k%%s ' "$u" "$(openssl rand -hex 24)"; done)
+then set nats.credentials.existingSecret=%s (helm install and helm upgrade, which see the cluster, make it themselves).` .Release.Namespace (include "ekspose.natsSecret" .) (include "ekspose.natsSecret" .)) -}}
 {{- end -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace "ekspose-nats-credentials" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "ekspose.natsSecret" .) -}}
 {{- $data := dict -}}
 {{- range $user := list "deployment-controller" "service-controller" "ingress-controller" "admin" }}
 {{- $old := "" }}
