@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { SETTINGS_ENV_VARS } from '@ekspose/expose';
-import { type ControlPlane, ensureOpsBinaries, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
+import { type ControlPlane, ensureOpsBinaries, helmTemplateArgs, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { MANIFESTS, assertFollowsNamespace, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
 
 const CHART = join(workspaceRoot(), 'charts', 'ekspose');
@@ -42,7 +42,7 @@ let helmBin: string;
 let ops: string;
 
 async function helm(args: string[], ok = true) {
-  const run = await runCaptured(helmBin, args, { timeoutMs: 120_000, env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, HELM_CACHE_HOME: join(plane.dir, 'helm-cache'), HELM_CONFIG_HOME: join(plane.dir, 'helm-config'), HELM_DATA_HOME: join(plane.dir, 'helm-data') } });
+  const run = await runCaptured(helmBin, helmTemplateArgs(args), { timeoutMs: 120_000, env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, HELM_CACHE_HOME: join(plane.dir, 'helm-cache'), HELM_CONFIG_HOME: join(plane.dir, 'helm-config'), HELM_DATA_HOME: join(plane.dir, 'helm-data') } });
   if (ok) assert.equal(run.code, 0, `helm ${args.join(' ')} failed (${run.code}):\n${run.stderr}`);
   return run;
 }

@@ -17,6 +17,7 @@ import {
   ensureBinaries,
   ensureOpsBinaries,
   freePorts,
+  helmTemplateArgs,
   httpGet,
   natsPassword,
   natsPasswordVariable,
@@ -115,7 +116,7 @@ describe('NATS with TLS on, as the chart renders it', { timeout: 300_000 }, () =
     dir = mkdtempSync(join(tmpdir(), 'ekspose-nats-tls-'));
     const rendered = await runCaptured(
       join(ops, 'helm'),
-      ['template', 'ekspose', CHART, '-n', 'ekspose', '--set', 'nats.tls.enabled=true', '--set', 'nats.tls.existingSecret=nats-tls', '--set', 'nats.credentials.existingSecret=ekspose-nats-credentials'],
+      helmTemplateArgs(['template', 'ekspose', CHART, '-n', 'ekspose', '--set', 'nats.tls.enabled=true', '--set', 'nats.tls.existingSecret=nats-tls', '--set', 'nats.credentials.existingSecret=ekspose-nats-credentials']),
       { timeoutMs: 60_000, env: { ...process.env, HELM_CACHE_HOME: join(dir, 'helm'), HELM_CONFIG_HOME: join(dir, 'helm'), HELM_DATA_HOME: join(dir, 'helm') } },
     );
     assert.equal(rendered.code, 0, rendered.stderr);
