@@ -38,6 +38,19 @@ export function helmTemplateArgs(args: readonly string[]): string[] {
   return args[0] === 'template' && !args.includes('--kube-version') ? [...args, '--kube-version', planeKubernetesVersion()] : [...args];
 }
 
+/**
+ * The folder holding actionlint, built first when needed by tools/controlplane/actionlint.sh
+ * (its own cache, apart from build.sh's sets). `EKSPOSE_ACTIONLINT_BIN_DIR` points at a ready-made one.
+ */
+export async function ensureActionlint(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env['EKSPOSE_ACTIONLINT_BIN_DIR']) return resolve(env['EKSPOSE_ACTIONLINT_BIN_DIR']);
+  const script = join(workspaceRoot(), 'tools', 'controlplane', 'actionlint.sh');
+  const lockFile = join(env['TMPDIR'] ?? '/tmp', 'ekspose-actionlint-build.lock');
+  const run = spawnSync('flock', [lockFile, 'bash', script], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (run.status !== 0) throw new Error(`tools/controlplane/actionlint.sh failed (${run.status}):\n${run.stderr}`);
+  return run.stdout.trim().split('\n').at(-1) ?? '';
+}
+
 function missingBinaries(binDir: string, names: readonly string[]): string[] {
   return names.filter((name) => {
     try {
