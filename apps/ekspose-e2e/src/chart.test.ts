@@ -219,6 +219,24 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assert.deepEqual(without, all.filter((r) => r.labels?.['controller'] !== 'ingress-controller'), 'the disabled controller\'s absence rules go, nothing else');
   });
 
+  it('nats.metrics: an exporter sidecar, a metrics Service and ServiceMonitor (job nats), the NetworkPolicy open to it, the NATS alerts in the rule', async () => {
+    type Pod = { spec: { template: { spec: { containers: Array<{ name: string; args?: string[]; ports?: Array<{ name: string; containerPort: number }> }> } } } };
+    const objs = byKey(await render('nats.metrics.enabled=true', 'monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'));
+    const sidecar = (objs.get(`StatefulSet/${NAMESPACE}/nats`) as unknown as Pod).spec.template.spec.containers.find((c) => c.name === 'metrics');
+    assert.ok(sidecar?.args?.includes('http://localhost:8222'), 'reads the server\'s monitoring port');
+    assert.deepEqual(sidecar?.ports?.map((p) => [p.name, p.containerPort]), [['metrics', 7777]]);
+    const sm = objs.get(`ServiceMonitor/${NAMESPACE}/nats`) as unknown as { spec: { jobLabel: string } };
+    assert.equal(sm.spec.jobLabel, 'app.kubernetes.io/name');
+    assert.ok(objs.has(`Service/${NAMESPACE}/nats-metrics`));
+    const np = objs.get(`NetworkPolicy/${NAMESPACE}/nats`) as unknown as { spec: { ingress: Array<{ from?: unknown; ports: Array<{ port: string }> }> } };
+    assert.deepEqual(np.spec.ingress.find((r) => r.ports.some((p) => p.port === 'metrics')), { ports: [{ port: 'metrics', protocol: 'TCP' }] });
+    const groups = (objs.get(`PrometheusRule/${NAMESPACE}/ekspose`) as unknown as { spec: { groups: Array<{ name: string; rules: Array<{ alert: string }> }> } }).spec.groups;
+    assert.deepEqual(groups.find((g) => g.name === 'ekspose-nats')?.rules.map((r) => r.alert), ['EksposeNATSAbsent', 'EksposeNATSServerDown']);
+    const off = byKey(await render('monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'));
+    assert.equal((off.get(`StatefulSet/${NAMESPACE}/nats`) as unknown as Pod).spec.template.spec.containers.length, 1, 'no sidecar by default');
+    assert.ok(!off.has(`ServiceMonitor/${NAMESPACE}/nats`));
+  });
+
   it('each controller is enabled, scaled and configured on its own', async () => {
     const objs = byKey(await render('serviceController.replicas=3', 'ingressController.enabled=false', 'deploymentController.env.EKSPOSE_WORKERS=8', 'serviceController.shards=12', 'nats.cluster=false'));
     type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } };

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { V1MicroTime, loadYaml } from '@kubernetes/client-node';
-import { type MetricsPage, ensureOpsBinaries, runCaptured } from '@ekspose/testing';
+import { V1MicroTime, loadAllYaml, loadYaml } from '@kubernetes/client-node';
+import { type MetricsPage, ensureOpsBinaries, helmTemplateArgs, httpGet, runCaptured, workspaceRoot } from '@ekspose/testing';
 import { MANIFESTS, MANIFESTS_NAMESPACE, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
 import { eventually } from './support/poll';
 import { type ControllerProcess, CONTROLLER_NAMESPACE, TestEnv, leaseName } from './support/test-env';
@@ -120,12 +120,12 @@ function expected(name: string, seriesLabels: Array<Record<string, string>>, { a
   };
 }
 
-async function promtoolTest(name: string, series: ReturnType<typeof inputSeries>, expectations: ReturnType<typeof expected>[]) {
+async function promtoolTest(name: string, series: ReturnType<typeof inputSeries>, expectations: Array<{ alertname: string; exp_alerts: unknown[] }>, rulesFile = writeRulesFile()) {
   const file = join(work, `${name}.test.json`);
   writeFileSync(
     file,
     JSON.stringify({
-      rule_files: [writeRulesFile()],
+      rule_files: [rulesFile],
       evaluation_interval: `${STEP_MINUTES}m`,
       tests: [{ interval: `${STEP_MINUTES}m`, input_series: series, alert_rule_test: expectations.map((e) => ({ eval_time: '20m', ...e })) }],
     }),
@@ -266,6 +266,59 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     await promtoolTest('stopped', scrapesFailing(procs), outage);
     // And with no target left at all (the Deployments deleted, or the ServiceMonitors' selector matching nothing).
     await promtoolTest('no-targets', [], outage);
+  });
+});
+
+describe('monitoring: the NATS alerts of the chart (nats.metrics.enabled)', { timeout: 300_000 }, () => {
+  let natsEnv: TestEnv;
+  before(async () => {
+    ops = await ensureOpsBinaries();
+    work = mkdtempSync(join(tmpdir(), 'ekspose-monitoring-nats-'));
+    natsEnv = await TestEnv.start({ controllerManager: false, natsNodes: 3 });
+  });
+  after(async () => {
+    await natsEnv?.stop();
+  });
+
+  it('EksposeNATSAbsent and EksposeNATSServerDown fire on the servers\' statistics as they go, and not before', async () => {
+    const chartRun = await runCaptured(
+      join(ops, 'helm'),
+      helmTemplateArgs(['template', 'ekspose', join(workspaceRoot(), 'charts', 'ekspose'), '-n', CONTROLLER_NAMESPACE, '--set', 'nats.credentials.existingSecret=x', '--set', 'nats.metrics.enabled=true', '--set', 'monitoring.prometheusRule.enabled=true']),
+      { timeoutMs: 60_000, env: { ...process.env, HELM_CACHE_HOME: join(work, 'helm'), HELM_CONFIG_HOME: join(work, 'helm'), HELM_DATA_HOME: join(work, 'helm') } },
+    );
+    assert.equal(chartRun.code, 0, chartRun.stderr);
+    const prometheusRule = loadAllYaml(chartRun.stdout).find((o) => (o as { kind?: string })?.kind === 'PrometheusRule') as PrometheusRule;
+    const group = prometheusRule.spec.groups.find((g) => g.name === 'ekspose-nats');
+    assert.ok(group, 'the chart adds the NATS group');
+    const rulesFile = join(work, 'nats.rules.json');
+    writeFileSync(rulesFile, JSON.stringify({ groups: [group] }));
+    const natsRule = (name: string) => group.rules.find((r) => r.alert === name)!;
+    const fires = (name: string, labels: Array<Record<string, string>>) => ({
+      alertname: name,
+      exp_alerts: labels.map((l) => ({ exp_labels: { ...l, ...natsRule(name).labels }, exp_annotations: rendered(natsRule(name), { ...l, ...natsRule(name).labels }) })),
+    });
+    // What the exporter makes of each server's /varz (gnatsd_varz_<field>), with the labels Prometheus adds; a server that does not answer gives none.
+    const varzSeries = async () => {
+      const out: Array<{ series: string; values: string }> = [];
+      for (const [i, node] of natsEnv.plane.natsNodes.entries()) {
+        const varz = await httpGet(`${node.monitorUrl}/varz`).catch(() => undefined);
+        if (varz?.status !== 200) continue;
+        const inMsgs = (JSON.parse(varz.body) as { in_msgs: number }).in_msgs;
+        out.push({ series: seriesName('gnatsd_varz_in_msgs', { job: 'nats', namespace: CONTROLLER_NAMESPACE, pod: `nats-${i}`, server_id: node.monitorUrl }), values: `${inMsgs}+0x${STEPS}` });
+      }
+      return out;
+    };
+    const all = await varzSeries();
+    assert.equal(all.length, 3, 'three servers answer');
+    await promtoolTest('nats-healthy', all, [fires('EksposeNATSAbsent', []), fires('EksposeNATSServerDown', [])], rulesFile);
+    await natsEnv.plane.natsNodes[2]!.kill();
+    const two = await varzSeries();
+    assert.equal(two.length, 2);
+    await promtoolTest('nats-one-down', two, [fires('EksposeNATSAbsent', []), fires('EksposeNATSServerDown', [{ namespace: CONTROLLER_NAMESPACE }])], rulesFile);
+    await Promise.all(natsEnv.plane.natsNodes.slice(0, 2).map((n) => n.kill()));
+    const none = await varzSeries();
+    assert.equal(none.length, 0, 'no server answers');
+    await promtoolTest('nats-all-down', none, [fires('EksposeNATSAbsent', [{}]), fires('EksposeNATSServerDown', [])], rulesFile);
   });
 });
 
