@@ -328,7 +328,7 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     const ns = 'gitops';
     await kubectlOk(plane, ['create', 'namespace', ns]);
     // What the render's message tells a user to do, once.
-    await kubectlOk(plane, ['-n', ns, 'create', 'secret', 'generic', 'ekspose-nats-credentials', ...USERS.map((u) => `--from-literal=${u}=k${randomBytes(24).toString('hex')}`)]);
+    await kubectlOk(plane, ['-n', ns, 'create', 'secret', 'generic', 'ekspose-nats-credentials', ...[...USERS, 'route'].map((u) => `--from-literal=${u}=k${randomBytes(24).toString('hex')}`)]);
     try {
       await kubectlOk(plane, ['apply', '-f', '-'], await renderIn(ns));
       const first = await assertSameCredentials(ns);
