@@ -318,7 +318,7 @@ describe('monitoring: the NATS alerts of the chart (nats.metrics.enabled)', { ti
     await Promise.all(natsEnv.plane.natsNodes.slice(0, 2).map((n) => n.kill()));
     const none = await varzSeries();
     assert.equal(none.length, 0, 'no server answers');
-    await promtoolTest('nats-all-down', none, [fires('EksposeNATSAbsent', [{}]), fires('EksposeNATSServerDown', [])], rulesFile);
+    await promtoolTest('nats-all-down', none, [fires('EksposeNATSAbsent', [{ job: 'nats' }]), fires('EksposeNATSServerDown', [])], rulesFile);
   });
 });
 
