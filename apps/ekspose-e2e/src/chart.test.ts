@@ -417,6 +417,22 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assert.match(long.stderr, /longer than 40 characters: set fullnameOverride/);
   });
 
+  it('an existingSecret from before the route password: the install stops, saying how to add it; done as said, it installs', async () => {
+    const ns = 'old-secret';
+    await kubectlOk(plane, ['create', 'namespace', ns]);
+    await kubectlOk(plane, ['-n', ns, 'create', 'secret', 'generic', 'mine', ...USERS.map((u) => `--from-literal=${u}=k${randomBytes(24).toString('hex')}`)]);
+    const args = ['install', 'gamma', CHART, '-n', ns, '--set', 'nats.credentials.existingSecret=mine'];
+    const refused = await helm(args, false);
+    assert.notEqual(refused.code, 0);
+    const told = refused.stderr.match(/the Secret mine has no key route.*\n\s*(kubectl -n old-secret patch secret mine .*)$/m);
+    assert.ok(told, refused.stderr);
+    const run = await runCaptured('bash', ['-c', told[1]!.replace(/^kubectl/, `"${join(plane.binDir, 'kubectl')}" --kubeconfig "${plane.kubeconfigPath}"`)], { timeoutMs: 30_000 });
+    assert.equal(run.code, 0, run.stderr);
+    await helm(args);
+    const route = (await kubectlOk(plane, ['-n', ns, 'get', 'secret', 'mine', '-o', 'jsonpath={.data.route}'])).stdout;
+    assert.match(Buffer.from(route, 'base64').toString(), /^k[0-9a-f]{48}$/);
+  });
+
   it('security contexts, topology spread and image digests are values; extraObjects are installed; Kubernetes older than 1.27 is refused', async () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
     const objs = byKey(
