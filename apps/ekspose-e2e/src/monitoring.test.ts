@@ -94,7 +94,10 @@ function scrapesFailing(procs: ControllerProcess[], up: 0 | 1 = 0) {
   return procs.map((p) => ({ series: seriesName('up', { job: p.app, namespace: CONTROLLER_NAMESPACE, pod: p.identity }), values: `${up}+0x${STEPS}` }));
 }
 
-/** What Prometheus makes of an alert's annotations for one set of labels (they use nothing but `{{ $labels.x }}`). */
+/**
+ * What Prometheus makes of an alert's annotations for one set of labels (they use nothing but
+ * `{{ $labels.x }}`): the labels of the expression's result, not the rule's own labels.
+ */
 function rendered(alert: AlertRule, labels: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(alert.annotations ?? {})) out[k] = v.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, l: string) => labels[l] ?? '');
@@ -114,8 +117,7 @@ function expected(name: string, seriesLabels: Array<Record<string, string>>, { a
     exp_alerts: seriesLabels.map((l) => {
       const alert = rules.find((r) => (absent ? r.labels?.['controller'] === l['controller'] : r.labels?.['controller'] === undefined));
       assert.ok(alert, `a rule ${name} for ${JSON.stringify(l)}`);
-      const labels = { ...l, ...alert.labels };
-      return { exp_labels: labels, exp_annotations: rendered(alert, labels) };
+      return { exp_labels: { ...l, ...alert.labels }, exp_annotations: rendered(alert, l) };
     }),
   };
 }
@@ -295,7 +297,7 @@ describe('monitoring: the NATS alerts of the chart (nats.metrics.enabled)', { ti
     const natsRule = (name: string) => group.rules.find((r) => r.alert === name)!;
     const fires = (name: string, labels: Array<Record<string, string>>) => ({
       alertname: name,
-      exp_alerts: labels.map((l) => ({ exp_labels: { ...l, ...natsRule(name).labels }, exp_annotations: rendered(natsRule(name), { ...l, ...natsRule(name).labels }) })),
+      exp_alerts: labels.map((l) => ({ exp_labels: { ...l, ...natsRule(name).labels }, exp_annotations: rendered(natsRule(name), l) })),
     });
     // What the exporter makes of each server's /varz (gnatsd_varz_<field>), with the labels Prometheus adds; a server that does not answer gives none.
     const varzSeries = async () => {
