@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { SETTINGS_ENV_VARS } from '@ekspose/expose';
-import { type ControlPlane, ensureOpsBinaries, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
+import { type ControlPlane, ensureOpsBinaries, helmTemplateArgs, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { MANIFESTS, assertFollowsNamespace, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
 
 const CHART = join(workspaceRoot(), 'charts', 'ekspose');
@@ -42,7 +42,7 @@ let helmBin: string;
 let ops: string;
 
 async function helm(args: string[], ok = true) {
-  const run = await runCaptured(helmBin, args, { timeoutMs: 120_000, env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, HELM_CACHE_HOME: join(plane.dir, 'helm-cache'), HELM_CONFIG_HOME: join(plane.dir, 'helm-config'), HELM_DATA_HOME: join(plane.dir, 'helm-data') } });
+  const run = await runCaptured(helmBin, helmTemplateArgs(args), { timeoutMs: 120_000, env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, HELM_CACHE_HOME: join(plane.dir, 'helm-cache'), HELM_CONFIG_HOME: join(plane.dir, 'helm-config'), HELM_DATA_HOME: join(plane.dir, 'helm-data') } });
   if (ok) assert.equal(run.code, 0, `helm ${args.join(' ')} failed (${run.code}):\n${run.stderr}`);
   return run;
 }
@@ -188,6 +188,55 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assertSameObjects(await render('monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'), await kustomize(true));
   });
 
+  it('ServiceMonitors: a bearer token from a Secret (the chart\'s scraper, or yours), the serving certificate verified when a CA is given; Prometheus\'s own ServiceAccount bound when named; no rules of a disabled controller', async () => {
+    type Endpoint = { authorization?: { type: string; credentials: { name: string; key: string } }; bearerTokenFile?: string; tlsConfig: { insecureSkipVerify?: boolean; ca?: { secret: { name: string; key: string } }; serverName?: string } };
+    const endpoint = (objs: Map<string, Obj>, app: string) => (objs.get(`ServiceMonitor/${NAMESPACE}/${app}`) as unknown as { spec: { jobLabel: string; endpoints: Endpoint[] } }).spec;
+    const plain = byKey(await render('monitoring.serviceMonitor.enabled=true'));
+    const dc = endpoint(plain, 'deployment-controller');
+    assert.equal(dc.jobLabel, 'app.kubernetes.io/name', 'job="deployment-controller", as EksposeControllerDown expects');
+    assert.deepEqual(dc.endpoints[0]?.authorization, { type: 'Bearer', credentials: { name: 'ekspose-metrics-scraper-token', key: 'token' } });
+    assert.equal(dc.endpoints[0]?.bearerTokenFile, undefined, 'not the deprecated bearerTokenFile');
+    assert.deepEqual(dc.endpoints[0]?.tlsConfig, { insecureSkipVerify: true }, 'the self-signed certificate: nothing to verify against');
+    const binding = plain.get('ClusterRoleBinding//ekspose-metrics-scraper') as unknown as { roleRef: { name: string }; subjects: unknown[] };
+    assert.equal(binding.roleRef.name, 'ekspose-metrics-reader');
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'ekspose-metrics-scraper', namespace: NAMESPACE }]);
+    assert.ok(plain.has(`Secret/${NAMESPACE}/ekspose-metrics-scraper-token`) && plain.has(`ServiceAccount/${NAMESPACE}/ekspose-metrics-scraper`));
+
+    const verified = byKey(await render('monitoring.serviceMonitor.enabled=true', 'monitoring.serviceMonitor.tls.caSecret.name=metrics-ca', 'monitoring.serviceMonitor.bearerTokenSecret.name=my-token', 'monitoring.prometheusServiceAccount.name=prometheus-k8s', 'monitoring.prometheusServiceAccount.namespace=monitoring'));
+    const sc = endpoint(verified, 'service-controller').endpoints[0]!;
+    assert.deepEqual(sc.tlsConfig, { ca: { secret: { name: 'metrics-ca', key: 'ca.crt' } }, serverName: `service-controller-metrics.${NAMESPACE}.svc` });
+    assert.deepEqual(sc.authorization?.credentials, { name: 'my-token', key: 'token' });
+    assert.ok(!verified.has(`Secret/${NAMESPACE}/ekspose-metrics-scraper-token`) && !verified.has('ClusterRoleBinding//ekspose-metrics-scraper'), 'with a token of yours, no scraper of its own');
+    const prom = verified.get('ClusterRoleBinding//ekspose-metrics-reader-monitoring-prometheus-k8s') as unknown as { roleRef: { name: string }; subjects: unknown[] };
+    assert.equal(prom.roleRef.name, 'ekspose-metrics-reader');
+    assert.deepEqual(prom.subjects, [{ kind: 'ServiceAccount', name: 'prometheus-k8s', namespace: 'monitoring' }]);
+
+    type Rule = { spec: { groups: Array<{ rules: Array<{ alert: string; labels?: Record<string, string> }> }> } };
+    const rules = (objs: Map<string, Obj>) => (objs.get(`PrometheusRule/${NAMESPACE}/ekspose`) as unknown as Rule).spec.groups.flatMap((g) => g.rules);
+    const all = rules(byKey(await render('monitoring.prometheusRule.enabled=true')));
+    const without = rules(byKey(await render('monitoring.prometheusRule.enabled=true', 'ingressController.enabled=false')));
+    assert.ok(all.some((r) => r.labels?.['controller'] === 'ingress-controller'));
+    assert.deepEqual(without, all.filter((r) => r.labels?.['controller'] !== 'ingress-controller'), 'the disabled controller\'s absence rules go, nothing else');
+  });
+
+  it('nats.metrics: an exporter sidecar, a metrics Service and ServiceMonitor (job nats), the NetworkPolicy open to it, the NATS alerts in the rule', async () => {
+    type Pod = { spec: { template: { spec: { containers: Array<{ name: string; args?: string[]; ports?: Array<{ name: string; containerPort: number }> }> } } } };
+    const objs = byKey(await render('nats.metrics.enabled=true', 'monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'));
+    const sidecar = (objs.get(`StatefulSet/${NAMESPACE}/nats`) as unknown as Pod).spec.template.spec.containers.find((c) => c.name === 'metrics');
+    assert.ok(sidecar?.args?.includes('http://localhost:8222'), 'reads the server\'s monitoring port');
+    assert.deepEqual(sidecar?.ports?.map((p) => [p.name, p.containerPort]), [['metrics', 7777]]);
+    const sm = objs.get(`ServiceMonitor/${NAMESPACE}/nats`) as unknown as { spec: { jobLabel: string } };
+    assert.equal(sm.spec.jobLabel, 'app.kubernetes.io/name');
+    assert.ok(objs.has(`Service/${NAMESPACE}/nats-metrics`));
+    const np = objs.get(`NetworkPolicy/${NAMESPACE}/nats`) as unknown as { spec: { ingress: Array<{ from?: unknown; ports: Array<{ port: string }> }> } };
+    assert.deepEqual(np.spec.ingress.find((r) => r.ports.some((p) => p.port === 'metrics')), { ports: [{ port: 'metrics', protocol: 'TCP' }] });
+    const groups = (objs.get(`PrometheusRule/${NAMESPACE}/ekspose`) as unknown as { spec: { groups: Array<{ name: string; rules: Array<{ alert: string }> }> } }).spec.groups;
+    assert.deepEqual(groups.find((g) => g.name === 'ekspose-nats')?.rules.map((r) => r.alert), ['EksposeNATSAbsent', 'EksposeNATSServerDown']);
+    const off = byKey(await render('monitoring.serviceMonitor.enabled=true', 'monitoring.prometheusRule.enabled=true'));
+    assert.equal((off.get(`StatefulSet/${NAMESPACE}/nats`) as unknown as Pod).spec.template.spec.containers.length, 1, 'no sidecar by default');
+    assert.ok(!off.has(`ServiceMonitor/${NAMESPACE}/nats`));
+  });
+
   it('each controller is enabled, scaled and configured on its own', async () => {
     const objs = byKey(await render('serviceController.replicas=3', 'ingressController.enabled=false', 'deploymentController.env.EKSPOSE_WORKERS=8', 'serviceController.shards=12', 'nats.cluster=false'));
     type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } };
@@ -233,6 +282,26 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     assert.match(ok.stdout, /- name: EKSPOSE_SHARDS\n\s+value: "256"/);
   });
 
+  it('Lease rights follow each controller\'s shards: its leader Lease by name at 1, manifests/member-leases above; leasePolicy renders manifests/lease-policy', async () => {
+    const withComponents = async (...components: string[]) => {
+      const overlay = mkdtempSync(join(tmpdir(), 'ekspose-overlay-leases-'));
+      writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${components.map((c) => relative(overlay, join(MANIFESTS, c))).join(', ')}]\n`);
+      return byKey((await kubectlOk(plane, ['kustomize', overlay])).stdout);
+    };
+    const role = (app: string) => `Role/${NAMESPACE}/ekspose-${app}-leader-election`;
+    const plain = byKey(await kustomize());
+    const sharded = await withComponents('member-leases', 'lease-policy');
+    const chart = byKey(await render('deploymentController.shards=3', 'leasePolicy.enabled=true'));
+    assert.deepEqual(essence(chart.get(role('deployment-controller'))!), essence(sharded.get(role('deployment-controller'))!), 'shards 3: the member-Lease rule');
+    assert.notDeepEqual(essence(sharded.get(role('deployment-controller'))!), essence(plain.get(role('deployment-controller'))!), 'the component changes the Role');
+    for (const app of ['service-controller', 'ingress-controller']) assert.deepEqual(essence(chart.get(role(app))!), essence(plain.get(role(app))!), `${app} (shards 1): its leader Lease only`);
+    for (const key of ['ValidatingAdmissionPolicy//ekspose-leases', 'ValidatingAdmissionPolicyBinding//ekspose-leases']) {
+      assert.ok(sharded.has(key) && chart.has(key), key);
+      assert.deepEqual(essence(chart.get(key)!), essence(sharded.get(key)!), `${key}: the chart renders what manifests/lease-policy holds`);
+    }
+    assert.equal(byKey(await render()).get('ValidatingAdmissionPolicy//ekspose-leases'), undefined, 'off by default');
+  });
+
   it('the API server accepts everything it renders (server-side dry run), monitoring included', async () => {
     await installMonitoringCrds(plane, ops);
     await kubectlOk(plane, ['create', 'namespace', NAMESPACE]);
@@ -251,7 +320,9 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     const [first, second] = [await render(...all), await render(...all)];
     assert.ok(first.length > 10_000, 'a whole rendering');
     assert.equal(first, second, 'byte-identical');
-    assert.doesNotMatch(first, /kind: Secret/, 'no Secret of its own');
+    // No Secret with data of its own: only the scraper's token Secret, which the API server fills.
+    const secrets = [...byKey(first).values()].filter((o) => o.kind === 'Secret');
+    assert.deepEqual(secrets.map((o) => [o.metadata.name, o['type'], o['data']]), [['ekspose-metrics-scraper-token', 'kubernetes.io/service-account-token', undefined]]);
     assert.doesNotMatch(first, /checksum\/nats-credentials/, 'nothing that depends on what lookup would have found');
   });
 
@@ -259,7 +330,7 @@ describe('Helm chart', { timeout: 300_000 }, () => {
     const ns = 'gitops';
     await kubectlOk(plane, ['create', 'namespace', ns]);
     // What the render's message tells a user to do, once.
-    await kubectlOk(plane, ['-n', ns, 'create', 'secret', 'generic', 'ekspose-nats-credentials', ...USERS.map((u) => `--from-literal=${u}=k${randomBytes(24).toString('hex')}`)]);
+    await kubectlOk(plane, ['-n', ns, 'create', 'secret', 'generic', 'ekspose-nats-credentials', ...[...USERS, 'route'].map((u) => `--from-literal=${u}=k${randomBytes(24).toString('hex')}`)]);
     try {
       await kubectlOk(plane, ['apply', '-f', '-'], await renderIn(ns));
       const first = await assertSameCredentials(ns);
@@ -315,6 +386,84 @@ describe('Helm chart', { timeout: 300_000 }, () => {
       assert.doesNotMatch(run.stderr, /PodSecurity/i, `${what}: no PodSecurity warning`);
       assert.match(run.stdout, /statefulset\.apps\/nats (created|configured) \(server dry run\)/, what);
     }
+  });
+
+  it('names from the release: two releases, each in its own namespace, install side by side, and uninstalling one leaves the other whole', async () => {
+    const releases = [
+      { release: 'alpha', ns: 'side-a' },
+      { release: 'beta', ns: 'side-b' },
+    ];
+    for (const { release, ns } of releases) await helm(['install', release, CHART, '-n', ns, '--create-namespace']);
+    type Binding = { roleRef: { name: string }; subjects: Array<{ name: string; namespace: string }> };
+    for (const { release, ns } of releases) {
+      const prefix = `${release}-ekspose`;
+      for (const app of ['deployment-controller', 'service-controller', 'ingress-controller']) {
+        const crb = JSON.parse((await kubectlOk(plane, ['get', 'clusterrolebinding', `${prefix}-${app}`, '-o', 'json'])).stdout) as Binding;
+        assert.equal(crb.roleRef.name, `${prefix}-${app}`);
+        assert.deepEqual(crb.subjects.map((s) => `${s.namespace}/${s.name}`), [`${ns}/${app}`], `${prefix}-${app} binds its own release's ServiceAccount`);
+        const rb = JSON.parse((await kubectlOk(plane, ['-n', ns, 'get', 'rolebinding', `${prefix}-${app}-leader-election`, '-o', 'json'])).stdout) as Binding;
+        assert.equal(rb.roleRef.name, `${prefix}-${app}-leader-election`);
+        const ref = (await kubectlOk(plane, ['-n', ns, 'get', 'deployment', app, '-o', 'jsonpath={.spec.template.spec.containers[0].envFrom[0].configMapRef.name} {.spec.template.spec.containers[0].env[?(@.name=="NATS_PASSWORD")].valueFrom.secretKeyRef.name}'])).stdout;
+        assert.equal(ref, `${prefix}-settings ${prefix}-nats-credentials`);
+      }
+      await kubectlOk(plane, ['-n', ns, 'get', 'configmap', `${prefix}-settings`]);
+      await kubectlOk(plane, ['get', 'clusterrole', `${prefix}-metrics-reader`]);
+    }
+    await assertSameCredentials('side-b');
+    await helm(['uninstall', 'alpha', '-n', 'side-a']);
+    assert.notEqual((await plane.kubectl(['get', 'clusterrole', 'alpha-ekspose-deployment-controller'])).code, 0, 'alpha\'s ClusterRole is gone');
+    await kubectlOk(plane, ['get', 'clusterrole', 'beta-ekspose-deployment-controller', 'beta-ekspose-metrics-reader']);
+    await kubectlOk(plane, ['-n', 'side-b', 'get', 'deployment/deployment-controller', 'statefulset/nats', 'configmap/beta-ekspose-settings']);
+    // A release name that makes too long a prefix is refused, saying what to do.
+    const long = await helm(['template', 'a'.repeat(34), CHART, '--set', EXISTING_SECRET], false);
+    assert.match(long.stderr, /longer than 40 characters: set fullnameOverride/);
+  });
+
+  it('an existingSecret from before the route password: the install stops, saying how to add it; done as said, it installs', async () => {
+    const ns = 'old-secret';
+    await kubectlOk(plane, ['create', 'namespace', ns]);
+    await kubectlOk(plane, ['-n', ns, 'create', 'secret', 'generic', 'mine', ...USERS.map((u) => `--from-literal=${u}=k${randomBytes(24).toString('hex')}`)]);
+    const args = ['install', 'gamma', CHART, '-n', ns, '--set', 'nats.credentials.existingSecret=mine'];
+    const refused = await helm(args, false);
+    assert.notEqual(refused.code, 0);
+    const told = refused.stderr.match(/the Secret mine has no key route.*\n\s*(kubectl -n old-secret patch secret mine .*)$/m);
+    assert.ok(told, refused.stderr);
+    const run = await runCaptured('bash', ['-c', told[1]!.replace(/^kubectl/, `"${join(plane.binDir, 'kubectl')}" --kubeconfig "${plane.kubeconfigPath}"`)], { timeoutMs: 30_000 });
+    assert.equal(run.code, 0, run.stderr);
+    await helm(args);
+    const route = (await kubectlOk(plane, ['-n', ns, 'get', 'secret', 'mine', '-o', 'jsonpath={.data.route}'])).stdout;
+    assert.match(Buffer.from(route, 'base64').toString(), /^k[0-9a-f]{48}$/);
+  });
+
+  it('security contexts, topology spread and image digests are values; extraObjects are installed; Kubernetes older than 1.27 is refused', async () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const objs = byKey(
+      await render(
+        'deploymentController.podSecurityContext.runAsUser=null',
+        'deploymentController.podSecurityContext.runAsGroup=null',
+        `serviceController.digest=${digest}`,
+        'extraObjects[0]=apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: {{ .Release.Namespace }}\ndata:\n  release: {{ .Release.Name }}',
+      ),
+    );
+    type Pod = { spec: { template: { spec: { securityContext: Record<string, unknown>; topologySpreadConstraints?: unknown[]; containers: Array<{ image: string; securityContext: Record<string, unknown> }> } } } };
+    const pod = (app: string) => (objs.get(`Deployment/${NAMESPACE}/${app}`) as unknown as Pod).spec.template.spec;
+    // OpenShift's restricted-v2 assigns the UID: none fixed, the rest kept.
+    assert.deepEqual(pod('deployment-controller').securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.deepEqual(pod('service-controller').securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.equal(pod('deployment-controller').containers[0]?.securityContext['readOnlyRootFilesystem'], true);
+    assert.equal(pod('service-controller').containers[0]?.image, `ghcr.io/ekspose/service-controller:0.1.0@${digest}`);
+    assert.equal(pod('ingress-controller').containers[0]?.image, 'ghcr.io/ekspose/ingress-controller:0.1.0', 'no digest given: the tag');
+    assert.deepEqual((objs.get(`ConfigMap/${NAMESPACE}/extra`) as unknown as { data: Record<string, string> }).data, { release: 'ekspose' });
+    assert.equal(pod('deployment-controller').topologySpreadConstraints, undefined);
+    const spread = { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-controller' } } };
+    const spreadRun = await helm(['template', 'ekspose', CHART, '-n', NAMESPACE, '--set', EXISTING_SECRET, '--set-json', `ingressController.topologySpreadConstraints=${JSON.stringify([spread])}`]);
+    assert.deepEqual((byKey(spreadRun.stdout).get(`Deployment/${NAMESPACE}/ingress-controller`) as unknown as Pod).spec.template.spec.topologySpreadConstraints, [spread]);
+    const badDigest = await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--set', 'serviceController.digest=latest'], false);
+    assert.match(badDigest.stderr, /\/serviceController\/digest': .*does not match pattern/);
+    const old = await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--kube-version', '1.26.9'], false);
+    assert.notEqual(old.code, 0);
+    assert.match(old.stderr, /chart requires kubeVersion: >=1\.27\.0-0 which is incompatible with Kubernetes v1\.26\.9/);
+    await helm(['template', 'ekspose', CHART, '--set', EXISTING_SECRET, '--kube-version', '1.27.0']);
   });
 
   it('PodDisruptionBudgets never block a drain: none under 2 replicas, at most one pod at a time, unhealthy pods always evictable; the schema refuses a budget that would block', async () => {

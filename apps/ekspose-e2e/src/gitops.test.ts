@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
-import { type ControlPlane, ensureOpsBinaries, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
+import { type ControlPlane, ensureOpsBinaries, helmTemplateArgs, runCaptured, startControlPlane, workspaceRoot } from '@ekspose/testing';
 import { assertFollowsNamespace, installMonitoringCrds, kubectlOk } from './support/manifests';
 
 const EXAMPLES = join(workspaceRoot(), 'examples', 'gitops');
@@ -33,7 +33,7 @@ const objects = (file: string) => JSON.parse(JSON.stringify(loadAllYaml(readFile
 
 async function helm(args: string[]) {
   const env = { ...process.env, KUBECONFIG: plane.kubeconfigPath, HELM_CACHE_HOME: join(plane.dir, 'helm-cache'), HELM_CONFIG_HOME: join(plane.dir, 'helm-config'), HELM_DATA_HOME: join(plane.dir, 'helm-data') };
-  const run = await runCaptured(helmBin, args, { timeoutMs: 120_000, env });
+  const run = await runCaptured(helmBin, helmTemplateArgs(args), { timeoutMs: 120_000, env });
   assert.equal(run.code, 0, `helm ${args.join(' ')} failed (${run.code}):\n${run.stderr}`);
   return run.stdout;
 }

@@ -47,8 +47,8 @@ const ROOT = workspaceRoot();
 const SAMPLES_NAMESPACE = 'ekspose-samples';
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** docs/design.md §6, "leases (own namespace)": the leader Lease's get create update, and the member Leases' list and delete. */
-const LEASE_VERBS = ['get', 'list', 'create', 'update', 'delete'];
+/** docs/design.md §6, "leases (own namespace)" at EKSPOSE_SHARDS=1: the leader Lease's get create update (manifests/member-leases adds the member Leases'). */
+const LEASE_VERBS = ['get', 'create', 'update'];
 
 /** Every object manifests/ makes: `Kind namespace/name`, the ConfigMap without its hash suffix. */
 const EXPECTED_OBJECTS = [
@@ -158,8 +158,11 @@ async function checkNatsConfig(items: KubeObject[]): Promise<{ conf: string; aut
     for (const [file, text] of Object.entries(configMap.data ?? {})) writeFileSync(join(dir, file), text);
     const sts = only<V1StatefulSet>(items, 'StatefulSet', 'nats');
     const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
-    for (const e of sts.spec?.template.spec?.containers[0]?.env ?? []) env[e.name] = e.value ?? `from-${e.valueFrom?.secretKeyRef?.key ?? 'field'}`;
-    const checked = await runCaptured(join(plane.binDir, 'nats-server'), ['-c', join(dir, 'nats.conf'), '-t'], { env, timeoutMs: 10_000 });
+    const container = sts.spec?.template.spec?.containers[0];
+    for (const e of container?.env ?? []) env[e.name] = e.value ?? `from${e.valueFrom?.secretKeyRef?.key.replace(/-/g, '') ?? 'field'}`;
+    // The arguments but --config, with $(VAR) put in as the kubelet does.
+    const args = (container?.args ?? []).filter((a) => !a.startsWith('--config=')).map((a) => a.replace(/\$\((\w+)\)/g, (_m, v: string) => env[v] ?? ''));
+    const checked = await runCaptured(join(plane.binDir, 'nats-server'), ['-c', join(dir, 'nats.conf'), ...args, '-t'], { env, timeoutMs: 10_000 });
     assert.equal(checked.code, 0, `nats-server -t: ${checked.stdout}${checked.stderr}`);
     return { conf: configMap.data?.['nats.conf'] ?? '', auth: configMap.data?.['auth.conf'] ?? '' };
   } finally {
@@ -223,17 +226,15 @@ describe('manifests/', () => {
         assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: app, namespace: NAMESPACE }]);
       });
 
-      it('Role: Leases in the controllers\' namespace only: get, update its own leader Lease by name; create; get, list, update, delete the member Leases', () => {
+      it('Role: Leases in the controllers\' namespace only: get, update its own leader Lease by name, and create; nothing of another Lease', () => {
         const role = only<V1Role>(items, 'Role', `ekspose-${app}-leader-election`);
         assert.equal(role.metadata?.namespace, NAMESPACE);
         assert.deepEqual(flattenRules(role.rules), { 'coordination.k8s.io/leases': [...LEASE_VERBS].sort() });
-        // The leader Lease's rule names it; create cannot be limited by name, nor can the member Leases'
-        // rule (named after pods; list takes no names), so no rule may grant more than these.
+        // get and update name the leader Lease; create cannot be limited by name (manifests/lease-policy can).
         const rules = (role.rules ?? []).map((r) => ({ names: r.resourceNames ?? [], verbs: [...r.verbs].sort() }));
         assert.deepEqual(rules, [
           { names: [leaseName(app)], verbs: ['get', 'update'] },
           { names: [], verbs: ['create'] },
-          { names: [], verbs: ['delete', 'get', 'list', 'update'] },
         ]);
         const binding = only<V1RoleBinding>(items, 'RoleBinding', `ekspose-${app}-leader-election`);
         assert.equal(binding.metadata?.namespace, NAMESPACE);
@@ -304,12 +305,18 @@ describe('manifests/', () => {
     const sts = only<V1StatefulSet>(items, 'StatefulSet', 'nats');
     const pod = present(sts.spec?.template.spec, 'pod spec');
     const c = present(pod.containers[0], 'container');
-    assert.match(c.image ?? '', /\/nats:2\.10\b/);
-    assert.deepEqual(c.args, ['--config=/etc/nats/nats.conf']);
+    // The nats-server the tests run (tools/controlplane/nats/go.mod), in its alpine image (a shell for the preStop hook).
+    const tested = present(readFileSync(join(ROOT, 'tools', 'controlplane', 'nats', 'go.mod'), 'utf8').match(/nats-server\/v2 v(\S+)/)?.[1], 'the pinned nats-server');
+    assert.equal(c.image, `docker.io/library/nats:${tested}-alpine`);
+    assert.equal(c.args?.[0], '--config=/etc/nats/nats.conf');
     const { conf } = await checkNatsConfig(items);
+    // Routes only with the route password (the cluster's authorization), from the Secret, through the --routes URLs.
+    assert.match(conf, /cluster \{[^}]*authorization \{\s*user: route\s*password: \$NATS_ROUTE_PASSWORD/s);
+    assert.deepEqual(c.env?.find((e) => e.name === 'NATS_ROUTE_PASSWORD')?.valueFrom?.secretKeyRef, { name: 'ekspose-nats-credentials', key: 'route' });
+    const routesArg = present(c.args?.find((a) => a.startsWith('--routes=')), '--routes');
     assert.equal(sts.spec?.replicas, 3);
     assert.equal(sts.spec?.podManagementPolicy, 'Parallel', 'a node is ready only with a quorum: start them together');
-    const routes = [...conf.matchAll(/nats:\/\/(nats-\d)\.([a-z-]+)(\S*):6222/g)].map((m) => [m[1], m[2], m[3]]);
+    const routes = [...routesArg.matchAll(/nats:\/\/route:\$\(NATS_ROUTE_PASSWORD\)@(nats-\d)\.([a-z-]+)([^,]*):6222/g)].map((m) => [m[1], m[2], m[3]]);
     assert.deepEqual(routes, ['nats-0', 'nats-1', 'nats-2'].map((pod) => [pod, sts.spec?.serviceName, '']), 'a route to every pod, through the governing Service, in whatever namespace the pods are');
     // Lame-duck mode on the way out: the preStop hook signals it and waits; the grace period covers it.
     assert.deepEqual(c.lifecycle?.preStop?.exec?.command, ['/bin/sh', '-c', 'nats-server --signal ldm=1 && sleep 60']);
@@ -356,6 +363,7 @@ describe('manifests/', () => {
     await kubectl(['apply', '-f', join(MANIFESTS, 'namespace.yaml')]);
     const { items: single } = await dryRun(join(MANIFESTS, 'nats-single'));
     assert.equal(only<V1StatefulSet>(single, 'StatefulSet', 'nats').spec?.replicas, 1);
+    assert.deepEqual(only<V1StatefulSet>(single, 'StatefulSet', 'nats').spec?.template.spec?.containers[0]?.args, ['--config=/etc/nats/nats.conf'], 'no routes');
     const { conf } = await checkNatsConfig(single);
     assert.doesNotMatch(conf, /cluster\s*\{/);
   });

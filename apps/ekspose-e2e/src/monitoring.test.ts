@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { V1MicroTime, loadYaml } from '@kubernetes/client-node';
-import { type MetricsPage, ensureOpsBinaries, runCaptured } from '@ekspose/testing';
+import { V1MicroTime, loadAllYaml, loadYaml } from '@kubernetes/client-node';
+import { type MetricsPage, ensureOpsBinaries, helmTemplateArgs, httpGet, runCaptured, workspaceRoot } from '@ekspose/testing';
 import { MANIFESTS, MANIFESTS_NAMESPACE, installMonitoringCrds, kubectlOk, renderWithMonitoring } from './support/manifests';
 import { eventually } from './support/poll';
 import { type ControllerProcess, CONTROLLER_NAMESPACE, TestEnv, leaseName } from './support/test-env';
@@ -67,7 +67,8 @@ function seriesName(name: string, labels: Record<string, string>): string {
  * trouble seen between the scrapes kept going. `before` alone: the healthy state.
  */
 function inputSeries(scrapes: Array<{ proc: ControllerProcess; before: MetricsPage; after?: MetricsPage }>) {
-  const series: Array<{ series: string; values: string }> = [];
+  // Each scrape answered: Prometheus's own `up` is 1, with job="<controller>" (the ServiceMonitors' jobLabel).
+  const series: Array<{ series: string; values: string }> = scrapesFailing(scrapes.map((s) => s.proc), 1);
   for (const { proc, before: a, after: b = a } of scrapes) {
     const target = { namespace: CONTROLLER_NAMESPACE, pod: proc.identity };
     const key = (s: { name: string; labels: Record<string, string> }) => seriesName(s.name, { ...s.labels, ...target });
@@ -88,32 +89,45 @@ function inputSeries(scrapes: Array<{ proc: ControllerProcess; before: MetricsPa
   return series;
 }
 
-/** What Prometheus makes of an alert's annotations for one set of labels (they use nothing but `{{ $labels.x }}`). */
+/** Prometheus's `up` of each controller's target: 0 for a scrape that got nothing (no answer, a 403, a TLS error). */
+function scrapesFailing(procs: ControllerProcess[], up: 0 | 1 = 0) {
+  return procs.map((p) => ({ series: seriesName('up', { job: p.app, namespace: CONTROLLER_NAMESPACE, pod: p.identity }), values: `${up}+0x${STEPS}` }));
+}
+
+/**
+ * What Prometheus makes of an alert's annotations for one set of labels (they use nothing but
+ * `{{ $labels.x }}`): the labels of the expression's result, not the rule's own labels.
+ */
 function rendered(alert: AlertRule, labels: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(alert.annotations ?? {})) out[k] = v.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, l: string) => labels[l] ?? '');
   return out;
 }
 
-/** The alerts expected to fire, as promtool's exp_alerts, with their full labels and rendered annotations. */
-function expected(name: string, seriesLabels: Array<Record<string, string>>) {
-  const alert = alerts.find((a) => a.alert === name);
-  assert.ok(alert, `the PrometheusRule has ${name}`);
+/**
+ * The alerts expected to fire, as promtool's exp_alerts, with their full labels and rendered
+ * annotations. An alert name may have several rules: those of one controller (its absence
+ * rules) carry a `controller` label of their own and are the ones meant by `absent`.
+ */
+function expected(name: string, seriesLabels: Array<Record<string, string>>, { absent = false } = {}) {
+  const rules = alerts.filter((a) => a.alert === name);
+  assert.ok(rules.length > 0, `the PrometheusRule has ${name}`);
   return {
     alertname: name,
     exp_alerts: seriesLabels.map((l) => {
-      const labels = { ...l, ...alert.labels };
-      return { exp_labels: labels, exp_annotations: rendered(alert, labels) };
+      const alert = rules.find((r) => (absent ? r.labels?.['controller'] === l['controller'] : r.labels?.['controller'] === undefined));
+      assert.ok(alert, `a rule ${name} for ${JSON.stringify(l)}`);
+      return { exp_labels: { ...l, ...alert.labels }, exp_annotations: rendered(alert, l) };
     }),
   };
 }
 
-async function promtoolTest(name: string, series: ReturnType<typeof inputSeries>, expectations: ReturnType<typeof expected>[]) {
+async function promtoolTest(name: string, series: ReturnType<typeof inputSeries>, expectations: Array<{ alertname: string; exp_alerts: unknown[] }>, rulesFile = writeRulesFile()) {
   const file = join(work, `${name}.test.json`);
   writeFileSync(
     file,
     JSON.stringify({
-      rule_files: [writeRulesFile()],
+      rule_files: [rulesFile],
       evaluation_interval: `${STEP_MINUTES}m`,
       tests: [{ interval: `${STEP_MINUTES}m`, input_series: series, alert_rule_test: expectations.map((e) => ({ eval_time: '20m', ...e })) }],
     }),
@@ -154,7 +168,7 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     const run = await runCaptured(join(ops, 'promtool'), ['check', 'rules', writeRulesFile()], { timeoutMs: 60_000 });
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, new RegExp(`SUCCESS: ${alerts.length} rules found`));
-    assert.equal(alerts.length, 6);
+    assert.equal(alerts.length, 13);
   });
 
   it('each alert, evaluated on series scraped from running controllers, fires for its trouble and not before', async () => {
@@ -210,7 +224,9 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     await promtoolTest('healthy', inputSeries(healthy), [
       none('EksposeReconcileErrors'),
       expected('EksposeNoLeader', [ctl('ingress-controller')]),
+      none('EksposeControllerDown'),
       none('EksposeNATSDisconnected'),
+      none('EksposeNATSDown'),
       none('EksposeInformerFailing'),
       none('EksposeInvalidSpecs'),
       none('EksposeFrequentRecreations'),
@@ -223,6 +239,8 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
         'EksposeNATSDisconnected',
         procs.map((p) => ({ namespace: CONTROLLER_NAMESPACE, pod: p.identity })),
       ),
+      expected('EksposeNATSDown', [{ namespace: CONTROLLER_NAMESPACE }]),
+      none('EksposeControllerDown'),
       expected(
         'EksposeInformerFailing',
         (['deployment-controller', 'ingress-controller'] as const).flatMap((app) => ['httproutes', 'httproutes/metadata'].map((resource) => ({ ...ctl(app), resource }))),
@@ -230,6 +248,79 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
       expected('EksposeInvalidSpecs', [ctl('deployment-controller')]),
       expected('EksposeFrequentRecreations', [{ ...ctl('service-controller'), kind: 'service' }]),
     ]);
+
+    // The controllers stopped: a scrape gets nothing, Prometheus's `up` is 0 and no ekspose_ series
+    // is left, which no comparison of one can fire on. The absence rules do, for each controller.
+    await Promise.all(procs.map((p) => p.handle.stop(12_000)));
+    const nothing = await Promise.all(procs.map((p) => env.scrape(p).then(() => 'an answer', (err: Error) => err.message)));
+    assert.ok(nothing.every((n) => n !== 'an answer'), `no controller answers a scrape: ${nothing.join('; ')}`);
+    const apps = procs.map((p) => ({ controller: p.app }));
+    const outage = [
+      expected('EksposeNoLeader', apps, { absent: true }),
+      expected('EksposeControllerDown', apps, { absent: true }),
+      none('EksposeReconcileErrors'),
+      none('EksposeNATSDisconnected'),
+      none('EksposeNATSDown'),
+      none('EksposeInformerFailing'),
+      none('EksposeInvalidSpecs'),
+      none('EksposeFrequentRecreations'),
+    ];
+    await promtoolTest('stopped', scrapesFailing(procs), outage);
+    // And with no target left at all (the Deployments deleted, or the ServiceMonitors' selector matching nothing).
+    await promtoolTest('no-targets', [], outage);
+  });
+});
+
+describe('monitoring: the NATS alerts of the chart (nats.metrics.enabled)', { timeout: 300_000 }, () => {
+  let natsEnv: TestEnv;
+  before(async () => {
+    ops = await ensureOpsBinaries();
+    work = mkdtempSync(join(tmpdir(), 'ekspose-monitoring-nats-'));
+    natsEnv = await TestEnv.start({ controllerManager: false, natsNodes: 3 });
+  });
+  after(async () => {
+    await natsEnv?.stop();
+  });
+
+  it('EksposeNATSAbsent and EksposeNATSServerDown fire on the servers\' statistics as they go, and not before', async () => {
+    const chartRun = await runCaptured(
+      join(ops, 'helm'),
+      helmTemplateArgs(['template', 'ekspose', join(workspaceRoot(), 'charts', 'ekspose'), '-n', CONTROLLER_NAMESPACE, '--set', 'nats.credentials.existingSecret=x', '--set', 'nats.metrics.enabled=true', '--set', 'monitoring.prometheusRule.enabled=true']),
+      { timeoutMs: 60_000, env: { ...process.env, HELM_CACHE_HOME: join(work, 'helm'), HELM_CONFIG_HOME: join(work, 'helm'), HELM_DATA_HOME: join(work, 'helm') } },
+    );
+    assert.equal(chartRun.code, 0, chartRun.stderr);
+    const prometheusRule = loadAllYaml(chartRun.stdout).find((o) => (o as { kind?: string })?.kind === 'PrometheusRule') as PrometheusRule;
+    const group = prometheusRule.spec.groups.find((g) => g.name === 'ekspose-nats');
+    assert.ok(group, 'the chart adds the NATS group');
+    const rulesFile = join(work, 'nats.rules.json');
+    writeFileSync(rulesFile, JSON.stringify({ groups: [group] }));
+    const natsRule = (name: string) => group.rules.find((r) => r.alert === name)!;
+    const fires = (name: string, labels: Array<Record<string, string>>) => ({
+      alertname: name,
+      exp_alerts: labels.map((l) => ({ exp_labels: { ...l, ...natsRule(name).labels }, exp_annotations: rendered(natsRule(name), l) })),
+    });
+    // What the exporter makes of each server's /varz (gnatsd_varz_<field>), with the labels Prometheus adds; a server that does not answer gives none.
+    const varzSeries = async () => {
+      const out: Array<{ series: string; values: string }> = [];
+      for (const [i, node] of natsEnv.plane.natsNodes.entries()) {
+        const varz = await httpGet(`${node.monitorUrl}/varz`).catch(() => undefined);
+        if (varz?.status !== 200) continue;
+        const inMsgs = (JSON.parse(varz.body) as { in_msgs: number }).in_msgs;
+        out.push({ series: seriesName('gnatsd_varz_in_msgs', { job: 'nats', namespace: CONTROLLER_NAMESPACE, pod: `nats-${i}`, server_id: node.monitorUrl }), values: `${inMsgs}+0x${STEPS}` });
+      }
+      return out;
+    };
+    const all = await varzSeries();
+    assert.equal(all.length, 3, 'three servers answer');
+    await promtoolTest('nats-healthy', all, [fires('EksposeNATSAbsent', []), fires('EksposeNATSServerDown', [])], rulesFile);
+    await natsEnv.plane.natsNodes[2]!.kill();
+    const two = await varzSeries();
+    assert.equal(two.length, 2);
+    await promtoolTest('nats-one-down', two, [fires('EksposeNATSAbsent', []), fires('EksposeNATSServerDown', [{ namespace: CONTROLLER_NAMESPACE }])], rulesFile);
+    await Promise.all(natsEnv.plane.natsNodes.slice(0, 2).map((n) => n.kill()));
+    const none = await varzSeries();
+    assert.equal(none.length, 0, 'no server answers');
+    await promtoolTest('nats-all-down', none, [fires('EksposeNATSAbsent', [{ job: 'nats' }]), fires('EksposeNATSServerDown', [])], rulesFile);
   });
 });
 

@@ -8,8 +8,9 @@
 // and Ingress of a deleted Deployment can only go because the
 // deployment-controller deleted them with its own rights.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CoreV1Event, V1Ingress, V1Service } from '@kubernetes/client-node';
 import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig, V1MicroTime, loadAllYaml } from '@kubernetes/client-node';
@@ -94,8 +95,8 @@ async function canI(s: Signed, attrs: { verb: string; resource: string; namespac
   return review.status?.allowed === true;
 }
 
-/** The real request is refused by the authorizer, for this ServiceAccount (not a 404 or an admission error). */
-async function refused(s: Signed, what: string, call: () => Promise<unknown>): Promise<void> {
+/** The real request is refused with a 403 whose message matches `by`. */
+async function forbidden(s: Signed, what: string, call: () => Promise<unknown>, by: { why: RegExp; who: string }): Promise<void> {
   let error: unknown;
   try {
     await call();
@@ -104,8 +105,50 @@ async function refused(s: Signed, what: string, call: () => Promise<unknown>): P
   }
   assert.ok(error, `${s.app}: ${what} was allowed`);
   assert.equal(statusCodeOf(error), 403, `${s.app}: ${what}: expected 403, got ${describeError(error)}`);
-  assert.match(describeError(error), new RegExp(`User "${username(s.app)}" cannot`), `${s.app}: ${what}: refused by RBAC`);
+  assert.match(describeError(error), by.why, `${s.app}: ${what}: refused by ${by.who}`);
 }
+
+/** The real request is refused by the authorizer, for this ServiceAccount (not a 404 or an admission error). */
+const refused = (s: Signed, what: string, call: () => Promise<unknown>) => forbidden(s, what, call, { why: new RegExp(`User "${username(s.app)}" cannot`), who: 'RBAC' });
+
+/** Another operator's leader Lease in the controllers' namespace: none of them may touch it. */
+const OTHER_LEASE = 'another-operator-leader';
+
+/**
+ * SelfSubjectAccessReviews of every Lease verb each token may or may not use: with `named(app, lease)`
+ * true, get and update; create and, with `members`, list, and get, update and delete of any name.
+ * Returns what the authorizer answers otherwise.
+ */
+async function leaseAnswers(named: (app: AppName, lease: string) => boolean, members: boolean): Promise<string[]> {
+  const wrong: string[] = [];
+  const check = async (app: AppName, verb: string, namespace: string | undefined, name: string | undefined, expected: boolean) => {
+    const allowed = await canI(signed[app], { verb, resource: 'coordination.k8s.io/leases', namespace, name });
+    if (allowed !== expected) wrong.push(`${app} ${verb} lease ${namespace ?? '*'}/${name ?? '*'}: ${allowed ? 'allowed' : 'refused'}`);
+  };
+  const names = [OTHER_LEASE, ...APPS.flatMap((owner) => [leaseName(owner), memberLeaseName(owner, `${owner}-7d9f8-x2k4q`)])];
+  await Promise.all(
+    APPS.flatMap((app) => [
+      ...names.flatMap((name) => [
+        ...['get', 'update'].map((verb) => check(app, verb, NAMESPACE, name, members || named(app, name))),
+        check(app, 'delete', NAMESPACE, name, members),
+        check(app, 'patch', NAMESPACE, name, false),
+      ]),
+      check(app, 'create', NAMESPACE, undefined, true),
+      check(app, 'list', NAMESPACE, undefined, members),
+      ...['watch', 'deletecollection', 'patch'].map((verb) => check(app, verb, NAMESPACE, undefined, false)),
+      ...['get', 'update', 'delete', 'create', 'list'].flatMap((verb) => [
+        check(app, verb, APP_NS, ['create', 'list'].includes(verb) ? undefined : leaseName(app), false),
+        check(app, verb, 'default', ['create', 'list'].includes(verb) ? undefined : memberLeaseName(app, 'x'), false),
+      ]),
+      check(app, 'list', undefined, undefined, false),
+    ]),
+  );
+  return wrong;
+}
+
+/** The request is refused by the lease policy (a ValidatingAdmissionPolicy), not by RBAC. */
+const deniedByPolicy = (s: Signed, what: string, call: () => Promise<unknown>) =>
+  forbidden(s, what, call, { why: /ValidatingAdmissionPolicy 'ekspose-leases'.*denied request: .*may write only its own Leases/s, who: 'the lease policy' });
 
 async function events(namespace: string, name: string, reason: string): Promise<CoreV1Event[]> {
   const list = await env.clients.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
@@ -259,55 +302,34 @@ describe('each ServiceAccount is refused what docs/design.md §6 does not grant'
     assert.deepEqual(wrong.sort(), []);
   });
 
-  it('Leases: create, get, list, update and delete in its own namespace only, never patch, watch or deletecollection (SelfSubjectAccessReview)', async () => {
-    const wrong: string[] = [];
-    const check = async (app: AppName, verb: string, namespace: string | undefined, name: string | undefined, expected: boolean) => {
-      const allowed = await canI(signed[app], { verb, resource: 'coordination.k8s.io/leases', namespace, name });
-      if (allowed !== expected) wrong.push(`${app} ${verb} lease ${namespace ?? '*'}/${name ?? '*'}: ${allowed ? 'allowed' : 'refused'}`);
-    };
-    // The member Leases (EKSPOSE_SHARDS > 1) are named after pods no Role can know, so get, update
-    // and delete hold for any Lease of the namespace: another controller's too (manifests/<app>/rbac.yaml).
-    const names = APPS.flatMap((owner) => [leaseName(owner), memberLeaseName(owner, `${owner}-7d9f8-x2k4q`)]);
-    await Promise.all(
-      APPS.flatMap((app) => [
-        ...names.flatMap((name) => ['get', 'update', 'delete', 'patch'].map((verb) => check(app, verb, NAMESPACE, name, verb !== 'patch'))),
-        ...['create', 'list'].map((verb) => check(app, verb, NAMESPACE, undefined, true)),
-        ...['watch', 'deletecollection', 'patch'].map((verb) => check(app, verb, NAMESPACE, undefined, false)),
-        ...['get', 'update', 'delete', 'create', 'list'].flatMap((verb) => [
-          check(app, verb, APP_NS, ['create', 'list'].includes(verb) ? undefined : leaseName(app), false),
-          check(app, verb, 'default', ['create', 'list'].includes(verb) ? undefined : memberLeaseName(app, 'x'), false),
-        ]),
-        check(app, 'list', undefined, undefined, false),
-      ]),
-    );
+  it('Leases at shards 1: get and update its own leader Lease by name, and create; nothing of another Lease, never list, delete, patch or watch (SelfSubjectAccessReview)', async () => {
+    const wrong = await leaseAnswers((app, name) => name === leaseName(app), false);
     assert.deepEqual(wrong.sort(), []);
   });
 
-  it('member Leases with the token alone: each creates its own, finds it by its label, renews it, and deletes one of a replica long gone', async () => {
+  it('at shards 1 its token cannot delete another Lease of its namespace: kubectl auth can-i says no, and the real delete is refused', async () => {
+    await env.clients.coordination.createNamespacedLease({
+      namespace: NAMESPACE,
+      body: { metadata: { name: OTHER_LEASE }, spec: { holderIdentity: 'another-operator-0', leaseDurationSeconds: 15 } },
+    });
+    const before = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: OTHER_LEASE });
     for (const app of APPS) {
-      const s = signed[app];
-      const mine = memberLeaseName(app, `${app}-rbac-probe`);
-      const gone = memberLeaseName(app, `${app}-long-gone`);
-      const body = (name: string) => ({
-        metadata: { name, labels: { [SHARD_MEMBER_LABEL]: app } },
-        spec: { holderIdentity: name, leaseDurationSeconds: 15, renewTime: new V1MicroTime(Date.now()) },
-      });
-      await s.clients.coordination.createNamespacedLease({ namespace: NAMESPACE, body: body(mine) });
-      await s.clients.coordination.createNamespacedLease({ namespace: NAMESPACE, body: body(gone) });
-      const listed = await s.clients.coordination.listNamespacedLease({ namespace: NAMESPACE, labelSelector: `${SHARD_MEMBER_LABEL}=${app}` });
-      assert.deepEqual(listed.items.map((l) => l.metadata?.name).sort(), [mine, gone].sort(), `${app} lists its members by label`);
-      const read = await s.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: mine });
-      const renewed = await s.clients.coordination.replaceNamespacedLease({
-        namespace: NAMESPACE,
-        name: mine,
-        body: { ...read, spec: { ...read.spec, renewTime: new V1MicroTime(Date.now() + 1000) } },
-      });
-      assert.notEqual(renewed.metadata?.resourceVersion, read.metadata?.resourceVersion, `${app} renewed its member Lease`);
-      await s.clients.coordination.deleteNamespacedLease({ namespace: NAMESPACE, name: gone });
-      await s.clients.coordination.deleteNamespacedLease({ namespace: NAMESPACE, name: mine });
-      const left = await env.clients.coordination.listNamespacedLease({ namespace: NAMESPACE, labelSelector: `${SHARD_MEMBER_LABEL}=${app}` });
-      assert.deepEqual(left.items.map((l) => l.metadata?.name), [], `${app} deleted both`);
+      const other = APPS.find((a) => a !== app)!;
+      for (const name of [OTHER_LEASE, leaseName(other)]) {
+        const canI = await env.plane.kubectl(['--kubeconfig', signed[app].kubeconfig, '-n', NAMESPACE, 'auth', 'can-i', 'delete', `leases.coordination.k8s.io/${name}`]);
+        assert.deepEqual([canI.stdout.trim(), canI.code], ['no', 1], `${app}: kubectl auth can-i delete lease ${name}`);
+        const s = signed[app];
+        await refused(s, `delete Lease ${name}`, () => s.clients.coordination.deleteNamespacedLease({ namespace: NAMESPACE, name }));
+        await refused(s, `update Lease ${name}`, async () => {
+          const read = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name });
+          return s.clients.coordination.replaceNamespacedLease({ namespace: NAMESPACE, name, body: { ...read, spec: { ...read.spec, holderIdentity: app } } });
+        });
+        await refused(s, `get Lease ${name}`, () => s.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name }));
+      }
+      await refused(signed[app], 'list Leases', () => signed[app].clients.coordination.listNamespacedLease({ namespace: NAMESPACE }));
     }
+    const after = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: OTHER_LEASE });
+    assert.equal(after.metadata?.resourceVersion, before.metadata?.resourceVersion, `${OTHER_LEASE} untouched`);
   });
 
   it('service-controller: cannot delete or patch Ingresses, create Deployments, or patch or delete Services', async () => {
@@ -392,6 +414,106 @@ describe('each ServiceAccount is refused what docs/design.md §6 does not grant'
     assert.equal(svc?.metadata?.resourceVersion, victim.service.metadata?.resourceVersion);
     assert.equal(ing?.metadata?.resourceVersion, victim.ingress.metadata?.resourceVersion);
     assert.equal((await env.getDeployment(REFUSE_NS, 'target'))?.metadata?.labels?.port, undefined);
+  });
+});
+
+describe('with manifests/member-leases (EKSPOSE_SHARDS > 1), and manifests/lease-policy', () => {
+  before(async () => {
+    // The member-Lease rule the component adds to each controller's Role, applied over the Roles of shards 1.
+    const overlay = mkdtempSync(join(tmpdir(), 'ekspose-member-leases-'));
+    writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, MANIFESTS)}]\ncomponents: [${relative(overlay, join(MANIFESTS, 'member-leases'))}]\n`);
+    const roles = (loadAllYaml(await kubectl(['kustomize', overlay])) as { kind: string }[]).filter((o) => o.kind === 'Role');
+    assert.equal(roles.length, APPS.length);
+    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: roles }));
+  });
+
+  it('Leases: create, get, list, update and delete in its own namespace only, never patch, watch or deletecollection (SelfSubjectAccessReview)', async () => {
+    // The member Leases are named after pods no Role can know, so get, update and delete hold for
+    // any Lease of the namespace: another controller's too (manifests/member-leases says why).
+    let wrong: string[] = [];
+    await eventually(async () => (wrong = await leaseAnswers(() => true, true)).length === 0, { what: 'the member-Lease rule in force', timeoutMs: 10_000 }).catch(() => undefined);
+    assert.deepEqual(wrong.sort(), []);
+  });
+
+  it('member Leases with the token alone: each creates its own, finds it by its label, renews it, and deletes one of a replica long gone', async () => {
+    for (const app of APPS) {
+      const s = signed[app];
+      const mine = memberLeaseName(app, `${app}-rbac-probe`);
+      const gone = memberLeaseName(app, `${app}-long-gone`);
+      const body = (name: string) => ({
+        metadata: { name, labels: { [SHARD_MEMBER_LABEL]: app } },
+        spec: { holderIdentity: name, leaseDurationSeconds: 15, renewTime: new V1MicroTime(Date.now()) },
+      });
+      await s.clients.coordination.createNamespacedLease({ namespace: NAMESPACE, body: body(mine) });
+      await s.clients.coordination.createNamespacedLease({ namespace: NAMESPACE, body: body(gone) });
+      const listed = await s.clients.coordination.listNamespacedLease({ namespace: NAMESPACE, labelSelector: `${SHARD_MEMBER_LABEL}=${app}` });
+      assert.deepEqual(listed.items.map((l) => l.metadata?.name).sort(), [mine, gone].sort(), `${app} lists its members by label`);
+      const read = await s.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: mine });
+      const renewed = await s.clients.coordination.replaceNamespacedLease({
+        namespace: NAMESPACE,
+        name: mine,
+        body: { ...read, spec: { ...read.spec, renewTime: new V1MicroTime(Date.now() + 1000) } },
+      });
+      assert.notEqual(renewed.metadata?.resourceVersion, read.metadata?.resourceVersion, `${app} renewed its member Lease`);
+      await s.clients.coordination.deleteNamespacedLease({ namespace: NAMESPACE, name: gone });
+      await s.clients.coordination.deleteNamespacedLease({ namespace: NAMESPACE, name: mine });
+      const left = await env.clients.coordination.listNamespacedLease({ namespace: NAMESPACE, labelSelector: `${SHARD_MEMBER_LABEL}=${app}` });
+      assert.deepEqual(left.items.map((l) => l.metadata?.name), [], `${app} deleted both`);
+    }
+  });
+
+  it('the lease policy (ValidatingAdmissionPolicy) refuses each token every Lease write but to its own Leases; others write on', async () => {
+    await kubectl(['apply', '-k', join(MANIFESTS, 'lease-policy')]);
+    const other = (app: AppName) => APPS.find((a) => a !== app)!;
+    // A policy takes effect once the API server has compiled it: poll with a create it must refuse
+    // (and take back what got through before that).
+    const probe = signed['deployment-controller'].clients.coordination;
+    await eventually(
+      async () => {
+        try {
+          await probe.createNamespacedLease({ namespace: NAMESPACE, body: { metadata: { name: 'policy-probe' }, spec: { holderIdentity: 'x' } } });
+        } catch (err) {
+          return statusCodeOf(err) === 403;
+        }
+        await env.clients.coordination.deleteNamespacedLease({ namespace: NAMESPACE, name: 'policy-probe' });
+        return false;
+      },
+      { what: 'the lease policy in force' },
+    );
+    const ownMember = (app: AppName) => memberLeaseName(app, `${app}-policy-probe`);
+    for (const app of APPS) {
+      const s = signed[app];
+      const c = s.clients.coordination;
+      // Its own: the member Lease it creates, renews and deletes.
+      await c.createNamespacedLease({ namespace: NAMESPACE, body: { metadata: { name: ownMember(app), labels: { [SHARD_MEMBER_LABEL]: app } }, spec: { holderIdentity: app } } });
+      const mine = await c.readNamespacedLease({ namespace: NAMESPACE, name: ownMember(app) });
+      await c.replaceNamespacedLease({ namespace: NAMESPACE, name: ownMember(app), body: { ...mine, spec: { ...mine.spec, leaseDurationSeconds: 15 } } });
+      await c.deleteNamespacedLease({ namespace: NAMESPACE, name: ownMember(app) });
+      // Not its own, though RBAC allows it: another operator's Lease, another controller's leader and member Leases.
+      const theirs = [OTHER_LEASE, leaseName(other(app)), memberLeaseName(other(app), 'x')];
+      await env.clients.coordination.createNamespacedLease({ namespace: NAMESPACE, body: { metadata: { name: memberLeaseName(other(app), 'x') }, spec: { holderIdentity: 'x' } } }).catch(() => undefined);
+      for (const name of theirs) {
+        const before = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name });
+        await deniedByPolicy(s, `delete Lease ${name}`, () => c.deleteNamespacedLease({ namespace: NAMESPACE, name }));
+        await deniedByPolicy(s, `update Lease ${name}`, () => c.replaceNamespacedLease({ namespace: NAMESPACE, name, body: { ...before, spec: { ...before.spec, holderIdentity: app } } }));
+        // (The leader Leases are renewed meanwhile by their own controllers: the holder is what must stay.)
+        const after = await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name });
+        assert.equal(after.spec?.holderIdentity, before.spec?.holderIdentity, `${name} untouched`);
+      }
+      await deniedByPolicy(s, 'create Lease not-ekspose', () => c.createNamespacedLease({ namespace: NAMESPACE, body: { metadata: { name: 'not-ekspose' }, spec: { holderIdentity: app } } }));
+      await deniedByPolicy(s, `create Lease ${memberLeaseName(other(app), 'y')}`, () =>
+        c.createNamespacedLease({ namespace: NAMESPACE, body: { metadata: { name: memberLeaseName(other(app), 'y') }, spec: { holderIdentity: app } } }),
+      );
+    }
+    // Everyone else is not the policy's business: the admin deletes another operator's Lease.
+    await env.clients.coordination.deleteNamespacedLease({ namespace: NAMESPACE, name: OTHER_LEASE });
+    // The running controllers renew their leader Leases through it (no 403 in their logs: see shutdown).
+    for (const app of APPS) {
+      const first = (await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: leaseName(app) })).metadata?.resourceVersion;
+      await eventually(async () => (await env.clients.coordination.readNamespacedLease({ namespace: NAMESPACE, name: leaseName(app) })).metadata?.resourceVersion !== first, {
+        what: `${leaseName(app)} renewed under the policy`,
+      });
+    }
   });
 });
 

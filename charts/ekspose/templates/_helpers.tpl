@@ -5,6 +5,23 @@ service-controller: serviceController
 ingress-controller: ingressController
 {{- end }}
 
+{{/*
+The prefix of every name that is not a controller's, NATS's or a metrics Service's own (those
+stay fixed: the controllers find their Leases and NATS by them, within the release namespace):
+ClusterRoles and their bindings, the Lease Roles, the settings ConfigMap, the NATS credentials
+Secret, the admission policy. "ekspose" for a release named ekspose (what manifests/ holds, so
+the chart renders the same names), else <release>-ekspose, or fullnameOverride: two releases,
+each in its own namespace, install side by side. At most 40 characters, so that
+"<fullname>-deployment-controller-leader-election" stays a valid name.
+*/}}
+{{- define "ekspose.fullname" -}}
+{{- $name := .Values.fullnameOverride | default (ternary .Release.Name (printf "%s-ekspose" .Release.Name) (contains "ekspose" .Release.Name)) -}}
+{{- if gt (len $name) 40 -}}
+{{- fail (printf "the release name gives the names a prefix %q longer than 40 characters: set fullnameOverride to a shorter one" $name) -}}
+{{- end -}}
+{{- $name -}}
+{{- end }}
+
 {{/* Labels on everything: the manifests' own, plus Helm's. $ctx: { root, name, component } */}}
 {{- define "ekspose.labels" -}}
 app.kubernetes.io/name: {{ .name }}
@@ -26,6 +43,8 @@ app.kubernetes.io/part-of: ekspose
 {{- define "ekspose.natsUrl" -}}
 {{- if .Values.settings.NATS_URL -}}
 {{ .Values.settings.NATS_URL }}
+{{- else if and .Values.nats.enabled .Values.nats.tls.enabled -}}
+tls://nats:4222
 {{- else if .Values.nats.enabled -}}
 nats://nats:4222
 {{- else -}}
@@ -38,7 +57,7 @@ nats://nats:4222
 {{- end }}
 
 {{- define "ekspose.natsSecret" -}}
-{{- default "ekspose-nats-credentials" .Values.nats.credentials.existingSecret -}}
+{{- default (printf "%s-nats-credentials" (include "ekspose.fullname" .)) .Values.nats.credentials.existingSecret -}}
 {{- end }}
 
 {{/*
@@ -61,12 +80,13 @@ servers hold), so the render fails there unless nats.credentials.existingSecret 
 {{- if not (hasKey .Values "__natsCredentialsData") -}}
 {{- if not (include "ekspose.clusterVisible" .) -}}
 {{- fail (printf `nats.credentials.existingSecret is required when the chart is rendered without access to the cluster (helm template, Argo CD, --dry-run): passwords made here would change on every render. Create the Secret once, e.g.
-  kubectl -n %s create secret generic ekspose-nats-credentials $(for u in deployment-controller service-controller ingress-controller admin; do printf -- '--from-literal=%%s=k%%s ' "$u" "$(openssl rand -hex 24)"; done)
-then set nats.credentials.existingSecret=ekspose-nats-credentials (helm install and helm upgrade, which see the cluster, make it themselves).` .Release.Namespace) -}}
+  kubectl -n %s create secret generic %s $(for u in deployment-controller service-controller ingress-controller admin route; do printf -- '--from-literal=%%s=k%%s ' "$u" "$(openssl rand -hex 24)"; done)
+then set nats.credentials.existingSecret=%s (helm install and helm upgrade, which see the cluster, make it themselves).` .Release.Namespace (include "ekspose.natsSecret" .) (include "ekspose.natsSecret" .)) -}}
 {{- end -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace "ekspose-nats-credentials" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "ekspose.natsSecret" .) -}}
 {{- $data := dict -}}
-{{- range $user := list "deployment-controller" "service-controller" "ingress-controller" "admin" }}
+{{- /* route: the servers' own, to join the cluster (nats.conf's cluster authorization). */ -}}
+{{- range $user := list "deployment-controller" "service-controller" "ingress-controller" "admin" "route" }}
 {{- $old := "" }}
 {{- if $existing }}{{ $old = index (default dict $existing.data) $user | default "" }}{{ end }}
 {{- $_ := set $data $user ($old | default (printf "k%s" (randAlphaNum 48) | b64enc)) }}
@@ -103,4 +123,72 @@ checksum/nats-credentials: {{ include "ekspose.natsCredentialsData" . | fromYaml
 {{- $v := get $s $k }}
 {{ $k }}: {{ toString $v | quote }}
 {{- end }}
+{{- end }}
+
+{{/* A quantity (Ki, Mi, Gi or Ti) in whole MiB, rounded down; $ctx: { what, q }. */}}
+{{- define "ekspose.mebibytes" -}}
+{{- $q := toString .q -}}
+{{- $n := regexFind "^[0-9]+" $q -}}
+{{- $unit := trimPrefix $n $q -}}
+{{- $units := dict "Ki" 0 "Mi" 1 "Gi" 1024 "Ti" 1048576 -}}
+{{- if or (not $n) (not (hasKey $units $unit)) -}}
+{{- fail (printf "%s is %q: give it in Ki, Mi, Gi or Ti (the NATS store and memory limits are derived from it)" .what $q) -}}
+{{- end -}}
+{{- if eq $unit "Ki" }}{{ div (int64 $n) 1024 }}{{ else }}{{ mul (int64 $n) (get $units $unit) }}{{ end -}}
+{{- end }}
+
+{{/* NATS's memory limit in MiB: GOMEMLIMIT (90%) and the JetStream memory store (a quarter) follow it. */}}
+{{- define "ekspose.natsMemoryMiB" -}}
+{{- $limit := dig "limits" "memory" "" .Values.nats.resources -}}
+{{- if not $limit }}{{ fail "nats.resources.limits.memory is required: GOMEMLIMIT and the JetStream memory store are derived from it" }}{{ end -}}
+{{- include "ekspose.mebibytes" (dict "what" "nats.resources.limits.memory" "q" $limit) -}}
+{{- end }}
+
+{{/* The Secret with the NATS certificates (tls.crt, tls.key, ca.crt): the user's, cert-manager's or the chart's. */}}
+{{- define "ekspose.natsTlsSecret" -}}
+{{- default (printf "%s-nats-tls" (include "ekspose.fullname" .)) .Values.nats.tls.existingSecret -}}
+{{- end }}
+
+{{/* The names the NATS certificate holds: the client Service and each server behind the headless one, short and qualified. */}}
+{{- define "ekspose.natsTlsNames" -}}
+{{- $ns := .Release.Namespace -}}
+{{- toJson (list "nats" (printf "nats.%s" $ns) (printf "nats.%s.svc" $ns) "*.nats-headless" (printf "*.nats-headless.%s" $ns) (printf "*.nats-headless.%s.svc" $ns)) -}}
+{{- end }}
+
+{{/*
+The chart-made NATS certificate's Secret data: the one in the cluster, or a new CA and server
+certificate on the first install. Offline (helm template, Argo CD) it cannot be kept, so the
+render fails there unless nats.tls.existingSecret or nats.tls.certManager is set.
+*/}}
+{{- define "ekspose.natsTlsData" -}}
+{{- if not (hasKey .Values "__natsTlsData") -}}
+{{- if not (include "ekspose.clusterVisible" .) -}}
+{{- fail (printf `nats.tls.enabled needs nats.tls.existingSecret or nats.tls.certManager.issuerRef when the chart is rendered without access to the cluster (helm template, Argo CD, --dry-run): a certificate made here would change on every render. Make a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt for the names %s in namespace %s, or name a cert-manager Issuer (helm install and helm upgrade, which see the cluster, make one themselves).` (include "ekspose.natsTlsNames" .) .Release.Namespace) -}}
+{{- end -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "ekspose.natsTlsSecret" .) -}}
+{{- $data := dict -}}
+{{- if and $existing $existing.data (index $existing.data "tls.crt") -}}
+{{- $data = pick $existing.data "tls.crt" "tls.key" "ca.crt" -}}
+{{- else -}}
+{{- $ca := genCA (printf "%s NATS CA" (include "ekspose.fullname" .)) 3650 -}}
+{{- $cert := genSignedCert "nats" nil (include "ekspose.natsTlsNames" . | fromJsonArray) 3650 $ca -}}
+{{- $data = dict "tls.crt" ($cert.Cert | b64enc) "tls.key" ($cert.Key | b64enc) "ca.crt" ($ca.Cert | b64enc) -}}
+{{- end -}}
+{{- $_ := set .Values "__natsTlsData" $data -}}
+{{- end -}}
+{{- toYaml (get .Values "__natsTlsData") -}}
+{{- end }}
+
+{{/* Rolls NATS and the controllers when the certificate changes, where the chart can see it. */}}
+{{- define "ekspose.natsTlsChecksum" -}}
+{{- if and .Values.nats.enabled .Values.nats.tls.enabled -}}
+{{- if or .Values.nats.tls.existingSecret .Values.nats.tls.certManager.issuerRef.name -}}
+{{- $s := lookup "v1" "Secret" .Release.Namespace (include "ekspose.natsTlsSecret" .) -}}
+{{- if and $s $s.data -}}
+checksum/nats-tls: {{ toJson $s.data | sha256sum }}
+{{- end -}}
+{{- else -}}
+checksum/nats-tls: {{ include "ekspose.natsTlsData" . | fromYaml | toJson | sha256sum }}
+{{- end -}}
+{{- end -}}
 {{- end }}

@@ -49,3 +49,22 @@
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "create"]
 {{- end }}
+
+{{/*
+A controller's Lease rules ($ctx: { name, shards }), the same as manifests/<controller>/rbac.yaml
+(shards 1) and manifests/member-leases (shards > 1).
+*/}}
+{{- define "ekspose.leaseRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  resourceNames: ["ekspose-{{ .name }}"]
+  verbs: ["get", "update"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["create"]
+{{- if gt (int .shards) 1 }}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "update", "delete"]
+{{- end }}
+{{- end }}

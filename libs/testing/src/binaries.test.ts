@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONTROL_PLANE_BINARIES, ensureBinaries, workspaceRoot } from './binaries';
+import { CONTROL_PLANE_BINARIES, ensureBinaries, helmTemplateArgs, planeKubernetesVersion, workspaceRoot } from './binaries';
 
 const dir = mkdtempSync(join(tmpdir(), 'ekspose-bin-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,5 +54,15 @@ describe('ensureBinaries', () => {
     assert.match(error.message, /building the controlplane binaries failed/);
     assert.match(error.message, /Go is not installed/);
     assert.ok(lines.some((line) => line.includes('Go is not installed')), lines.join('\n'));
+  });
+});
+
+describe('helmTemplateArgs', () => {
+  it('gives helm template the plane\'s Kubernetes version, unless one is given, and leaves other commands alone', () => {
+    const version = planeKubernetesVersion();
+    assert.match(version, /^v1\.\d+\.\d+$/);
+    assert.deepEqual(helmTemplateArgs(['template', 'x', 'chart']), ['template', 'x', 'chart', '--kube-version', version]);
+    assert.deepEqual(helmTemplateArgs(['template', 'x', 'chart', '--kube-version', '1.26.0']), ['template', 'x', 'chart', '--kube-version', '1.26.0']);
+    assert.deepEqual(helmTemplateArgs(['install', 'x', 'chart']), ['install', 'x', 'chart']);
   });
 });

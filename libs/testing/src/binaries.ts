@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,35 @@ export interface EnsureBinariesOptions {
 /** The repository root, found from this file's place in it (libs/testing/src). */
 export function workspaceRoot(): string {
   return fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+/** The Kubernetes version the local plane runs (tools/controlplane/versions.env), e.g. v1.37.2. */
+export function planeKubernetesVersion(): string {
+  const found = /^K8S_VERSION=(\S+)$/m.exec(readFileSync(join(workspaceRoot(), 'tools', 'controlplane', 'versions.env'), 'utf8'));
+  if (!found?.[1]) throw new Error('tools/controlplane/versions.env names no K8S_VERSION');
+  return found[1];
+}
+
+/**
+ * `helm template` arguments with `--kube-version` of the plane, unless given: the helm built from
+ * its Go module (build.sh ops) assumes Kubernetes 1.20 where no cluster answers, not the version a
+ * release build of helm carries, and the chart's kubeVersion refuses 1.20.
+ */
+export function helmTemplateArgs(args: readonly string[]): string[] {
+  return args[0] === 'template' && !args.includes('--kube-version') ? [...args, '--kube-version', planeKubernetesVersion()] : [...args];
+}
+
+/**
+ * The folder holding actionlint, built first when needed by tools/controlplane/actionlint.sh
+ * (its own cache, apart from build.sh's sets). `EKSPOSE_ACTIONLINT_BIN_DIR` points at a ready-made one.
+ */
+export async function ensureActionlint(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env['EKSPOSE_ACTIONLINT_BIN_DIR']) return resolve(env['EKSPOSE_ACTIONLINT_BIN_DIR']);
+  const script = join(workspaceRoot(), 'tools', 'controlplane', 'actionlint.sh');
+  const lockFile = join(env['TMPDIR'] ?? '/tmp', 'ekspose-actionlint-build.lock');
+  const run = spawnSync('flock', [lockFile, 'bash', script], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (run.status !== 0) throw new Error(`tools/controlplane/actionlint.sh failed (${run.status}):\n${run.stderr}`);
+  return run.stdout.trim().split('\n').at(-1) ?? '';
 }
 
 function missingBinaries(binDir: string, names: readonly string[]): string[] {

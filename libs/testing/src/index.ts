@@ -1,4 +1,4 @@
-export { CONTROL_PLANE_BINARIES, OPS_BINARIES, TRAFFIC_BINARIES, ensureBinaries, ensureOpsBinaries, ensureTrafficBinaries, workspaceRoot, type EnsureBinariesOptions } from './binaries';
+export { CONTROL_PLANE_BINARIES, OPS_BINARIES, TRAFFIC_BINARIES, ensureActionlint, ensureBinaries, ensureOpsBinaries, ensureTrafficBinaries, helmTemplateArgs, planeKubernetesVersion, workspaceRoot, type EnsureBinariesOptions } from './binaries';
 export { generateCertificates, type Certificates } from './certificates';
 export { ensureGatewayApiCrds } from './gateway-api';
 export { ControlPlane, type KubectlOptions, type KubectlResult } from './control-plane';

@@ -148,9 +148,9 @@ export function assertFollowsNamespace(yaml: string, namespace: string, external
       const selected = objects.filter((s) => s.kind === 'Service' && Object.entries(spec.selector.matchLabels).every(([k, v]) => (s.metadata as { labels?: Record<string, string> }).labels?.[k] === v));
       if (selected.length !== 1) problems.push(`${where}: selects ${selected.length} Services`);
     }
-    // Host names in URLs (ConfigMap data, env values): a Service of the rendering, relative or in this namespace.
+    // Host names in URLs (ConfigMap data, env values, the routes' arguments past any user:password@): a Service of the rendering, relative or in this namespace.
     for (const [path, value] of strings(o, where, [])) {
-      for (const m of value.matchAll(/\b(?:nats|https?):\/\/([a-z0-9.-]+)(?::\d+)?/g)) {
+      for (const m of value.matchAll(/\b(?:nats|tls|https?):\/\/(?:[^@\s/,]+@)?([a-z0-9.-]+)(?::\d+)?/g)) {
         const labels = m[1]!.split('.');
         const svcIndex = labels[0]!.startsWith('nats-') && labels[1] === 'nats-headless' ? 1 : 0;
         const svc = labels[svcIndex]!;

@@ -10,6 +10,8 @@ import { type LeaseRecord, type LeaseStore, LeaseConflictError } from '../lease/
 import { createControllerMetrics } from '../metrics/metrics';
 import { processSettings } from '../process/process-settings';
 import { WorkQueue } from '../queue/work-queue';
+import type { MemberStore } from '../shards/member-leases';
+import type { MemberLease } from '../shards/shard-members';
 
 class MemoryLeaseStore implements LeaseStore {
   record: LeaseRecord | null = null;
@@ -147,20 +149,26 @@ class FlakyLeaseStore extends MemoryLeaseStore {
   }
 }
 
+/** What a one-worker host under test needs beside its stores: settings with these lease timings, a silent log, metrics. */
+function leaseTimedHost(durationSeconds: string, renewDeadlineSeconds: string) {
+  const settings = hostSettings({
+    EKSPOSE_WORKERS: '1',
+    EKSPOSE_LEASE_DURATION_SECONDS: durationSeconds,
+    EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: renewDeadlineSeconds,
+    EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '0.05',
+  });
+  const log = pino({ level: 'silent' });
+  const registry = new Registry();
+  const metrics = createControllerMetrics(registry, 'test-controller');
+  const queue = new WorkQueue({ name: 'test-controller', workers: 1, log, metrics });
+  return { settings, log, registry, metrics, queue };
+}
+
 describe('ControllerHost through a control-plane outage', () => {
   it('a leader that loses its Lease stands by (no exit, queue dropped, informers kept, live and ready) and leads again', async () => {
-    const settings = hostSettings({
-      EKSPOSE_WORKERS: '1',
-      EKSPOSE_LEASE_DURATION_SECONDS: '0.6',
-      EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '0.4',
-      EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '0.05',
-    });
-    const log = pino({ level: 'silent' });
-    const registry = new Registry();
-    const metrics = createControllerMetrics(registry, 'test-controller');
+    const { settings, log, registry, metrics, queue } = leaseTimedHost('0.6', '0.4');
     const store = new FlakyLeaseStore();
     const { informer, state } = fakeInformer('things');
-    const queue = new WorkQueue({ name: 'test-controller', workers: 1, log, metrics });
     const reconciled: string[] = [];
     const terms: string[] = [];
     const host = new ControllerHost({
@@ -241,5 +249,78 @@ describe('ControllerHost through a control-plane outage', () => {
     const gauge = (await registry.getSingleMetric('ekspose_informer_failing_seconds')?.get())?.values[0];
     assert.deepEqual(gauge?.labels, { controller: 'test-controller', resource: 'things' });
     assert.ok((gauge?.value ?? 0) >= 121, `ekspose_informer_failing_seconds ${gauge?.value}`);
+  });
+});
+
+/** Member Leases under the Role of shards 1, which grants no list: every list is refused, as the API server would. */
+class RefusedMemberStore implements MemberStore {
+  lists: number[] = [];
+  writes = 0;
+  async list(): Promise<MemberLease[]> {
+    this.lists.push(Date.now());
+    throw Object.assign(new Error('leases is forbidden: User "system:serviceaccount:ekspose:x" cannot list resource "leases"'), { code: 403 });
+  }
+  // A leader at shards 1 never writes member Leases; counted, so a test would see one.
+  async write() {
+    this.writes++;
+  }
+  async remove() {
+    this.writes++;
+  }
+  async removeStale() {
+    this.writes++;
+  }
+}
+
+describe('ControllerHost at shards 1 where Leases cannot be listed (a roll from N shards to 1 narrows the Role at once)', () => {
+  // A sharded replica of the old Role can no longer renew its member Lease from the moment the
+  // Role narrowed, before the first refusal; it writes on until its renew deadline passes.
+  const run = async (held: LeaseRecord | null) => {
+    const { settings, log, registry, metrics, queue } = leaseTimedHost('1.5', '1');
+    const store = new MemoryLeaseStore();
+    if (held) await store.create(held);
+    const members = new RefusedMemberStore();
+    const reconciled: number[] = [];
+    let ledAt = 0;
+    const host = new ControllerHost({
+      name: 'test-controller',
+      settings,
+      log,
+      registry,
+      metrics,
+      clients: {} as KubeClients,
+      informers: [fakeInformer('things').informer],
+      queue,
+      reconcile: async () => {
+        reconciled.push(Date.now());
+        return { kind: 'done' };
+      },
+      resyncKeys: () => ['ns/a'],
+      leaseStore: store,
+      memberStore: members,
+      exit: () => assert.fail('must not exit'),
+    });
+    try {
+      await host.start();
+      await until('leading', () => host.isLeader, 5000);
+      ledAt = Date.now();
+      await until('working', () => reconciled.length > 0, 5000);
+      assert.equal(members.writes, 0, 'no member Lease written');
+      return { firstRefusal: members.lists[0] ?? 0, ledAt, workedAt: reconciled[0] ?? 0 };
+    } finally {
+      await host.stop();
+    }
+  };
+
+  it('a new leader works only once a renew deadline has passed since the first refusal', async () => {
+    const { firstRefusal, ledAt, workedAt } = await run(null);
+    assert.ok(firstRefusal > 0 && firstRefusal <= ledAt + 100, 'the list was tried when the term began, or before');
+    assert.ok(workedAt - firstRefusal >= 1000, `worked ${workedAt - firstRefusal} ms after the first refusal, within the renew deadline (1000 ms)`);
+  });
+
+  it('a standby that heard the refusal when it started, longer than a renew deadline ago, works as soon as it leads', async () => {
+    const { firstRefusal, ledAt, workedAt } = await run({ holderIdentity: 'replica-b', leaseDurationSeconds: 1.5, acquireTime: new Date(), renewTime: new Date() });
+    assert.ok(ledAt - firstRefusal >= 1000, `the refusal was heard at start, ${ledAt - firstRefusal} ms before leading`);
+    assert.ok(workedAt - ledAt < 500, `worked ${workedAt - ledAt} ms after it led`);
   });
 });

@@ -104,6 +104,12 @@ export class ControllerHost {
   private leading = false;
   /** The pause of the queue after a lost Lease, which a new term waits for. */
   private standingDown: Promise<void> = Promise.resolve();
+  /**
+   * When this process was first refused the list of Leases (HTTP 403): the Role of shards 1
+   * grants none. Sharded replicas of the same ServiceAccount have been unable to renew since
+   * then at the latest, so they stop writing within a renew deadline of it.
+   */
+  private leaseListRefusedAt?: number;
   private stopping?: Promise<void>;
   private readonly log: Logger;
 
@@ -214,7 +220,10 @@ export class ControllerHost {
     );
     for (const informer of this.opts.informers) informer.start();
     const started = Date.now();
-    await Promise.all(this.opts.informers.map((i) => i.waitForSync()));
+    // A leader-to-be asks early whether it may list Leases, so the wait a refusal calls for
+    // (shardsLetGo) runs while the caches sync and the standby waits, not after it wins.
+    const probe = this.opts.sharding || !settings.leaderElection ? undefined : this.probeLeaseList();
+    await Promise.all([...this.opts.informers.map((i) => i.waitForSync()), probe]);
     if (this.stopping) return;
     log.info({ durationMs: Date.now() - started }, 'caches synced');
 
@@ -306,6 +315,20 @@ export class ControllerHost {
     });
   }
 
+  /** The member store of shardsLetGo, or none where it checks nothing. */
+  private letGoStore(): MemberStore | undefined {
+    return this.opts.memberStore ?? (this.opts.leaseStore ? undefined : this.memberLeases());
+  }
+
+  /** One list of the member Leases, to note a refusal (see leaseListRefusedAt); any other answer is shardsLetGo's. */
+  private async probeLeaseList(): Promise<void> {
+    try {
+      await this.letGoStore()?.list();
+    } catch (err) {
+      if (statusCodeOf(err) === 403) this.leaseListRefusedAt ??= Date.now();
+    }
+  }
+
   /** This controller's member Leases in POD_NAMESPACE, as this replica writes and lists them. */
   private memberLeases(): MemberStore {
     const { settings, clients, name } = this.opts;
@@ -320,7 +343,7 @@ export class ControllerHost {
    */
   private async shardsLetGo(): Promise<void> {
     const { settings, log } = this.opts;
-    const store = this.opts.memberStore ?? (this.opts.leaseStore ? undefined : this.memberLeases());
+    const store = this.letGoStore();
     if (!store) return;
     let seen = new Map<string, SeenMember>();
     let told = false;
@@ -333,8 +356,18 @@ export class ControllerHost {
         if (!told) log.warn({ holding }, 'replicas with EKSPOSE_SHARDS > 1 still serve ranges: waiting for them to hand back before working');
         told = true;
       } catch (err) {
-        // Not allowed to list Leases: no replica of this RBAC can have run sharded (it needs the same list).
-        if (statusCodeOf(err) === 403) return;
+        if (statusCodeOf(err) === 403) {
+          // Not allowed to list Leases: the Role of shards 1. No replica can serve a range under it
+          // (membership needs the same list), but one of a roll from N shards to 1, whose Role
+          // narrowed under it, writes on until its renew deadline passes since its last renewal.
+          this.leaseListRefusedAt ??= Date.now();
+          const waitMs = this.leaseListRefusedAt + settings.leaseRenewDeadlineSeconds * 1000 - Date.now();
+          if (waitMs <= 0) return;
+          if (!told) log.info({ waitMs }, 'may not list Leases (shards 1): waiting out the renew deadline of any sharded replica before working');
+          told = true;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, settings.leaseRetryPeriodSeconds * 1000)));
+          continue;
+        }
         log.warn({ err }, 'cannot list the shard Leases; waiting before working');
       }
       await new Promise((resolve) => setTimeout(resolve, settings.leaseRetryPeriodSeconds * 1000));
