@@ -16,7 +16,7 @@ import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from '../lease/l
 import { type MemberStore, kubernetesMemberStore } from '../shards/member-leases';
 import { ShardMembership } from '../shards/shard-membership';
 import { type SeenMember, isLiveMember, observeMembers } from '../shards/shard-members';
-import { RangeNotHeldError, type ShardedWork } from '../shards/sharded-work';
+import type { ShardedWork } from '../shards/sharded-work';
 import { shardMetrics } from '../shards/shard-metrics';
 import type { ControllerMetrics } from '../metrics/metrics';
 import type { ProcessSettings } from '../process/process-settings';
@@ -249,16 +249,7 @@ export class ControllerHost {
    */
   private startSharing({ work, store }: NonNullable<ControllerHostOptions['sharding']>): void {
     const { settings, log, name } = this.opts;
-    const reconcile: Reconciler = async (key) => {
-      if (!work.accepts(key)) return { kind: 'done' };
-      try {
-        return await this.opts.reconcile(key);
-      } catch (err) {
-        // The range went while this ran: its new holder looks at the key again.
-        if (err instanceof RangeNotHeldError) return { kind: 'done' };
-        throw err;
-      }
-    };
+    const reconcile = work.reconciler(this.opts.reconcile, settings.leaseRetryPeriodSeconds * 1000);
     const metrics = shardMetrics({ registry: this.opts.registry, controller: name, informers: this.opts.informers, work, membership: () => this.membership });
     work.onHandover = (direction) => {
       metrics.handovers.inc({ controller: name, direction });
@@ -273,8 +264,7 @@ export class ControllerHost {
       leaseDurationMs: settings.leaseDurationSeconds * 1000,
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
       retryPeriodMs: settings.leaseRetryPeriodSeconds * 1000,
-      gain: (range) => work.gain(range),
-      lose: (range, how) => work.lose(range, how),
+      work,
       onProblem: (problem) => metrics.refused.set({ controller: name }, problem ? 1 : 0),
     });
     const membership = this.membership;

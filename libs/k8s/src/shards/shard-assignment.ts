@@ -29,6 +29,8 @@ import { fnv1a64 } from './shard-ranges';
 export interface OwnRanges {
   held: readonly number[];
   claimed: readonly number[];
+  /** Ranges this replica is still letting go (their work ending): never claimed again before that ends. */
+  leaving?: readonly number[];
 }
 
 /** Another live member, as its Lease says (see shard-members.ts for who is live). */
@@ -163,7 +165,7 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   // (rendezvous: by the hash of identity and range), so replicas claiming at once, as the survivors of a
   // kill do, mostly pick different ranges instead of all reaching for the lowest and losing a round.
   if (!strangerClaims) {
-    const busy = new Set([...heldByActive, ...claimedBy.keys(), ...held, ...claimed, ...handBack, ...withdrawn]);
+    const busy = new Set([...heldByActive, ...claimedBy.keys(), ...held, ...claimed, ...handBack, ...withdrawn, ...(input.mine.leaving ?? [])]);
     claimed.push(...preference(identity, shards).filter((r) => !busy.has(r)).slice(0, Math.max(0, claimLimit - held.length - claimed.length)));
   }
 

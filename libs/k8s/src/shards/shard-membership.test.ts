@@ -6,6 +6,7 @@ import type { MemberStore, OwnMemberLease } from './member-leases';
 import { memberFromLease, memberLeaseName, parseRangeList } from './member-leases';
 import type { MemberLease } from './shard-members';
 import { type RangeLoss, ShardMembership } from './shard-membership';
+import { RangeLifecycle } from './range-lifecycle';
 
 const LEASE_MS = 15_000;
 const RENEW_MS = 10_000;
@@ -75,6 +76,7 @@ interface Replica {
 function replica(server: LeaseServer, clock: ManualClock, identity: string, shards = 12, drain?: (range: number) => Promise<void>): Replica {
   const serving = new Set<number>();
   const calls: Replica['calls'] = [];
+  const ranges = new RangeLifecycle();
   const membership = new ShardMembership({
     identity,
     shards,
@@ -84,15 +86,25 @@ function replica(server: LeaseServer, clock: ManualClock, identity: string, shar
     leaseDurationMs: LEASE_MS,
     renewDeadlineMs: RENEW_MS,
     retryPeriodMs: RETRY_MS,
-    gain: (range) => {
-      serving.add(range);
-      calls.push({ op: 'gain', range, at: clock.now() });
-    },
-    lose: async (range, how) => {
-      // What the others could read while this replica drains: its Lease must still list the range.
-      calls.push({ op: how, range, at: clock.now(), leaseListedIt: server.heldBy(identity).includes(range) });
-      if (how === 'hand-back' && drain) await drain(range);
-      serving.delete(range);
+    // The work as ShardedWork does it, with caches that list at once.
+    work: {
+      ranges,
+      gain: (range) => {
+        const turn = ranges.start(range);
+        if (!turn) return;
+        ranges.serve(turn);
+        serving.add(range);
+        calls.push({ op: 'gain', range, at: clock.now() });
+      },
+      lose: async (range, how) => {
+        const turn = ranges.letGo(range, how);
+        if (!turn) return;
+        // What the others could read while this replica drains: its Lease must still list the range.
+        calls.push({ op: how, range, at: clock.now(), leaseListedIt: server.heldBy(identity).includes(range) });
+        if (how === 'hand-back' && drain) await drain(range);
+        serving.delete(range);
+        ranges.release(turn);
+      },
     },
   });
   return { identity, membership, serving, calls };
