@@ -196,8 +196,11 @@ export class ShardMembership {
     this.checkFence('before the round');
 
     let listed = false;
+    // Expiry is judged as of the list's send time: the list shows no renewal made after then, even one read late.
+    const listSent = this.clock.monotonic();
     try {
       const leases = await this.bounded('listing the shard Leases', this.opts.store.list());
+      // A new version is counted from its answer: it may have been written just before.
       this.members = observeMembers(this.members, leases, this.clock.monotonic());
       listed = true;
     } catch (err) {
@@ -205,7 +208,7 @@ export class ShardMembership {
     }
     // The list may have been read before a pause: nothing held past the fence is decided on or written as held.
     this.checkFence('after listing');
-    if (listed) this.decide();
+    if (listed) this.decide(listSent);
 
     // Checked again right before the write goes out: the Lease never lists as held a range this replica may no longer write for.
     this.checkFence('before writing');
@@ -232,8 +235,7 @@ export class ShardMembership {
     }
   }
 
-  private decide(): void {
-    const now = this.clock.monotonic();
+  private decide(now: number): void {
     const { identity, shards, log } = this.opts;
     // Not changed for the renew deadline: that replica has let go by itself (or is dead); its ranges may be claimed now and held at its expiry.
     const changedAt = (id: string) => this.members.get(id)?.changedAt ?? now;
