@@ -13,6 +13,7 @@ import { EventLoopMonitor } from '../observability/event-loop-monitor';
 import type { Informer } from '../cache/informer';
 import type { KubeClients } from '../api/kube-client';
 import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from '../lease/leader-election';
+import { FenceDownError, WriteFence } from '../lease/write-fence';
 import { type MemberStore, kubernetesMemberStore } from '../shards/member-leases';
 import { ShardMembership } from '../shards/shard-membership';
 import { type SeenMember, isLiveMember, observeMembers } from '../shards/shard-members';
@@ -71,6 +72,12 @@ export interface ControllerHostOptions {
    * Default: those in POD_NAMESPACE, unless a leaseStore is given (tests in memory).
    */
   memberStore?: MemberStore;
+  /**
+   * The right to write, moved by whichever Lease this replica renews (the leader
+   * Lease, or its member Lease with shards); the write guard of the owned objects
+   * checks it. Made here when not given.
+   */
+  fence?: WriteFence;
 }
 
 /** HTTPS and the token check for /metrics, unless EKSPOSE_METRICS_SECURE=false. */
@@ -106,9 +113,11 @@ export class ControllerHost {
   private standingDown: Promise<void> = Promise.resolve();
   private stopping?: Promise<void>;
   private readonly log: Logger;
+  readonly fence: WriteFence;
 
   constructor(private readonly opts: ControllerHostOptions) {
     this.log = opts.log;
+    this.fence = opts.fence ?? new WriteFence(opts.settings.leaseRenewDeadlineSeconds * 1000);
     const name = 'ekspose_informer_failing_seconds';
     if (!opts.registry.getSingleMetric(name)) {
       const informers = opts.informers;
@@ -223,6 +232,8 @@ export class ControllerHost {
       return;
     }
     if (!settings.leaderElection) {
+      // No Lease decides: this replica is the only one by design.
+      this.fence.hold();
       this.startLeading();
       return;
     }
@@ -235,6 +246,7 @@ export class ControllerHost {
       retryPeriodMs: settings.leaseRetryPeriodSeconds * 1000,
       log: log.child({ lease: `${settings.podNamespace}/${leaseName}` }),
       metrics: this.opts.metrics,
+      fence: this.fence,
       onStartedLeading: () => this.startLeading(),
       onStoppedLeading: () => this.stoppedLeading(),
     });
@@ -265,10 +277,11 @@ export class ControllerHost {
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
       retryPeriodMs: settings.leaseRetryPeriodSeconds * 1000,
       work,
+      fence: this.fence,
       onProblem: (problem) => metrics.refused.set({ controller: name }, problem ? 1 : 0),
     });
-    const membership = this.membership;
-    work.fence = () => membership.fresh();
+    const fence = this.fence;
+    work.fence = () => fence.valid();
     this.leading = true;
     this.opts.metrics.setLeader(false);
     this.opts.onStartedLeading?.();
@@ -289,11 +302,28 @@ export class ControllerHost {
     void this.standingDown.then(() => this.shardsLetGo()).then(() => {
       if (!this.leading || this.stopping) return;
       this.opts.onStartedLeading?.();
-      this.opts.queue.start(this.opts.reconcile);
+      this.opts.queue.start(this.leaderReconcile());
       this.resync('start');
       this.resyncTimer = setInterval(() => this.resync('periodic'), this.opts.settings.resyncSeconds * 1000);
       this.resyncTimer.unref();
     });
+  }
+
+  /**
+   * The leader's reconcile: a write refused by the fence (the Lease's renewal not
+   * answered yet past the renew deadline of the last one) is tried again a retry
+   * period later; if leadership is lost meanwhile the paused queue drops it.
+   */
+  private leaderReconcile(): Reconciler {
+    const retryMs = this.opts.settings.leaseRetryPeriodSeconds * 1000;
+    return async (key) => {
+      try {
+        return await this.opts.reconcile(key);
+      } catch (err) {
+        if (err instanceof FenceDownError) return { kind: 'requeueAfter', delayMs: retryMs };
+        throw err;
+      }
+    };
   }
 
   /** This controller's member Leases in POD_NAMESPACE, as this replica writes and lists them. */
@@ -303,10 +333,12 @@ export class ControllerHost {
   }
 
   /**
-   * Waits while a live member Lease of this controller lists held ranges:
-   * replicas with EKSPOSE_SHARDS > 1 see this leader's Lease and hand their
-   * ranges back; a Lease left by a killed one stops counting when it expires.
-   * Never two writers for one namespace during a rolling update from N to 1.
+   * Waits while a live member Lease of this controller lists held or claimed
+   * ranges: replicas with EKSPOSE_SHARDS > 1 see this leader's Lease, withdraw
+   * their claims and hand their ranges back (a claim made from a list taken
+   * before this Lease existed could still become a hold); a Lease left by a
+   * killed one stops counting when it expires. Never two writers for one
+   * namespace during a rolling update from N to 1.
    */
   private async shardsLetGo(): Promise<void> {
     const { settings, log } = this.opts;
@@ -317,10 +349,11 @@ export class ControllerHost {
     while (this.leading && !this.stopping) {
       try {
         const members = (await store.list()).filter((m) => !m.leader);
-        seen = observeMembers(seen, members, Date.now());
-        const holding = [...seen.values()].filter((m) => isLiveMember(m, Date.now()) && m.lease.held.length > 0).map((m) => m.lease.identity);
+        const now = performance.now();
+        seen = observeMembers(seen, members, now);
+        const holding = [...seen.values()].filter((m) => isLiveMember(m, now) && m.lease.held.length + m.lease.claimed.length > 0).map((m) => m.lease.identity);
         if (holding.length === 0) return;
-        if (!told) log.warn({ holding }, 'replicas with EKSPOSE_SHARDS > 1 still serve ranges: waiting for them to hand back before working');
+        if (!told) log.warn({ holding }, 'replicas with EKSPOSE_SHARDS > 1 still hold or claim ranges: waiting for them to let go before working');
         told = true;
       } catch (err) {
         // Not allowed to list Leases: no replica of this RBAC can have run sharded (it needs the same list).

@@ -34,6 +34,11 @@ export class WriteFence {
     this.until = Math.max(this.until ?? Number.NEGATIVE_INFINITY, sentAt + this.renewDeadlineMs);
   }
 
+  /** No Lease decides (leader election off, one replica by design): writes are always allowed. */
+  hold(): void {
+    this.until = Number.POSITIVE_INFINITY;
+  }
+
   /** The Lease is let go (lost, released, stopped): no write from now, whatever the time. */
   revoke(): void {
     this.until = undefined;
@@ -52,5 +57,10 @@ export class WriteFence {
   /** Throws FenceDownError unless valid(): called right before a write goes out, not when the reconcile began. */
   check(): void {
     if (!this.valid()) throw new FenceDownError(this.until, this.clock.monotonic());
+  }
+
+  /** The write guard of one leader, in the shape of ShardedWork's: the namespace does not matter, the Lease does. */
+  guard(_namespace: string): void {
+    this.check();
   }
 }
