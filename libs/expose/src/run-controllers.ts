@@ -196,6 +196,8 @@ function shared(w: Wiring, deployments: ObjectCache<V1Deployment>) {
 interface Term {
   started?: () => void;
   stopped: () => void;
+  /** With shards: a range was let go; what was kept for its keys goes. */
+  rangeLetGo: (gone: (key: string) => boolean) => void;
   bookkeeping: () => Record<string, number>;
 }
 
@@ -212,6 +214,7 @@ function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, res
     resyncKeys,
     onStartedLeading: term.started,
     onStoppedLeading: term.stopped,
+    onRangeLetGo: term.rangeLetGo,
     bookkeeping: term.bookkeeping,
     fence: w.fence,
     ...(w.work ? { sharding: { work: w.work } } : {}),
@@ -261,7 +264,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     reconciler.reconcile,
     resyncKeys,
     // The index itself is informer state (kept on a standby); its reservations are a term's.
-    { stopped: () => reconciler.reset(), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
+    { stopped: () => reconciler.reset(), rangeLetGo: (gone) => reconciler.reset(gone), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
   );
 }
 
@@ -319,6 +322,7 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
       void w.bus.stopConsuming(w.name);
       for (const reconciler of reconcilers.values()) reconciler.reset();
     },
+    rangeLetGo: (gone) => reconcilers.forEach((r) => r.reset(gone)),
     bookkeeping: () => ({ witnessed: [...reconcilers.values()].reduce((n, r) => n + r.witnessedCount, 0) }),
   });
 }

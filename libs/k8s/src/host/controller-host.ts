@@ -49,6 +49,8 @@ export interface ControllerHostOptions {
   onStartedLeading?: () => void;
   /** This replica is a standby again: its queue is paused and in-flight work has ended; drop what leading kept. */
   onStoppedLeading?: () => void;
+  /** With shards, a range was let go (its in-flight work ended): drop what was kept for the keys `gone` says are of it. */
+  onRangeLetGo?: (gone: (key: string) => boolean) => void;
   /** How the process ends when it cannot start; injectable for tests. */
   exit?: (code: number) => void;
   /** Event-loop stalls longer than this make /healthz fail. */

@@ -35,10 +35,12 @@ export class Shards implements WorkStrategy {
     const { settings, log, name, fence } = this.ctx;
     const { work, store } = this.sharding;
     const metrics = shardMetrics({ registry: this.ctx.registry, controller: name, informers: this.ctx.informers, work, membership: () => this.membership });
-    work.onHandover = (direction) => {
+    work.onHandover = (direction, range) => {
       metrics.handovers.inc({ controller: name, direction });
       // With shards "leader" means serving some range: EksposeNoLeader then fires when no replica serves anything.
       this.ctx.metrics.setLeader(work.serving.length > 0);
+      // Per-key state (tombstones, graces, Warnings told, deletions witnessed) goes with its range: its next holder starts afresh.
+      if (direction !== 'gained') this.ctx.onRangeLetGo?.((key) => work.rangeOfKey(key) === range);
     };
     this.membership = new ShardMembership({
       identity: settings.identity,

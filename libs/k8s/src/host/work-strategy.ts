@@ -23,7 +23,7 @@ export interface WorkStrategy {
 /** What a strategy takes from the host: its options, the one fence, and the resync. */
 export type StrategyContext = Pick<
   ControllerHostOptions,
-  'name' | 'settings' | 'log' | 'registry' | 'metrics' | 'clients' | 'informers' | 'queue' | 'reconcile' | 'onStartedLeading' | 'onStoppedLeading' | 'shutdownTimeoutMs' | 'leaseStore' | 'memberStore'
+  'name' | 'settings' | 'log' | 'registry' | 'metrics' | 'clients' | 'informers' | 'queue' | 'reconcile' | 'onStartedLeading' | 'onStoppedLeading' | 'onRangeLetGo' | 'shutdownTimeoutMs' | 'leaseStore' | 'memberStore'
 > & {
   fence: WriteFence;
   /** Queues the resync keys this replica accepts every resync period from now on, and now too if `now`. */

@@ -57,6 +57,21 @@ function replica(clock: ManualClock, server: OneLease) {
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('ShardedWork with the membership loop', () => {
+  it('tells which range each hand-over is about, once its work has ended: the per-key state of a range let go goes with it', async () => {
+    const clock = new ManualClock();
+    const { queue, work } = replica(clock, new OneLease(clock));
+    const told: Array<[string, number]> = [];
+    work.onHandover = (direction, range) => void told.push([direction, range]);
+    work.gain(1);
+    await flush();
+    await work.lose(1, 'hand-back');
+    assert.deepEqual(told, [
+      ['gained', 1],
+      ['hand-back', 1],
+    ]);
+    await queue.shutdown();
+  });
+
   it('a range lost while a reconcile of it is in flight is not taken again before that ends, so the old loss never drops a range held anew', async () => {
     const clock = new ManualClock();
     const server = new OneLease(clock);

@@ -23,7 +23,7 @@ export interface ShardedWorkOptions {
   /** How long a hand-back waits for in-flight reconciles of the range. */
   drainTimeoutMs?: number;
   /** Hand-overs, for ekspose_shard_handovers_total. */
-  onHandover?: (direction: 'gained' | RangeLoss) => void;
+  onHandover?: (direction: 'gained' | RangeLoss, range: number) => void;
   /** The ranges' phases, shared with the membership loop (which claims); one is made when not given. */
   ranges?: RangeLifecycle;
 }
@@ -40,8 +40,8 @@ export class ShardedWork {
   /** Every range's phase: the one record of a range's life on this replica (see range-lifecycle.ts). */
   readonly ranges: RangeLifecycle;
 
-  /** Told of every hand-over (the host counts them). */
-  onHandover?: (direction: 'gained' | RangeLoss) => void;
+  /** Told of every hand-over (the host counts them; a range let go takes its per-key state with it). */
+  onHandover?: (direction: 'gained' | RangeLoss, range: number) => void;
   /** The time fence: false once the member Lease's right to write has run out (see WriteFence). */
   fence: () => boolean = () => true;
 
@@ -115,7 +115,7 @@ export class ShardedWork {
       .then(() => {
         if (!this.ranges.serve(turn)) return;
         this.opts.log.info({ range, listMs: Date.now() - started }, 'range served');
-        this.onHandover?.('gained');
+        this.onHandover?.('gained', range);
         this.opts.onServing(range);
       })
       .catch((err: unknown) => this.opts.log.error({ err, range }, 'range not served'));
@@ -135,7 +135,7 @@ export class ShardedWork {
     if (!this.ranges.current(turn)) return;
     await Promise.all(this.opts.caches.map((c) => c.dropRange(range)));
     if (!this.ranges.release(turn)) return;
-    this.onHandover?.(how);
+    this.onHandover?.(how, range);
     this.opts.log.info({ range, how, drainMs: Date.now() - started }, 'range let go');
   }
 }
