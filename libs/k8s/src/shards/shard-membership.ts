@@ -66,8 +66,6 @@ export class ShardMembership {
   /** The claims as last committed: a claim whose write failed was never made. */
   private committedClaims = new Set<number>();
   private members = new Map<string, SeenMember>();
-  /** Monotonic send time of the last committed write. */
-  private lastWrite?: number;
   private lastRenewedWall?: number;
   private problem?: string;
   private timer?: TimerHandle;
@@ -222,10 +220,9 @@ export class ShardMembership {
         claimed,
         leaseDurationMs: this.opts.leaseDurationMs,
       }));
-      // Counted from before the request: the others' countdown starts when they see it, later still.
-      this.lastWrite = sent;
       this.lastRenewedWall = this.clock.now();
       this.committedClaims = new Set(claimed);
+      // Counted from before the request: the others' countdown starts when they see it, later still.
       this.fence.renewed(sent);
       this.armDeadline();
     } catch (err) {
