@@ -94,8 +94,8 @@ export class DeletionOutbox {
    * meanwhile is owed. A record still unpublished here is dropped with the rest:
    * it served while its objects could be recreated, and those are gone.
    */
-  reset(): void {
-    this.tombstones.clear();
-    this.unpublished.clear();
+  reset(gone: (key: string) => boolean = () => true): void {
+    for (const key of [...this.tombstones.keys()]) if (gone(key)) this.tombstones.delete(key);
+    for (const key of [...this.unpublished.keys()]) if (gone(key)) this.unpublished.delete(key);
   }
 }

@@ -543,6 +543,22 @@ describe('DeploymentReconciler', () => {
     assert.equal(t.reconciler.waitsForName('shop/web', 'Service'), true);
   });
 
+  it('a shard range let go takes the per-key state of its keys with it, and only theirs', async () => {
+    const dep = deployment('web');
+    const foreign: V1Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS, uid: 'x', resourceVersion: '5' }, spec: {} };
+    const t = await harness({ deployments: [dep], services: [foreign] });
+    await t.reconciler.reconcile('shop/web');
+    const kept = t.reconciler.bookkeeping();
+    assert.equal(kept.nameConflicts, 1);
+    assert.equal(kept.warnings, 1);
+    // Another range goes: nothing of shop/web is dropped.
+    t.reconciler.reset((key) => key.startsWith('other-ns/'));
+    assert.deepEqual(t.reconciler.bookkeeping(), kept);
+    // Its own range goes: nothing of it is kept (a later holder tells the Warning afresh).
+    t.reconciler.reset((key) => key.startsWith(`${NS}/`));
+    assert.deepEqual(t.reconciler.bookkeeping(), { tombstones: 0, owedRecords: 0, hostWaiters: 0, nameConflicts: 0, statusGraces: 0, warnings: 0 });
+  });
+
   it('a Deployment waiting for a name keeps nothing once it is deleted or no longer exposed', async () => {
     const dep = deployment('web');
     const foreign: V1Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS, uid: 'x', resourceVersion: '5' }, spec: {} };

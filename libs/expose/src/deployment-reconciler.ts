@@ -68,12 +68,12 @@ const IN_PLACE: readonly EnsureOutcome[] = ['created', 'unchanged', 'patched'];
 
 export class DeploymentReconciler {
   private readonly outbox: DeletionOutbox;
-  private hostWaiters = new HostWaitList();
+  private readonly hostWaiters = new HostWaitList();
   private readonly warnings: DeploymentWarnings;
-  private nameConflicts = new NameConflicts();
+  private readonly nameConflicts = new NameConflicts();
   private readonly clock: Clock;
   private readonly writer: ObjectWriter;
-  private statusGrace = new StatusGrace();
+  private readonly statusGrace = new StatusGrace();
 
   constructor(private readonly opts: DeploymentReconcilerOptions) {
     this.clock = opts.clock ?? realClock;
@@ -98,13 +98,17 @@ export class DeploymentReconciler {
     return this.nameConflicts.isHeld(key, kind);
   }
 
-  /** This replica stopped leading: nothing of its term is kept (the next term starts from a resync). */
-  reset(): void {
-    this.outbox.reset();
-    this.hostWaiters = new HostWaitList();
-    this.nameConflicts = new NameConflicts();
-    this.statusGrace = new StatusGrace();
-    this.warnings.reset();
+  /**
+   * This replica stopped leading: nothing of its term is kept (the next term
+   * starts from a resync). With `gone`, a shard range was let go: nothing of
+   * its keys is kept (its next holder starts from its own resync and sweep).
+   */
+  reset(gone: (key: string) => boolean = () => true): void {
+    this.outbox.reset(gone);
+    this.hostWaiters.forgetWhere(gone);
+    this.nameConflicts.forgetWhere(gone);
+    this.statusGrace.forgetWhere(gone);
+    this.warnings.reset(gone);
   }
 
   bookkeeping(): DeploymentBookkeeping {

@@ -104,9 +104,9 @@ export class DeploymentWarnings {
     this.ledger.forget(key);
   }
 
-  /** This replica stopped leading. */
-  reset(): void {
-    this.ledger.reset();
+  /** This replica stopped leading, or let the keys `gone` says go with their shard range. */
+  reset(gone?: (key: string) => boolean): void {
+    this.ledger.reset(gone);
   }
 
   /** Deployments with a Warning remembered. */

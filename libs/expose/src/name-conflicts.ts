@@ -35,4 +35,9 @@ export class NameConflicts {
   get size(): number {
     return this.byKey.size;
   }
+
+  /** A shard range let go: nothing of its keys is kept (their next owner starts afresh). */
+  forgetWhere(gone: (key: string) => boolean): void {
+    for (const key of [...this.byKey.keys()]) if (gone(key)) this.forget(key);
+  }
 }

@@ -96,6 +96,16 @@ async function assertSettled(t: { reconciler: { reconcile(key: string): Promise<
 const verbs = (actions: Action[]) => actions.map((a) => a.verb);
 
 describe('RecreationReconciler (Service)', () => {
+  it('a shard range let go takes the deletions witnessed in its namespaces with it, and only those', async () => {
+    const t = await harness<V1Service>({ kind: 'Service', deployments: [], live: [] });
+    t.reconciler.noteDeleted('other-ns/api');
+    assert.equal(t.reconciler.witnessedCount, 2);
+    t.reconciler.reset((key) => key.startsWith('shop/'));
+    assert.equal(t.reconciler.witnessedCount, 1);
+    t.reconciler.reset();
+    assert.equal(t.reconciler.witnessedCount, 0);
+  });
+
   it('Service deleted, Deployment live and wanting it: one create of the desired Service, ServiceRecreated, service.recreated', async () => {
     const dep = deployment('web', { labels: { port: '8080' } });
     const t = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep] });

@@ -50,9 +50,9 @@ export class RecreationReconciler<T extends OwnedObject> {
     this.witnessed.add(key);
   }
 
-  /** This replica stopped leading: the evidence it noted goes (the next term asks NATS instead). */
-  reset(): void {
-    this.witnessed.clear();
+  /** This replica stopped leading, or let the keys `gone` says go with their shard range: the evidence it noted goes (their next owner asks NATS instead). */
+  reset(gone: (key: string) => boolean = () => true): void {
+    for (const key of [...this.witnessed]) if (gone(key)) this.witnessed.delete(key);
   }
 
   /** Deletions noted and not yet acted on: zero on a replica that does not lead. */

@@ -15,6 +15,7 @@ import {
   ShardedInformer,
   ShardedWork,
   WorkQueue,
+  WriteFence,
   bootstrap,
   isResourceServed,
   controllerEventRecorder,
@@ -56,6 +57,8 @@ interface Wiring {
   enqueue: (key: string) => void;
   /** EKSPOSE_SHARDS > 1: the ranges this replica serves; undefined with one range (a leader does everything). */
   work?: ShardedWork;
+  /** The right to write of the Lease this replica renews: a leader's writes are guarded by it (with shards, by the work). */
+  fence: WriteFence;
   /** The caches split by range, started and stopped by the work. */
   sharded: Array<ShardedInformer<never>>;
   /** The keys a resync queues; when a range starts being served, those of its namespaces are queued. */
@@ -109,7 +112,8 @@ function wire(name: string, summary: string): Wiring {
   if (work) recorder.admit = (obj) => work.mayWrite(obj.namespace);
   // With shards, a key of a range not served (an event of a range being listed or handed back) is not queued.
   const enqueue = work ? (key: string) => work.accepts(key) && queue.add(key) : (key: string) => queue.add(key);
-  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, ...(work ? { work } : {}) };
+  const fence = new WriteFence(settings.leaseRenewDeadlineSeconds * 1000);
+  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, fence, ...(work ? { work } : {}) };
 }
 
 /** One cache, or with shards one per range held (ShardedInformer), built by `make` for a range's selector and filter. */
@@ -120,9 +124,11 @@ function cacheOf<T extends { metadata?: { namespace?: string } }>(w: Wiring, res
   return cache;
 }
 
-/** Every write refused unless this replica holds the namespace's range, checked when it goes out, not when the reconcile began. */
-function guarded<T>(api: OwnedObjectApi<T>, work: ShardedWork | undefined): OwnedObjectApi<T> {
-  if (!work) return api;
+/**
+ * Every write refused unless this replica may write there now (with shards: it serves the namespace's range;
+ * one leader: its Lease's fence holds), checked when it goes out, not when the reconcile began.
+ */
+function guarded<T>(api: OwnedObjectApi<T>, work: Pick<ShardedWork, 'guard'>): OwnedObjectApi<T> {
   return {
     read: api.read,
     create: async (namespace, body) => {
@@ -157,7 +163,7 @@ function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring, onServed: ()
   const names = cacheOf<OwnedObject>(w, `${plural}/metadata`, (shard) => nameInformer(kind, clients, log, metrics, shard));
   // With shards the whole-object caches hold only this replica's ranges; host claims are compared across all namespaces.
   const claims = w.work && kind.claimsHost ? claimsInformer(kind, clients, log, metrics) : undefined;
-  const binding: OwnedBinding<T> = { kind, api: guarded(kind.api(clients), w.work), cache, names };
+  const binding: OwnedBinding<T> = { kind, api: guarded(kind.api(clients), w.work ?? w.fence), cache, names };
   const resource = kind.customResource;
   const informers = [cache, names, ...(claims ? [claims] : [])];
   if (!resource) return { binding, hosted: informers, ...(claims ? { claims } : {}) };
@@ -190,6 +196,8 @@ function shared(w: Wiring, deployments: ObjectCache<V1Deployment>) {
 interface Term {
   started?: () => void;
   stopped: () => void;
+  /** With shards: a range was let go; what was kept for its keys goes. */
+  rangeLetGo: (gone: (key: string) => boolean) => void;
   bookkeeping: () => Record<string, number>;
 }
 
@@ -206,7 +214,9 @@ function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, res
     resyncKeys,
     onStartedLeading: term.started,
     onStoppedLeading: term.stopped,
+    onRangeLetGo: term.rangeLetGo,
     bookkeeping: term.bookkeeping,
+    fence: w.fence,
     ...(w.work ? { sharding: { work: w.work } } : {}),
   });
 }
@@ -254,7 +264,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     reconciler.reconcile,
     resyncKeys,
     // The index itself is informer state (kept on a standby); its reservations are a term's.
-    { stopped: () => reconciler.reset(), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
+    { stopped: () => reconciler.reset(), rangeLetGo: (gone) => reconciler.reset(gone), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
   );
 }
 
@@ -312,6 +322,7 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
       void w.bus.stopConsuming(w.name);
       for (const reconciler of reconcilers.values()) reconciler.reset();
     },
+    rangeLetGo: (gone) => reconcilers.forEach((r) => r.reset(gone)),
     bookkeeping: () => ({ witnessed: [...reconcilers.values()].reduce((n, r) => n + r.witnessedCount, 0) }),
   });
 }

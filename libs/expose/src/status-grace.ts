@@ -52,6 +52,11 @@ export class StatusGrace {
   get size(): number {
     return this.since.size;
   }
+
+  /** A shard range let go: nothing of its keys is kept (their next owner starts afresh). */
+  forgetWhere(gone: (key: string) => boolean): void {
+    for (const key of [...this.since.keys()]) if (gone(key)) this.forget(key);
+  }
 }
 
 /** A reconcile's result, brought back no later than `recheckMs` when a status problem is in its grace. */

@@ -32,9 +32,9 @@ export class WarningLedger {
     this.byKey.delete(key);
   }
 
-  /** This replica stopped leading: the next leader tells what stands afresh. */
-  reset(): void {
-    this.byKey.clear();
+  /** This replica stopped leading, or let a shard range go (`gone`: its keys): their next owner tells what stands afresh. */
+  reset(gone: (key: string) => boolean = () => true): void {
+    for (const key of [...this.byKey.keys()]) if (gone(key)) this.byKey.delete(key);
   }
 
   /** Keys whose Warning on `topic` stands (not cleared): e.g. Deployments invalid right now. */

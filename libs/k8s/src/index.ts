@@ -14,6 +14,7 @@ export { informerFor, readOrUndefined } from './cache/informer-factory';
 export { objectKey } from './cache/cache-diff';
 export { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, Informer, type ObjectCache } from './cache/informer';
 export { type ReconcileResult, type Reconciler, WORK_QUEUE_DEFAULTS, WorkQueue } from './queue/work-queue';
+export { WriteFence } from './lease/write-fence';
 export { EventRecorder, type InvolvedObject, controllerEventRecorder } from './recorder/event-recorder';
 export { MEMBER_LABEL, memberFromLease, memberLeaseName } from './shards/member-leases';
 export { rangeIndexOf, shardRange, shardRanges, shardSelector } from './shards/shard-ranges';

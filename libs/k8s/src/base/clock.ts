@@ -5,14 +5,22 @@
 export type TimerHandle = object;
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch: wall time, which NTP may step. Only for what goes into an object (a Lease's renewTime) or a log. */
   now(): number;
+  /**
+   * Milliseconds on a clock that never steps (performance.now()): every
+   * duration that decides something (a deadline, a fence, a Lease's expiry as
+   * this replica judges it) is measured on it, as client-go does with Go's
+   * monotonic time.
+   */
+  monotonic(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
 export const realClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
@@ -36,9 +44,9 @@ export const STALL_GRACE_MS = 1000;
  */
 export function within<T>(work: Promise<T>, ms: number, clock: Clock = realClock): Promise<T | typeof TIMED_OUT> {
   return new Promise((resolve, reject) => {
-    const due = clock.now() + ms;
+    const due = clock.monotonic() + ms;
     let timer = clock.setTimeout(() => {
-      if (clock.now() - due > STALL_SLACK_MS) timer = clock.setTimeout(() => resolve(TIMED_OUT), STALL_GRACE_MS);
+      if (clock.monotonic() - due > STALL_SLACK_MS) timer = clock.setTimeout(() => resolve(TIMED_OUT), STALL_GRACE_MS);
       else resolve(TIMED_OUT);
     }, ms);
     work.then(

@@ -19,7 +19,10 @@ function settle(): Promise<void> {
  * including timers that timers schedule, as long as they fall inside the advance.
  */
 export class ManualClock implements Clock {
+  /** Monotonic time; timers are due on it. */
   private current: number;
+  /** Wall time minus monotonic time: moved only by stepWall, as NTP steps a node's clock. */
+  private wallOffset = 0;
   private seq = 0;
   private readonly timers = new Map<TimerHandle, ManualTimer>();
 
@@ -29,7 +32,17 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.current + this.wallOffset;
+  }
+
+  /** Starts equal to now(); advance, skip and timers move both, stepWall only the wall. */
+  monotonic(): number {
     return this.current;
+  }
+
+  /** Steps the wall clock (an NTP correction): now() jumps by ms, monotonic() and the timers do not move. */
+  stepWall(ms: number): void {
+    this.wallOffset += ms;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

@@ -72,28 +72,27 @@ function hostSettings(extra: Record<string, string> = {}) {
   return loaded.settings;
 }
 
+/** What every host of these tests shares: a silent log, its own registry and metrics, a one-worker queue, no API clients. */
+function hostBasics(settings: ReturnType<typeof hostSettings>) {
+  const log = pino({ level: 'silent' });
+  const registry = new Registry();
+  const metrics = createControllerMetrics(registry, 'test-controller');
+  const queue = new WorkQueue({ name: 'test-controller', workers: 1, log, metrics });
+  return { queue, metrics, options: { name: 'test-controller', settings, log, registry, metrics, clients: {} as KubeClients, queue } };
+}
+
 describe('ControllerHost shutdown', () => {
   it('stops taking work, finishes the reconcile in flight, releases the Lease, stops informers, then runs the hook', async () => {
-    const settings = hostSettings({ EKSPOSE_WORKERS: '1' });
-    const log = pino({ level: 'silent' });
-    const registry = new Registry();
-    const metrics = createControllerMetrics(registry, 'test-controller');
+    const { queue, options } = hostBasics(hostSettings({ EKSPOSE_WORKERS: '1' }));
     const store = new MemoryLeaseStore();
     const { informer, state } = fakeInformer('things');
-    const queue = new WorkQueue({ name: 'test-controller', workers: 1, log, metrics });
     const started: string[] = [];
     const finished: string[] = [];
     const gate = deferred();
     const order: string[] = [];
     const host = new ControllerHost({
-      name: 'test-controller',
-      settings,
-      log,
-      registry,
-      metrics,
-      clients: {} as KubeClients,
+      ...options,
       informers: [informer],
-      queue,
       reconcile: async (key) => {
         started.push(key);
         if (key === 'ns/first') await gate.promise;
@@ -124,7 +123,7 @@ describe('ControllerHost shutdown', () => {
     assert.equal(store.record?.leaseDurationSeconds, 1);
     assert.deepEqual(order, ["hook (lease holder '', informers stopped true)"], 'the hook (NATS drain) runs last');
     assert.equal(host.isLeader, false);
-    const leader = (await registry.getSingleMetric('ekspose_leader')?.get())?.values[0]?.value;
+    const leader = (await options.registry.getSingleMetric('ekspose_leader')?.get())?.values[0]?.value;
     assert.equal(leader, 0);
   });
 });
@@ -166,20 +165,20 @@ function leaseTimedHost(durationSeconds: string, renewDeadlineSeconds: string) {
 
 describe('ControllerHost through a control-plane outage', () => {
   it('a leader that loses its Lease stands by (no exit, queue dropped, informers kept, live and ready) and leads again', async () => {
-    const { settings, log, registry, metrics, queue } = leaseTimedHost('0.6', '0.4');
+    const settings = hostSettings({
+      EKSPOSE_WORKERS: '1',
+      EKSPOSE_LEASE_DURATION_SECONDS: '0.6',
+      EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '0.4',
+      EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '0.05',
+    });
+    const { queue, options } = hostBasics(settings);
     const store = new FlakyLeaseStore();
     const { informer, state } = fakeInformer('things');
     const reconciled: string[] = [];
     const terms: string[] = [];
     const host = new ControllerHost({
-      name: 'test-controller',
-      settings,
-      log,
-      registry,
-      metrics,
-      clients: {} as KubeClients,
+      ...options,
       informers: [informer],
-      queue,
       reconcile: async (key) => {
         reconciled.push(key);
         return { kind: 'requeueAfter', delayMs: 60_000 };
@@ -249,6 +248,46 @@ describe('ControllerHost through a control-plane outage', () => {
     const gauge = (await registry.getSingleMetric('ekspose_informer_failing_seconds')?.get())?.values[0];
     assert.deepEqual(gauge?.labels, { controller: 'test-controller', resource: 'things' });
     assert.ok((gauge?.value ?? 0) >= 121, `ekspose_informer_failing_seconds ${gauge?.value}`);
+  });
+});
+
+describe('ControllerHost switching from shards to one leader', () => {
+  it('a new leader works only once no live sharded replica holds or claims a range: a claim could still become a hold', async () => {
+    const settings = hostSettings({ EKSPOSE_WORKERS: '1', EKSPOSE_LEASE_DURATION_SECONDS: '3', EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '2', EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '0.05' });
+    const { queue, options } = hostBasics(settings);
+    // A sharded replica that renews its member Lease (a new version at every list) and claims range 1, holding nothing yet.
+    let version = 0;
+    let member: Omit<MemberLease, 'version'> = { identity: 'sharded-b', name: 'ekspose-test-controller-member-b', shards: 4, held: [], claimed: [1], leaseDurationMs: 3_000, released: false };
+    const members: MemberStore = {
+      list: async () => [{ ...member, version: String(++version) }],
+      write: async () => undefined,
+      remove: async () => undefined,
+      removeStale: async () => undefined,
+    };
+    const reconciled: string[] = [];
+    const host = new ControllerHost({
+      ...options,
+      informers: [fakeInformer('things').informer],
+      reconcile: async (key) => {
+        reconciled.push(key);
+        return { kind: 'done' };
+      },
+      resyncKeys: () => ['ns/a'],
+      leaseStore: new MemoryLeaseStore(),
+      memberStore: members,
+    });
+    try {
+      await host.start();
+      await until('leading', () => host.isLeader);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(queue.isRunning, false, 'works beside a replica whose claim may turn into a hold');
+      assert.deepEqual(reconciled, []);
+      // The sharded replica sees the leader Lease and withdraws its claim.
+      member = { ...member, claimed: [] };
+      await until('working', () => reconciled.length === 1, 3000);
+    } finally {
+      await host.stop();
+    }
   });
 });
 

@@ -1,32 +1,32 @@
 // What every ekspose controller process does around its reconcile: probes and
-// metrics, informers, leader election, the work queue, periodic resync, and
-// an orderly shutdown. The apps only say which informers, which reconcile and
-// which keys to look at.
+// metrics, informers, the work queue, periodic resync, and an orderly
+// shutdown; which work is this replica's is the strategy's (one leader or
+// shards, work-strategy.ts). The apps only say which informers, which
+// reconcile and which keys to look at.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { describeError, statusCodeOf } from '../api/api-errors';
-import { TIMED_OUT, within } from '../base/clock';
+import { describeError } from '../api/api-errors';
 import { EventLoopMonitor } from '../observability/event-loop-monitor';
-import type { Informer } from '../cache/informer';
 import type { KubeClients } from '../api/kube-client';
-import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from '../lease/leader-election';
-import { type MemberStore, kubernetesMemberStore } from '../shards/member-leases';
-import { ShardMembership } from '../shards/shard-membership';
-import { type SeenMember, isLiveMember, observeMembers } from '../shards/shard-members';
-import { RangeNotHeldError, type ShardedWork } from '../shards/sharded-work';
-import { shardMetrics } from '../shards/shard-metrics';
+import type { LeaseStore } from '../lease/lease-record';
+import { WriteFence } from '../lease/write-fence';
+import type { MemberStore } from '../shards/member-leases';
+import type { ShardedWork } from '../shards/sharded-work';
 import type { ControllerMetrics } from '../metrics/metrics';
 import type { ProcessSettings } from '../process/process-settings';
 import { type CheckResult, type ObservabilityServerOptions, type ObservabilityServers, startObservabilityServers } from '../observability/observability-server';
 import { MetricsAuthorizer, apiServerReviews } from '../observability/metrics-auth';
 import { selfSignedCertificate } from '../observability/self-signed-certificate';
 import type { Reconciler, WorkQueue } from '../queue/work-queue';
+import type { HostedInformer } from './hosted-informer';
+import { OneLeader } from './one-leader';
+import { Shards } from './shards-strategy';
+import { type WorkStrategy, bounded } from './work-strategy';
 
-/** What the host does with an informer: start it, wait for its sync, report on it, stop it. */
-export type HostedInformer = Pick<Informer<never>, 'start' | 'waitForSync' | 'status' | 'stop'>;
+export type { HostedInformer } from './hosted-informer';
 
 export interface ControllerHostOptions {
   /** e.g. `deployment-controller`; also names the Lease (`ekspose-<name>`). */
@@ -49,6 +49,8 @@ export interface ControllerHostOptions {
   onStartedLeading?: () => void;
   /** This replica is a standby again: its queue is paused and in-flight work has ended; drop what leading kept. */
   onStoppedLeading?: () => void;
+  /** With shards, a range was let go (its in-flight work ended): drop what was kept for the keys `gone` says are of it. */
+  onRangeLetGo?: (gone: (key: string) => boolean) => void;
   /** How the process ends when it cannot start; injectable for tests. */
   exit?: (code: number) => void;
   /** Event-loop stalls longer than this make /healthz fail. */
@@ -71,6 +73,12 @@ export interface ControllerHostOptions {
    * Default: those in POD_NAMESPACE, unless a leaseStore is given (tests in memory).
    */
   memberStore?: MemberStore;
+  /**
+   * The right to write, moved by whichever Lease this replica renews (the leader
+   * Lease, or its member Lease with shards); the write guard of the owned objects
+   * checks it. Made here when not given.
+   */
+  fence?: WriteFence;
 }
 
 /** HTTPS and the token check for /metrics, unless EKSPOSE_METRICS_SECURE=false. */
@@ -98,23 +106,24 @@ function readServingCertificate(dir: string): { cert: string; key: string } {
 export class ControllerHost {
   private readonly monitor = new EventLoopMonitor();
   private servers?: ObservabilityServers;
-  private elector?: LeaderElector;
-  private membership?: ShardMembership;
+  /** One leader or shards: which work is this replica's. */
+  private readonly strategy: WorkStrategy;
   private resyncTimer?: ReturnType<typeof setInterval>;
-  private leading = false;
-  /** The pause of the queue after a lost Lease, which a new term waits for. */
-  private standingDown: Promise<void> = Promise.resolve();
-  /**
-   * When this process was first refused the list of Leases (HTTP 403): the Role of shards 1
-   * grants none. Sharded replicas of the same ServiceAccount have been unable to renew since
-   * then at the latest, so they stop writing within a renew deadline of it.
-   */
-  private leaseListRefusedAt?: number;
   private stopping?: Promise<void>;
   private readonly log: Logger;
+  readonly fence: WriteFence;
 
   constructor(private readonly opts: ControllerHostOptions) {
     this.log = opts.log;
+    this.fence = opts.fence ?? new WriteFence(opts.settings.leaseRenewDeadlineSeconds * 1000);
+    const context = {
+      ...opts,
+      fence: this.fence,
+      startResync: (now: boolean) => this.startResync(now),
+      stopResync: () => this.stopResync(),
+      stopping: () => Boolean(this.stopping),
+    };
+    this.strategy = opts.sharding ? new Shards(context, opts.sharding) : new OneLeader(context);
     const name = 'ekspose_informer_failing_seconds';
     if (!opts.registry.getSingleMetric(name)) {
       const informers = opts.informers;
@@ -146,7 +155,7 @@ export class ControllerHost {
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.strategy.leading;
   }
 
   get ports(): { health?: number; metrics?: number } {
@@ -180,15 +189,12 @@ export class ControllerHost {
     const tolerance = this.opts.settings.informerFailureToleranceSeconds * 1000;
     const informers = this.opts.informers.map((i) => i.status());
     const failing = informers.filter((s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance));
-    const leaseProblem = this.elector?.problem;
-    const sharding = this.opts.sharding;
     return {
       ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping,
       details: {
-        leader: this.leading,
+        leader: this.strategy.leading,
         working: this.opts.queue.isRunning,
-        ...(leaseProblem ? { lease: leaseProblem } : {}),
-        ...(sharding && this.membership ? { shards: { count: this.opts.settings.shards, serving: sharding.work.serving, ...this.membership.status() } } : {}),
+        ...this.strategy.details(),
         stopping: Boolean(this.stopping),
         queueDepth: this.opts.queue.depth,
         queueHeld: this.opts.queue.held,
@@ -220,184 +226,27 @@ export class ControllerHost {
     );
     for (const informer of this.opts.informers) informer.start();
     const started = Date.now();
-    // A leader-to-be asks early whether it may list Leases, so the wait a refusal calls for
-    // (shardsLetGo) runs while the caches sync and the standby waits, not after it wins.
-    const probe = this.opts.sharding || !settings.leaderElection ? undefined : this.probeLeaseList();
-    await Promise.all([...this.opts.informers.map((i) => i.waitForSync()), probe]);
+    await Promise.all([...this.opts.informers.map((i) => i.waitForSync()), this.strategy.prepare?.()]);
     if (this.stopping) return;
     log.info({ durationMs: Date.now() - started }, 'caches synced');
 
-    if (this.opts.sharding) {
-      this.startSharing(this.opts.sharding);
-      return;
-    }
-    if (!settings.leaderElection) {
-      this.startLeading();
-      return;
-    }
-    const leaseName = `ekspose-${this.opts.name}`;
-    this.elector = new LeaderElector({
-      store: this.opts.leaseStore ?? kubernetesLeaseStore(this.opts.clients.coordination, settings.podNamespace, leaseName),
-      identity: settings.identity,
-      leaseDurationMs: settings.leaseDurationSeconds * 1000,
-      renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
-      retryPeriodMs: settings.leaseRetryPeriodSeconds * 1000,
-      log: log.child({ lease: `${settings.podNamespace}/${leaseName}` }),
-      metrics: this.opts.metrics,
-      onStartedLeading: () => this.startLeading(),
-      onStoppedLeading: () => this.stoppedLeading(),
-    });
-    log.info({ lease: `${settings.podNamespace}/${leaseName}`, identity: settings.identity }, 'waiting for leadership');
-    this.elector.start();
+    this.strategy.start();
   }
 
-  /**
-   * Every replica works, on the ranges it holds: the queue runs from the start
-   * and takes only keys of served ranges; the membership loop gains and hands
-   * back ranges; a write for a range not held is refused by the guard.
-   */
-  private startSharing({ work, store }: NonNullable<ControllerHostOptions['sharding']>): void {
-    const { settings, log, name } = this.opts;
-    const reconcile: Reconciler = async (key) => {
-      if (!work.accepts(key)) return { kind: 'done' };
-      try {
-        return await this.opts.reconcile(key);
-      } catch (err) {
-        // The range went while this ran: its new holder looks at the key again.
-        if (err instanceof RangeNotHeldError) return { kind: 'done' };
-        throw err;
-      }
-    };
-    const metrics = shardMetrics({ registry: this.opts.registry, controller: name, informers: this.opts.informers, work, membership: () => this.membership });
-    work.onHandover = (direction) => {
-      metrics.handovers.inc({ controller: name, direction });
-      // With shards "leader" means serving some range: EksposeNoLeader then fires when no replica serves anything.
-      this.opts.metrics.setLeader(work.serving.length > 0);
-    };
-    this.membership = new ShardMembership({
-      identity: settings.identity,
-      shards: settings.shards,
-      store: store ?? this.memberLeases(),
-      log: log.child({ shards: settings.shards }),
-      leaseDurationMs: settings.leaseDurationSeconds * 1000,
-      renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
-      retryPeriodMs: settings.leaseRetryPeriodSeconds * 1000,
-      gain: (range) => work.gain(range),
-      lose: (range, how) => work.lose(range, how),
-      onProblem: (problem) => metrics.refused.set({ controller: name }, problem ? 1 : 0),
-    });
-    const membership = this.membership;
-    work.fence = () => membership.fresh();
-    this.leading = true;
-    this.opts.metrics.setLeader(false);
-    this.opts.onStartedLeading?.();
-    this.opts.queue.start(reconcile);
-    log.info({ shards: settings.shards, identity: settings.identity }, 'sharing the work: taking ranges through the member Leases');
-    this.membership.start();
-    this.resyncTimer = setInterval(() => this.resync('periodic'), settings.resyncSeconds * 1000);
+  private startResync(now: boolean): void {
+    if (now) this.resync('start');
+    this.stopResync();
+    this.resyncTimer = setInterval(() => this.resync('periodic'), this.opts.settings.resyncSeconds * 1000);
     this.resyncTimer.unref();
   }
 
-  private startLeading(): void {
-    if (this.leading || this.stopping) return;
-    this.leading = true;
-    this.opts.metrics.setLeader(true);
-    this.log.info({ identity: this.opts.settings.identity }, 'started leading');
-    // A term that follows a lost one starts once the old term's reconciles have ended,
-    // and once no sharded replica of this controller still serves a range.
-    void this.standingDown.then(() => this.shardsLetGo()).then(() => {
-      if (!this.leading || this.stopping) return;
-      this.opts.onStartedLeading?.();
-      this.opts.queue.start(this.opts.reconcile);
-      this.resync('start');
-      this.resyncTimer = setInterval(() => this.resync('periodic'), this.opts.settings.resyncSeconds * 1000);
-      this.resyncTimer.unref();
-    });
-  }
-
-  /** The member store of shardsLetGo, or none where it checks nothing. */
-  private letGoStore(): MemberStore | undefined {
-    return this.opts.memberStore ?? (this.opts.leaseStore ? undefined : this.memberLeases());
-  }
-
-  /** One list of the member Leases, to note a refusal (see leaseListRefusedAt); any other answer is shardsLetGo's. */
-  private async probeLeaseList(): Promise<void> {
-    try {
-      await this.letGoStore()?.list();
-    } catch (err) {
-      if (statusCodeOf(err) === 403) this.leaseListRefusedAt ??= Date.now();
-    }
-  }
-
-  /** This controller's member Leases in POD_NAMESPACE, as this replica writes and lists them. */
-  private memberLeases(): MemberStore {
-    const { settings, clients, name } = this.opts;
-    return kubernetesMemberStore(clients.coordination, settings.podNamespace, name, settings.identity);
-  }
-
-  /**
-   * Waits while a live member Lease of this controller lists held ranges:
-   * replicas with EKSPOSE_SHARDS > 1 see this leader's Lease and hand their
-   * ranges back; a Lease left by a killed one stops counting when it expires.
-   * Never two writers for one namespace during a rolling update from N to 1.
-   */
-  private async shardsLetGo(): Promise<void> {
-    const { settings, log } = this.opts;
-    const store = this.letGoStore();
-    if (!store) return;
-    let seen = new Map<string, SeenMember>();
-    let told = false;
-    while (this.leading && !this.stopping) {
-      try {
-        const members = (await store.list()).filter((m) => !m.leader);
-        seen = observeMembers(seen, members, Date.now());
-        const holding = [...seen.values()].filter((m) => isLiveMember(m, Date.now()) && m.lease.held.length > 0).map((m) => m.lease.identity);
-        if (holding.length === 0) return;
-        if (!told) log.warn({ holding }, 'replicas with EKSPOSE_SHARDS > 1 still serve ranges: waiting for them to hand back before working');
-        told = true;
-      } catch (err) {
-        if (statusCodeOf(err) === 403) {
-          // Not allowed to list Leases: the Role of shards 1. No replica can serve a range under it
-          // (membership needs the same list), but one of a roll from N shards to 1, whose Role
-          // narrowed under it, writes on until its renew deadline passes since its last renewal.
-          this.leaseListRefusedAt ??= Date.now();
-          const waitMs = this.leaseListRefusedAt + settings.leaseRenewDeadlineSeconds * 1000 - Date.now();
-          if (waitMs <= 0) return;
-          if (!told) log.info({ waitMs }, 'may not list Leases (shards 1): waiting out the renew deadline of any sharded replica before working');
-          told = true;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, settings.leaseRetryPeriodSeconds * 1000)));
-          continue;
-        }
-        log.warn({ err }, 'cannot list the shard Leases; waiting before working');
-      }
-      await new Promise((resolve) => setTimeout(resolve, settings.leaseRetryPeriodSeconds * 1000));
-    }
-  }
-
-  /**
-   * The Lease was lost (the API server unreachable past the renew deadline, or
-   * taken over): this replica goes back to being an idle standby, as a fresh
-   * one would be. Its work stops, its queue is dropped, its informers keep
-   * running, and it leads again when it wins the Lease. Exiting instead would
-   * turn every control-plane outage into a restart of every controller pod,
-   * and a long one into CrashLoopBackOff.
-   */
-  private stoppedLeading(): void {
-    this.opts.metrics.setLeader(false);
-    if (!this.leading || this.stopping) return;
-    this.leading = false;
-    this.log.warn('lost leadership; standing by');
+  private stopResync(): void {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.resyncTimer = undefined;
-    this.standingDown = this.opts.queue.pause({ timeoutMs: this.opts.shutdownTimeoutMs ?? 7_000 }).then(() => {
-      this.opts.onStoppedLeading?.();
-      this.log.info('standing by: work stopped, queue dropped, informers kept');
-    });
   }
 
   private resync(why: string): void {
-    const work = this.opts.sharding?.work;
-    const keys = work ? this.opts.resyncKeys().filter((k) => work.accepts(k)) : this.opts.resyncKeys();
+    const keys = this.opts.resyncKeys().filter((k) => this.strategy.accepts(k));
     for (const key of keys) this.opts.queue.add(key);
     this.log.info({ why, keys: keys.length }, 'resync');
   }
@@ -407,17 +256,13 @@ export class ControllerHost {
     this.stopping ??= (async () => {
       const started = Date.now();
       this.log.info({ reason }, 'stopping');
-      if (this.resyncTimer) clearInterval(this.resyncTimer);
-      // Ranges handed back (their work drained) and the member Lease removed first: the others take them at their next round.
-      if (this.membership) await withTimeout(this.membership.stop(), 5_000, () => this.log.warn('ranges not handed back in time; they are taken when the Lease expires'));
-      await this.opts.queue.shutdown({ timeoutMs: this.opts.shutdownTimeoutMs ?? 7_000 });
+      this.stopResync();
       // Each step is bounded: a control plane or NATS that is already gone must not hold up the exit.
-      if (this.elector) await withTimeout(this.elector.stop(), 3_000, () => this.log.warn('lease not released in time'));
-      this.leading = false;
+      await this.strategy.stop(() => this.opts.queue.shutdown({ timeoutMs: this.opts.shutdownTimeoutMs ?? 7_000 }));
       this.opts.metrics.setLeader(false);
       await Promise.all(this.opts.informers.map((i) => i.stop()));
       try {
-        await withTimeout(this.opts.onShutdown?.() ?? Promise.resolve(), 3_000, () => this.log.warn('shutdown hook did not finish in time'));
+        await bounded(this.opts.onShutdown?.() ?? Promise.resolve(), 3_000, () => this.log.warn('shutdown hook did not finish in time'));
       } catch (err) {
         this.log.warn({ err }, 'shutdown hook failed');
       }
@@ -429,10 +274,6 @@ export class ControllerHost {
   }
 }
 
-/** A bounded step of the shutdown: a control plane or NATS that is already gone must not hold up the exit. */
-async function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
-  if ((await within(work, ms)) === TIMED_OUT) onTimeout();
-}
 
 /** SIGTERM/SIGINT → stop → exit 0; a stop that takes longer than `timeoutMs` exits 1. */
 export function exitOnSignals(host: { stop(reason?: string): Promise<void> }, log: Logger, timeoutMs = 10_000): void {
@@ -484,7 +325,7 @@ export async function runController(
   const { bus, recorder, bookkeeping, ...rest } = opts;
   const onShutdown = async () => {
     // Events still queued are sent first (the reconciles that recorded them are done), within a bound.
-    if (recorder) await withTimeout(recorder.flush(), 1_500, () => opts.log.warn('events still queued at shutdown are dropped'));
+    if (recorder) await bounded(recorder.flush(), 1_500, () => opts.log.warn('events still queued at shutdown are dropped'));
     await bus.close();
   };
   const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status(), ...(bookkeeping ? { bookkeeping: bookkeeping() } : {}) }), onShutdown });

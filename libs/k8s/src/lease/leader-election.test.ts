@@ -13,6 +13,7 @@ import {
   sameLeaseRecord,
 } from './leader-election';
 import type { LeaseRecord, LeaseStore } from './leader-election';
+import { WriteFence } from './write-fence';
 
 const log = pino({ level: 'silent' });
 const LEASE = 15_000;
@@ -88,7 +89,9 @@ function candidate(identity: string, store: LeaseStore, clock: ManualClock) {
   const link = new Link(store);
   const events: Array<[string, number]> = [];
   const leaderMetric: boolean[] = [];
+  const fence = new WriteFence(RENEW, clock);
   const elector = new LeaderElector({
+    fence,
     store: link,
     identity,
     leaseDurationMs: LEASE,
@@ -100,7 +103,7 @@ function candidate(identity: string, store: LeaseStore, clock: ManualClock) {
     onStartedLeading: () => void events.push(['started', clock.now()]),
     onStoppedLeading: () => void events.push(['stopped', clock.now()]),
   });
-  return { identity, link, elector, events, leaderMetric };
+  return { identity, link, elector, events, leaderMetric, fence };
 }
 
 /** A fresh clock, an empty store that answers after `latencyMs`, and one candidate per identity, not started. */
@@ -232,23 +235,30 @@ describe('LeaderElector', () => {
     // b sees a's last write up to one period late, then checks once per period.
     assert.ok(takeover <= lastRenew + LEASE + 2 * RETRY, `took over ${takeover - lastRenew - LEASE} ms late`);
     assert.deepEqual(a.events.map(([e]) => e), ['started', 'stopped']);
-    assert.ok((a.events[1][1] as number) <= lastRenew + RENEW, 'a kept leading past its renew deadline');
+    // Its renew cycle started a retry period after its last renewal; its writes stopped at that renewal's deadline.
+    assert.ok((a.events[1][1] as number) <= lastRenew + RETRY + RENEW, 'a kept leading past its renew deadline');
     assert.equal(store.record?.holderIdentity, 'b');
     assert.equal(store.record?.leaseTransitions, 1);
   });
 
-  it('a leader that cannot renew steps down exactly at the renew deadline', async () => {
+  it('a leader that cannot renew stops writing at its last renewal’s deadline and steps down at the deadline of the renew cycle that failed', async () => {
     const { clock, store, a } = startedAlone();
     await clock.advanceAsync(RETRY + 100);
     const lastRenew = (store.writes.at(-1) as { at: number }).at;
     a.link.mode = 'fail';
     await clock.advanceAsync(lastRenew + RENEW - 1 - clock.now());
+    assert.equal(a.fence.valid(), true);
+    await clock.advanceAsync(1);
+    assert.equal(a.fence.valid(), false, 'no write past the renew deadline of the last committed renewal');
+    assert.equal(a.elector.isLeader, true);
+    // The cycle that failed started a retry period after that renewal (client-go's renew loop).
+    await clock.advanceAsync(lastRenew + RETRY + RENEW - 1 - clock.now());
     assert.equal(a.elector.isLeader, true);
     await clock.advanceAsync(1);
     assert.equal(a.elector.isLeader, false);
     assert.deepEqual(a.events, [
       ['started', lastRenew - RETRY],
-      ['stopped', lastRenew + RENEW],
+      ['stopped', lastRenew + RETRY + RENEW],
     ]);
     assert.equal(a.leaderMetric.at(-1), false);
 
@@ -257,6 +267,50 @@ describe('LeaderElector', () => {
     await clock.advanceAsync(RETRY);
     assert.equal(a.elector.isLeader, true);
     await a.elector.stop();
+  });
+
+  it('renewals that each take 4.2 s (a slow webhook or etcd) keep one leader leading: the deadline counts from the current renew cycle', async () => {
+    const { clock, store, a } = startedAlone(4_200);
+    // A get and a create of 4.2 s each, then it leads.
+    await clock.advanceAsync(9_000);
+    assert.equal(a.elector.isLeader, true);
+    let fenceDown = 0;
+    for (let t = 0; t < 150_000; t += 100) {
+      await clock.advanceAsync(100);
+      if (!a.fence.valid()) fenceDown += 100;
+    }
+    assert.deepEqual(a.events.map(([e]) => e), ['started'], `leadership lost and retaken ${a.events.filter(([e]) => e === 'stopped').length} times in 150 s`);
+    assert.ok(store.writes.length > 20, 'renewed all along');
+    // Between a renewal's send + 10 s and its answer (0.4 s of each 6.2 s cycle) writes wait: the keys are tried again.
+    assert.ok(fenceDown < 15_000, `writes refused for ${fenceDown} ms of 150 s`);
+    const stopping = a.elector.stop();
+    await clock.advanceAsync(2 * RENEW);
+    await stopping;
+  });
+
+  it('a leader paused past its lease writes nothing once it resumes: its fence ended at the renew deadline, before the standby took over', async () => {
+    // Each on its own clock: a's does not move while a is paused (SIGSTOP, a frozen node).
+    const clockA = new ManualClock();
+    const clockB = new ManualClock();
+    const store = new MemoryLeaseStore(clockB);
+    const a = candidate('a', store, clockA);
+    const b = candidate('b', store, clockB);
+    a.elector.start();
+    await clockA.advanceAsync(RETRY + 1);
+    b.elector.start();
+    await clockB.advanceAsync(RETRY + 1);
+    assert.equal(a.elector.isLeader, true);
+    assert.equal(a.fence.valid(), true);
+    // a stops for 30 s; b sees the Lease unchanged for the lease duration and takes over.
+    await clockB.advanceAsync(30_000);
+    assert.equal(b.elector.isLeader, true);
+    assert.equal(b.fence.valid(), true);
+    clockA.skip(30_000);
+    // What a's in-flight reconcile sees first when it resumes, before any timer of a has run.
+    assert.equal(a.fence.valid(), false, 'the paused leader may still write after the standby took over');
+    assert.throws(() => a.fence.guard('any'), /last renewed too long ago/);
+    await clockA.advanceAsync(0);
+    assert.equal(a.elector.isLeader, false);
   });
 
   it('stop() releases the lease and the standby takes it on its next try', async () => {
@@ -290,9 +344,10 @@ describe('LeaderElector', () => {
     await clock.advanceAsync(RETRY); // a renewal is now stuck in flight
     let done = false;
     const stopping = a.elector.stop().then(() => (done = true));
-    await clock.advanceAsync(RENEW - RETRY - 2);
+    await clock.advanceAsync(RENEW - 2);
+    assert.equal(a.fence.valid(), false, 'writes stopped at RETRY + RENEW, the last renewal’s deadline');
     assert.equal(a.elector.isLeader, true);
-    await clock.advanceAsync(1); // RETRY + RENEW: the last renewal's deadline
+    await clock.advanceAsync(1); // 2 RETRY + RENEW: the deadline of the cycle stuck in flight
     assert.equal(a.elector.isLeader, false, 'stop() kept it leading past its renew deadline');
     await clock.advanceAsync(2 * RENEW);
     await stopping;

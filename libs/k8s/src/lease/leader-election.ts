@@ -11,6 +11,7 @@ import { TIMED_OUT, realClock, within } from '../base/clock';
 import type { Clock, TimerHandle } from '../base/clock';
 import { type LeaseRecord, type LeaseStore, LeaseConflictError, acquiredLeaseRecord, leaseHeldByOther, releasedLeaseRecord, sameLeaseRecord } from './lease-record';
 import type { ControllerMetrics } from '../metrics/metrics';
+import type { WriteFence } from './write-fence';
 
 export * from './lease-record';
 export * from './kubernetes-lease-store';
@@ -35,6 +36,8 @@ export interface LeaderElectorOptions {
    * ControllerHost pauses its work and waits to win the Lease again).
    */
   onStoppedLeading: () => void;
+  /** Moved on every committed renewal and revoked when leadership ends: the leader's write guard checks it. */
+  fence?: WriteFence;
 }
 
 /** The same numbers as the EKSPOSE_LEASE_* settings' defaults: one source for both. */
@@ -48,7 +51,7 @@ interface Attempt {
   ok: boolean;
   /** Why the Lease could not be read or written (not a lost race, not a lease held by another). */
   problem?: string;
-  /** The record as last read or written, and when it was seen. */
+  /** The record as last read or written, and when it was seen (monotonic). */
   observed?: { record: LeaseRecord; at: number };
 }
 
@@ -63,12 +66,15 @@ export class LeaderElector {
   private readonly metrics: Pick<ControllerMetrics, 'setLeader'> | undefined;
   private readonly onStartedLeading: () => void;
   private readonly onStoppedLeading: () => void;
+  private readonly fence: WriteFence | undefined;
 
   private observed: LeaseRecord | null = null;
   private observedAt = 0;
   private leading = false;
-  /** When the last successful acquire/renew was sent. */
+  /** When the last successful acquire/renew was sent (monotonic). */
   private lastRenewAt = 0;
+  /** Wall time of the same, for the log. */
+  private lastRenewWall = 0;
   private started = false;
   private stopped = false;
   private tickTimer: TimerHandle | undefined;
@@ -99,6 +105,7 @@ export class LeaderElector {
     this.metrics = opts.metrics;
     this.onStartedLeading = opts.onStartedLeading;
     this.onStoppedLeading = opts.onStoppedLeading;
+    this.fence = opts.fence;
   }
 
   get isLeader(): boolean {
@@ -147,8 +154,14 @@ export class LeaderElector {
   }
 
   private async tick(): Promise<void> {
-    const startedAt = this.clock.now();
-    const result = await this.bounded(this.tryAcquireOrRenew(startedAt));
+    const startedAt = this.clock.monotonic();
+    const wall = this.clock.now();
+    // A leader's renew cycle starts with its first attempt after a success and must succeed within the
+    // renew deadline of that start, as client-go's renew loop does: counted from the previous attempt
+    // instead, a renewal slower than (deadline - retry period) / 2 would always land after it, and the
+    // leader would flap. Writes stop earlier anyway, at the fence (the last committed send + the deadline).
+    if (this.leading && !this.deadlineTimer) this.armDeadline(startedAt);
+    const result = await this.bounded(this.tryAcquireOrRenew(wall));
     if (result === TIMED_OUT) {
       this.log.warn({ timeoutMs: this.renewDeadlineMs }, 'lease request timed out');
       this.currentProblem = `lease request timed out after ${this.renewDeadlineMs} ms`;
@@ -158,21 +171,31 @@ export class LeaderElector {
         this.observed = result.observed.record;
         this.observedAt = result.observed.at;
       }
-      if (result.ok && !this.stopped) this.renewed(startedAt);
+      if (result.ok && !this.stopped) this.renewed(startedAt, wall);
+      // Another holder: it took over (this replica was paused or cut off past the lease). Nothing to wait for.
+      const holder = result.observed?.record.holderIdentity;
+      if (!result.ok && this.leading && holder && holder !== this.identity) this.loseLeadership(`the Lease is held by ${holder}`);
     }
-    // Stepping down on a missed deadline is the deadline timer's job, set in renewed().
+    // Stepping down on a missed deadline is the deadline timer's job.
     if (this.stopped) return;
     this.schedule(this.retryPeriodMs);
   }
 
-  private renewed(attemptStartedAt: number): void {
-    this.lastRenewAt = attemptStartedAt;
-    this.clearDeadline();
-    // The deadline counts from before the write was sent, so it ends no later than any standby's expiry.
+  /** Steps down unless a renewal commits within the renew deadline of the cycle that started at `cycleStartedAt`. */
+  private armDeadline(cycleStartedAt: number): void {
     this.deadlineTimer = this.clock.setTimeout(() => {
       this.deadlineTimer = undefined;
       if (this.leading) this.loseLeadership('renew deadline passed');
-    }, attemptStartedAt + this.renewDeadlineMs - this.clock.now());
+    }, cycleStartedAt + this.renewDeadlineMs - this.clock.monotonic());
+  }
+
+  private renewed(attemptStartedAt: number, wall: number): void {
+    this.lastRenewAt = attemptStartedAt;
+    this.lastRenewWall = wall;
+    // The cycle succeeded; the next attempt starts the next one.
+    this.clearDeadline();
+    // The right to write counts from before the write was sent, so it ends before any standby's expiry.
+    this.fence?.renewed(attemptStartedAt);
     if (this.leading) return;
     this.leading = true;
     this.metrics?.setLeader(true);
@@ -182,20 +205,22 @@ export class LeaderElector {
 
   private loseLeadership(reason: string): void {
     this.leading = false;
+    this.fence?.revoke();
     this.clearDeadline();
     this.metrics?.setLeader(false);
     if (reason === 'stopped') this.log.info({ reason }, 'stopped leading');
-    else this.log.warn({ reason, lastRenewAt: new Date(this.lastRenewAt).toISOString() }, 'stopped leading');
+    else this.log.warn({ reason, lastRenewAt: new Date(this.lastRenewWall).toISOString(), sinceLastRenewMs: Math.round(this.clock.monotonic() - this.lastRenewAt) }, 'stopped leading');
     this.callback(this.onStoppedLeading, 'onStoppedLeading');
   }
 
+  /** `now`: wall time, written into the record; every duration is judged on the monotonic clock. */
   private async tryAcquireOrRenew(now: number): Promise<Attempt> {
     const nowDate = new Date(now);
     // Fast path: the leader renews on top of the version it wrote last, one request instead of two.
     if (this.leading && this.observed?.resourceVersion) {
       try {
         const written = await this.store.update(acquiredLeaseRecord(this.observed, this.identity, this.leaseDurationSeconds, nowDate));
-        return { ok: true, observed: { record: written, at: this.clock.now() } };
+        return { ok: true, observed: { record: written, at: this.clock.monotonic() } };
       } catch (error) {
         this.log.debug({ err: error }, 'optimistic renew failed, re-reading the lease');
       }
@@ -211,13 +236,13 @@ export class LeaderElector {
     if (!current) {
       try {
         const created = await this.store.create(acquiredLeaseRecord(null, this.identity, this.leaseDurationSeconds, nowDate));
-        return { ok: true, observed: { record: created, at: this.clock.now() } };
+        return { ok: true, observed: { record: created, at: this.clock.monotonic() } };
       } catch (error) {
         return { ok: false, problem: this.logWriteFailure(error, 'create') };
       }
     }
 
-    const seenAt = this.clock.now();
+    const seenAt = this.clock.monotonic();
     const changed = !this.observed || !sameLeaseRecord(this.observed, current);
     const observed = { record: current, at: changed ? seenAt : this.observedAt };
     if (leaseHeldByOther(current, this.identity, observed.at, seenAt)) {
@@ -227,7 +252,7 @@ export class LeaderElector {
 
     try {
       const written = await this.store.update(acquiredLeaseRecord(current, this.identity, this.leaseDurationSeconds, nowDate));
-      return { ok: true, observed: { record: written, at: this.clock.now() } };
+      return { ok: true, observed: { record: written, at: this.clock.monotonic() } };
     } catch (error) {
       return { ok: false, observed, problem: this.logWriteFailure(error, 'update') };
     }

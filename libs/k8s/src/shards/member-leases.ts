@@ -94,7 +94,8 @@ export function memberLease(
     },
     spec: {
       holderIdentity: who.identity,
-      leaseDurationSeconds: Math.max(1, Math.round(own.leaseDurationMs / 1000)),
+      // Rounded up, as the leader Lease is: the others never wait less than this replica counts on.
+      leaseDurationSeconds: Math.max(1, Math.ceil(own.leaseDurationMs / 1000)),
       acquireTime: who.acquired,
       renewTime: new V1MicroTime(Date.now()),
     },

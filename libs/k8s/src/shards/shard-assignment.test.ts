@@ -113,6 +113,12 @@ describe('decideAssignment', () => {
     assert.deepEqual(a.handBack, range(4, 12));
   });
 
+  it('never claims a range it is still letting go of itself (its work ending): it is claimed once free', () => {
+    const a = decideAssignment({ identity: 'a', shards: 4, mine: { held: [], claimed: [], leaving: [0, 2] }, others: [] });
+    assert.deepEqual(a.claimed, [1, 3]);
+    assert.deepEqual(decideAssignment({ identity: 'a', shards: 4, mine: { held: [], claimed: [1, 3] }, others: [] }).claimed, [0, 2]);
+  });
+
   it('never claims what a live member still holds, even when its share is empty', () => {
     const b = decideAssignment({ identity: 'b', shards: 12, mine: { held: [], claimed: [] }, others: [{ identity: 'a', shards: 12, held: range(0, 12), claimed: [] }] });
     assert.deepEqual(b, { share: 6, held: [], taken: [], handBack: [], conflicted: [], claimed: [], withdrawn: [] });

@@ -29,6 +29,8 @@ import { fnv1a64 } from './shard-ranges';
 export interface OwnRanges {
   held: readonly number[];
   claimed: readonly number[];
+  /** Ranges this replica is still letting go (their work ending): never claimed again before that ends. */
+  leaving?: readonly number[];
 }
 
 /** Another live member, as its Lease says (see shard-members.ts for who is live). */
@@ -95,6 +97,24 @@ export function preference(identity: string, shards: number): number[] {
     .map((x) => x.r);
 }
 
+/** A range as the other members' Leases show it. */
+interface RangeRow {
+  /** Live peers (of this count) that list it as held; a stale one is still a holder until it expires. */
+  holders: PeerRanges[];
+  /** Active (not stale) peers that claim it. */
+  claimers: string[];
+}
+
+/** The rows of every range of `shards`, read by range number. */
+function rangeTable(shards: number, peers: readonly PeerRanges[]): (range: number) => RangeRow {
+  const table: RangeRow[] = Array.from({ length: shards }, () => ({ holders: [], claimers: [] }));
+  for (const p of peers) {
+    for (const r of p.held) table[r]?.holders.push(p);
+    if (!p.stale) for (const r of p.claimed) table[r]?.claimers.push(p.identity);
+  }
+  return (r) => table[r] ?? { holders: [], claimers: [] };
+}
+
 export function decideAssignment(input: AssignmentInput): Assignment {
   const { identity, shards } = input;
   const peers = input.others.filter((o) => o.shards === shards);
@@ -117,27 +137,26 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   }
   const strangerClaims = strangers.some((s) => s.claimed.length > 0);
 
-  // Held by any live peer, stale or not: nothing is held before the holder's Lease is gone or expired.
-  const heldByPeer = new Set(peers.flatMap((p) => p.held));
-  const heldByActive = new Set(active.flatMap((p) => p.held));
-  const claimedBy = new Map<number, string[]>();
-  for (const p of active) for (const r of p.claimed) claimedBy.set(r, [...(claimedBy.get(r) ?? []), p.identity]);
+  // One row per range (its holders, stale or not, and its active claimers): every step below reads it.
+  const row = rangeTable(shards, peers);
+  const heldByPeer = (r: number) => row(r).holders.length > 0;
+  const heldByActive = (r: number) => row(r).holders.some((p) => !p.stale);
 
   // A range two live members hold breaks the invariant (clocks far apart, a
   // Lease edited by hand): let go of it rather than write beside another.
   const mineHeld = sorted(input.mine.held);
-  const doubly = mineHeld.filter((r) => heldByPeer.has(r));
-  let held = mineHeld.filter((r) => !heldByPeer.has(r));
+  const doubly = mineHeld.filter(heldByPeer);
+  let held = mineHeld.filter((r) => !heldByPeer(r));
 
   const taken: number[] = [];
   const withdrawn: number[] = [];
   let claimed: number[] = [];
   for (const r of sorted(input.mine.claimed)) {
     if (held.includes(r)) continue;
-    const rivals = claimedBy.get(r) ?? [];
-    if (heldByActive.has(r) || rivals.some((id) => id < identity)) withdrawn.push(r);
+    const rivals = row(r).claimers;
+    if (heldByActive(r) || rivals.some((id) => id < identity)) withdrawn.push(r);
     // Promote only on a clean list: no rival claim, no other count about to take the space, and no live holder (a stale one waits for its expiry).
-    else if (rivals.length === 0 && !strangerClaims && !heldByPeer.has(r)) taken.push(r);
+    else if (rivals.length === 0 && !strangerClaims && !heldByPeer(r)) taken.push(r);
     else claimed.push(r);
   }
   held = sorted([...held, ...taken]);
@@ -147,8 +166,8 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   // when nothing is free, those above it hand back down to it.
   const floor = Math.floor(shards / (active.length + 1));
   const starving = active.some((p) => p.held.length + p.claimed.length < floor);
-  const listedByAnyone = new Set([...heldByActive, ...claimedBy.keys(), ...held, ...claimed]);
-  const nothingFree = listedByAnyone.size >= shards;
+  const listedByPeers = (r: number) => heldByActive(r) || row(r).claimers.length > 0;
+  const nothingFree = Array.from({ length: shards }, (_, r) => r).every((r) => listedByPeers(r) || held.includes(r) || claimed.includes(r));
   const keepLimit = starving && nothingFree ? floor : share;
   const claimLimit = starving ? floor : share;
 
@@ -163,8 +182,9 @@ export function decideAssignment(input: AssignmentInput): Assignment {
   // (rendezvous: by the hash of identity and range), so replicas claiming at once, as the survivors of a
   // kill do, mostly pick different ranges instead of all reaching for the lowest and losing a round.
   if (!strangerClaims) {
-    const busy = new Set([...heldByActive, ...claimedBy.keys(), ...held, ...claimed, ...handBack, ...withdrawn]);
-    claimed.push(...preference(identity, shards).filter((r) => !busy.has(r)).slice(0, Math.max(0, claimLimit - held.length - claimed.length)));
+    const mine = new Set([...held, ...claimed, ...handBack, ...withdrawn, ...(input.mine.leaving ?? [])]);
+    const free = (r: number) => !listedByPeers(r) && !mine.has(r);
+    claimed.push(...preference(identity, shards).filter(free).slice(0, Math.max(0, claimLimit - held.length - claimed.length)));
   }
 
   return {

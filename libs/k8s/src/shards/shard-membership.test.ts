@@ -1,11 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { V1MicroTime } from '@kubernetes/client-node';
 import { ManualClock } from '../base/manual-clock';
 import type { MemberStore, OwnMemberLease } from './member-leases';
-import { memberFromLease, memberLeaseName, parseRangeList } from './member-leases';
+import { memberFromLease, memberLease, memberLeaseName, parseRangeList } from './member-leases';
 import type { MemberLease } from './shard-members';
-import { type RangeLoss, ShardMembership } from './shard-membership';
+import { type RangeLoss, type RangeWork, ShardMembership } from './shard-membership';
+import { RangeLifecycle } from './range-lifecycle';
 
 const LEASE_MS = 15_000;
 const RENEW_MS = 10_000;
@@ -72,28 +74,47 @@ interface Replica {
   calls: Array<{ op: 'gain' | RangeLoss; range: number; at: number; leaseListedIt?: boolean }>;
 }
 
-function replica(server: LeaseServer, clock: ManualClock, identity: string, shards = 12, drain?: (range: number) => Promise<void>): Replica {
+function replica(
+  server: LeaseServer,
+  clock: ManualClock,
+  identity: string,
+  shards = 12,
+  drain?: (range: number) => Promise<void>,
+  wrap: (store: MemberStore) => MemberStore = (store) => store,
+): Replica {
   const serving = new Set<number>();
   const calls: Replica['calls'] = [];
+  const ranges = new RangeLifecycle();
+  // The work as ShardedWork does it, with caches that list at once.
+  const work: RangeWork = {
+    ranges,
+    gain: (range) => {
+      const turn = ranges.start(range);
+      if (!turn) return;
+      ranges.serve(turn);
+      serving.add(range);
+      calls.push({ op: 'gain', range, at: clock.now() });
+    },
+    lose: async (range, how) => {
+      const turn = ranges.letGo(range, how);
+      if (!turn) return;
+      // What the others could read while this replica drains: its Lease must still list the range.
+      calls.push({ op: how, range, at: clock.now(), leaseListedIt: server.heldBy(identity).includes(range) });
+      if (how === 'hand-back' && drain) await drain(range);
+      serving.delete(range);
+      ranges.release(turn);
+    },
+  };
   const membership = new ShardMembership({
     identity,
     shards,
-    store: server.store(identity),
+    store: wrap(server.store(identity)),
     log,
     clock,
     leaseDurationMs: LEASE_MS,
     renewDeadlineMs: RENEW_MS,
     retryPeriodMs: RETRY_MS,
-    gain: (range) => {
-      serving.add(range);
-      calls.push({ op: 'gain', range, at: clock.now() });
-    },
-    lose: async (range, how) => {
-      // What the others could read while this replica drains: its Lease must still list the range.
-      calls.push({ op: how, range, at: clock.now(), leaseListedIt: server.heldBy(identity).includes(range) });
-      if (how === 'hand-back' && drain) await drain(range);
-      serving.delete(range);
-    },
+    work,
   });
   return { identity, membership, serving, calls };
 }
@@ -309,11 +330,77 @@ describe('ShardMembership when the API server is slow or a drain is long', () =>
   });
 });
 
+describe('ShardMembership on one clock for the right to write', () => {
+  it('a wall-clock step forward or back (NTP) neither drops ranges nor extends writing: the fence is monotonic', async () => {
+    const server = new LeaseServer();
+    const clock = new ManualClock();
+    const a = replica(server, clock, 'a');
+    await rounds(clock, [a], 2);
+    assert.equal(a.serving.size, 12);
+    clock.stepWall(3_600_000);
+    assert.equal(a.membership.fresh(), true, 'an hour forward on the wall: still fresh');
+    await rounds(clock, [a], 3);
+    assert.equal(a.serving.size, 12, 'nothing dropped');
+    assert.equal(a.calls.filter((c) => c.op === 'lost').length, 0);
+    // Renewals stop, and the wall clock steps back two hours.
+    server.failing.add('a');
+    const cutAt = clock.monotonic();
+    clock.stepWall(-7_200_000);
+    let fenceDownAt: number | undefined;
+    for (let i = 0; i < 20; i++) {
+      await rounds(clock, [a], 1);
+      if (fenceDownAt === undefined && !a.membership.fresh()) fenceDownAt = clock.monotonic();
+    }
+    assert.ok(fenceDownAt !== undefined && fenceDownAt - cutAt <= RENEW_MS + RETRY_MS, `writes allowed ${fenceDownAt === undefined ? 'for ever' : `${fenceDownAt - cutAt} ms`} after the last renewal`);
+    assert.equal(a.serving.size, 0, 'every range let go at the renew deadline');
+  });
+
+  it('a replica paused between reading the Lease list and writing its Lease does not write as held what a peer took meanwhile', async () => {
+    const server = new LeaseServer();
+    // Each replica has its own clock (liveness is judged locally); a's does not run while it is paused.
+    const clockA = new ManualClock();
+    const clockB = new ManualClock();
+    let pauseNext = false;
+    let b: Replica | undefined;
+    const pausing = (store: MemberStore): MemberStore => ({
+      ...store,
+      list: async () => {
+        const leases = await store.list();
+        if (pauseNext) {
+          pauseNext = false;
+          // The list is read, then the process stops (SIGSTOP, a long GC) for 30 s: b sees a's Lease expire and takes its ranges.
+          b = replica(server, clockB, 'b', 4);
+          await rounds(clockB, [b], 12);
+          clockA.skip(30_000);
+        }
+        return leases;
+      },
+    });
+    const a = replica(server, clockA, 'a', 4, undefined, pausing);
+    await rounds(clockA, [a], 3);
+    assert.equal(a.serving.size, 4);
+    pauseNext = true;
+    await a.membership.runRound();
+    assert.equal(b!.serving.size, 4, 'b took the ranges of a Lease that expired');
+    const both = server.heldBy('a').filter((r) => server.heldBy('b').includes(r));
+    assert.deepEqual(both, [], 'the resumed replica wrote ranges its peer holds as held');
+    await rounds(clockB, [b!], 2);
+    assert.deepEqual(b!.calls.filter((c) => c.op === 'lost'), [], 'the healthy peer let nothing go as held twice');
+    assert.equal(a.calls.filter((c) => c.op === 'lost').length, 4, 'the paused one let go of everything');
+  });
+});
+
 describe('member Lease encoding', () => {
   it('names are DNS subdomains whatever the identity', () => {
     assert.equal(memberLeaseName('service-controller', 'service-controller-7d9f-x2k'), 'ekspose-service-controller-member-service-controller-7d9f-x2k');
     assert.equal(memberLeaseName('service-controller', 'Host_Name:123'), 'ekspose-service-controller-member-host-name-123');
     assert.ok(memberLeaseName('x', 'a'.repeat(400)).length <= 253);
+  });
+
+  it('advertises the lease duration rounded up, as the leader Lease does: the others never wait less than this replica counts on', () => {
+    const who = { name: 'n', namespace: 'ns', controller: 'c', identity: 'a', acquired: new V1MicroTime(0) };
+    assert.equal(memberLease(who, { shards: 2, held: [], claimed: [], leaseDurationMs: 1_400 }).spec?.leaseDurationSeconds, 2);
+    assert.equal(memberLease(who, { shards: 2, held: [], claimed: [], leaseDurationMs: 15_000 }).spec?.leaseDurationSeconds, 15);
   });
 
   it('range lists keep valid numbers of the count and name the rest', () => {

@@ -4,8 +4,10 @@
 // Rounds never overlap, so each list follows the previous round's write, as the
 // claim-then-hold protocol needs (docs/decisions/0010-shards.md).
 import type { Logger } from 'pino';
-import { type Clock, TIMED_OUT, realClock, within } from '../base/clock';
+import { type Clock, type TimerHandle, TIMED_OUT, realClock, within } from '../base/clock';
+import { WriteFence } from '../lease/write-fence';
 import type { MemberStore } from './member-leases';
+import type { RangeLifecycle } from './range-lifecycle';
 import { decideAssignment } from './shard-assignment';
 import { type SeenMember, isLiveMember, liveOthers, observeMembers } from './shard-members';
 
@@ -22,18 +24,28 @@ export interface ShardMembershipOptions {
   /** Past this long without a committed write of its Lease, a replica lets go of everything (others may take it at the duration). */
   renewDeadlineMs: number;
   retryPeriodMs: number;
-  /** A range is now held: start serving it (not awaited: a round must not wait for caches to list). */
-  gain(range: number): void;
-  /**
-   * A range is no longer held. `hand-back`: finish in-flight work first, then
-   * stop (the Lease is written without it after this resolves); `lost` (no
-   * renewal past the deadline): stop writing at once.
-   */
-  lose(range: number, how: RangeLoss): Promise<void>;
+  /** What serves the ranges (ShardedWork): their phases, and the steps that start and end them. */
+  work: RangeWork;
+  /** The right to write, moved on each committed renewal; the write guard checks it. One is made when not given. */
+  fence?: WriteFence;
   /** Why this replica refuses to share with some members (another EKSPOSE_SHARDS), or undefined once it does not. */
   onProblem?(problem: string | undefined): void;
   /** Another member's Lease unchanged for this long is removed (its replica is gone for good). Default 10 × the lease duration, at least 5 min. */
   removeStaleAfterMs?: number;
+}
+
+/** The side that serves the ranges: the membership claims in its phases and calls these to start and end them. */
+export interface RangeWork {
+  readonly ranges: RangeLifecycle;
+  /** A claimed range is now held: start serving it (not awaited: a round must not wait for caches to list). */
+  gain(range: number): void;
+  /**
+   * A range is no longer held. `hand-back`: finish in-flight work first, then
+   * stop (the Lease is written without it after this resolves); `lost` (no
+   * renewal past the deadline): stop writing at once. The range stays busy
+   * (not claimable) until this resolves.
+   */
+  lose(range: number, how: RangeLoss): Promise<void>;
 }
 
 export interface ShardMembershipStatus {
@@ -41,47 +53,57 @@ export interface ShardMembershipStatus {
   claimed: number[];
   members: number;
   problem?: string;
-  /** Local time of the last committed write of this replica's Lease. */
+  /** Wall time of the last committed write of this replica's Lease (for people; nothing is decided on it). */
   lastRenewedAt?: number;
 }
 
 export class ShardMembership {
   private readonly clock: Clock;
-  private held = new Set<number>();
-  /** Handed back, their in-flight work ending: still listed as held (nobody may take them yet), no longer decided on. */
-  private readonly draining = new Set<number>();
-  private claimed = new Set<number>();
+  /** The right to write: valid until the renew deadline after the send time of the last committed renewal. */
+  readonly fence: WriteFence;
   /** Fires at the renew deadline after the last committed write: every range is let go then, whatever a round is waiting for. */
-  private deadline?: unknown;
+  private deadline?: TimerHandle;
   /** The claims as last committed: a claim whose write failed was never made. */
   private committedClaims = new Set<number>();
   private members = new Map<string, SeenMember>();
-  private lastWrite?: number;
+  private lastRenewedWall?: number;
   private problem?: string;
-  private timer?: unknown;
+  private timer?: TimerHandle;
   private running = false;
   private round?: Promise<void>;
+  /** Ranges being let go, each until its work has ended. */
+  private readonly drains = new Map<number, Promise<void>>();
 
   constructor(private readonly opts: ShardMembershipOptions) {
     this.clock = opts.clock ?? realClock;
+    this.fence = opts.fence ?? new WriteFence(opts.renewDeadlineMs, this.clock);
+  }
+
+  private get ranges(): RangeLifecycle {
+    return this.opts.work.ranges;
+  }
+
+  /** Held: starting or serving (what the loop decides on). */
+  private held(): number[] {
+    return this.ranges.inPhase('starting', 'serving');
   }
 
   /**
    * The time fence of the write guard: the Lease was renewed within the renew
-   * deadline. Past it, others may take these ranges soon, so no write goes out
-   * even before the deadline timer has let them go.
+   * deadline (monotonic). Past it, others may take these ranges soon, so no
+   * write goes out even before the deadline timer has let them go.
    */
   fresh(): boolean {
-    return this.lastWrite !== undefined && this.clock.now() - this.lastWrite <= this.opts.renewDeadlineMs;
+    return this.fence.valid();
   }
 
   status(): ShardMembershipStatus {
     return {
-      held: [...this.held].sort((a, b) => a - b),
-      claimed: [...this.claimed].sort((a, b) => a - b),
-      members: [...this.members.values()].filter((m) => isLiveMember(m, this.clock.now())).length,
+      held: this.held(),
+      claimed: this.ranges.inPhase('claimed'),
+      members: [...this.members.values()].filter((m) => isLiveMember(m, this.clock.monotonic())).length,
       ...(this.problem ? { problem: this.problem } : {}),
-      ...(this.lastWrite !== undefined ? { lastRenewedAt: this.lastWrite } : {}),
+      ...(this.lastRenewedWall !== undefined ? { lastRenewedAt: this.lastRenewedWall } : {}),
     };
   }
 
@@ -109,11 +131,12 @@ export class ShardMembership {
     this.running = false;
     if (this.timer) this.clock.clearTimeout(this.timer);
     await this.round;
-    const held = [...this.held];
-    this.held.clear();
-    this.claimed.clear();
-    await Promise.all([...held.map((r) => this.opts.lose(r, 'hand-back')), ...this.drains.values()]);
+    const held = this.held();
+    for (const r of this.ranges.inPhase('claimed')) this.ranges.withdraw(r);
+    for (const r of held) this.letGo(r, 'hand-back');
+    await Promise.all(this.drains.values());
     if (this.deadline) this.clock.clearTimeout(this.deadline);
+    this.fence.revoke();
     try {
       await this.opts.store.remove();
       this.opts.log.info({ handedBack: held }, 'shard Lease removed: ranges free for the other replicas');
@@ -121,9 +144,6 @@ export class ShardMembership {
       this.opts.log.warn({ err }, 'shard Lease not removed; the others take its ranges when it expires');
     }
   }
-
-  /** Ranges being drained, each until its work has ended. */
-  private readonly drains = new Map<number, Promise<void>>();
 
   /** A store call bounded well inside the renew deadline: a request that hangs counts as failed. */
   private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
@@ -133,15 +153,27 @@ export class ShardMembership {
     return result;
   }
 
+  /** Starts letting a range go; it stays busy (not claimable) until its work has ended. */
+  private letGo(range: number, how: RangeLoss): void {
+    const drain = this.opts.work
+      .lose(range, how)
+      .catch((err: unknown) => this.opts.log.error({ err, range, how }, 'range not let go cleanly'))
+      .finally(() => {
+        if (this.drains.get(range) === drain) this.drains.delete(range);
+      });
+    this.drains.set(range, drain);
+  }
+
   /** Every range let go at once, writes refused from now (the Lease is not renewed, or is held twice). */
   private letGoOfAll(why: string): void {
-    const lost = [...this.held];
-    this.held.clear();
-    this.claimed.clear();
+    this.fence.revoke();
+    for (const r of this.ranges.inPhase('claimed')) this.ranges.withdraw(r);
     this.committedClaims.clear();
+    // Draining ones too: their in-flight work must not write past the deadline either.
+    const lost = this.ranges.inPhase('starting', 'serving', 'draining');
     if (lost.length === 0) return;
     this.opts.log.warn({ lost, why }, 'letting go of every range');
-    for (const r of lost) void this.opts.lose(r, 'lost').catch((err: unknown) => this.opts.log.error({ err, range: r }, 'range not let go cleanly'));
+    for (const r of lost) this.letGo(r, 'lost');
   }
 
   private armDeadline(): void {
@@ -151,46 +183,56 @@ export class ShardMembership {
     }, this.opts.renewDeadlineMs + 1);
   }
 
+  /** Past the right to write (a stalled loop, a pause of the process): let go before acting on anything read before. */
+  private checkFence(when: string): void {
+    if (this.ranges.inPhase('starting', 'serving', 'draining').length > 0 && !this.fresh()) this.letGoOfAll(`shard Lease not renewed within the renew deadline (${when})`);
+  }
+
   private async once(): Promise<void> {
     const { log } = this.opts;
     // Not renewed for the deadline (the timer may not have run yet, a stalled loop): the others may take these ranges soon.
-    if (this.held.size > 0 && !this.fresh()) this.letGoOfAll('shard Lease not renewed within the renew deadline');
+    this.checkFence('before the round');
 
     let listed = false;
+    // Expiry is judged as of the list's send time: the list shows no renewal made after then, even one read late.
+    const listSent = this.clock.monotonic();
     try {
       const leases = await this.bounded('listing the shard Leases', this.opts.store.list());
-      this.members = observeMembers(this.members, leases, this.clock.now());
+      // A new version is counted from its answer: it may have been written just before.
+      this.members = observeMembers(this.members, leases, this.clock.monotonic());
       listed = true;
     } catch (err) {
       log.warn({ err }, 'cannot list the shard Leases; keeping what is held and renewing');
     }
-    if (listed) this.decide();
+    // The list may have been read before a pause: nothing held past the fence is decided on or written as held.
+    this.checkFence('after listing');
+    if (listed) this.decide(listSent);
 
-    const sent = this.clock.now();
-    const previous = this.lastWrite;
+    // Checked again right before the write goes out: the Lease never lists as held a range this replica may no longer write for.
+    this.checkFence('before writing');
+    const sent = this.clock.monotonic();
+    const claimed = this.ranges.inPhase('claimed');
     try {
       await this.bounded('writing the shard Lease', this.opts.store.write({
         shards: this.opts.shards,
         // Draining ranges stay listed: nobody may take a range while its work here has not ended.
-        held: [...new Set([...this.held, ...this.draining])].sort((a, b) => a - b),
-        claimed: [...this.claimed].sort((a, b) => a - b),
+        held: this.ranges.inPhase('starting', 'serving', 'draining'),
+        claimed,
         leaseDurationMs: this.opts.leaseDurationMs,
       }));
+      this.lastRenewedWall = this.clock.now();
+      this.committedClaims = new Set(claimed);
       // Counted from before the request: the others' countdown starts when they see it, later still.
-      this.lastWrite = sent;
-      this.committedClaims = new Set(this.claimed);
+      this.fence.renewed(sent);
       this.armDeadline();
-      // A gap past the deadline before this write: others may have seen the Lease stale and claimed; what was held is let go.
-      if (previous !== undefined && sent - previous > this.opts.renewDeadlineMs && this.held.size > 0) this.letGoOfAll('the renewal came after the renew deadline');
     } catch (err) {
       log.warn({ err }, 'shard Lease not written');
       // Rule (a) of the protocol: a claim that was not committed was never made.
-      this.claimed = new Set([...this.claimed].filter((r) => this.committedClaims.has(r)));
+      for (const r of claimed) if (!this.committedClaims.has(r)) this.ranges.withdraw(r);
     }
   }
 
-  private decide(): void {
-    const now = this.clock.now();
+  private decide(now: number): void {
     const { identity, shards, log } = this.opts;
     // Not changed for the renew deadline: that replica has let go by itself (or is dead); its ranges may be claimed now and held at its expiry.
     const changedAt = (id: string) => this.members.get(id)?.changedAt ?? now;
@@ -204,7 +246,12 @@ export class ShardMembership {
     const decision = decideAssignment({
       identity,
       shards,
-      mine: { held: [...this.held], claimed: [...this.committedClaims].filter((r) => this.claimed.has(r) && !this.draining.has(r)) },
+      mine: {
+        held: this.held(),
+        claimed: this.ranges.inPhase('claimed').filter((r) => this.committedClaims.has(r)),
+        // Being let go here (drained or lost, work still ending): not to be claimed again before that ends.
+        leaving: this.ranges.inPhase('draining', 'lost'),
+      },
       others,
     });
     if (decision.problem !== this.problem) {
@@ -214,35 +261,19 @@ export class ShardMembership {
       this.opts.onProblem?.(decision.problem);
     }
     // Held by another live member too (clocks far apart, a Lease edited by hand): not one more write for them.
-    for (const r of decision.conflicted) {
-      this.held.delete(r);
-      void this.opts.lose(r, 'lost').catch((err: unknown) => log.error({ err, range: r }, 'range not let go cleanly'));
-    }
+    for (const r of decision.conflicted) this.letGo(r, 'lost');
     if (decision.conflicted.length > 0) log.warn({ conflicted: decision.conflicted }, 'ranges held by another replica too: let go at once');
     const handBack = decision.handBack.filter((r) => !decision.conflicted.includes(r));
     if (handBack.length > 0) {
       log.info({ handBack, share: decision.share, members: others.length + 1 }, 'handing ranges back');
       // Drained outside the round, so renewals go on meanwhile; listed as held until the drain is over.
-      for (const r of handBack) {
-        this.held.delete(r);
-        this.draining.add(r);
-        const drain = this.opts
-          .lose(r, 'hand-back')
-          .catch((err: unknown) => log.error({ err, range: r }, 'range not handed back cleanly'))
-          .finally(() => {
-            this.draining.delete(r);
-            this.drains.delete(r);
-          });
-        this.drains.set(r, drain);
-      }
+      for (const r of handBack) this.letGo(r, 'hand-back');
     }
-    for (const r of decision.taken) {
-      this.held.add(r);
-      this.opts.gain(r);
-    }
+    for (const r of decision.withdrawn) this.ranges.withdraw(r);
+    for (const r of this.ranges.inPhase('claimed')) if (!decision.claimed.includes(r) && !decision.taken.includes(r)) this.ranges.withdraw(r);
+    for (const r of decision.taken) this.opts.work.gain(r);
     if (decision.taken.length > 0) log.info({ taken: decision.taken, held: decision.held, share: decision.share, members: others.length + 1 }, 'ranges taken');
-    this.held = new Set(decision.held);
-    this.claimed = new Set(decision.claimed);
+    for (const r of decision.claimed) this.ranges.claim(r);
     this.removeStale(now);
   }
 

@@ -7,10 +7,8 @@ import type { Logger } from 'pino';
 import type { RangeLoss } from './shard-membership';
 import type { ShardedInformer } from './sharded-informer';
 import { rangeIndexOf } from './shard-ranges';
-import type { WorkQueue } from '../queue/work-queue';
-
-/** starting: informers listing, keys not taken yet; serving: keys taken, writes allowed; draining: handed back, in-flight work ending. */
-export type RangeState = 'starting' | 'serving' | 'draining';
+import { type RangePhase, RangeLifecycle } from './range-lifecycle';
+import type { Reconciler, WorkQueue } from '../queue/work-queue';
 
 export interface ShardedWorkOptions {
   shards: number;
@@ -25,7 +23,9 @@ export interface ShardedWorkOptions {
   /** How long a hand-back waits for in-flight reconciles of the range. */
   drainTimeoutMs?: number;
   /** Hand-overs, for ekspose_shard_handovers_total. */
-  onHandover?: (direction: 'gained' | RangeLoss) => void;
+  onHandover?: (direction: 'gained' | RangeLoss, range: number) => void;
+  /** The ranges' phases, shared with the membership loop (which claims); one is made when not given. */
+  ranges?: RangeLifecycle;
 }
 
 /** Thrown by a guarded write for a namespace this replica does not hold: the range's new holder does it. */
@@ -37,18 +37,17 @@ export class RangeNotHeldError extends Error {
 }
 
 export class ShardedWork {
-  private readonly states = new Map<number, RangeState>();
-  /** Each range's start, so a loss during its listing waits for nothing and serves nothing. */
-  private readonly generations = new Map<number, number>();
-  private generation = 0;
+  /** Every range's phase: the one record of a range's life on this replica (see range-lifecycle.ts). */
+  readonly ranges: RangeLifecycle;
 
-  /** Told of every hand-over (the host counts them). */
-  onHandover?: (direction: 'gained' | RangeLoss) => void;
-  /** The time fence: false once the member Lease has not been renewed for the renew deadline (see ShardMembership.fresh). */
+  /** Told of every hand-over (the host counts them; a range let go takes its per-key state with it). */
+  onHandover?: (direction: 'gained' | RangeLoss, range: number) => void;
+  /** The time fence: false once the member Lease's right to write has run out (see WriteFence). */
   fence: () => boolean = () => true;
 
   constructor(private readonly opts: ShardedWorkOptions) {
     this.onHandover = opts.onHandover;
+    this.ranges = opts.ranges ?? new RangeLifecycle();
   }
 
   rangeOf(namespace: string): number {
@@ -61,25 +60,26 @@ export class ShardedWork {
     return namespace === undefined ? undefined : this.rangeOf(namespace);
   }
 
-  state(range: number): RangeState | undefined {
-    return this.states.get(range);
+  /** The range's phase; undefined when free. */
+  state(range: number): RangePhase | undefined {
+    return this.ranges.phase(range);
   }
 
   /** Ranges whose keys are taken now. */
   get serving(): number[] {
-    return [...this.states].filter(([, s]) => s === 'serving').map(([r]) => r).sort((a, b) => a - b);
+    return this.ranges.inPhase('serving');
   }
 
   /** Whether the key's range is served: a key of any other range is not this replica's to run. */
   accepts(key: string): boolean {
     const range = this.rangeOfKey(key);
-    return range !== undefined && this.states.get(range) === 'serving';
+    return range !== undefined && this.ranges.phase(range) === 'serving';
   }
 
   /** Whether a write in the namespace may go out now: its range is served, or handed back with its in-flight work ending. */
   mayWrite(namespace: string): boolean {
-    const state = this.states.get(this.rangeOf(namespace));
-    return (state === 'serving' || state === 'draining') && this.fence();
+    const phase = this.ranges.phase(this.rangeOf(namespace));
+    return (phase === 'serving' || phase === 'draining') && this.fence();
   }
 
   /** Throws RangeNotHeldError unless mayWrite. */
@@ -87,34 +87,55 @@ export class ShardedWork {
     if (!this.mayWrite(namespace)) throw new RangeNotHeldError(namespace);
   }
 
+  /**
+   * The reconcile as a sharded replica runs it: a key of a range not served is
+   * not this replica's; a write refused while the key's range is still served
+   * (the fence down between a renewal's send and its answer) is tried again
+   * after `retryDelayMs` instead of being dropped until the next resync; one
+   * refused because the range went is done here (its new holder does it).
+   */
+  reconciler(reconcile: Reconciler, retryDelayMs: number): Reconciler {
+    return async (key) => {
+      if (!this.accepts(key)) return { kind: 'done' };
+      try {
+        return await reconcile(key);
+      } catch (err) {
+        if (!(err instanceof RangeNotHeldError)) throw err;
+        return this.accepts(key) ? { kind: 'requeueAfter', delayMs: retryDelayMs } : { kind: 'done' };
+      }
+    };
+  }
+
+  /** Starts a range (claimed or free): its caches list, then its keys are served, unless a later step took the range meanwhile. */
   gain(range: number): void {
-    if (this.states.has(range)) return;
-    const generation = ++this.generation;
-    this.generations.set(range, generation);
-    this.states.set(range, 'starting');
+    const turn = this.ranges.start(range);
+    if (!turn) return;
     const started = Date.now();
     void Promise.all(this.opts.caches.map((c) => c.addRange(range)))
       .then(() => {
-        if (this.generations.get(range) !== generation || this.states.get(range) !== 'starting') return;
-        this.states.set(range, 'serving');
+        if (!this.ranges.serve(turn)) return;
         this.opts.log.info({ range, listMs: Date.now() - started }, 'range served');
-        this.onHandover?.('gained');
+        this.onHandover?.('gained', range);
         this.opts.onServing(range);
       })
       .catch((err: unknown) => this.opts.log.error({ err, range }, 'range not served'));
   }
 
+  /**
+   * Lets a range go: no new keys at once; handed back, its in-flight reconciles
+   * may still write until they end; lost, not one more write. Then its caches
+   * are dropped and it is free again, unless a later step (a loss during the
+   * drain) took over meanwhile: that one finishes the job.
+   */
   async lose(range: number, how: RangeLoss): Promise<void> {
-    if (!this.states.has(range)) return;
+    const turn = this.ranges.letGo(range, how);
+    if (!turn) return;
     const started = Date.now();
-    // Handed back: in-flight reconciles may still write until they end. Lost: not one more write.
-    if (how === 'hand-back' && this.states.get(range) === 'serving') this.states.set(range, 'draining');
-    else this.states.delete(range);
     await this.opts.queue.release((key) => this.rangeOfKey(key) === range, { timeoutMs: this.opts.drainTimeoutMs ?? 7_000 });
-    this.states.delete(range);
-    this.generations.delete(range);
+    if (!this.ranges.current(turn)) return;
     await Promise.all(this.opts.caches.map((c) => c.dropRange(range)));
-    this.onHandover?.(how);
+    if (!this.ranges.release(turn)) return;
+    this.onHandover?.(how, range);
     this.opts.log.info({ range, how, drainMs: Date.now() - started }, 'range let go');
   }
 }
