@@ -15,6 +15,7 @@ import type { KubeClients } from '../api/kube-client';
 import { type LeaseStore, LeaderElector, kubernetesLeaseStore } from '../lease/leader-election';
 import { type MemberStore, kubernetesMemberStore } from '../shards/member-leases';
 import { ShardMembership } from '../shards/shard-membership';
+import { LeaseAccess } from './lease-access';
 import { type SeenMember, isLiveMember, observeMembers } from '../shards/shard-members';
 import { RangeNotHeldError, type ShardedWork } from '../shards/sharded-work';
 import { shardMetrics } from '../shards/shard-metrics';
@@ -106,9 +107,12 @@ export class ControllerHost {
   private standingDown: Promise<void> = Promise.resolve();
   private stopping?: Promise<void>;
   private readonly log: Logger;
+  /** A Lease that can never be kept (its namespace missing, forbidden): not ready, and why. */
+  private readonly leaseAccess: LeaseAccess;
 
   constructor(private readonly opts: ControllerHostOptions) {
     this.log = opts.log;
+    this.leaseAccess = new LeaseAccess({ namespace: opts.settings.podNamespace, log: opts.log });
     const name = 'ekspose_informer_failing_seconds';
     if (!opts.registry.getSingleMetric(name)) {
       const informers = opts.informers;
@@ -167,17 +171,19 @@ export class ControllerHost {
    * for longer than the tolerance (a stuck informer is told here, in
    * ekspose_informer_failing_seconds and by its alert). Whether this replica
    * leads, or could read its Lease, is a detail: a standby is ready, and a
-   * Lease read error must not turn every replica unready at once.
+   * Lease read error must not turn every replica unready at once — unless the
+   * API server said the Lease can never be kept (its namespace missing, the
+   * Lease forbidden: lease-access.ts), a configuration to fix, not an outage.
    */
   readyz(): CheckResult {
     const now = Date.now();
     const tolerance = this.opts.settings.informerFailureToleranceSeconds * 1000;
     const informers = this.opts.informers.map((i) => i.status());
     const failing = informers.filter((s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance));
-    const leaseProblem = this.elector?.problem;
+    const leaseProblem = this.leaseAccess.problem ?? this.elector?.problem;
     const sharding = this.opts.sharding;
     return {
-      ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping,
+      ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping && !this.leaseAccess.problem,
       details: {
         leader: this.leading,
         working: this.opts.queue.isRunning,
@@ -228,7 +234,7 @@ export class ControllerHost {
     }
     const leaseName = `ekspose-${this.opts.name}`;
     this.elector = new LeaderElector({
-      store: this.opts.leaseStore ?? kubernetesLeaseStore(this.opts.clients.coordination, settings.podNamespace, leaseName),
+      store: this.leaseAccess.leaseStore(this.opts.leaseStore ?? kubernetesLeaseStore(this.opts.clients.coordination, settings.podNamespace, leaseName)),
       identity: settings.identity,
       leaseDurationMs: settings.leaseDurationSeconds * 1000,
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
@@ -268,7 +274,7 @@ export class ControllerHost {
     this.membership = new ShardMembership({
       identity: settings.identity,
       shards: settings.shards,
-      store: store ?? this.memberLeases(),
+      store: this.leaseAccess.memberStore(store ?? this.memberLeases()),
       log: log.child({ shards: settings.shards }),
       leaseDurationMs: settings.leaseDurationSeconds * 1000,
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,
