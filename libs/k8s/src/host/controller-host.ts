@@ -265,7 +265,7 @@ export class ControllerHost {
         throw err;
       }
     };
-    const metrics = shardMetrics({ registry: this.opts.registry, controller: name, informers: this.opts.informers, work, membership: () => this.membership });
+    const metrics = shardMetrics({ registry: this.opts.registry, controller: name, shards: settings.shards, informers: this.opts.informers, work, membership: () => this.membership });
     work.onHandover = (direction) => {
       metrics.handovers.inc({ controller: name, direction });
       // With shards "leader" means serving some range: EksposeNoLeader then fires when no replica serves anything.
