@@ -66,4 +66,5 @@ it('the old connection dropped while the move off a lame-duck server is set up: 
   assert.equal(link.status().server, other.url.replace('nats://', ''));
   assert.ok(link.connection, 'a connection to publish on');
   assert.equal(states.at(-1), true, 'the last state told is up');
+  assert.equal(link.status().lastError, undefined, 'no stale error from the old connection');
 });

@@ -259,8 +259,11 @@ export class NatsLink {
       this.linkUp = this.upOf.get(fresh) !== false;
       this.streamReady = this.linkUp;
       this.epoch++;
+      if (this.linkUp) {
+        this.lastError = undefined;
+        this.lastLoggedError = undefined;
+      } else this.recordError(`disconnected from NATS at ${fresh.getServer()}`);
       this.stateChanged();
-      if (!this.linkUp) this.recordError(`disconnected from NATS at ${fresh.getServer()}`);
       await within(old.drain().catch(() => undefined), DRAIN_TIMEOUT_MS, this.opts.clock);
       if (!old.isClosed()) await old.close().catch(() => undefined);
     } catch (err) {
