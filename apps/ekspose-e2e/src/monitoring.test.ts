@@ -168,7 +168,7 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     const run = await runCaptured(join(ops, 'promtool'), ['check', 'rules', writeRulesFile()], { timeoutMs: 60_000 });
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, new RegExp(`SUCCESS: ${alerts.length} rules found`));
-    assert.equal(alerts.length, 13);
+    assert.equal(alerts.length, 14);
   });
 
   it('each alert, evaluated on series scraped from running controllers, fires for its trouble and not before', async () => {
@@ -268,6 +268,32 @@ describe('monitoring: ServiceMonitors and alerts', { timeout: 300_000 }, () => {
     await promtoolTest('stopped', scrapesFailing(procs), outage);
     // And with no target left at all (the Deployments deleted, or the ServiceMonitors' selector matching nothing).
     await promtoolTest('no-targets', [], outage);
+  });
+
+  it('EksposeShardRangeUnserved, on scrapes of sharded replicas: silent while every range is served, fires when a killed replica\'s ranges are served by nobody, silent once taken over', async () => {
+    const app = 'service-controller';
+    // A leader of this controller would hold every range (a rolling update from 1 to N): it stops first.
+    await Promise.all(procs.filter((p) => p.app === app).map((p) => p.handle.stop()));
+    const replicas = [await env.startController(app, { EKSPOSE_SHARDS: '4' }), await env.startController(app, { EKSPOSE_SHARDS: '4' })];
+    procs.push(...replicas);
+    const held = async (p: ControllerProcess) => (await env.scrape(p)).samples.find((s) => s.name === 'ekspose_shard_ranges_held')?.value;
+    await eventually(async () => (await held(replicas[0]!)) === 2 && (await held(replicas[1]!)) === 2, { timeoutMs: 60_000, what: 'two replicas serving 2 of 4 ranges each' });
+    const healthy = await Promise.all(replicas.map(async (proc) => ({ proc, before: await env.scrape(proc) })));
+    assert.ok(healthy.every((h) => h.before.samples.some((s) => s.name === 'ekspose_shard_count' && s.value === 4)), 'each replica says the count');
+
+    // kill -9 one: until the survivor takes its ranges over (at the Lease's expiry), nobody serves them.
+    const [survivor, victim] = replicas as [ControllerProcess, ControllerProcess];
+    await victim.handle.kill();
+    const unserved = await env.scrape(survivor);
+    assert.equal(unserved.samples.find((s) => s.name === 'ekspose_shard_ranges_held')?.value, 2, 'scraped before the take-over');
+    await eventually(async () => (await held(survivor)) === 4, { timeoutMs: 60_000, what: 'the survivor serving all 4 ranges' });
+    const takenOver = await env.scrape(survivor);
+
+    const ctl = { controller: app, namespace: CONTROLLER_NAMESPACE };
+    // The killed replica's series end with it (its target is down): only the survivor's remain.
+    await promtoolTest('shards-healthy', inputSeries(healthy), [expected('EksposeShardRangeUnserved', [])]);
+    await promtoolTest('shards-unserved', inputSeries([{ proc: survivor, before: healthy[0]!.before, after: unserved }]), [expected('EksposeShardRangeUnserved', [ctl])]);
+    await promtoolTest('shards-taken-over', inputSeries([{ proc: survivor, before: takenOver }]), [expected('EksposeShardRangeUnserved', [])]);
   });
 });
 

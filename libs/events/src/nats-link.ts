@@ -27,6 +27,8 @@ export interface NatsLinkOptions {
   connectTimeoutMs: number;
   /** Told every time `connected` may have changed. */
   onStateChange: (connected: boolean) => void;
+  /** How a connection is opened: the client's connect, unless a test holds one back. */
+  connect?: typeof connect;
 }
 
 export interface NatsLinkStatus {
@@ -60,6 +62,8 @@ export class NatsLink {
   private changeWaiters: Array<() => void> = [];
   /** A move off a lame-duck server is under way. */
   private moving = false;
+  /** Each connection's own state, by its last status (disconnect/reconnect), the one not in use included. */
+  private readonly upOf = new WeakMap<NatsConnection, boolean>();
   closing = false;
 
   constructor(private readonly opts: NatsLinkOptions) {}
@@ -198,7 +202,7 @@ export class NatsLink {
     while (!this.closing) {
       let nc: NatsConnection;
       try {
-        nc = await connect(this.connectOptions());
+        nc = await (this.opts.connect ?? connect)(this.connectOptions());
       } catch (err) {
         this.recordError(`cannot connect to NATS at ${servers.join(',')}: ${errorText(err)}`);
         await this.sleep(this.opts.reconnectWaitMs);
@@ -240,7 +244,9 @@ export class NatsLink {
     this.moving = true;
     let fresh: NatsConnection | undefined;
     try {
-      fresh = await connect(this.connectOptions());
+      fresh = await (this.opts.connect ?? connect)(this.connectOptions());
+      // Followed from now on, though the link follows it only once it is the one in use.
+      void this.watchStatus(fresh);
       await ensureStream(fresh, this.opts.maxAgeSeconds, log, { update: false, replicas: this.opts.streamReplicas });
       if (this.closing || this.nc !== old) {
         await fresh.close().catch(() => undefined);
@@ -248,7 +254,15 @@ export class NatsLink {
       }
       this.nc = fresh;
       log.info({ from: old.getServer(), server: fresh.getServer() }, 'moved to another NATS server before the lame-duck one closes');
-      void this.watchStatus(fresh);
+      // The link is now fresh's: up exactly when fresh is connected (its stream was just checked),
+      // whatever old reported meanwhile; a disconnect of old during the setup set it down.
+      this.linkUp = this.upOf.get(fresh) !== false;
+      this.streamReady = this.linkUp;
+      this.epoch++;
+      if (this.linkUp) {
+        this.lastError = undefined;
+        this.lastLoggedError = undefined;
+      } else this.recordError(`disconnected from NATS at ${fresh.getServer()}`);
       this.stateChanged();
       await within(old.drain().catch(() => undefined), DRAIN_TIMEOUT_MS, this.opts.clock);
       if (!old.isClosed()) await old.close().catch(() => undefined);
@@ -263,7 +277,9 @@ export class NatsLink {
   private async watchStatus(nc: NatsConnection): Promise<void> {
     const { log } = this.opts;
     for await (const s of nc.status()) {
-      // A connection being retired after a move: what happens to it is no longer the link's.
+      if (s.type === 'disconnect') this.upOf.set(nc, false);
+      if (s.type === 'reconnect') this.upOf.set(nc, true);
+      // A connection being retired after a move, or not yet in use: what happens to it is not the link's.
       if (nc !== this.nc) continue;
       switch (s.type) {
         case 'disconnect':

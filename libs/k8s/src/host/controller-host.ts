@@ -15,6 +15,7 @@ import type { LeaseStore } from '../lease/lease-record';
 import { WriteFence } from '../lease/write-fence';
 import type { MemberStore } from '../shards/member-leases';
 import type { ShardedWork } from '../shards/sharded-work';
+import { LeaseAccess } from './lease-access';
 import type { ControllerMetrics } from '../metrics/metrics';
 import type { ProcessSettings } from '../process/process-settings';
 import { type CheckResult, type ObservabilityServerOptions, type ObservabilityServers, startObservabilityServers } from '../observability/observability-server';
@@ -112,13 +113,17 @@ export class ControllerHost {
   private stopping?: Promise<void>;
   private readonly log: Logger;
   readonly fence: WriteFence;
+  /** A Lease that can never be kept (its namespace missing, forbidden): not ready, and why. */
+  private readonly leaseAccess: LeaseAccess;
 
   constructor(private readonly opts: ControllerHostOptions) {
     this.log = opts.log;
     this.fence = opts.fence ?? new WriteFence(opts.settings.leaseRenewDeadlineSeconds * 1000);
+    this.leaseAccess = new LeaseAccess({ namespace: opts.settings.podNamespace, log: opts.log });
     const context = {
       ...opts,
       fence: this.fence,
+      leaseAccess: this.leaseAccess,
       startResync: (now: boolean) => this.startResync(now),
       stopResync: () => this.stopResync(),
       stopping: () => Boolean(this.stopping),
@@ -190,11 +195,12 @@ export class ControllerHost {
     const informers = this.opts.informers.map((i) => i.status());
     const failing = informers.filter((s) => !s.running || (s.failingSince !== undefined && now - s.failingSince > tolerance));
     return {
-      ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping,
+      ok: informers.every((s) => s.synced) && failing.length === 0 && !this.stopping && !this.leaseAccess.problem,
       details: {
         leader: this.strategy.leading,
         working: this.opts.queue.isRunning,
         ...this.strategy.details(),
+        ...(this.leaseAccess.problem ? { lease: this.leaseAccess.problem } : {}),
         stopping: Boolean(this.stopping),
         queueDepth: this.opts.queue.depth,
         queueHeld: this.opts.queue.held,

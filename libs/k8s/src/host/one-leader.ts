@@ -61,7 +61,7 @@ export class OneLeader implements WorkStrategy {
     }
     const leaseName = `ekspose-${name}`;
     this.elector = new LeaderElector({
-      store: this.ctx.leaseStore ?? kubernetesLeaseStore(this.ctx.clients.coordination, settings.podNamespace, leaseName),
+      store: this.ctx.leaseAccess.leaseStore(this.ctx.leaseStore ?? kubernetesLeaseStore(this.ctx.clients.coordination, settings.podNamespace, leaseName)),
       identity: settings.identity,
       leaseDurationMs: settings.leaseDurationSeconds * 1000,
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,

@@ -34,7 +34,7 @@ export class Shards implements WorkStrategy {
   start(): void {
     const { settings, log, name, fence } = this.ctx;
     const { work, store } = this.sharding;
-    const metrics = shardMetrics({ registry: this.ctx.registry, controller: name, informers: this.ctx.informers, work, membership: () => this.membership });
+    const metrics = shardMetrics({ registry: this.ctx.registry, controller: name, shards: settings.shards, informers: this.ctx.informers, work, membership: () => this.membership });
     work.onHandover = (direction, range) => {
       metrics.handovers.inc({ controller: name, direction });
       // With shards "leader" means serving some range: EksposeNoLeader then fires when no replica serves anything.
@@ -45,7 +45,7 @@ export class Shards implements WorkStrategy {
     this.membership = new ShardMembership({
       identity: settings.identity,
       shards: settings.shards,
-      store: store ?? memberLeases(this.ctx),
+      store: this.ctx.leaseAccess.memberStore(store ?? memberLeases(this.ctx)),
       log: log.child({ shards: settings.shards }),
       leaseDurationMs: settings.leaseDurationSeconds * 1000,
       renewDeadlineMs: settings.leaseRenewDeadlineSeconds * 1000,

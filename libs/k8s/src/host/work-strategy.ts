@@ -4,6 +4,7 @@
 // runs probes, informers, the resync and the shutdown the same way for both.
 import { TIMED_OUT, within } from '../base/clock';
 import type { WriteFence } from '../lease/write-fence';
+import type { LeaseAccess } from './lease-access';
 import { type MemberStore, kubernetesMemberStore } from '../shards/member-leases';
 import type { ControllerHostOptions } from './controller-host';
 
@@ -28,6 +29,8 @@ export type StrategyContext = Pick<
   'name' | 'settings' | 'log' | 'registry' | 'metrics' | 'clients' | 'informers' | 'queue' | 'reconcile' | 'onStartedLeading' | 'onStoppedLeading' | 'onRangeLetGo' | 'shutdownTimeoutMs' | 'leaseStore' | 'memberStore'
 > & {
   fence: WriteFence;
+  /** Tells a Lease that can never be kept (missing namespace, 403) from an outage: wrap the stores in it. */
+  leaseAccess: LeaseAccess;
   /** Queues the resync keys this replica accepts every resync period from now on, and now too if `now`. */
   startResync(now: boolean): void;
   stopResync(): void;

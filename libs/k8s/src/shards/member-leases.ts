@@ -133,12 +133,18 @@ export function kubernetesMemberStore(api: CoordinationV1Api, namespace: string,
     return memberLease({ name, namespace, controller, identity, resourceVersion, acquired }, own);
   };
   return {
-    // One list of the namespace's Leases: the members (by label) and the leader Lease (by name).
+    // The members by label (the server filters: POD_NAMESPACE may hold many other Leases, read every
+    // retry period by every replica) and the leader Lease, which has no such label, by name.
     async list() {
-      const list = await api.listNamespacedLease({ namespace });
+      const [list, leader] = await Promise.all([
+        api.listNamespacedLease({ namespace, labelSelector: `${MEMBER_LABEL}=${controller}` }),
+        api.readNamespacedLease({ name: leaderLease, namespace }).catch((err: unknown) => {
+          if (statusCodeOf(err) === 404) return undefined;
+          throw err;
+        }),
+      ]);
       const members = list.items.filter((l) => l.metadata?.labels?.[MEMBER_LABEL] === controller).map(memberFromLease);
-      const leader = list.items.filter((l) => l.metadata?.name === leaderLease).map(leaderAsMember);
-      return [...members, ...leader].filter((m): m is MemberLease => m !== undefined);
+      return [...members, leader && leaderAsMember(leader)].filter((m): m is MemberLease => m !== undefined);
     },
     async write(own) {
       try {

@@ -26,6 +26,8 @@ class LeaseServer {
   /** Replicas whose calls never answer (a black-holed connection). */
   readonly hanging = new Set<string>();
   failLists = false;
+  /** Deletes refused with this status (RBAC, an admission policy): the Lease stays, unchanged. */
+  refuseDeletes?: number;
 
   store(identity: string): MemberStore {
     const name = memberLeaseName('deployment-controller', identity);
@@ -53,6 +55,7 @@ class LeaseServer {
         this.leases.delete(identity);
       },
       removeStale: async (leaseName, version) => {
+        if (this.refuseDeletes) throw Object.assign(new Error('deletion refused'), { code: this.refuseDeletes });
         const entry = [...this.leases.entries()].find(([, l]) => l.name === leaseName);
         if (!entry) throw Object.assign(new Error('not found'), { code: 404 });
         if (entry[1].version !== version) throw Object.assign(new Error('conflict'), { code: 409 });
@@ -256,6 +259,29 @@ describe('ShardMembership (the Lease loop on a manual clock)', () => {
     for (let i = 0; i < 160; i++) await rounds(clock, [a!], 1);
     assert.equal(server.leases.has('b'), false, 'unchanged for 5 min: removed');
     assert.ok(server.leases.has('a'));
+  });
+
+  it('a stale Lease whose delete is refused stays an expired member: no ghost takes ranges from the survivor, and it is removed once deletes are allowed', async () => {
+    const server = new LeaseServer();
+    const clock = new ManualClock();
+    const [a, b] = ['a', 'b'].map((id) => replica(server, clock, id));
+    await rounds(clock, [a!, b!], 10);
+    assert.equal(b!.serving.size, 6);
+    // b is killed (no rounds, its Lease left listing 6 held ranges); deletes of Leases are refused.
+    server.refuseDeletes = 403;
+    let whole = false;
+    // 12 minutes: two attempts to remove b's Lease (at 5 and 10 min), both refused.
+    await rounds(clock, [a!], 360, () => {
+      if (a!.serving.size === 12) whole = true;
+      if (whole) assert.equal(a!.serving.size, 12, `the survivor let go of ${12 - a!.serving.size} ranges at ${clock.now()} ms`);
+    });
+    assert.ok(whole, 'the survivor took the killed replica’s ranges');
+    assert.equal(a!.calls.filter((c) => c.op === 'lost').length, 0, 'nothing lost to a ghost');
+    assert.ok(server.leases.has('b'), 'the delete was refused');
+    server.refuseDeletes = undefined;
+    await rounds(clock, [a!], 160);
+    assert.equal(server.leases.has('b'), false, 'removed at the next attempt once allowed');
+    assert.equal(a!.serving.size, 12);
   });
 });
 

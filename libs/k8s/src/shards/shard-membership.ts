@@ -277,15 +277,29 @@ export class ShardMembership {
     this.removeStale(now);
   }
 
-  /** Leases of replicas gone for good (killed, never back) would otherwise stay forever. */
+  /** Stale Leases asked to be deleted, by name, and when: one attempt per `removeStaleAfterMs`, not one a round. */
+  private readonly removals = new Map<string, number>();
+
+  /**
+   * Leases of replicas gone for good (killed, never back) would otherwise stay
+   * forever. The member is not forgotten here: it stays in `members`, expired,
+   * until a list no longer shows its Lease (deleted: 200 or 404). Forgotten
+   * before that, a delete that failed (RBAC, 5xx, an admission policy) would
+   * make the next list see the Lease as new, live for a lease duration, and
+   * the ranges it lists held twice.
+   */
   private removeStale(now: number): void {
     const after = this.opts.removeStaleAfterMs ?? Math.max(300_000, 10 * this.opts.leaseDurationMs);
+    const listed = new Set([...this.members.values()].map((m) => m.lease.name));
+    for (const name of this.removals.keys()) if (!listed.has(name)) this.removals.delete(name);
     for (const member of this.members.values()) {
       const lease = member.lease;
       if (lease.identity === this.opts.identity || !lease.name || now - member.changedAt < after) continue;
-      this.members.delete(lease.identity);
+      const tried = this.removals.get(lease.name);
+      if (tried !== undefined && now - tried < after) continue;
+      this.removals.set(lease.name, now);
       this.opts.log.info({ lease: lease.name, unchangedForMs: now - member.changedAt }, 'removing the shard Lease of a replica long gone');
-      this.opts.store.removeStale(lease.name, lease.version).catch((err: unknown) => this.opts.log.warn({ err, lease: lease.name }, 'stale shard Lease not removed'));
+      this.opts.store.removeStale(lease.name, lease.version).catch((err: unknown) => this.opts.log.warn({ err, lease: lease.name }, 'stale shard Lease not removed; kept as expired, tried again later'));
     }
   }
 }

@@ -9,11 +9,13 @@ import type { ShardedWork } from './sharded-work';
 export function shardMetrics(o: {
   registry: Registry;
   controller: string;
+  /** EKSPOSE_SHARDS: how many ranges the replicas of this controller must serve between them. */
+  shards: number;
   informers: ReadonlyArray<{ status(): InformerStatus }>;
   work: ShardedWork;
   membership: () => ShardMembership | undefined;
 }) {
-  const { registry, controller: name, informers, work, membership } = o;
+  const { registry, controller: name, shards, informers, work, membership } = o;
   const existing = registry.getSingleMetric('ekspose_shard_handovers_total') as Counter<'controller' | 'direction'> | undefined;
   if (existing) return { handovers: existing, refused: registry.getSingleMetric('ekspose_shard_refused') as Gauge<'controller'> };
   new Gauge({
@@ -25,6 +27,8 @@ export function shardMetrics(o: {
       this.set({ controller: name }, work.serving.length);
     },
   });
+  // Beside ranges_held: sum(held) over the replicas below max(count) is a range served by nobody (EksposeShardRangeUnserved).
+  new Gauge({ name: 'ekspose_shard_count', help: 'EKSPOSE_SHARDS of this replica: the ranges its controller’s replicas serve between them.', labelNames: ['controller'], registers: [registry] }).set({ controller: name }, shards);
   new Gauge({
     name: 'ekspose_shard_server_side',
     help: "1 when the API server applied the shard selector to this cache's last list (ShardedListAndWatch on), 0 when this replica filtered the full list itself.",
