@@ -345,7 +345,7 @@ describe('1 → 3 → 1 replicas of every controller while 2,000 Deployments are
     );
   });
 
-  it('switching EKSPOSE_SHARDS 6 → 1 → 6 (a rolling update each way) never has two replicas working at once', async () => {
+  it(`switching EKSPOSE_SHARDS ${SHARDS} → 1 → ${SHARDS} (a rolling update each way) never has two replicas working at once`, async () => {
     const [sharded] = running('deployment-controller');
     assert.ok(sharded);
     /** Polled all along: a sharded replica serving a range while a leader works is two writers. */

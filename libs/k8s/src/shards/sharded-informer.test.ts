@@ -294,9 +294,24 @@ describe('ShardedWork (ranges, the queue and the write guard)', () => {
       onServing: (range) => served.push(range),
       log,
     });
-    return { queue, cache, work, served };
+    return { queue, cache, work, served, api };
   }
   const nsOf = (range: number) => NAMESPACES.find((ns) => rangeIndexOf(ns, SHARDS) === range)!;
+
+  it('ranges taken in one round are served after one list of each cache, and a range handed back lists nothing', async () => {
+    const { work, served, api } = setup();
+    work.gain(0);
+    work.gain(1);
+    work.gain(3);
+    await flush();
+    await flush();
+    assert.deepEqual(served.sort(), [0, 1, 3]);
+    assert.equal(api.lists.length, 1);
+    await work.lose(1, 'hand-back');
+    assert.equal(api.lists.length, 1);
+    assert.equal(api.open.length, 1);
+    assert.equal(work.accepts(`${nsOf(1)}/app`), false);
+  });
 
   it('serves a range once its caches listed; guards writes by the namespace range', async () => {
     const { work, served } = setup();
