@@ -46,7 +46,7 @@ import {
   waitForIdle,
   writesOf,
 } from './lib/controller-process';
-import { apiRequests, requestDelta } from './lib/api-requests';
+import { apiRequests, apiWatches, requestDelta } from './lib/api-requests';
 import { claimsIndexMemory } from './lib/claims-memory';
 import { ObjectCounter } from './lib/object-counter';
 import { type Config, type ConfigResult, type PlaneResult, type ReplicaRow, type ShardsRun, reportShards } from './lib/shards-report';
@@ -294,6 +294,32 @@ async function runBatch(p: Plane, cfg: Config, fleet: Fleet, rows: ReplicaRow[])
   }
 }
 
+/** The LIST requests of a range move (all replicas, from its start until every range is served), and the ranges that changed hands. */
+async function listsOfMove(p: Plane, moving: () => Promise<number>): Promise<Omit<NonNullable<ConfigResult['moves']>[number], 'what'>> {
+  const before = await apiRequests(p.plane);
+  const ranges = await moving();
+  const lists = new Map([...requestDelta(await apiRequests(p.plane), before)].filter(([key]) => key.startsWith('LIST ')));
+  return { ranges, lists };
+}
+
+/** Sharded: 1 -> 3 (one replica), or a kill -9 (three), timed, with the LIST requests of the ranges that moved. */
+async function handOvers(p: Plane, cfg: Config, fleet: Fleet, result: ConfigResult): Promise<void> {
+  if (cfg.shards > 1 && cfg.replicas === 1) {
+    progress(`${tag(p, cfg)}: 1 -> ${REPLICAS}: starting ${REPLICAS - 1} replicas more of each controller`);
+    // Every range beyond the first replica's share moves to a new one.
+    const moved = APPS.length * (cfg.shards - Math.ceil(cfg.shards / REPLICAS));
+    result.moves!.push({ what: `1 -> ${REPLICAS}`, ...(await listsOfMove(p, async () => ((result.rebalanceMs = await rebalance(p, cfg, fleet)), moved))) });
+  }
+  if (cfg.shards > 1 && cfg.replicas > 1) {
+    progress(`${tag(p, cfg)}: kill -9 of one replica of each controller`);
+    const moved = async () => {
+      result.takeover = await takeOver(p, cfg, fleet);
+      return [...result.takeover.values()].reduce((n, t) => n + t.ranges.length, 0);
+    };
+    result.moves!.push({ what: 'kill -9', ...(await listsOfMove(p, moved)) });
+  }
+}
+
 /** 1 -> 3: two replicas more of each controller; per controller, from their start until every range is split and served. */
 async function rebalance(p: Plane, cfg: Config, fleet: Fleet): Promise<Map<AppName, number>> {
   const started = Date.now();
@@ -343,6 +369,8 @@ async function runConfig(p: Plane, cfg: Config, violations: string[]): Promise<C
   progress(`${tag(p, cfg)}: starting ${cfg.replicas} replica(s) of each controller`);
   const fleet = new Fleet(p, cfg);
   const stopWatching = watchForDoubleHolds(p.clients, () => new Set(fleet.live().map(identityOf)), violations);
+  // The WATCH streams open before any replica of this configuration started (the plane's own, and this bench's).
+  const planeWatches = await apiWatches(p.plane);
   const started = Date.now();
   try {
     for (const app of APPS) await fleet.start(app, cfg.replicas);
@@ -361,19 +389,14 @@ async function runConfig(p: Plane, cfg: Config, violations: string[]): Promise<C
       const row = rows.find((x) => x.identity === identityOf(r))!;
       row.rssKiB = memoryOf(r.c.handle.pid).rssKiB;
     }
+    const watching = await apiWatches(p.plane);
+    const watches = new Map([...watching].map(([resource, n]) => [resource, n - (planeWatches.get(resource) ?? 0)]));
     rows.sort((a, b) => APPS.indexOf(a.app) - APPS.indexOf(b.app) || a.identity.localeCompare(b.identity));
     progress(`${tag(p, cfg)}: ready and idle after ${fmt((Date.now() - started) / 1000, 1)} s; ${fmt(BATCH)} new Deployments next`);
     const batch = await runBatch(p, cfg, fleet, rows);
     progress(`${tag(p, cfg)}: every new Deployment had its Service ${fmt(batch.convergedMs / 1000, 1)} s after the first create`);
-    const result: ConfigResult = { gate: p.gate, cfg, rows, batch };
-    if (cfg.shards > 1 && cfg.replicas === 1) {
-      progress(`${tag(p, cfg)}: 1 -> ${REPLICAS}: starting ${REPLICAS - 1} replicas more of each controller`);
-      result.rebalanceMs = await rebalance(p, cfg, fleet);
-    }
-    if (cfg.shards > 1 && cfg.replicas > 1) {
-      progress(`${tag(p, cfg)}: kill -9 of one replica of each controller`);
-      result.takeover = await takeOver(p, cfg, fleet);
-    }
+    const result: ConfigResult = { gate: p.gate, cfg, rows, batch, watches, moves: [] };
+    await handOvers(p, cfg, fleet, result);
     const problem = fleet.crashed();
     if (problem) throw new Error(problem);
     await checkEveryDeploymentExposed(p, tag(p, cfg));

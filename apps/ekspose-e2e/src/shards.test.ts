@@ -1,20 +1,22 @@
 // Issue 21, sharded replicas: three replicas of every controller with
-// EKSPOSE_SHARDS=6 on the real plane, once with kube-apiserver's
-// ShardedListAndWatch gate on (the server filters each range's list and
-// watch) and once with it off (each replica filters the full stream itself).
-// Both must expose every Deployment exactly once, split the caches and the
-// writes between the replicas, and repair a user's deletion across a kill -9.
-// Then 1 → 3 → 1 replicas while Deployments are created and Services deleted.
+// EKSPOSE_SHARDS=12 over 40 namespaces on the real plane, once with
+// kube-apiserver's ShardedListAndWatch gate on (the server filters each
+// replica's list and watch) and once with it off (each replica filters the
+// full stream itself). Both must expose every Deployment exactly once, split
+// the caches and the writes between the replicas, hold one WATCH per cache per
+// replica at the API server whatever the ranges held (issue 29), and repair a
+// user's deletion across a kill -9. Then 1 → 3 → 1 replicas while Deployments
+// are created and Services deleted.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { V1Lease } from '@kubernetes/client-node';
 import { MEMBER_LABEL, rangeIndexOf } from '@ekspose/k8s';
-import { inParallel, sampleSum } from '@ekspose/testing';
+import { apiRequests, apiWatches, inParallel, requestDelta, sampleSum } from '@ekspose/testing';
 import { eventually } from './support/poll';
 import { APPS, type AppName, CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv, occurrences } from './support/test-env';
 
-const SHARDS = 6;
+const SHARDS = 12;
 const REPLICAS = 3;
 const LEASE_SECONDS = 8;
 const SHARD_ENV = {
@@ -25,9 +27,10 @@ const SHARD_ENV = {
   // Small and many: the test wants every replica to hold work, not throughput.
   EKSPOSE_WORKERS: '4',
 };
-// Names as teams pick them (they differ early, so FNV-1a spreads them; see docs/decisions/0010-shards.md for names that do not).
-const NAMESPACES = ['shop', 'billing', 'search', 'auth', 'media', 'mail', 'chat', 'maps', 'docs', 'ads', 'pay', 'feed'].map((n) => `${n}-prod`);
-const PER_NAMESPACE = 3;
+// Names as teams pick them (they differ early, so FNV-1a spreads them over all 12 ranges; see docs/decisions/0010-shards.md for names that do not).
+const TEAMS = ['shop', 'billing', 'search', 'auth', 'media', 'mail', 'chat', 'maps', 'docs', 'ads', 'pay', 'feed', 'checkout', 'catalog', 'cart', 'orders', 'inventory', 'shipping', 'returns', 'reviews'];
+const NAMESPACES = TEAMS.flatMap((team) => [`${team}-prod`, `${team}-stage`]);
+const PER_NAMESPACE = 2;
 const DEPLOYMENTS = NAMESPACES.flatMap((ns) => Array.from({ length: PER_NAMESPACE }, (_, i) => ({ namespace: ns, name: `app-${i}`, ingress: i === 0 })));
 
 interface MemberView {
@@ -75,10 +78,13 @@ function shardSuite(gate: boolean): void {
   describe(`3 replicas of every controller, EKSPOSE_SHARDS=${SHARDS}, ShardedListAndWatch ${gate ? 'on' : 'off'}`, () => {
     let env: TestEnv;
     const procs = new Map<AppName, ControllerProcess[]>();
+    /** The WATCH streams of the plane itself (kube-controller-manager), before any replica started. */
+    let planeWatches: Map<string, number>;
 
     before(async () => {
       env = await TestEnv.start({ featureGates: { ShardedListAndWatch: gate } });
       for (const ns of NAMESPACES) await env.createNamespace(ns);
+      planeWatches = await apiWatches(env.plane);
       for (const app of APPS) {
         const started: ControllerProcess[] = [];
         for (let i = 0; i < REPLICAS; i++) started.push(await env.startController(app, SHARD_ENV));
@@ -128,6 +134,34 @@ function shardSuite(gate: boolean): void {
           assert.equal(await metric(env, p, 'ekspose_shard_ranges_held', { controller: app }), held.get(p.identity)?.length);
         }
       }
+    });
+
+    it('holds one WATCH stream per cache per replica at the API server, not one per range held', async () => {
+      const live = APPS.flatMap((app) => procs.get(app)!);
+      for (const app of APPS) await settled(env, app, procs.get(app)!);
+      // The caches each replica keeps, by API resource: one series of ekspose_informer_objects per cache
+      // (`services`, `services/metadata`, `ingresses/claims`, …; a CRD not served yet is named `<plural>.<group>` and has no watch).
+      const caches = new Map<string, number>();
+      for (const p of live) {
+        for (const s of (await env.scrape(p)).samples.filter((x) => x.name === 'ekspose_informer_objects' && !x.labels['resource']!.includes('.'))) {
+          const resource = s.labels['resource']!.split('/')[0]!;
+          caches.set(resource, (caches.get(resource) ?? 0) + 1);
+        }
+      }
+      // Streams only drop for a moment (a watch renewed at its timeout): the most of three reads is what is held.
+      const held = new Map<string, number>();
+      for (let read = 0; read < 3; read++) {
+        const now = await apiWatches(env.plane);
+        for (const resource of caches.keys()) held.set(resource, Math.max(held.get(resource) ?? 0, (now.get(resource) ?? 0) - (planeWatches.get(resource) ?? 0)));
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+      const ranges = (await Promise.all(live.map((p) => metric(env, p, 'ekspose_shard_ranges_held')))).reduce((a, b) => a + b, 0);
+      const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+      process.stderr.write(
+        `[shards] gate ${gate ? 'on' : 'off'}: WATCH streams of ${live.length} replicas holding ${ranges} ranges: ${[...held].map(([r, n]) => `${r} ${n}`).join(', ')} = ${sum(held)}; caches kept: ${[...caches].map(([r, n]) => `${r} ${n}`).join(', ')} = ${sum(caches)}\n`,
+      );
+      assert.ok((held.get('deployments') ?? 0) >= live.length, `every replica watches Deployments: ${held.get('deployments')}`);
+      for (const [resource, kept] of caches) assert.ok((held.get(resource) ?? 0) <= kept, `${resource}: ${held.get(resource)} WATCH streams for ${kept} caches`);
     });
 
     it('compares host claims across replicas: two Deployments served by different replicas on one host keep one Ingress, the older', async () => {
@@ -185,6 +219,7 @@ function shardSuite(gate: boolean): void {
       const victimRanges = held.get(victim.identity) ?? [];
       const target = DEPLOYMENTS.find((d) => victimRanges.includes(rangeIndexOf(d.namespace, SHARDS)));
       assert.ok(target, `a Deployment in a range of ${victim.identity} (${victimRanges})`);
+      const requestsBefore = await apiRequests(env.plane);
       await victim.handle.kill();
       const killedAt = Date.now();
       await env.deleteService(target.namespace, target.name);
@@ -199,6 +234,13 @@ function shardSuite(gate: boolean): void {
       const survivors = serviceControllers.filter((p) => p !== victim);
       const after = await settled(env, 'service-controller', survivors);
       assert.equal([...after.values()].flat().length, SHARDS);
+      // The take-over lists each kind once per survivor that gained ranges (one list for all it gained in a round), not once per range.
+      const lists = requestDelta(await apiRequests(env.plane), requestsBefore);
+      const gainers = survivors.filter((p) => (after.get(p.identity) ?? []).some((r) => !(held.get(p.identity) ?? []).includes(r))).length;
+      process.stderr.write(
+        `[shards] gate ${gate ? 'on' : 'off'}: ${victimRanges.length} ranges moved to ${gainers} replicas: LIST deployments ${lists.get('LIST deployments') ?? 0}, LIST services ${lists.get('LIST services') ?? 0}\n`,
+      );
+      assert.ok((lists.get('LIST deployments') ?? 0) <= victimRanges.length, `at most one Deployment list per range moved: ${lists.get('LIST deployments')}`);
     });
   });
 }
@@ -303,7 +345,7 @@ describe('1 → 3 → 1 replicas of every controller while 2,000 Deployments are
     );
   });
 
-  it('switching EKSPOSE_SHARDS 6 → 1 → 6 (a rolling update each way) never has two replicas working at once', async () => {
+  it(`switching EKSPOSE_SHARDS ${SHARDS} → 1 → ${SHARDS} (a rolling update each way) never has two replicas working at once`, async () => {
     const [sharded] = running('deployment-controller');
     assert.ok(sharded);
     /** Polled all along: a sharded replica serving a range while a leader works is two writers. */

@@ -3,14 +3,14 @@
 // recreations.
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type ControllerMetrics, type ObjectCache, type KubeClients, deploymentSource, informerFor, readOrUndefined, slimDeployment } from '@ekspose/k8s';
+import { type ControllerMetrics, type ReshardableCache, type KubeClients, deploymentSource, informerFor, readOrUndefined, slimDeployment } from '@ekspose/k8s';
 
 export function deploymentInformer(
   clients: KubeClients,
   log: Logger,
   metrics: Pick<ControllerMetrics, 'informerRestarted'>,
   shard?: { selector: string; accept: (obj: V1Deployment) => boolean },
-): ObjectCache<V1Deployment> {
+): ReshardableCache<V1Deployment> {
   return informerFor(deploymentSource(clients), { log, metrics, transform: slimDeployment, ...(shard ? { shard } : {}) });
 }
 

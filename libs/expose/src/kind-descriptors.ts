@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import {
   type ControllerMetrics,
   type ObjectCache,
+  type ReshardableCache,
   type KubeClients,
   type CustomResource,
   type ResourceSource,
@@ -197,8 +198,8 @@ export function managedInformer<T extends OwnedObject>(
   log: Logger,
   metrics: Pick<ControllerMetrics, 'informerRestarted'>,
   shard?: InformerShard<T>,
-): ObjectCache<T> {
-  return informerFor(kind.source(clients), { log, metrics, transform: slimOwned, labelSelector: MANAGED_SELECTOR, ...(shard ? { shard } : {}) }) as ObjectCache<T>;
+): ReshardableCache<T> {
+  return informerFor(kind.source(clients), { log, metrics, transform: slimOwned, labelSelector: MANAGED_SELECTOR, ...(shard ? { shard } : {}) }) as ReshardableCache<T>;
 }
 
 /**
@@ -213,14 +214,14 @@ export function nameInformer<T extends OwnedObject>(
   log: Logger,
   metrics: Pick<ControllerMetrics, 'informerRestarted'>,
   shard?: InformerShard<OwnedObject>,
-): ObjectCache<OwnedObject> {
+): ReshardableCache<OwnedObject> {
   const source = kind.source(clients, 'metadata');
   return informerFor({ ...source, resource: `${source.resource}/metadata` }, {
     log,
     metrics,
     transform: identityOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]),
     ...(shard ? { shard: shard as never } : {}),
-  }) as unknown as ObjectCache<OwnedObject>;
+  }) as unknown as ReshardableCache<OwnedObject>;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type HostedInformer,
   type ObjectCache,
   type Reconciler,
+  type ReshardableCache,
   type EventRecorder,
   GatedInformer,
   INFORMER_ADD,
@@ -116,10 +117,10 @@ function wire(name: string, summary: string): Wiring {
   return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, fence, ...(work ? { work } : {}) };
 }
 
-/** One cache, or with shards one per range held (ShardedInformer), built by `make` for a range's selector and filter. */
-function cacheOf<T extends { metadata?: { namespace?: string } }>(w: Wiring, resource: string, make: (shard?: InformerShard<T>) => ObjectCache<T>): ObjectCache<T> {
+/** One cache; with shards one list and watch for every range held (ShardedInformer), `make` built with the selector and filter of those ranges. */
+function cacheOf<T extends { metadata?: { namespace?: string } }>(w: Wiring, resource: string, make: (shard?: InformerShard<T>) => ReshardableCache<T>): ObjectCache<T> {
   if (!w.work) return make();
-  const cache = new ShardedInformer<T>(resource, w.boot.settings.shards, (s) => make({ selector: s.selector, accept: s.accept }));
+  const cache = new ShardedInformer<T>(resource, w.boot.settings.shards, make);
   w.sharded.push(cache as unknown as ShardedInformer<never>);
   return cache;
 }

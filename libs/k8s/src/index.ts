@@ -18,7 +18,7 @@ export { WriteFence } from './lease/write-fence';
 export { EventRecorder, type InvolvedObject, controllerEventRecorder } from './recorder/event-recorder';
 export { MEMBER_LABEL, memberFromLease, memberLeaseName } from './shards/member-leases';
 export { rangeIndexOf, shardRange, shardRanges, shardSelector } from './shards/shard-ranges';
-export { ShardedInformer } from './shards/sharded-informer';
+export { type ReshardableCache, ShardedInformer } from './shards/sharded-informer';
 export { ShardedWork } from './shards/sharded-work';
 export { type Bootstrapped, bootstrap } from './process/app-bootstrap';
 export { DEFAULT_WORKERS, type ProcessSettings, natsServers, processSettings, redactSettings } from './process/process-settings';

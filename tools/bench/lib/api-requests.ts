@@ -3,7 +3,7 @@
 import type { RequestCounts } from '@ekspose/testing';
 import { fmt, table } from './stats';
 
-export { apiRequests, requestDelta, type RequestCounts } from '@ekspose/testing';
+export { apiRequests, apiWatches, requestDelta, type RequestCounts } from '@ekspose/testing';
 
 /** One row per verb and resource, one column per phase, heaviest first, and a total. */
 export function requestTable(columns: Array<{ name: string; counts: RequestCounts }>): string {

@@ -61,6 +61,10 @@ export interface ConfigResult {
   batch: { createMs: number; convergedMs: number; requests: RequestCounts };
   rebalanceMs?: Map<AppName, number>;
   takeover?: Map<AppName, { ms: number; ranges: number[] }>;
+  /** WATCH streams the API server held for this configuration's replicas at idle, by resource. */
+  watches?: Map<string, number>;
+  /** Range moves (1 -> 3, kill -9): ranges that changed hands over all controllers, and the LIST requests meanwhile by resource. */
+  moves?: Array<{ what: string; ranges: number; lists: RequestCounts }>;
 }
 
 export interface PlaneResult {
@@ -264,6 +268,36 @@ function reportHandovers(run: ShardsRun, planes: PlaneResult[]): void {
   }
 }
 
+/** WATCH streams held and the LISTs of each range move: one stream per cache per replica, one list per kind per replica gaining ranges. */
+function reportStreams(planes: PlaneResult[]): void {
+  console.log(`\n### 4b. WATCH streams at the API server (at idle) and LIST requests per range move\n`);
+  const kinds = ['deployments', 'services', 'ingresses'];
+  const byKind = (m: Map<string, number> | undefined, key: (k: string) => string) => kinds.map((k) => fmt(m?.get(key(k)) ?? 0)).join(' / ');
+  console.log(
+    table(
+      ['gate', 'configuration', 'WATCH streams: deployments / services / ingresses', 'move', 'ranges moved', 'LIST deployments / services / ingresses', 'LIST deployments per range moved'],
+      planes.flatMap((p) =>
+        p.configs.flatMap((c) =>
+          (c.moves?.length ? c.moves : [undefined]).map((m) => [
+            gateName(p.gate),
+            c.cfg.label,
+            byKind(c.watches, (k) => k),
+            m?.what ?? '-',
+            m ? fmt(m.ranges) : '-',
+            m ? byKind(m.lists, (k) => `LIST ${k}`) : '-',
+            m && m.ranges > 0 ? fmt((m.lists.get('LIST deployments') ?? 0) / m.ranges, 2) : '-',
+          ]),
+        ),
+      ),
+    ),
+  );
+  for (const p of planes) {
+    const three = configOf(p, 's3');
+    const streams = [...(three.watches?.values() ?? [])].reduce((a, b) => a + b, 0);
+    summaryLine('shards', `WATCH streams of ${three.cfg.label}, gate ${gateName(p.gate)}`, fmt(streams), '-');
+  }
+}
+
 function reportClaims(routes: number, replicas: number, memory: ClaimsMemory | undefined): void {
   console.log(`\n### 5. The cluster-wide host-claims index at ${fmt(routes)} routes (in this process, no plane; heap after forced GCs)\n`);
   if (!memory) {
@@ -311,6 +345,7 @@ export function reportShards(run: ShardsRun, planes: PlaneResult[], memory: Clai
   reportGoals(run, planes);
   reportConvergence(run, planes);
   reportHandovers(run, planes);
+  reportStreams(planes);
   reportClaims(run.routes, run.replicas, memory);
   console.log(
     violations.length === 0

@@ -587,3 +587,72 @@ describe('Informer transform', () => {
     assert.equal(api.watches.at(-1)?.params.resourceVersion, '13', 'the bookmark still moved the resourceVersion');
   });
 });
+
+describe('Informer relist, setShard and clear (a sharded cache whose ranges change)', () => {
+  const shardOf = (names: string[]) => ({ selector: names.join(','), accept: (o: Obj) => names.includes(o.metadata.name) });
+
+  it('relist() drops the watch and lists again, counted as no restart; a list already out when it was called does not answer it', async () => {
+    const api = fakeApi(listOf('10', obj('a', '1')));
+    const t = await started(api);
+    const slow = deferred<ListResult<Obj>>();
+    api.respond(slow, listOf('20', obj('a', '1'), obj('b', '15')));
+    const first = t.informer.relist();
+    await flush();
+    assert.equal(api.watches[0]!.aborted, true);
+    let answered = false;
+    const second = t.informer.relist().then(() => (answered = true));
+    await flush();
+    assert.equal(api.lists.length, 3, 'the second relist asked again');
+    slow.resolve(listOf('15', obj('a', '1')));
+    await flush();
+    await first;
+    assert.equal(answered, true, 'the list asked after both answers both');
+    await second;
+    assert.deepEqual(cacheView(t.informer), ['ns/a@1', 'ns/b@15']);
+    assert.deepEqual(t.restarts, []);
+    assert.equal(t.informer.status().restarts, 0);
+    assert.equal(api.watch.params.resourceVersion, '20');
+    await t.informer.stop();
+  });
+
+  it('setShard() forgets what the new shard refuses, silently, and the next watch carries its selector; objects of a list out meanwhile are filtered by it', async () => {
+    const api = fakeApi(listOf('10', obj('a', '1'), obj('b', '2')));
+    const t = await started(api, { shard: shardOf(['a', 'b']) });
+    assert.equal(api.lists.length, 1);
+    t.informer.setShard(shardOf(['a']));
+    assert.deepEqual(cacheView(t.informer), ['ns/a@1']);
+    assert.deepEqual(t.events, ['add ns/a@1', 'add ns/b@2'], 'no delete event for b');
+    api.watch.push('MODIFIED', obj('b', '11'));
+    assert.deepEqual(cacheView(t.informer), ['ns/a@1'], 'an event outside the new shard is dropped');
+    api.watch.end();
+    await flush();
+    assert.equal(api.watch.params.shardSelector, 'a');
+    assert.equal(api.lists.length, 1, 'narrowing needs no list');
+    // A list out with a wider selector, and the shard narrowed while it is.
+    const wide = deferred<ListResult<Obj>>();
+    api.respond(wide);
+    t.informer.setShard(shardOf(['a', 'b']));
+    const listed = t.informer.relist();
+    await flush();
+    t.informer.setShard(shardOf(['b']));
+    wide.resolve(listOf('30', obj('a', '1'), obj('b', '12')));
+    await listed;
+    assert.deepEqual(cacheView(t.informer), ['ns/b@12']);
+    await t.informer.stop();
+  });
+
+  it('clear() forgets everything without events, and the next start lists instead of watching from the old version', async () => {
+    const api = fakeApi(listOf('10', obj('a', '1')));
+    const t = await started(api);
+    await t.informer.stop();
+    t.informer.clear();
+    assert.deepEqual(cacheView(t.informer), []);
+    const listed = t.informer.relist();
+    t.informer.start();
+    await listed;
+    assert.equal(api.lists.length, 2);
+    assert.deepEqual(cacheView(t.informer), ['ns/a@1']);
+    assert.deepEqual(t.events, ['add ns/a@1', 'add ns/a@1']);
+    await t.informer.stop();
+  });
+});

@@ -111,6 +111,9 @@ export class Informer<T extends KubeObjectLike> implements ObjectCache<T> {
   private failingSince?: number;
   /** Whether the last list's pages echoed the shard selector (see InformerOptions.shard). */
   private serverSide?: boolean;
+  /** Counts relist() calls; a list remembers the count it started at, and answers the waiters up to it. */
+  private relists = 0;
+  private readonly relistWaiters: Array<{ relist: number; resolve: () => void }> = [];
 
   constructor(options: InformerOptions<T>) {
     const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
@@ -182,6 +185,44 @@ export class Informer<T extends KubeObjectLike> implements ObjectCache<T> {
     if (this.watchdogTimer) this.opts.clock.clearTimeout(this.watchdogTimer);
   }
 
+  /**
+   * Lists and watches only what `shard` admits from now on (a sharded cache whose
+   * ranges changed): the objects it refuses are forgotten at once, with no delete
+   * event (they were not deleted; another replica serves them). A narrower
+   * shard needs no list; the running watch goes on and its events outside are
+   * dropped here until it is renewed with the new selector. A wider one needs
+   * {@link relist}: the objects it adds were never seen.
+   */
+  setShard(shard: { selector: string; accept: (obj: T) => boolean }): void {
+    this.opts.shard = shard;
+    for (const [key, obj] of this.cache) if (!shard.accept(obj)) this.cache.delete(key);
+  }
+
+  /** Forgets every object, with no delete event; the next start lists afresh (a sharded cache left with no range). */
+  clear(): void {
+    this.cache.clear();
+    this.resourceVersion = '';
+  }
+
+  /**
+   * Drops the current watch and lists again (not a failure: no restart is
+   * counted); resolves once a list that started after this call has filled the
+   * cache. Stopped: the next start lists, and that list resolves it.
+   */
+  relist(): Promise<void> {
+    const relist = ++this.relists;
+    const listed = new Promise<void>((resolve) => this.relistWaiters.push({ relist, resolve }));
+    this.resourceVersion = '';
+    if (this.running) {
+      this.generation++;
+      this.current?.abort();
+      this.current = undefined;
+      if (this.retryTimer) this.opts.clock.clearTimeout(this.retryTimer);
+      void this.run(this.generation);
+    }
+    return listed;
+  }
+
   /** Drop the current watch and relist, e.g. when it went silent. */
   restart(reason: string): void {
     if (!this.running) return;
@@ -239,9 +280,17 @@ export class Informer<T extends KubeObjectLike> implements ObjectCache<T> {
   private async run(generation: number): Promise<void> {
     if (generation !== this.generation || !this.running) return;
     if (!this.resourceVersion) {
+      const relist = this.relists;
+      const shard = this.opts.shard;
       const listed = await this.listAll(generation);
       if (!listed) return;
-      this.applyList(listed.items, listed.resourceVersion);
+      // The shard changed while the list was out (a range let go): what the list brought of it is not kept.
+      const now = this.opts.shard;
+      this.applyList(now && now !== shard ? listed.items.filter((obj) => now.accept(obj)) : listed.items, listed.resourceVersion);
+      for (const waiter of this.relistWaiters.filter((w) => w.relist <= relist)) {
+        this.relistWaiters.splice(this.relistWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
     }
     let ended = false;
     // The server reports most watch failures as an ERROR event and then closes

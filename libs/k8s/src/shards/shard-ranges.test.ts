@@ -4,6 +4,7 @@ import {
   HASH_SPACE,
   fnv1a64,
   fnv1a64Hex,
+  hashSpans,
   hexBound,
   inShardRange,
   parseShardCount,
@@ -11,6 +12,7 @@ import {
   shardRange,
   shardRanges,
   shardSelector,
+  unionSelector,
 } from './shard-ranges';
 
 // Expected values below were computed apart from this code (Python, arbitrary-precision integers).
@@ -139,6 +141,39 @@ describe('shardSelector', () => {
 
   it('refuses no range at all: an empty selector is a server error, not "everything"', () => {
     assert.throws(() => shardSelector(), RangeError);
+  });
+});
+
+describe('unionSelector (one selector for every range a replica holds)', () => {
+  it('merges consecutive ranges into one term and keeps the others apart, in order', () => {
+    assert.equal(
+      unionSelector([3, 0, 1], 4),
+      "shardRange(object.metadata.namespace, '0x0000000000000000', '0x8000000000000000') || " +
+        "shardRange(object.metadata.namespace, '0xc000000000000000', '0x10000000000000000')",
+    );
+  });
+
+  it('every range of the count is the whole space in one term; one range is its own selector', () => {
+    assert.equal(unionSelector(Array.from({ length: 12 }, (_, i) => i), 12), "shardRange(object.metadata.namespace, '0x0000000000000000', '0x10000000000000000')");
+    assert.equal(unionSelector([5], 12), shardSelector(shardRange(5, 12)));
+  });
+
+  it('the spans admit exactly the namespaces of the ranges given, for any subset', () => {
+    const count = 12;
+    const names = Array.from({ length: 400 }, (_, n) => `team-${n}-prod`);
+    for (const held of [[0], [11], [2, 3, 4], [0, 2, 4, 6, 8, 10], [1, 2, 5, 6, 7, 11]]) {
+      const spans = hashSpans(held, count);
+      for (const ns of names) {
+        const h = fnv1a64(ns);
+        assert.equal(spans.some((s) => h >= s.start && h < s.end), held.includes(rangeIndexOf(ns, count)), `${ns} with ${held}`);
+      }
+    }
+    assert.equal(hashSpans([0, 2, 4, 6, 8, 10], count).length, 6);
+    assert.equal(hashSpans([1, 2, 5, 6, 7, 11], count).length, 3);
+  });
+
+  it('refuses an empty set, as shardSelector does', () => {
+    assert.throws(() => unionSelector([], 12), RangeError);
   });
 });
 

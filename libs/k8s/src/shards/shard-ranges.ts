@@ -74,9 +74,37 @@ export function shardRanges(count: number): ShardRange[] {
  * form (sharding.Selector.String(): `shardRange(field, 'start', 'end')` joined by
  * ` || `), so metadata.shardInfo.selector echoes it back character for character.
  */
-export function shardSelector(...ranges: readonly ShardRange[]): string {
+export function shardSelector(...ranges: ReadonlyArray<Pick<ShardRange, 'start' | 'end'>>): string {
   if (ranges.length === 0) throw new RangeError('a shard selector needs at least one range (omit it to list everything)');
   return ranges.map((r) => `shardRange(${SHARD_FIELD}, '${hexBound(r.start)}', '${hexBound(r.end)}')`).join(' || ');
+}
+
+/**
+ * The ranges of `count` at these indices as the fewest [start, end) spans, in
+ * order: range i ends exactly where i + 1 starts (one formula), so a run of
+ * consecutive indices is one span, and every index of the count is [0, 2^64).
+ */
+export function hashSpans(indices: Iterable<number>, count: number): Array<{ start: bigint; end: bigint }> {
+  const sorted = [...new Set(indices)].sort((a, b) => a - b);
+  const spans: Array<{ start: bigint; end: bigint }> = [];
+  for (const index of sorted) {
+    const range = shardRange(index, count);
+    const last = spans.at(-1);
+    if (last && last.end === range.start) last.end = range.end;
+    else spans.push({ start: range.start, end: range.end });
+  }
+  return spans;
+}
+
+/**
+ * One shardSelector for several ranges of `count`: the server's union
+ * (`shardRange(…) || shardRange(…)`, one term per span of consecutive ranges),
+ * so one list and watch per kind serves every range a replica holds. The
+ * server's parser (k8s.io/apiserver pkg/sharding) takes any number of terms
+ * on one field and echoes them in this order and form.
+ */
+export function unionSelector(indices: Iterable<number>, count: number): string {
+  return shardSelector(...hashSpans(indices, count));
 }
 
 /**
