@@ -43,7 +43,7 @@ export function loadKubeConfig(): KubeConfig {
     kc.loadFromDefault();
   } catch (err) {
     const source = process.env.KUBECONFIG ? `KUBECONFIG=${process.env.KUBECONFIG}` : '~/.kube/config or in-cluster';
-    throw new Error(`cannot load the kubeconfig (${source}): ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`cannot load the kubeconfig (${source}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
