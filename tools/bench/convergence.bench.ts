@@ -258,7 +258,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
   } catch (err) {
     const lines = handle?.logTail(20).split('\n').map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
     const tail = lines ? `\n--- ${handle!.name} log (last 20 lines, cut at 400 characters) ---\n${lines.join('\n')}` : '';
-    throw new Error(`${tag}: ${err instanceof Error ? err.message : String(err)}${tail}`);
+    throw new Error(`${tag}: ${err instanceof Error ? err.message : String(err)}${tail}`, { cause: err });
   } finally {
     counter?.close();
     await handle?.stop(12_000);

@@ -402,7 +402,7 @@ async function runConfig(p: Plane, cfg: Config, violations: string[]): Promise<C
     await checkEveryDeploymentExposed(p, tag(p, cfg));
     return result;
   } catch (err) {
-    throw new Error(`${tag(p, cfg)}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`${tag(p, cfg)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   } finally {
     await fleet.stop();
     await stopWatching();

@@ -122,10 +122,9 @@ describe('two replicas of each controller', () => {
     const app = 'deployment-controller';
     const { leader, standby } = await leaderOf(app);
     const recorder = await env.watchLease(app);
-    let killedAt = 0;
     try {
       await eventually(() => recorder.changes.length > 0, { timeoutMs: 30_000, what: 'the Lease watch to start' });
-      killedAt = Date.now();
+      const killedAt = Date.now();
       await leader.handle.kill();
       const taken = await eventually(() => recorder.changes.find((c) => c.holder !== leader.identity), {
         timeoutMs: (LEASE_SECONDS + 10) * 1000,

@@ -61,8 +61,8 @@ async function openssl(args: string[]): Promise<void> {
     await run('openssl', args);
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('openssl is not installed; the local control plane needs it for its certificates');
-    throw new Error(`openssl ${args[0]} failed: ${e.stderr ?? e.message}`);
+    if (e.code === 'ENOENT') throw new Error('openssl is not installed; the local control plane needs it for its certificates', { cause: error });
+    throw new Error(`openssl ${args[0]} failed: ${e.stderr ?? e.message}`, { cause: error });
   }
 }
 

@@ -7,7 +7,7 @@ import type { ProcessHandle } from './process-handle';
  */
 export async function waitUntilReady(handle: ProcessHandle, ready: () => Promise<true | string>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let why = 'no answer yet';
+  let why: string;
   for (;;) {
     if (!handle.running) {
       const exit = handle.exit;

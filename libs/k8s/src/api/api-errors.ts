@@ -25,6 +25,24 @@ export function describeError(err: unknown): string {
   } else if (body && typeof body === 'object') {
     message = (body as { message?: string }).message;
   }
-  message ??= err instanceof Error ? err.message.split('\n')[0] : String(err);
+  message ??= messageOf(err);
   return code ? `HTTP ${code}: ${message}` : message ?? 'unknown error';
+}
+
+/**
+ * An error's first line with those of its causes: client-node 2.x fetches with
+ * undici, whose network errors say only "fetch failed" and keep the reason
+ * ("connect ECONNREFUSED 10.0.0.1:6443") in `cause`.
+ */
+export function messageOf(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    // An AggregateError (one per address tried) may have an empty message of its own.
+    const first = e instanceof AggregateError && !e.message ? e.errors[0] : e;
+    const line = (first instanceof Error ? first.message : String(first)).split('\n')[0]!;
+    if (line && !parts.includes(line)) parts.push(line);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ') || 'unknown error';
 }

@@ -17,7 +17,6 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
-import { Agent } from 'node:https';
 import type { ListFn, ListParams, WatchFn } from './list-watch';
 
 export interface KubeClients {
@@ -43,7 +42,7 @@ export function loadKubeConfig(): KubeConfig {
     kc.loadFromDefault();
   } catch (err) {
     const source = process.env.KUBECONFIG ? `KUBECONFIG=${process.env.KUBECONFIG}` : '~/.kube/config or in-cluster';
-    throw new Error(`cannot load the kubeconfig (${source}): ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`cannot load the kubeconfig (${source}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
@@ -57,49 +56,66 @@ export function loadKubeConfig(): KubeConfig {
 const reusing = new WeakSet<KubeConfig>();
 
 /** How many distinct TLS identities (a rotated client certificate makes a new one) keep their connections. */
-const MAX_AGENTS = 4;
+const MAX_DISPATCHERS = 4;
 
 const bytesOf = (value: unknown): Buffer =>
   Buffer.isBuffer(value) ? value : Buffer.from(Array.isArray(value) ? value.map((v) => String(v)).join('\n') : value === undefined ? '' : String(value));
 
+/** client-node's undici Dispatcher (undici is its dependency, not ours). */
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/** The two KubeConfig methods that choose a request's undici dispatcher (client-node 2.x). */
+interface DispatcherMaking {
+  createDispatcherOptions: KubeConfig['createDispatcherOptions'];
+  createDispatcher(cluster: Parameters<KubeConfig['createDispatcherOptions']>[0], agentOptions: object): Dispatcher | undefined;
+}
+
 /**
- * client-node 1.x makes a new https.Agent for every request, so every request
- * opens a new connection: a TLS handshake and a new SecureContext (parsing the
- * CA and client certificate) each time. Measured at 2,000 Deployments, that was
- * most of the deployment-controller's CPU. This keeps one keep-alive agent per
- * TLS identity (CA, client certificate and key, server name, verification),
- * so connections are reused; headers (tokens, which may rotate) are still set
- * per request by client-node. Proxies keep client-node's own agents.
+ * client-node 2.0 makes a new undici Agent for every request (its agent cache
+ * is only for WebSockets), so every request opens a new connection: a TLS
+ * handshake and a new SecureContext (parsing the CA and client certificate)
+ * each time. Measured at 2,000 Deployments (with 1.x, which did the same with
+ * https.Agent), that was most of the deployment-controller's CPU. This keeps
+ * one dispatcher, with its pool of keep-alive connections, per TLS identity
+ * (CA, client certificate and key, server name, verification), built by
+ * client-node itself; headers (tokens, which may rotate) are still set per
+ * request by client-node. Proxies keep client-node's own dispatchers.
+ * `createDispatcher` is private in client-node's types, hence the check: an
+ * upgrade that renames it fails here, and in kube-client.test.ts, not silently.
  */
 export function reuseConnections(config: KubeConfig): KubeConfig {
-  // Once per config: every client made from it shares the agents (createKubeClients may be called again on it).
+  // Once per config: every client made from it shares the dispatchers (createKubeClients may be called again on it).
   if (reusing.has(config)) return config;
+  const making = config as unknown as DispatcherMaking;
+  if (typeof making.createDispatcher !== 'function' || typeof making.createDispatcherOptions !== 'function') {
+    throw new Error('@kubernetes/client-node no longer has KubeConfig.createDispatcher(Options): reuseConnections must be redone for it');
+  }
   reusing.add(config);
-  const agents = new Map<string, Agent>();
-  const perRequest = config.applySecurityAuthentication.bind(config);
-  config.applySecurityAuthentication = async (context) => {
-    await perRequest(context);
-    const fresh = context.getAgent();
-    if (!(fresh instanceof Agent) || fresh.constructor !== Agent) return;
-    const o = fresh.options;
+  const dispatchers = new Map<string, Dispatcher>();
+  const perRequest = making.createDispatcher.bind(config);
+  making.createDispatcher = (cluster, agentOptions) => {
+    const o = making.createDispatcherOptions.call(config, cluster, agentOptions);
+    if (o.type !== 'agent') return perRequest(cluster, agentOptions);
+    const c = o.connect;
     const key = createHash('sha256')
-      .update(JSON.stringify([o.rejectUnauthorized, o.servername, o.passphrase]))
-      .update(bytesOf(o.ca))
-      .update(bytesOf(o.cert))
-      .update(bytesOf(o.key))
-      .update(bytesOf(o.pfx))
+      .update(JSON.stringify([c.rejectUnauthorized, c.servername, c.passphrase]))
+      .update(bytesOf(c.ca))
+      .update(bytesOf(c.cert))
+      .update(bytesOf(c.key))
+      .update(bytesOf(c.pfx))
       .digest('hex');
-    let agent = agents.get(key);
-    if (!agent) {
-      agent = new Agent({ ...o, keepAlive: true, scheduling: 'lifo' });
-      agents.set(key, agent);
-      if (agents.size > MAX_AGENTS) {
-        const [oldest, stale] = agents.entries().next().value as [string, Agent];
-        agents.delete(oldest);
-        stale.destroy();
+    let dispatcher = dispatchers.get(key);
+    if (!dispatcher) {
+      dispatcher = perRequest(cluster, agentOptions)!;
+      dispatchers.set(key, dispatcher);
+      if (dispatchers.size > MAX_DISPATCHERS) {
+        const [oldest, stale] = dispatchers.entries().next().value as [string, Dispatcher];
+        dispatchers.delete(oldest);
+        // Lets its requests in flight finish, then closes its connections.
+        void stale.close().catch(() => undefined);
       }
     }
-    context.setAgent(agent);
+    return dispatcher;
   };
   return config;
 }
@@ -132,44 +148,20 @@ function listOptions(view: SourceView) {
   return view === 'metadata' ? setHeaderOptions('Accept', PARTIAL_OBJECT_METADATA_LIST) : undefined;
 }
 
-/** What a list response's metadata says of the shard selector (client-node's typed lists drop the field). */
-type ShardInfo = { selector?: string } | undefined;
-
 /**
- * `"shardInfo":{…}` of a list response, read from the JSON before `"items"`
- * (a list's metadata comes first), without parsing the page twice.
+ * Options for a custom-resource list with the shardSelector query parameter:
+ * client-node 2.0 has the parameter on its typed lists (and `shardInfo` on
+ * their V1ListMeta) but not on CustomObjectsApi.listClusterCustomObject. Its
+ * answer is untyped JSON, so `metadata.shardInfo` comes back as the server sent it.
  */
-export function shardInfoOf(body: string): ShardInfo {
-  const itemsAt = body.indexOf('"items"');
-  const head = itemsAt < 0 ? body : body.slice(0, itemsAt);
-  const match = /"shardInfo"\s*:\s*(\{[^{}]*\})/.exec(head);
-  if (!match) return undefined;
-  try {
-    return JSON.parse(match[1]!) as ShardInfo;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A list call's options with the shardSelector query parameter (client-node
- * 1.4 predates it), and the answer's shardInfo handed to `told`: whether the
- * server applied the selector is the one thing a sharded informer must know.
- */
-function shardOptions(selector: string, told: (info: ShardInfo) => void, base?: ReturnType<typeof listOptions>) {
+function shardOptions(selector: string, base?: ReturnType<typeof listOptions>) {
   // The generated object-parameter API runs middleware as client-node's own Observable stub (toPromise, pipe).
   const middleware = {
     pre: (request: RequestContext) => {
       request.setQueryParam('shardSelector', selector);
       return observable(Promise.resolve(request));
     },
-    post: (response: ResponseContext) =>
-      observable(
-        response.body.text().then((text) => {
-          told(shardInfoOf(text));
-          return new ResponseContext(response.httpStatusCode, response.headers, { text: async () => text, binary: async () => Buffer.from(text) });
-        }),
-      ),
+    post: (response: ResponseContext) => observable(Promise.resolve(response)),
   };
   return { ...base, middleware: [...(base?.middleware ?? []), middleware] as never, middlewareMergeStrategy: 'append' as const };
 }
@@ -184,41 +176,43 @@ function observable<T>(promise: Promise<T>): StubObservable<T> {
   return { toPromise: () => promise, pipe: (next) => observable(promise.then(next)) };
 }
 
-/** A generated list call, with the shard selector when the informer has one, and its shardInfo put back on the result. */
-async function listWith<R extends { metadata?: object }>(
-  p: ListParams,
-  view: SourceView,
-  call: (options: ReturnType<typeof listOptions>) => Promise<R>,
-): Promise<R> {
-  if (!p.shardSelector) return call(listOptions(view));
-  let info: ShardInfo;
-  const result = await call(shardOptions(p.shardSelector, (i) => (info = i), listOptions(view)));
-  if (info) result.metadata = { ...result.metadata, shardInfo: info };
-  return result;
-}
-
-/** The same config, with an Accept header on the requests client-node's Watch makes. */
+/** The same config, with an Accept header on the requests client-node's Watch makes (it takes their headers from applySecurityAuthentication). */
 function acceptingOn(config: KubeConfig, accept: string): KubeConfig {
   const wrapped = Object.create(config) as KubeConfig;
-  wrapped.applyToFetchOptions = async (opts) => {
-    const init = await config.applyToFetchOptions(opts);
-    (init.headers as unknown as Headers).set('Accept', accept);
-    return init;
+  wrapped.applySecurityAuthentication = async (context) => {
+    await config.applySecurityAuthentication(context);
+    context.setHeaderParam('Accept', accept);
   };
   return wrapped;
 }
 
+/**
+ * How long client-node's Watch may see no byte before it ends the watch with a
+ * TimeoutError. Its default, 30 s (client-node 2.0), is shorter than the API
+ * server's bookmark interval (about a minute), so a healthy watch of a quiet
+ * resource would end in an error every 30 s and the informer back off and
+ * count restarts. Silence is the informer's watchdog's to judge (decision 0001:
+ * it restarts after timeoutSeconds + 60 s and says so in its status); this
+ * puts client-node's timer past it, a backstop only.
+ */
+export const watchInactivityMs = (timeoutSeconds: number): number => (timeoutSeconds + 120) * 1000;
+
 export function watchPath(config: KubeConfig, path: string, view: SourceView = 'objects'): WatchFn {
-  const watcher = new Watch(view === 'metadata' ? acceptingOn(config, PARTIAL_OBJECT_METADATA) : config);
+  const viewed = view === 'metadata' ? acceptingOn(config, PARTIAL_OBJECT_METADATA) : config;
   return async (params, onEvent, onDone) => {
+    const watcher = new Watch(viewed);
+    // A private field in client-node's types: checked, so an upgrade that renames it fails loudly (and kube-client.test.ts).
+    const timed = watcher as unknown as { requestTimeoutMs?: unknown };
+    if (typeof timed.requestTimeoutMs !== 'number') throw new Error('@kubernetes/client-node Watch has no requestTimeoutMs any more: watchPath must be redone for it');
+    timed.requestTimeoutMs = watchInactivityMs(params.timeoutSeconds);
     const controller = await watcher.watch(path, { ...params }, (type, obj) => onEvent(type as never, obj), onDone);
     return { abort: () => controller.abort() };
   };
 }
 
-/** The informer's list parameters as client-node names them (`_continue`). */
-function pageParams(p: ListParams): { labelSelector?: string; limit?: number; _continue?: string } {
-  return { labelSelector: p.labelSelector, limit: p.limit, _continue: p.continue };
+/** The informer's list parameters as client-node's typed lists name them (`_continue`). */
+function pageParams(p: ListParams): { labelSelector?: string; limit?: number; _continue?: string; shardSelector?: string } {
+  return { labelSelector: p.labelSelector, limit: p.limit, _continue: p.continue, ...(p.shardSelector ? { shardSelector: p.shardSelector } : {}) };
 }
 
 export interface ResourceSource<T> {
@@ -230,7 +224,7 @@ export interface ResourceSource<T> {
 export function deploymentSource(clients: KubeClients): ResourceSource<V1Deployment> {
   return {
     resource: 'deployments',
-    list: (p) => listWith(p, 'objects', (o) => clients.apps.listDeploymentForAllNamespaces(pageParams(p), o)),
+    list: (p) => clients.apps.listDeploymentForAllNamespaces(pageParams(p)),
     watch: watchPath(clients.config, '/apis/apps/v1/deployments'),
   };
 }
@@ -238,7 +232,7 @@ export function deploymentSource(clients: KubeClients): ResourceSource<V1Deploym
 export function serviceSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Service> {
   return {
     resource: 'services',
-    list: (p) => listWith(p, view, (o) => clients.core.listServiceForAllNamespaces(pageParams(p), o)),
+    list: (p) => clients.core.listServiceForAllNamespaces(pageParams(p), listOptions(view)),
     watch: watchPath(clients.config, '/api/v1/services', view),
   };
 }
@@ -246,7 +240,7 @@ export function serviceSource(clients: KubeClients, view: SourceView = 'objects'
 export function ingressSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Ingress> {
   return {
     resource: 'ingresses',
-    list: (p) => listWith(p, view, (o) => clients.networking.listIngressForAllNamespaces(pageParams(p), o)),
+    list: (p) => clients.networking.listIngressForAllNamespaces(pageParams(p), listOptions(view)),
     watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses', view),
   };
 }
@@ -262,8 +256,11 @@ export interface CustomResource {
 export function customResourceSource<T>(clients: KubeClients, r: CustomResource, view: SourceView = 'objects'): ResourceSource<T> {
   return {
     resource: r.plural,
-    list: async (p) =>
-      (await listWith(p, view, (o) => clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...pageParams(p) }, o))) as never,
+    list: async (p) => {
+      const { shardSelector, ...page } = pageParams(p);
+      const options = shardSelector ? shardOptions(shardSelector, listOptions(view)) : listOptions(view);
+      return (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...page }, options)) as never;
+    },
     watch: watchPath(clients.config, `/apis/${r.group}/${r.version}/${r.plural}`, view),
   };
 }
@@ -283,7 +280,7 @@ export async function isResourceServed(clients: KubeClients, r: CustomResource):
   }
 }
 
-/** client-node 1.x sends PATCH as JSON Patch unless told otherwise; ekspose sends merge patches. */
+/** client-node (1.x and 2.x) sends PATCH as JSON Patch unless told otherwise; ekspose sends merge patches. */
 export function mergePatchOptions() {
   return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 }

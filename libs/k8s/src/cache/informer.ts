@@ -12,7 +12,7 @@
 //     response is never held at once.
 // The transport (list, watch) and the clock are injected, so tests drive it by hand.
 import type { Logger } from 'pino';
-import { statusCodeOf } from '../api/api-errors';
+import { messageOf, statusCodeOf } from '../api/api-errors';
 import { type Clock, realClock } from '../base/clock';
 import type { KubeObjectLike, ListResult, WatchEventType, WatchFn, ListFn } from '../api/list-watch';
 // The cache's own contract: what it lists and watches through.
@@ -270,7 +270,7 @@ export class Informer<T extends KubeObjectLike> implements ObjectCache<T> {
     this.attempt++;
     this.restarts++;
     this.opts.onRestart?.(phase);
-    this.lastError = `${phase}: ${err instanceof Error ? err.message : String(err)}`;
+    this.lastError = `${phase}: ${messageOf(err)}`;
     this.failingSince ??= this.opts.clock.now();
     const delay = jitteredBackoff(this.attempt, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random);
     this.opts.log.warn({ resource: this.opts.resource, phase, err: this.lastError, retryInMs: delay }, 'informer error');

@@ -320,7 +320,6 @@ describe('ControllerHost at shards 1 where Leases cannot be listed (a roll from 
     if (held) await store.create(held);
     const members = new RefusedMemberStore();
     const reconciled: number[] = [];
-    let ledAt = 0;
     const host = new ControllerHost({
       name: 'test-controller',
       settings,
@@ -342,7 +341,7 @@ describe('ControllerHost at shards 1 where Leases cannot be listed (a roll from 
     try {
       await host.start();
       await until('leading', () => host.isLeader, 5000);
-      ledAt = Date.now();
+      const ledAt = Date.now();
       await until('working', () => reconciled.length > 0, 5000);
       assert.equal(members.writes, 0, 'no member Lease written');
       return { firstRefusal: members.lists[0] ?? 0, ledAt, workedAt: reconciled[0] ?? 0 };

@@ -100,7 +100,7 @@ function readServingCertificate(dir: string): { cert: string; key: string } {
   try {
     return { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') };
   } catch (err) {
-    throw new Error(`EKSPOSE_METRICS_CERT_DIR=${dir}: cannot read tls.crt and tls.key: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`EKSPOSE_METRICS_CERT_DIR=${dir}: cannot read tls.crt and tls.key: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

@@ -5,7 +5,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { INFORMER_ADD, INFORMER_DELETE, Informer, type ListParams, type ListResult, type WatchEventType, type WatchParams } from '../cache/informer';
-import { shardInfoOf } from '../api/kube-client';
 import { ManualClock } from '../base/manual-clock';
 import { fnv1a64, rangeIndexOf, shardRange, unionSelector } from './shard-ranges';
 import { ShardedInformer } from './sharded-informer';
@@ -267,15 +266,6 @@ describe('ShardedInformer before its cache starts (a CRD not served yet)', () =>
     cache.start();
     await cache.waitForSync();
     assert.equal(api.lists.length, 1);
-  });
-});
-
-describe('shardInfoOf (a list response read before client-node drops the field)', () => {
-  it('reads shardInfo from the list metadata, not from an object in items', () => {
-    const selector = `shardRange(object.metadata.namespace, '0x0000000000000000', '0x8000000000000000')`;
-    assert.deepEqual(shardInfoOf(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '5', shardInfo: { selector } }, items: [] })), { selector });
-    assert.equal(shardInfoOf(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '5' }, items: [{ metadata: { shardInfo: { selector } } }] })), undefined);
-    assert.equal(shardInfoOf('{"metadata":{"shardInfo":{broken'), undefined);
   });
 });
 
