@@ -27,13 +27,14 @@ export interface BenchController {
 
 export async function startBenchController(
   plane: ControlPlane,
-  opts: { app: AppName; identity: string; domain: string; env?: Record<string, string>; nodeArgs?: string[] },
+  /** bundleRoot: another checkout whose dist/apps/<app>/main.js runs instead of this one's (a baseline of older code). */
+  opts: { app: AppName; identity: string; domain: string; env?: Record<string, string>; nodeArgs?: string[]; bundleRoot?: string },
 ): Promise<BenchController> {
   const [healthPort, metricsPort] = (await freePorts(2)) as [number, number];
   const handle = startProcess({
     name: opts.identity,
     cmd: process.execPath,
-    args: [...(opts.nodeArgs ?? []), join(workspaceRoot(), 'dist', 'apps', opts.app, 'main.js')],
+    args: [...(opts.nodeArgs ?? []), join(opts.bundleRoot ?? workspaceRoot(), 'dist', 'apps', opts.app, 'main.js')],
     logFile: join(plane.dir, `${opts.identity}.log`),
     env: {
       PATH: process.env.PATH ?? '',
