@@ -15,8 +15,17 @@
 // (lib/steady-state.ts): all three controllers started over the N correct
 // Deployments (time, writes: 0, memory), latency at idle, Lease writes.
 //
-//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--resync-seconds S] [--no-build] [--cpu-prof=DIR]
+// Every round is a pair: the raw client runs in it too (first in odd rounds,
+// last in even ones), and each contender's rate is told against that round's.
+// --baseline-bundle=DIR adds a contender run from DIR's bundle (another
+// checkout's dist/, e.g. the commit before a change) with EKSPOSE_WORKERS=4.
+// Issue 27's figures per scenario: the Events written during convergence and
+// after it, and how long after convergence each Exposed Event came.
+//
+//   node tools/scripts/run-ts.mjs tools/bench/convergence.bench.ts [N | --deployments N] [--rounds 2] [--workers 1,4,16] [--baseline-bundle=DIR] [--resync-seconds S] [--no-build] [--cpu-prof=DIR]
 //   (above N = 2,000: one round of the default worker count unless --rounds / --workers say otherwise)
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { type KubeClients, DEFAULT_WORKERS, WORK_QUEUE_DEFAULTS, createKubeClients } from '@ekspose/k8s';
 import { MANAGED_SELECTOR } from '@ekspose/labels';
@@ -47,7 +56,8 @@ import { fmt, quantile, table } from './lib/stats';
 import { type SteadyResult, measureSteadyState, reportSteadyState } from './lib/steady-state';
 import { type RawBaselineResult, rawBaseline } from './lib/raw-baseline';
 import { type RequestCounts, apiRequests, requestDelta, requestTable } from './lib/api-requests';
-import { summaryLine } from './lib/summary';
+import { type EventFigures, EventWatch, eventWrites } from './lib/event-watch';
+import { reportPairs } from './lib/pairs-report';
 
 const APP = 'deployment-controller';
 const NAMESPACES = 10;
@@ -58,6 +68,8 @@ const BENCH_DOMAIN = 'bench.test';
 /** Generous bounds: the bench fails only when the scenario itself breaks. */
 const convergeTimeoutMs = (n: number) => Math.max(180_000, n * 40);
 const IDLE_TIMEOUT_MS = 60_000;
+/** How long after convergence the bench waits for every Exposed Event (issue 27 asks for 60 s). */
+const EXPOSED_WAIT_MS = 120_000;
 const wholeRunTimeoutMs = (n: number) => Math.max(15 * 60_000, n * 300);
 
 interface Options {
@@ -66,14 +78,24 @@ interface Options {
   resyncSeconds: number;
   build: boolean;
   workers: number[];
+  /** A checkout whose dist/apps bundles run as one more contender, with the old default of 4 workers. */
+  baselineBundle?: string;
   /** Folder for a V8 CPU profile of each converging controller (--cpu-prof), to find where its time goes. */
   cpuProfDir?: string;
 }
 
 
+/** What runs in a scenario: this checkout's bundle with a worker count, or another checkout's (--baseline-bundle). */
+interface Contender {
+  label: string;
+  workers: number;
+  bundleRoot?: string;
+}
+
 interface ScenarioResult {
   /** Measured after the last scenario only. */
   steadyState?: SteadyResult;
+  label: string;
   workers: number;
   round: number;
   createMs: number;
@@ -99,6 +121,12 @@ interface ScenarioResult {
   resyncHist: Histogram;
   /** What the API server counted from the controller's start to idle (this bench's own polls included). */
   requests: RequestCounts;
+  /** From the controller's start until every Exposed Event came (or the wait ended). */
+  requestsToEvents: RequestCounts;
+  /** Event writes (POST and PATCH events, as the API server counted them) up to convergence, and after it. */
+  eventWritesDuring: number;
+  eventWritesAfter: number;
+  events: EventFigures;
 }
 
 const progress = (line: string) => process.stderr.write(`[convergence] ${line}\n`);
@@ -132,8 +160,9 @@ async function createDeployments(clients: KubeClients, n: number): Promise<void>
 const totalWrites = (w: Writes) => w.create + w.patch + w.delete;
 const durations = (samples: readonly Sample[]) => histogram(samples, 'ekspose_reconcile_duration_seconds');
 
-async function runScenario(opts: Options, workers: number, round: number, steady: boolean): Promise<ScenarioResult> {
-  const tag = `workers=${workers}${opts.rounds > 1 ? ` round ${round}` : ''}`;
+async function runScenario(opts: Options, contender: Contender, round: number, steady: boolean): Promise<ScenarioResult> {
+  const { workers } = contender;
+  const tag = `${contender.label}${opts.rounds > 1 ? ` round ${round}` : ''}`;
   progress(`${tag}: starting a fresh control plane`);
   const plane = await startControlPlane({
     // No garbage collector or other kube-controller-manager loops: nothing here needs them, and they would share the 2 cores.
@@ -143,6 +172,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
   });
   let handle: ProcessHandle | undefined;
   let counter: ObjectCounter | undefined;
+  let events: EventWatch | undefined;
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfigPath);
@@ -159,13 +189,15 @@ async function runScenario(opts: Options, workers: number, round: number, steady
     const ingresses = Array.from({ length: opts.n }, (_, i) => i).filter(wantsIngress).length;
     progress(`${tag}: ${opts.n} Deployments created in ${fmt(createMs / 1000, 1)} s; starting ${APP}`);
 
-    const identity = `${APP}-w${workers}-r${round}`;
+    const identity = `${APP}-${contender.label.replace(/[^a-z0-9]+/g, '-')}-r${round}`;
+    events = await EventWatch.start(kc);
     const requestsBefore = await apiRequests(plane);
     const started = Date.now();
     const controller = await startBenchController(plane, {
       app: APP,
       identity,
       domain: BENCH_DOMAIN,
+      ...(contender.bundleRoot ? { bundleRoot: contender.bundleRoot } : {}),
       env: { EKSPOSE_WORKERS: String(workers), EKSPOSE_RESYNC_SECONDS: String(opts.resyncSeconds) },
       nodeArgs: opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${identity}.cpuprofile`] : [],
     });
@@ -187,13 +219,25 @@ async function runScenario(opts: Options, workers: number, round: number, steady
       ]);
       return s >= services && i >= ingresses ? true : undefined;
     });
-    const convergedMs = Date.now() - started;
+    const convergedAt = Date.now();
+    const convergedMs = convergedAt - started;
+    const requestsAtConverged = await apiRequests(plane);
     const syncedMs = loggedAt(proc, 'caches synced') - started;
     const leadingMs = loggedAt(proc, 'started leading') - started;
     progress(`${tag}: converged ${fmt(convergedMs / 1000, 2)} s after process start; waiting for an idle queue`);
 
     const idle = await waitForIdle(proc, metricsPort, { timeoutMs: IDLE_TIMEOUT_MS });
     const requests = requestDelta(await apiRequests(plane), requestsBefore);
+    // Every Deployment with an Ingress gets one Exposed Event; held ones come once the queue is quiet.
+    const watched = events;
+    await pollUntil(`${ingresses} Exposed Events`, EXPOSED_WAIT_MS, proc, async () => (watched.exposed.size >= ingresses ? true : undefined)).catch((err: unknown) =>
+      progress(`${tag}: ${err instanceof Error ? err.message : String(err)}`),
+    );
+    const requestsToEvents = requestDelta(await apiRequests(plane), requestsBefore);
+    const eventFigures = events.figures(convergedAt, ingresses);
+    if (events.endedEarly) progress(`${tag}: the Event watch ended early (${String(events.endedEarly)}); the Event figures are short`);
+    const eventWritesDuring = eventWrites(requestDelta(requestsAtConverged, requestsBefore));
+    const eventWritesAfter = eventWrites(requestsToEvents) - eventWritesDuring;
     const idleAt = Date.now();
     const cpuAtIdle = cpuOf(proc.pid);
     const idleMemory = memoryOf(proc.pid);
@@ -228,6 +272,11 @@ async function runScenario(opts: Options, workers: number, round: number, steady
     return {
       steadyState,
       requests,
+      requestsToEvents,
+      eventWritesDuring,
+      eventWritesAfter,
+      events: eventFigures,
+      label: contender.label,
       workers,
       round,
       createMs,
@@ -261,6 +310,7 @@ async function runScenario(opts: Options, workers: number, round: number, steady
     throw new Error(`${tag}: ${err instanceof Error ? err.message : String(err)}${tail}`, { cause: err });
   } finally {
     counter?.close();
+    events?.stop();
     await handle?.stop(12_000);
     await plane.stop();
   }
@@ -276,19 +326,6 @@ const mibOfKiB = (kib: number) => `${fmt(kib / 1024, 1)} MiB`;
 const resyncNetSeconds = (r: ScenarioResult) =>
   r.cpu.resync - r.cpu.idlePerSecond * (r.resync.wallMs / 1000) - r.cpu.perScrape * r.cpu.resyncScrapes;
 
-function reportRaw(raw: RawBaselineResult, results: ScenarioResult[]): void {
-  const rawPerSecond = raw.objects / (raw.ms / 1000);
-  console.log(`\nraw baseline: the same ${fmt(raw.objects)} objects created directly, ${raw.inFlight} in flight, on a fresh plane: ${secs(raw.ms)} s, ${fmt(rawPerSecond, 1)} objects/s.`);
-  for (const workers of [...new Set(results.map((r) => r.workers))]) {
-    const work = quantile(results.filter((r) => r.workers === workers).map((r) => r.convergedMs - r.leadingMs), 0.5);
-    const perSecond = raw.objects / (work / 1000);
-    console.log(`  ekspose workers=${workers}, leading -> all present: ${secs(work)} s, ${fmt(perSecond, 1)} objects/s = ${fmt(perSecond / rawPerSecond, 2)}x the raw rate.`);
-    if (workers === DEFAULT_WORKERS) {
-      summaryLine('convergence', `objects/s creating ${fmt(raw.objects)} objects (leading -> all present)`, fmt(perSecond, 1), `${fmt(rawPerSecond, 1)} (raw client)`, `${fmt(perSecond / rawPerSecond, 2)}x`);
-    }
-  }
-}
-
 function report(opts: Options, results: ScenarioResult[]): void {
   const objects = results[0]!.objects;
   const { qps, burst } = WORK_QUEUE_DEFAULTS;
@@ -301,7 +338,7 @@ function report(opts: Options, results: ScenarioResult[]): void {
     `work queue: fresh keys bounded by the workers only; retries by a global bucket of ${qps}/s, burst ${burst}, as client-go's default rate limiter.`,
   );
 
-  const columns = results.map((r) => `workers=${r.workers}${r.workers === DEFAULT_WORKERS ? ' (default)' : ' (baseline)'}${opts.rounds > 1 ? ` #${r.round}` : ''}`);
+  const columns = results.map((r) => `${r.label}${opts.rounds > 1 ? ` #${r.round}` : ''}`);
   const row = (label: string, f: (r: ScenarioResult) => string) => [label, ...results.map(f)];
   console.log('');
   console.log(
@@ -339,6 +376,8 @@ function report(opts: Options, results: ScenarioResult[]): void {
         row('RSS after the resync (VmRSS)', (r) => mibOfKiB(r.rssAfterResyncKiB)),
         row('peak RSS (VmHWM)', (r) => mibOfKiB(r.hwmKiB)),
         row('V8 heap used / total idle (from /metrics)', (r) => `${fmt(r.heapUsedIdle / 1024 / 1024, 1)} / ${fmt(r.heapTotalIdle / 1024 / 1024, 1)} MiB`),
+        row('Event writes: to convergence / after', (r) => `${fmt(r.eventWritesDuring)} / ${fmt(r.eventWritesAfter)}`),
+        row('last Exposed Event after convergence (s)', (r) => secs(r.events.exposedMaxDelayMs, 1)),
       ],
     ),
   );
@@ -351,13 +390,14 @@ function report(opts: Options, results: ScenarioResult[]): void {
   ]);
   console.log(table(['le', ...results.flatMap((r, i) => [`${columns[i]} convergence`, 'resync'])], bucketRows));
 
-  const medianOf = (workers: number, f: (r: ScenarioResult) => number) => quantile(results.filter((r) => r.workers === workers).map(f), 0.5);
-  const [baseline, candidate] = [opts.workers[0]!, opts.workers.at(-1)!];
+  const medianOf = (label: string, f: (r: ScenarioResult) => number) => quantile(results.filter((r) => r.label === label).map(f), 0.5);
+  const contenders = contendersOf(opts).map((c) => c.label);
+  const [baseline, candidate] = [contenders[0]!, contenders.at(-1)!];
   if (baseline !== candidate) {
-    const conv = (w: number) => medianOf(w, (r) => r.convergedMs);
-    const work = (w: number) => medianOf(w, (r) => r.convergedMs - r.leadingMs);
-    const rss = (w: number) => medianOf(w, (r) => r.rssIdleKiB);
-    console.log(`\ncomparison, workers=${candidate} against the workers=${baseline} baseline measured above${opts.rounds > 1 ? ` (medians of ${opts.rounds} rounds)` : ''}:`);
+    const conv = (l: string) => medianOf(l, (r) => r.convergedMs);
+    const work = (l: string) => medianOf(l, (r) => r.convergedMs - r.leadingMs);
+    const rss = (l: string) => medianOf(l, (r) => r.rssIdleKiB);
+    console.log(`\ncomparison, ${candidate} against ${baseline} measured above${opts.rounds > 1 ? ` (medians of ${opts.rounds} rounds)` : ''}:`);
     console.log(
       `  process start -> converged: ${secs(conv(candidate))} s vs ${secs(conv(baseline))} s (${fmt(conv(baseline) / conv(candidate), 2)}x); ` +
         `leading -> converged: ${secs(work(candidate))} s vs ${secs(work(baseline))} s (${fmt(work(baseline) / work(candidate), 2)}x); ` +
@@ -370,6 +410,21 @@ function report(opts: Options, results: ScenarioResult[]): void {
   console.log(`\nAPI requests by verb and resource from the controller's start to idle, as the API server counted them (apiserver_request_total;`);
   console.log(`the list services/ingresses rows include this benchmark's own metadata-only polls, about ${fmt(1000 / POLL_MS)} a second each):\n`);
   console.log(requestTable(results.map((r, i) => ({ name: columns[i]!, counts: r.requests }))));
+}
+
+const defaultLabel = () => `workers=${DEFAULT_WORKERS} (default)`;
+
+/** This checkout's bundle at each worker count, then --baseline-bundle's (the old default of 4 workers). */
+function contendersOf(opts: Options): Contender[] {
+  const own = opts.workers.map((workers) => ({ label: workers === DEFAULT_WORKERS ? defaultLabel() : `workers=${workers}`, workers }));
+  return opts.baselineBundle ? [{ label: 'baseline bundle, workers=4', workers: 4, bundleRoot: opts.baselineBundle }, ...own] : own;
+}
+
+/** `--baseline-bundle=DIR`: a checkout with dist/apps/<app>/main.js built (node tools/scripts/bundle.mjs <app> there). */
+function baselineBundle(dir: string): string {
+  const bundle = join(dir, 'dist', 'apps', APP, 'main.js');
+  if (dir === 'true' || !existsSync(bundle)) throw new Error(`--baseline-bundle=DIR: DIR must hold ${join('dist', 'apps', APP, 'main.js')} (got ${JSON.stringify(dir)})`);
+  return dir;
 }
 
 /** `--workers 1,4,16`: the worker counts to compare (the first is the baseline); default 1 and the default count, or only the default above N = 2,000. */
@@ -396,6 +451,7 @@ async function main(argv: string[]): Promise<void> {
     resyncSeconds: intOption(args, 'resync-seconds', Math.max(15, Math.ceil(n / (large ? 150 : qps)) + 2)),
     build: !args.options.has('no-build'),
     workers: workerCounts(args.options.get('workers'), large),
+    ...(args.options.has('baseline-bundle') ? { baselineBundle: baselineBundle(args.options.get('baseline-bundle')!) } : {}),
     cpuProfDir: args.options.get('cpu-prof'),
   };
   const watchdog = setTimeout(() => {
@@ -408,28 +464,37 @@ async function main(argv: string[]): Promise<void> {
   bundleApps(['deployment-controller', 'service-controller', 'ingress-controller'], opts.build);
 
   const results: ScenarioResult[] = [];
+  const raws: RawBaselineResult[] = [];
+  const contenders = contendersOf(opts);
+  const runRaw = async (round: number) => {
+    progress(`round ${round}: raw baseline: creating the same objects directly, ${RAW_IN_FLIGHT} in flight, on a fresh control plane`);
+    raws.push(
+      await rawBaseline({
+        n: opts.n,
+        inFlight: RAW_IN_FLIGHT,
+        domain: BENCH_DOMAIN,
+        apiserverExtraArgs: SERVICE_RANGE_ARGS,
+        prepare: async (clients) => {
+          for (let k = 0; k < NAMESPACES; k++) await ensureNamespace(clients, namespaceOf(k));
+          await createDeployments(clients, opts.n);
+        },
+      }),
+    );
+  };
   for (let round = 1; round <= opts.rounds; round++) {
-    // ABBA order: a machine getting busier or quieter over the run does not favour one worker count.
-    const order = round % 2 === 1 ? opts.workers : [...opts.workers].reverse();
-    for (const [k, workers] of order.entries()) {
+    // ABBA order: a machine getting busier or quieter over the run favours no contender, the raw client included.
+    const odd = round % 2 === 1;
+    const order = odd ? contenders : [...contenders].reverse();
+    if (odd) await runRaw(round);
+    for (const [k, contender] of order.entries()) {
       const last = round === opts.rounds && k === order.length - 1;
-      results.push(await runScenario(opts, workers, round, last));
+      results.push(await runScenario(opts, contender, round, last));
     }
+    if (!odd) await runRaw(round);
   }
-  results.sort((a, b) => a.round - b.round || a.workers - b.workers);
-  progress(`raw baseline: creating the same objects directly, ${RAW_IN_FLIGHT} in flight, on a fresh control plane`);
-  const raw = await rawBaseline({
-    n: opts.n,
-    inFlight: RAW_IN_FLIGHT,
-    domain: BENCH_DOMAIN,
-    apiserverExtraArgs: SERVICE_RANGE_ARGS,
-    prepare: async (clients) => {
-      for (let k = 0; k < NAMESPACES; k++) await ensureNamespace(clients, namespaceOf(k));
-      await createDeployments(clients, opts.n);
-    },
-  });
+  results.sort((a, b) => a.round - b.round || contenders.findIndex((c) => c.label === a.label) - contenders.findIndex((c) => c.label === b.label));
   report(opts, results);
-  reportRaw(raw, results);
+  reportPairs(raws, results, defaultLabel());
   const steadyState = results.find((r) => r.steadyState)?.steadyState;
   if (steadyState) reportSteadyState(steadyState);
   const resyncWrites = results.reduce((sum, r) => sum + totalWrites(r.resync.writes), 0);

@@ -95,7 +95,8 @@ function wire(name: string, summary: string): Wiring {
   const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
   // The event routing drops keys outside the watched namespaces before they are noted or enqueued.
   const watched = (key: string) => isKeyWatched(key, settings);
-  const recorder = controllerEventRecorder({ events: boot.clients.events, actionOf: exposeActionOf, controller: name, identity: settings.identity, log, metrics: boot.metrics });
+  // Normal Events (Exposed…) wait while the queue has work: in a burst the API server's writes go to the objects first.
+  const recorder = controllerEventRecorder({ events: boot.clients.events, actionOf: exposeActionOf, controller: name, identity: settings.identity, log, metrics: boot.metrics, yieldTo: queue });
   const sharded: Array<ShardedInformer<never>> = [];
   const servingHook = { keys: (): string[] => [] };
   const work =

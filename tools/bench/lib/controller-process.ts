@@ -37,13 +37,15 @@ export async function startBenchController(
     node?: string;
     /** NODE_OPTIONS instead of the manifest's (the runtime benchmark's V8 flags compared). */
     nodeOptions?: string;
+    /** Another checkout whose dist/apps/<app>/main.js runs instead of this one's (a baseline of older code). */
+    bundleRoot?: string;
   },
 ): Promise<BenchController> {
   const [healthPort, metricsPort] = (await freePorts(2)) as [number, number];
   const handle = startProcess({
     name: opts.identity,
     cmd: opts.node ?? process.execPath,
-    args: [...(opts.nodeArgs ?? []), join(workspaceRoot(), 'dist', 'apps', opts.app, 'main.js')],
+    args: [...(opts.nodeArgs ?? []), join(opts.bundleRoot ?? workspaceRoot(), 'dist', 'apps', opts.app, 'main.js')],
     logFile: join(plane.dir, `${opts.identity}.log`),
     env: {
       PATH: process.env.PATH ?? '',

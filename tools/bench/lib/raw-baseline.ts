@@ -8,12 +8,14 @@ import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { type KubeClients, createKubeClients } from '@ekspose/k8s';
 import { parseExposeSpec } from '@ekspose/labels';
 import { desiredIngress, desiredService, loadSettings } from '@ekspose/expose';
-import { startControlPlane } from '@ekspose/testing';
+import { type RequestCounts, apiRequests, requestDelta, startControlPlane } from '@ekspose/testing';
 
 export interface RawBaselineResult {
   inFlight: number;
   objects: number;
   ms: number;
+  /** What the API server counted while the objects were created. */
+  requests: RequestCounts;
 }
 
 export interface RawBaselineInput {
@@ -47,6 +49,7 @@ export async function rawBaseline(input: RawBaselineInput): Promise<RawBaselineR
     const deployments = (await clients.apps.listDeploymentForAllNamespaces({})).items;
     const objects = desiredObjects(deployments, input.domain);
     let next = 0;
+    const before = await apiRequests(plane);
     const started = Date.now();
     const worker = async () => {
       while (next < objects.length) {
@@ -57,7 +60,8 @@ export async function rawBaseline(input: RawBaselineInput): Promise<RawBaselineR
       }
     };
     await Promise.all(Array.from({ length: input.inFlight }, worker));
-    return { inFlight: input.inFlight, objects: objects.length, ms: Date.now() - started };
+    const ms = Date.now() - started;
+    return { inFlight: input.inFlight, objects: objects.length, ms, requests: requestDelta(await apiRequests(plane), before) };
   } finally {
     await plane.stop();
   }

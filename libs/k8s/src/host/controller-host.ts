@@ -323,15 +323,16 @@ export interface HostedBus {
 export async function runController(
   opts: Omit<ControllerHostOptions, 'readinessDetails' | 'onShutdown'> & {
     bus: HostedBus;
-    recorder?: { flush(): Promise<void> };
+    recorder?: { close(opts: { timeoutMs: number }): Promise<void> };
     /** What the controller keeps per key (tombstones, waiters…), for /readyz: all zero on a standby. */
     bookkeeping?: () => Record<string, number>;
   },
 ): Promise<ControllerHost> {
   const { bus, recorder, bookkeeping, ...rest } = opts;
   const onShutdown = async () => {
-    // Events still queued are sent first (the reconciles that recorded them are done), within a bound.
-    if (recorder) await bounded(recorder.flush(), 1_500, () => opts.log.warn('events still queued at shutdown are dropped'));
+    // Events still held or queued are sent first (the reconciles that recorded them are done), within a bound;
+    // the recorder logs and counts what is left (ekspose_events_dropped_total{why="shutdown"}).
+    if (recorder) await recorder.close({ timeoutMs: 1_500 });
     await bus.close();
   };
   const host = new ControllerHost({ ...rest, readinessDetails: () => ({ nats: bus.status(), ...(bookkeeping ? { bookkeeping: bookkeeping() } : {}) }), onShutdown });

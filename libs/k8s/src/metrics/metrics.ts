@@ -16,6 +16,10 @@ export interface ControllerMetrics {
   informerRestarted(resource: string): void;
   /** kind is a lower-case resource kind (bounded: the kinds a controller writes), e.g. `event`. */
   objectWritten(kind: string, action: WriteAction): void;
+  /** Kubernetes Events recorded and not yet written (held during a burst, queued, in flight). */
+  setEventsPending(pending: number): void;
+  /** Events given up: `why` is queue-full, hold-limit or shutdown. */
+  eventsDropped(why: string, count: number): void;
 }
 
 export const METRIC_PREFIX = 'ekspose_';
@@ -62,6 +66,8 @@ export function createControllerMetrics(
   const leader = gauge(`${METRIC_PREFIX}leader`, '1 while this replica holds the lease, else 0.');
   const informerRestarts = counter(`${METRIC_PREFIX}informer_restarts_total`, 'Informer list/watch restarts, by resource.', ['resource']);
   const objectsWritten = counter(`${METRIC_PREFIX}objects_written_total`, 'Writes to the API server, by kind and action.', ['kind', 'action']);
+  const eventsPending = gauge(`${METRIC_PREFIX}events_pending`, 'Kubernetes Events recorded and not yet written: Normal ones held while the work queue is busy, queued, in flight.');
+  const eventsDropped = counter(`${METRIC_PREFIX}events_dropped_total`, 'Kubernetes Events given up, by why: queue-full, hold-limit, shutdown.', ['why']);
 
   if (opts.defaultMetrics && !registry.getSingleMetric(`${METRIC_PREFIX}process_cpu_user_seconds_total`)) {
     collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
@@ -72,6 +78,8 @@ export function createControllerMetrics(
   queueRetries.inc({ controller }, 0);
   queueDepth.set({ controller }, 0);
   leader.set({ controller }, 0);
+  eventsPending.set({ controller }, 0);
+  for (const why of ['queue-full', 'hold-limit', 'shutdown']) eventsDropped.inc({ controller, why }, 0);
 
   return {
     reconciled(result, durationSeconds) {
@@ -83,6 +91,8 @@ export function createControllerMetrics(
     setLeader: (isLeader) => leader.set({ controller }, isLeader ? 1 : 0),
     informerRestarted: (resource) => informerRestarts.inc({ controller, resource }),
     objectWritten: (kind, action) => objectsWritten.inc({ controller, kind, action }),
+    setEventsPending: (pending) => eventsPending.set({ controller }, pending),
+    eventsDropped: (why, count) => eventsDropped.inc({ controller, why }, count),
   };
 }
 

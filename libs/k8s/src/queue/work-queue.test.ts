@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../base/manual-clock';
-import { TokenBucket, WorkQueue, backoffDelay } from './work-queue';
+import { WorkQueue, backoffDelay } from './work-queue';
 import type { ReconcileResult, WorkQueueOptions } from './work-queue';
 import type { ControllerMetrics, ReconcileOutcome } from '../metrics/metrics';
 
@@ -76,6 +76,8 @@ function fakeMetrics() {
     setLeader: () => undefined,
     informerRestarted: () => undefined,
     objectWritten: () => undefined,
+    setEventsPending: () => undefined,
+    eventsDropped: () => undefined,
   };
   return {
     metrics,
@@ -96,25 +98,6 @@ describe('backoffDelay', () => {
       [5, 10, 20, 40, 80, 100],
     );
     assert.equal(backoffDelay(5000, 5, 300_000), 300_000);
-  });
-});
-
-describe('TokenBucket', () => {
-  it('gives the burst at once, then reserves one token per 1/qps, each later than the last', () => {
-    const bucket = new TokenBucket({ qps: 10, burst: 3, now: 0 });
-    assert.deepEqual([bucket.reserve(0), bucket.reserve(0), bucket.reserve(0)], [0, 0, 0]);
-    assert.equal(bucket.reserve(0), 100, 'the 4th token is due at 100 ms');
-    assert.equal(bucket.reserve(60), 140, 'the 5th at 200 ms: 140 ms after t=60');
-    assert.equal(bucket.reserve(300), 0, 'by 300 ms the debt is paid and one token saved');
-    assert.equal(bucket.reserve(300), 100);
-  });
-
-  it('does not save more than the burst while idle', () => {
-    const bucket = new TokenBucket({ qps: 10, burst: 2, now: 0 });
-    bucket.reserve(0);
-    bucket.reserve(0);
-    const waits = [bucket.reserve(60_000), bucket.reserve(60_000), bucket.reserve(60_000)];
-    assert.deepEqual(waits, [0, 0, 100]);
   });
 });
 
@@ -410,5 +393,40 @@ describe('WorkQueue', () => {
     await clock.advanceAsync(5);
     assert.equal(runs, 2);
     assert.equal(queue.retries('ns/a'), 0);
+  });
+  it('is busy while keys are ready or in flight (not for a delayed one), and tells each change once', async () => {
+    const h = harness({ workers: 1 });
+    const told: boolean[] = [];
+    h.queue.onBusyChange((busy) => told.push(busy));
+    h.queue.addAfter('ns/later', 1_000);
+    assert.equal(h.queue.busy, false, 'a key due later is no work now');
+    h.queue.add('ns/a');
+    h.queue.add('ns/b');
+    assert.equal(h.queue.busy, true);
+    h.calls[0]!.resolve(done);
+    await flush();
+    assert.equal(h.queue.busy, true, 'ns/b runs now');
+    h.calls[1]!.resolve(done);
+    await flush();
+    assert.equal(h.queue.busy, false);
+    await h.clock.advanceAsync(1_000);
+    assert.equal(h.queue.busy, true, 'the delayed key came due');
+    h.calls[2]!.resolve(done);
+    await flush();
+    assert.deepEqual(told, [true, false, true, false]);
+  });
+
+  it('is no longer busy once paused and the reconcile in flight has ended', async () => {
+    const h = harness({ workers: 1 });
+    const told: boolean[] = [];
+    h.queue.onBusyChange((busy) => told.push(busy));
+    h.queue.add('ns/a');
+    h.queue.add('ns/b');
+    const paused = h.queue.pause();
+    assert.equal(h.queue.busy, true, 'ns/a is still in flight');
+    h.calls[0]!.resolve(done);
+    await paused;
+    assert.equal(h.queue.busy, false);
+    assert.deepEqual(told, [true, false]);
   });
 });

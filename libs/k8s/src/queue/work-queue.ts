@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { realClock } from '../base/clock';
 import type { Clock, TimerHandle } from '../base/clock';
+import { TokenBucket } from '../base/token-bucket';
 import type { ControllerMetrics, ReconcileOutcome } from '../metrics/metrics';
 
 export type ReconcileResult =
@@ -44,40 +45,6 @@ export function backoffDelay(failures: number, baseDelayMs: number, maxDelayMs: 
   return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures));
 }
 
-/** A token bucket: `burst` tokens, refilled at `qps` per second. Pure apart from the times it is given. */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  private readonly qps: number;
-  private readonly burst: number;
-
-  constructor(opts: { qps: number; burst: number; now: number }) {
-    if (!(opts.qps > 0) || !(opts.burst >= 1)) throw new Error(`TokenBucket: qps must be > 0 and burst >= 1`);
-    this.qps = opts.qps;
-    this.burst = opts.burst;
-    this.tokens = opts.burst;
-    this.last = opts.now;
-  }
-
-  /**
-   * Reserves the next token, going into debt when there is none (as
-   * golang.org/x/time/rate's Reserve does), and returns how many ms until it is
-   * due: 0 while the burst lasts, then 1/qps apart for each reservation.
-   */
-  reserve(now: number): number {
-    this.refill(now);
-    this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.qps);
-  }
-
-  private refill(now: number): void {
-    if (now > this.last) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.qps) / 1000);
-      this.last = now;
-    }
-  }
-}
-
 export class WorkQueue {
   readonly name: string;
   private readonly workers: number;
@@ -106,6 +73,8 @@ export class WorkQueue {
   private idleWaiters: Array<() => void> = [];
   /** release() callers: each says whether it is done (and then resolves itself). */
   private releaseWaiters: Array<() => boolean> = [];
+  private readonly busyListeners: Array<(busy: boolean) => void> = [];
+  private toldBusy = false;
 
   constructor(opts: WorkQueueOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`WorkQueue ${opts.name}: workers must be an integer >= 1`);
@@ -130,6 +99,19 @@ export class WorkQueue {
 
   get inFlight(): number {
     return this.processing.size;
+  }
+
+  /**
+   * Keys ready or in flight: the controller is working through a burst.
+   * Delayed keys do not count (a requeue due in ten minutes is no work now).
+   */
+  get busy(): boolean {
+    return this.ready.length > 0 || this.processing.size > 0;
+  }
+
+  /** Hears every change of {@link busy}: what yields to the reconciles (the Event recorder) waits for false. */
+  onBusyChange(listener: (busy: boolean) => void): void {
+    this.busyListeners.push(listener);
   }
 
   /** Consecutive failures of the key since its last success. */
@@ -332,6 +314,7 @@ export class WorkQueue {
       this.ready.push(key);
       this.depthChanged();
     }
+    this.busyChanged();
     if (this.releaseWaiters.length > 0) this.releaseWaiters = this.releaseWaiters.filter((done) => !done());
     if (this.processing.size === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -377,5 +360,13 @@ export class WorkQueue {
 
   private depthChanged(): void {
     this.metrics?.setQueueDepth(this.ready.length);
+    this.busyChanged();
+  }
+
+  private busyChanged(): void {
+    const busy = this.busy;
+    if (busy === this.toldBusy) return;
+    this.toldBusy = busy;
+    for (const listener of this.busyListeners) listener(busy);
   }
 }

@@ -10,12 +10,26 @@
 // event patches the series (count, last observed) of the existing one instead
 // of creating another; the writes of one event are never sent concurrently, so
 // a repeat finds the first.
+//
+// Events yield to objects (`yieldTo`, the controller's work queue): while it
+// has work, Normal Events (Exposed, ServiceCreated…) are held, one per object
+// and reason (HeldEvents), because in a burst each is one more write on an API
+// server that is then the bottleneck, for something no one waits on. Once the
+// queue has been idle for `quietMs` they go out, paced by a token bucket, and
+// stop again the moment it has work, so a following burst waits for at most
+// the writes already in flight. One held longer than `overdueMs` goes out even
+// during a burst, slowly (`busyQps`), so a queue that never idles still tells.
+// Warnings are never held: they say something is wrong. On shutdown, close()
+// sends what is held within its bound and counts the rest as dropped.
 import { type EventsV1Api, type EventsV1Event, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type Clock, realClock } from '../base/clock';
+import { type Clock, type TimerHandle, realClock } from '../base/clock';
 import { describeError, isNotFound } from '../api/api-errors';
 import { mergePatchOptions } from '../api/kube-client';
 import { LruCache } from '../base/lru-cache';
+import { TokenBucket } from '../base/token-bucket';
+import type { ControllerMetrics } from '../metrics/metrics';
+import { HeldEvents } from './held-events';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -49,7 +63,53 @@ export interface EventRecorderOptions {
   maxInFlight?: number;
   /** Events waiting beyond those; more are dropped (and logged). Default 1000. */
   maxQueued?: number;
+  /** What Normal Events yield to: while it is busy they are held (the controller's work queue). Without it, nothing is held. */
+  yieldTo?: BusySignal;
+  pacing?: Partial<EventPacing>;
+  /** Events recorded and not yet written (held, queued, in flight), on every change. */
+  onPending?: (pending: number) => void;
+  /** Events given up: a full queue, past the hold limit, or left at shutdown. */
+  onDropped?: (why: DropReason, count: number) => void;
 }
+
+/** Something that works in bursts and says when it starts and stops (WorkQueue). */
+export interface BusySignal {
+  readonly busy: boolean;
+  onBusyChange(listener: (busy: boolean) => void): void;
+}
+
+export type DropReason = 'queue-full' | 'hold-limit' | 'shutdown';
+
+/** How held Normal Events go out; see the file's head for why. */
+export interface EventPacing {
+  /** The queue idle this long before held Events go: a burst is over. */
+  quietMs: number;
+  /** Held Events written per second once quiet, and how many at once after a pause. */
+  qps: number;
+  burst: number;
+  /** One held this long goes out even while the queue is busy, at busyQps. */
+  overdueMs: number;
+  busyQps: number;
+  /** Held at most (one per object and reason); more are dropped and counted. */
+  maxHeld: number;
+  /** Writes in flight at once while close() sends what is held. */
+  closeInFlight: number;
+}
+
+/**
+ * 2,000 Exposed Events go out within about 10 s of a burst's end, 10,000
+ * within a minute, with at most two writes in flight (maxInFlight) on a shared
+ * API server, and none during a burst for a minute.
+ */
+export const EVENT_PACING_DEFAULTS: EventPacing = {
+  quietMs: 500,
+  qps: 200,
+  burst: 20,
+  overdueMs: 60_000,
+  busyQps: 2,
+  maxHeld: 50_000,
+  closeInFlight: 8,
+};
 
 interface Job {
   key: string;
@@ -58,6 +118,9 @@ interface Job {
   reason: EventReason;
   message: string;
   at: number;
+  /** Occurrences it stands for (a held Event told again while held): 2 or more is written as a series from `first`. */
+  count: number;
+  first: number;
 }
 
 interface Seen {
@@ -83,10 +146,34 @@ export class EventRecorder {
   private inFlight = 0;
   private dropped = 0;
   private idle: Array<() => void> = [];
+  private readonly held = new HeldEvents();
+  private readonly pacing: EventPacing;
+  private readonly quietBucket: TokenBucket;
+  private readonly busyBucket: TokenBucket;
+  /** Since when the work queue has been idle; undefined while it is busy. */
+  private idleSince: number | undefined;
+  private wake: TimerHandle | undefined;
+  /** flush() or close() waiting: held Events go without pacing. */
+  private draining = 0;
+  private closing = false;
+  /** close() gave up: nothing more is written. */
+  private closed = false;
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.clock = opts.clock ?? realClock;
     this.seen = new LruCache({ capacity: opts.cacheSize ?? 4096 });
+    this.pacing = { ...EVENT_PACING_DEFAULTS, ...opts.pacing };
+    const now = this.clock.now();
+    this.quietBucket = new TokenBucket({ qps: this.pacing.qps, burst: this.pacing.burst, now });
+    this.busyBucket = new TokenBucket({ qps: this.pacing.busyQps, burst: 1, now });
+    const gate = opts.yieldTo;
+    if (gate) {
+      this.idleSince = gate.busy ? undefined : now;
+      gate.onBusyChange((busy) => {
+        this.idleSince = busy ? undefined : this.clock.now();
+        this.release();
+      });
+    }
   }
 
   warning(obj: InvolvedObject, reason: EventReason, message: string): void {
@@ -104,31 +191,127 @@ export class EventRecorder {
       this.opts.log.debug({ reason, deployment: `${obj.namespace}/${obj.name}` }, 'event not recorded: its namespace is not served here');
       return;
     }
+    if (this.closed) return;
     const msg = message.length > 1024 ? `${message.slice(0, 1021)}...` : message;
-    if (this.queue.length >= (this.opts.maxQueued ?? 1000)) {
-      // One line per power of two dropped: a storm is visible without flooding the log.
-      if ((++this.dropped & (this.dropped - 1)) === 0) {
-        this.opts.log.warn({ dropped: this.dropped, reason, deployment: `${obj.namespace}/${obj.name}` }, 'event queue full; dropping events');
+    if (type === 'Normal' && this.opts.yieldTo) {
+      if (this.held.size >= this.pacing.maxHeld && !this.held.has(obj, reason)) {
+        this.drop('hold-limit', 1, { reason, deployment: `${obj.namespace}/${obj.name}` });
+        return;
       }
+      this.held.hold(obj, reason, msg, this.clock.now());
+      this.pendingChanged();
+      this.release();
       return;
     }
-    this.queue.push({ key: `${obj.uid}\u0000${type}\u0000${reason}\u0000${msg}`, obj, type, reason, message: msg, at: this.clock.now() });
+    if (this.queue.length >= (this.opts.maxQueued ?? 1000)) {
+      this.drop('queue-full', 1, { reason, deployment: `${obj.namespace}/${obj.name}` });
+      return;
+    }
+    const now = this.clock.now();
+    this.enqueue({ obj, type, reason, message: msg, at: now, first: now, count: 1 });
     this.pump();
   }
 
-  /** Events queued or being written. */
+  /** Events recorded and not yet written: held, queued or being written. */
   get pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.held.size + this.queue.length + this.inFlight;
   }
 
-  /** Resolves once every Event recorded so far is written (or failed); on shutdown, bound it. */
+  /** Normal Events held back until the work queue is quiet. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Resolves once every Event recorded so far is written (or failed), held ones too, unpaced; on shutdown, use close(). */
   flush(): Promise<void> {
     if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+    this.draining++;
+    const done = new Promise<void>((resolve) => this.idle.push(resolve)).finally(() => this.draining--);
+    this.release();
+    return done;
+  }
+
+  /**
+   * Shutdown: sends everything recorded (held Events too, `closeInFlight` at
+   * once) and resolves when it is written or after timeoutMs; what is left
+   * then is dropped, logged with its count and counted (why: shutdown).
+   */
+  async close(opts: { timeoutMs: number }): Promise<void> {
+    this.closing = true;
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = this.clock.setTimeout(() => resolve(true), opts.timeoutMs)));
+    const gaveUp = await Promise.race([this.flush().then(() => false), timedOut]);
+    if (timer) this.clock.clearTimeout(timer);
+    if (!gaveUp) return;
+    this.closed = true;
+    if (this.wake) this.clock.clearTimeout(this.wake);
+    // What is in flight may still land; what waits is not sent.
+    const left = this.held.clear() + this.queue.splice(0).length;
+    this.pendingChanged();
+    this.opts.log.warn({ dropped: left, inFlight: this.inFlight, timeoutMs: opts.timeoutMs }, 'events not written before shutdown; dropped');
+    if (left > 0) this.opts.onDropped?.('shutdown', left);
+  }
+
+  private enqueue(job: Omit<Job, 'key'>): void {
+    this.queue.push({ ...job, key: `${job.obj.uid}\u0000${job.type}\u0000${job.reason}\u0000${job.message}` });
+    this.pendingChanged();
+  }
+
+  private drop(why: DropReason, count: number, context: Record<string, unknown>): void {
+    this.opts.onDropped?.(why, count);
+    // One line per power of two dropped: a storm is visible without flooding the log.
+    if ((++this.dropped & (this.dropped - 1)) === 0) {
+      this.opts.log.warn({ dropped: this.dropped, why, ...context }, why === 'queue-full' ? 'event queue full; dropping events' : 'too many events held; dropping events');
+    }
+  }
+
+  private pendingChanged(): void {
+    this.opts.onPending?.(this.pending);
+  }
+
+  private get maxInFlight(): number {
+    const max = this.opts.maxInFlight ?? 2;
+    return this.closing ? Math.max(max, this.pacing.closeInFlight) : max;
+  }
+
+  /**
+   * Moves held Events to the write queue as far as the pacing allows (a write
+   * slot free, the queue quiet and a token there, or one overdue), and sets a
+   * timer for when the next may go.
+   */
+  private release(): void {
+    if (this.wake) {
+      this.clock.clearTimeout(this.wake);
+      this.wake = undefined;
+    }
+    while (this.held.size > 0 && !this.closed && this.inFlight + this.queue.length < this.maxInFlight) {
+      const wait = this.draining > 0 ? 0 : this.waitForNext();
+      if (wait > 0) {
+        this.wake = this.clock.setTimeout(() => {
+          this.wake = undefined;
+          this.release();
+        }, wait);
+        break;
+      }
+      const next = this.held.shift()!;
+      this.enqueue({ obj: next.obj, type: 'Normal', reason: next.reason, message: next.message, at: next.at, first: next.first, count: next.count });
+    }
+    this.pump();
+  }
+
+  /** How long until the next held Event may go (0: now, and its token is taken). Pure pacing: see EventPacing. */
+  private waitForNext(): number {
+    const now = this.clock.now();
+    if (this.idleSince !== undefined) {
+      const quiet = this.idleSince + this.pacing.quietMs - now;
+      return quiet > 0 ? quiet : this.quietBucket.take(now);
+    }
+    const overdue = this.held.oldest()!.since + this.pacing.overdueMs - now;
+    return overdue > 0 ? overdue : this.busyBucket.take(now);
   }
 
   private pump(): void {
-    while (this.inFlight < (this.opts.maxInFlight ?? 2)) {
+    while (this.inFlight < this.maxInFlight && !this.closed) {
       const next = this.queue.findIndex((job) => !this.busy.has(job.key));
       if (next === -1) break;
       const [job] = this.queue.splice(next, 1) as [Job];
@@ -137,19 +320,20 @@ export class EventRecorder {
       void this.write(job).finally(() => {
         this.inFlight--;
         this.busy.delete(job.key);
-        this.pump();
+        this.release();
+        this.pendingChanged();
         if (this.pending === 0) for (const resolve of this.idle.splice(0)) resolve();
       });
     }
   }
 
-  private async write({ key, obj, type, reason, message: msg, at }: Job): Promise<void> {
+  private async write({ key, obj, type, reason, message: msg, at, first, count }: Job): Promise<void> {
     // When it happened, not when the queue got to it.
     const now = new V1MicroTime(at);
     const previous = this.seen.get(key);
     try {
       if (previous) {
-        previous.count++;
+        previous.count += count;
         try {
           await this.opts.events.patchNamespacedEvent(
             {
@@ -169,7 +353,7 @@ export class EventRecorder {
       }
       const body: EventsV1Event = {
         metadata: { name: eventName(obj.name, at), namespace: obj.namespace },
-        eventTime: now,
+        eventTime: count >= 2 ? new V1MicroTime(first) : now,
         regarding: {
           apiVersion: obj.apiVersion ?? 'apps/v1',
           kind: obj.kind ?? 'Deployment',
@@ -184,10 +368,12 @@ export class EventRecorder {
         note: msg,
         reportingController: this.opts.component,
         reportingInstance: this.opts.instance,
+        // Told again while held: one Event that says how often (the API server wants a series only from 2).
+        ...(count >= 2 ? { series: { count, lastObservedTime: now } } : {}),
       };
       const created = await this.opts.events.createNamespacedEvent({ namespace: obj.namespace, body });
       this.opts.onWrite?.('create');
-      this.remember(key, { name: created.metadata?.name ?? body.metadata!.name!, namespace: obj.namespace, count: 1 });
+      this.remember(key, { name: created.metadata?.name ?? body.metadata!.name!, namespace: obj.namespace, count });
     } catch (err) {
       this.opts.log.warn({ err: describeError(err), reason, deployment: `${obj.namespace}/${obj.name}` }, 'could not record event');
     }
@@ -198,14 +384,15 @@ export class EventRecorder {
   }
 }
 
-/** The recorder every controller uses: component `ekspose-<controller>`, writes counted. */
+/** The recorder every controller uses: component `ekspose-<controller>`, writes, pending and dropped Events counted; Normal Events yield to `yieldTo` (its work queue). */
 export function controllerEventRecorder(opts: {
   events: EventRecorderOptions['events'];
   controller: string;
   identity: string;
   log: Logger;
-  metrics: { objectWritten(kind: 'event', action: 'create' | 'patch'): void };
+  metrics: Pick<ControllerMetrics, 'objectWritten' | 'setEventsPending' | 'eventsDropped'>;
   actionOf?: EventRecorderOptions['actionOf'];
+  yieldTo?: BusySignal;
 }): EventRecorder {
   return new EventRecorder({
     events: opts.events,
@@ -214,5 +401,8 @@ export function controllerEventRecorder(opts: {
     instance: opts.identity,
     log: opts.log,
     onWrite: (action) => opts.metrics.objectWritten('event', action),
+    onPending: (pending) => opts.metrics.setEventsPending(pending),
+    onDropped: (why, count) => opts.metrics.eventsDropped(why, count),
+    ...(opts.yieldTo ? { yieldTo: opts.yieldTo } : {}),
   });
 }
