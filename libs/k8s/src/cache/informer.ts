@@ -11,85 +11,27 @@
 //     transforming each page as it comes, so a large cluster's whole list
 //     response is never held at once.
 // The transport (list, watch) and the clock are injected, so tests drive it by hand.
-import type { Logger } from 'pino';
 import { messageOf, statusCodeOf } from '../api/api-errors';
-import { type Clock, realClock } from '../base/clock';
-import type { KubeObjectLike, ListResult, WatchEventType, WatchFn, ListFn } from '../api/list-watch';
-// The cache's own contract: what it lists and watches through.
+import { realClock } from '../base/clock';
+import type { KubeObjectLike, ListResult, WatchEventType } from '../api/list-watch';
 import { diffList, jitteredBackoff, objectKey } from './cache-diff';
+import { DEFAULT_LIST_PAGE_SIZE, INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, type InformerEvent, type InformerOptions, type InformerStatus, type ObjectCache } from './informer-contract';
 export { type CacheDiff, diffList, jitteredBackoff, objectKey } from './cache-diff';
+// The cache's own contract: what it lists and watches through.
 export type { ObjectMetaLike, KubeObjectLike, ListResult, WatchEventType, WatchParams, WatchFn, ListParams, ListFn } from '../api/list-watch';
 
-export const INFORMER_ADD = 'add';
-export const INFORMER_UPDATE = 'update';
-export const INFORMER_DELETE = 'delete';
-export type InformerEvent = typeof INFORMER_ADD | typeof INFORMER_UPDATE | typeof INFORMER_DELETE;
-
-/** client-go's pager default. */
-export const DEFAULT_LIST_PAGE_SIZE = 500;
-
-export interface InformerOptions<T> {
-  /** For logs and metrics, e.g. `deployments`. */
-  resource: string;
-  list: ListFn<T>;
-  watch: WatchFn;
-  labelSelector?: string;
-  log: Logger;
-  clock?: Clock;
-  watchTimeoutSeconds?: number;
-  /** Restart a watch with no event, bookmark or reconnect for this long. */
-  silentAfterMs?: number;
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
-  onRestart?: (reason: string) => void;
-  random?: () => number;
-  /**
-   * Applied to every object before it is cached and handed to handlers, as
-   * client-go's TransformFunc: drop what the controller never reads, so the
-   * cache of a large cluster stays small. Must not mutate its argument.
-   */
-  transform?: (obj: T) => T;
-  /** Objects per list page; default {@link DEFAULT_LIST_PAGE_SIZE}. */
-  listPageSize?: number;
-  /**
-   * Lists and watches only the objects of these hash ranges (a shard). A list
-   * page whose `metadata.shardInfo` does not echo the selector came from a
-   * server that ignored it: then `accept` filters that page and every watch
-   * event on this side, with the same hash.
-   */
-  shard?: { selector: string; accept: (obj: T) => boolean };
-}
-
-export interface InformerStatus {
-  resource: string;
-  running: boolean;
-  synced: boolean;
-  objects: number;
-  restarts: number;
-  lastActivityAt?: number;
-  lastError?: string;
-  /** Since when the informer has been failing to list/watch, if it is. */
-  failingSince?: number;
-  /** A sharded informer: whether the API server applied its shard selector (false: filtered here); absent when not sharded or not listed yet. */
-  serverSide?: boolean;
-}
+export {
+  DEFAULT_LIST_PAGE_SIZE,
+  INFORMER_ADD,
+  INFORMER_DELETE,
+  INFORMER_UPDATE,
+  type InformerEvent,
+  type InformerOptions,
+  type InformerStatus,
+  type ObjectCache,
+} from './informer-contract';
 
 type Handler<T> = (obj: T, old?: T) => void;
-
-/**
- * What controllers read and hear from a cache: an Informer, or a ShardedInformer
- * made of one Informer per hash range this replica holds.
- */
-export interface ObjectCache<T> {
-  on(event: InformerEvent, handler: (obj: T, old?: T) => void): void;
-  get(namespace: string, name: string): T | undefined;
-  list(): T[];
-  readonly hasSynced: boolean;
-  waitForSync(): Promise<void>;
-  status(): InformerStatus;
-  start(): void;
-  stop(): Promise<void>;
-}
 
 export class Informer<T extends KubeObjectLike> implements ObjectCache<T> {
   private readonly opts: Required<Omit<InformerOptions<T>, 'labelSelector' | 'onRestart' | 'transform' | 'listPageSize' | 'shard'>> &
