@@ -2,6 +2,7 @@
 // architecture honest: apps depend on libs, libs never on apps, `labels` on
 // nothing of ours and on no I/O at all.
 import nx from '@nx/eslint-plugin';
+import { K8S_FOLDERS } from './tools/lint/k8s-folders.mjs';
 
 const ioModules = [
   '@kubernetes/*',
@@ -42,10 +43,7 @@ const libTestConstraints = depConstraints.map((c) =>
     : c,
 );
 
-// libs/k8s in folders by concern, lowest first: a folder may import only folders
-// before it in this list (and itself), so the runtime reads bottom-up and has no cycle.
-// tools/lint/k8s-folders.test.ts checks that this list matches the folders on disk.
-export const K8S_FOLDERS = ['base', 'metrics', 'api', 'observability', 'cache', 'queue', 'recorder', 'lease', 'shards', 'process', 'host'];
+// libs/k8s in folders by concern (tools/lint/k8s-folders.mjs): no import runs up the order.
 const k8sFolderRules = K8S_FOLDERS.map((folder, i) => {
   const above = K8S_FOLDERS.slice(i + 1);
   return {
@@ -60,7 +58,7 @@ const k8sFolderRules = K8S_FOLDERS.map((folder, i) => {
           patterns: above.length === 0 ? [] : [
             {
               group: above.flatMap((f) => [`../${f}`, `../${f}/*`]),
-              message: `libs/k8s/src/${folder} sits below ${above.join(', ')} (K8S_FOLDERS in eslint.config.mjs): move the shared piece down instead of importing upward.`,
+              message: `libs/k8s/src/${folder} sits below ${above.join(', ')} (tools/lint/k8s-folders.mjs): move the shared piece down instead of importing upward.`,
             },
           ],
         },

@@ -14,6 +14,8 @@
 //   npm run bench -- brownfield [--services 10000] [--conflicts 200] [--window 60] [--no-build]
 //   npm run bench -- shards [--deployments 10000] [--namespaces 200] [--shards 12] [--batch 2000] [--routes 10000] [--no-build]
 //                                               (not part of `all`: two planes of N Deployments, about an hour at the defaults)
+//   npm run bench -- runtime [--deployments 2000] [--rounds 1] [--baseline-node 20.20.2] [--no-build]
+//                                               (not part of `all`: Node 24 vs Node 20 and the V8 flags, three planes)
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -39,11 +41,13 @@ const BENCHES: Record<string, Bench> = {
   brownfield: { file: 'brownfield.bench.ts', nodeArgs: [], timeoutMs: 30 * 60_000 },
   // The host-claims index is measured in-process with forced GCs.
   shards: { file: 'shards.bench.ts', nodeArgs: ['--expose-gc'], timeoutMs: 180 * 60_000 },
+  // Node 24 against Node 20 (and the V8 flags): not in `all`, three planes of N Deployments.
+  runtime: { file: 'runtime.bench.ts', nodeArgs: [], timeoutMs: 120 * 60_000 },
 };
 const ALIASES: Record<string, string> = { 'reconcile-path': 'micro', macro: 'convergence' };
 
 function usage(): never {
-  console.error('usage: npm run bench [-- [micro|convergence|traffic|brownfield|shards|all] [options of that benchmark]]  (see tools/bench/README.md)');
+  console.error('usage: npm run bench [-- [micro|convergence|traffic|brownfield|shards|runtime|all] [options of that benchmark]]  (see tools/bench/README.md)');
   process.exit(2);
 }
 

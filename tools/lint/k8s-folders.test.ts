@@ -5,14 +5,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
+import { K8S_FOLDERS } from './k8s-folders.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-// The config is plain JS outside every project: loaded by URL, typed here (a static
-// import would be an untyped module and, to Nx, a relative import of an outside file).
-const { K8S_FOLDERS } = (await import(pathToFileURL(join(root, 'eslint.config.mjs')).href)) as { K8S_FOLDERS: readonly string[] };
 const src = join(root, 'libs/k8s/src');
 const eslint = new ESLint({ cwd: root });
 

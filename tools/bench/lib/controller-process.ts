@@ -27,19 +27,29 @@ export interface BenchController {
 
 export async function startBenchController(
   plane: ControlPlane,
-  opts: { app: AppName; identity: string; domain: string; env?: Record<string, string>; nodeArgs?: string[] },
+  opts: {
+    app: AppName;
+    identity: string;
+    domain: string;
+    env?: Record<string, string>;
+    nodeArgs?: string[];
+    /** Another Node binary than this process's (the runtime benchmark's contenders). */
+    node?: string;
+    /** NODE_OPTIONS instead of the manifest's (the runtime benchmark's V8 flags compared). */
+    nodeOptions?: string;
+  },
 ): Promise<BenchController> {
   const [healthPort, metricsPort] = (await freePorts(2)) as [number, number];
   const handle = startProcess({
     name: opts.identity,
-    cmd: process.execPath,
+    cmd: opts.node ?? process.execPath,
     args: [...(opts.nodeArgs ?? []), join(workspaceRoot(), 'dist', 'apps', opts.app, 'main.js')],
     logFile: join(plane.dir, `${opts.identity}.log`),
     env: {
       PATH: process.env.PATH ?? '',
       // As the manifests run it (manifests/<app>/deployment.yaml).
       NODE_ENV: 'production',
-      NODE_OPTIONS: manifestNodeOptions(opts.app),
+      NODE_OPTIONS: opts.nodeOptions ?? manifestNodeOptions(opts.app),
       KUBECONFIG: plane.kubeconfigPath,
       ...plane.natsEnv(opts.app),
       POD_NAMESPACE: CONTROLLER_NAMESPACE,

@@ -40,7 +40,11 @@ function major(version) {
 
 /** Unpacks the pinned node-<platform>-<arch> package into the cache (once); returns its bin folder. */
 export function installPinnedNode() {
-  const version = pinnedNodeVersion();
+  return installNodeBinary(pinnedNodeVersion());
+}
+
+/** Unpacks node-<platform>-<arch>@version from the npm registry into the cache (once); returns its bin folder. */
+export function installNodeBinary(version) {
   const pkg = `node-${process.platform}-${process.arch}`;
   const dir = join(cacheRoot(), 'node', `${version}-${process.platform}-${process.arch}`);
   const bin = join(dir, 'bin');

@@ -16,6 +16,8 @@ import { statusCodeOf } from '../api/api-errors';
 import { type Clock, realClock } from '../base/clock';
 import type { KubeObjectLike, ListResult, WatchEventType, WatchFn, ListFn } from '../api/list-watch';
 // The cache's own contract: what it lists and watches through.
+import { diffList, jitteredBackoff, objectKey } from './cache-diff';
+export { type CacheDiff, diffList, jitteredBackoff, objectKey } from './cache-diff';
 export type { ObjectMetaLike, KubeObjectLike, ListResult, WatchEventType, WatchParams, WatchFn, ListParams, ListFn } from '../api/list-watch';
 
 export const INFORMER_ADD = 'add';
@@ -73,38 +75,6 @@ export interface InformerStatus {
 }
 
 type Handler<T> = (obj: T, old?: T) => void;
-
-export function objectKey(obj: KubeObjectLike): string {
-  const ns = obj.metadata?.namespace;
-  return ns ? `${ns}/${obj.metadata?.name ?? ''}` : (obj.metadata?.name ?? '');
-}
-
-/** Exponential backoff with full jitter in [delay/2, delay]. Pure. */
-export function jitteredBackoff(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(delay / 2 + (random() * delay) / 2);
-}
-
-export interface CacheDiff<T> {
-  added: T[];
-  updated: Array<{ obj: T; old: T }>;
-  deleted: T[];
-}
-
-/** What a relist changed compared with the cache. Pure. */
-export function diffList<T extends KubeObjectLike>(cache: ReadonlyMap<string, T>, items: T[]): CacheDiff<T> {
-  const diff: CacheDiff<T> = { added: [], updated: [], deleted: [] };
-  const seen = new Set<string>();
-  for (const obj of items) {
-    const key = objectKey(obj);
-    seen.add(key);
-    const old = cache.get(key);
-    if (!old) diff.added.push(obj);
-    else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) diff.updated.push({ obj, old });
-  }
-  for (const [key, old] of cache) if (!seen.has(key)) diff.deleted.push(old);
-  return diff;
-}
 
 /**
  * What controllers read and hear from a cache: an Informer, or a ShardedInformer
