@@ -89,8 +89,10 @@ export default [
       // Objects read from the API server always carry metadata.name/namespace/uid;
       // asserting that once reads better than optional chains the types cannot narrow.
       '@typescript-eslint/no-non-null-assertion': 'off',
-      // Warnings, so growth shows in every lint run before it becomes a problem.
-      'max-lines': ['warn', { max: 400, skipBlankLines: true, skipComments: true }],
+      // A source file over 400 lines is more than one concept: split it (issue 26). Tests are
+      // lists of cases and are exempt below. Long functions stay a warning, so growth shows in
+      // every lint run before it becomes a problem.
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
       'max-lines-per-function': ['warn', { max: 60, skipBlankLines: true, skipComments: true }],
     },
   },

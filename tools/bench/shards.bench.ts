@@ -27,14 +27,13 @@
 //   node --expose-gc --import tsx tools/bench/shards.bench.ts [--deployments 10000] [--namespaces 200] [--shards 12] [--batch 2000] [--routes 10000] [--no-build]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { type KubeClients, MEMBER_LABEL, createKubeClients, memberFromLease, memberLeaseName, statusCodeOf } from '@ekspose/k8s';
+import { type KubeClients, createKubeClients, memberLeaseName, statusCodeOf } from '@ekspose/k8s';
 import { MANAGED_SELECTOR } from '@ekspose/labels';
 import { type ControlPlane, type Sample, inParallel, sampleSum, startControlPlane } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
 import { SERVICE_RANGE_ARGS, benchDeployment, bundleApps, ensureNamespace, watchAdded } from './lib/cluster';
 import {
   type AppName,
-  type BenchController,
   CONTROLLER_NAMESPACE,
   memoryOf,
   minusWrites,
@@ -50,6 +49,9 @@ import { apiRequests, apiWatches, requestDelta } from './lib/api-requests';
 import { claimsIndexMemory } from './lib/claims-memory';
 import { ObjectCounter } from './lib/object-counter';
 import { type Config, type ConfigResult, type PlaneResult, type ReplicaRow, type ShardsRun, reportShards } from './lib/shards-report';
+import { Fleet, type Replica, identityOf } from './lib/fleet';
+import { heldRanges, watchForDoubleHolds } from './lib/held-ranges';
+import { namespaceNames } from './lib/team-namespaces';
 import { fmt } from './lib/stats';
 
 const args = parseArgs(process.argv.slice(2));
@@ -73,25 +75,6 @@ const wholeRunTimeoutMs = 30 * 60_000 + 2 * (N + 3 * BATCH) * 250;
 
 const progress = (line: string) => process.stderr.write(`[shards] ${line}\n`);
 
-// Teams and environments, as namespaces are named in a shared cluster. They differ early in the name,
-// as real names do; names that differ only at the end (`tenant-000`…) cluster under FNV-1a (0010).
-const TEAMS = (
-  'shop billing search auth media mail chat maps docs ads pay feed checkout catalog cart orders inventory shipping ' +
-  'returns reviews pricing promo loyalty identity profile notify analytics metrics logging tracing gateway edge images ' +
-  'video audio upload storage backup fraud risk ledger invoices tax support crm sales marketing partners onboarding ' +
-  'recommend experiments'
-).split(' ');
-const ENVS = ['prod', 'staging', 'dev', 'qa'];
-
-/** `<team>-<env>`: each team in every environment before the next team; past teams x envs, a `-2`, `-3`… suffix. */
-function namespaceNames(m: number): string[] {
-  return Array.from({ length: m }, (_, i) => {
-    const team = TEAMS[Math.floor(i / ENVS.length) % TEAMS.length]!;
-    const round = Math.floor(i / (ENVS.length * TEAMS.length));
-    return `${team}-${ENVS[i % ENVS.length]!}${round > 0 ? `-${round + 1}` : ''}`;
-  });
-}
-
 const CONFIGS: Config[] = [
   { id: 'l1', label: 'EKSPOSE_SHARDS=1, 1 replica (leader)', shards: 1, replicas: 1 },
   { id: 's1', label: `EKSPOSE_SHARDS=${SHARDS}, 1 replica`, shards: SHARDS, replicas: 1 },
@@ -105,95 +88,6 @@ interface Plane {
   clients: KubeClients;
   counter: ObjectCounter;
   namespaces: string[];
-}
-
-interface Replica {
-  app: AppName;
-  c: BenchController;
-}
-
-const identityOf = (r: Replica) => r.c.handle.name;
-
-/** The replicas of one configuration: started, killed, stopped; `live` excludes the killed and the ended. */
-class Fleet {
-  readonly all: Replica[] = [];
-  private readonly killed = new Set<string>();
-
-  constructor(
-    private readonly p: Plane,
-    private readonly cfg: Config,
-  ) {}
-
-  async start(app: AppName, count: number): Promise<void> {
-    for (let k = 0; k < count; k++) {
-      const identity = `${app}-${this.cfg.id}-${this.all.filter((r) => r.app === app).length}`;
-      const env = { EKSPOSE_SHARDS: String(this.cfg.shards), EKSPOSE_RESYNC_SECONDS: String(RESYNC_SECONDS) };
-      this.all.push({ app, c: await startBenchController(this.p.plane, { app, identity, domain: DOMAIN, env }) });
-    }
-  }
-
-  live(app?: AppName): Replica[] {
-    return this.all.filter((r) => (app === undefined || r.app === app) && r.c.handle.running && !this.killed.has(identityOf(r)));
-  }
-
-  /** kill -9; its member Lease is left as a crash leaves it. */
-  async kill(r: Replica): Promise<void> {
-    this.killed.add(identityOf(r));
-    await r.c.handle.kill();
-  }
-
-  /** Every replica that still runs, as a rollout stops it (SIGTERM: ranges handed back, member Lease removed). */
-  async stop(): Promise<void> {
-    await Promise.all(this.all.map((r) => r.c.handle.stop(12_000)));
-  }
-
-  /** Any replica that ended without being told to: the scenario broke. */
-  crashed(): string | undefined {
-    const r = this.all.find((x) => !x.c.handle.running && !this.killed.has(identityOf(x)));
-    return r ? `${identityOf(r)} exited (${JSON.stringify(r.c.handle.exit)}); last lines:\n${r.c.handle.logTail(15)}` : undefined;
-  }
-}
-
-/** identity -> ranges held, from the controller's member Leases (as every replica reads them). */
-async function heldRanges(clients: KubeClients, app?: AppName): Promise<Map<string, Map<string, number[]>>> {
-  const list = await clients.coordination.listNamespacedLease({ namespace: CONTROLLER_NAMESPACE, labelSelector: app ? `${MEMBER_LABEL}=${app}` : MEMBER_LABEL });
-  const byApp = new Map<string, Map<string, number[]>>();
-  for (const lease of list.items) {
-    const member = memberFromLease(lease);
-    const of = lease.metadata?.labels?.[MEMBER_LABEL];
-    if (!member || !of || member.released) continue;
-    if (!byApp.has(of)) byApp.set(of, new Map());
-    byApp.get(of)!.set(member.identity, [...member.held]);
-  }
-  return byApp;
-}
-
-/**
- * Lists the member Leases every 500 ms while replicas run: a range that two live
- * replicas list as held at once (one list is one snapshot) breaks the scenario.
- * A killed replica's Lease keeps its ranges until it expires: it is not live.
- */
-function watchForDoubleHolds(clients: KubeClients, live: () => Set<string>, violations: string[]): () => Promise<void> {
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        const alive = live();
-        for (const [app, members] of await heldRanges(clients)) {
-          const holders = new Map<number, string[]>();
-          for (const [identity, held] of members) if (alive.has(identity)) for (const r of held) holders.set(r, [...(holders.get(r) ?? []), identity]);
-          for (const [r, who] of holders) if (who.length > 1 && violations.length < 20) violations.push(`${app}: range ${r} held by ${who.join(' and ')}`);
-        }
-      } catch {
-        // a list that failed is a poll missed, not a finding
-      }
-      await sleep(500);
-    }
-  })();
-  return async () => {
-    running = false;
-    await loop;
-  };
 }
 
 /**
@@ -367,7 +261,7 @@ const tag = (p: Plane, cfg: Config) => `gate ${p.gate ? 'on' : 'off'}, ${cfg.lab
 
 async function runConfig(p: Plane, cfg: Config, violations: string[]): Promise<ConfigResult> {
   progress(`${tag(p, cfg)}: starting ${cfg.replicas} replica(s) of each controller`);
-  const fleet = new Fleet(p, cfg);
+  const fleet = new Fleet(p.plane, cfg, { domain: DOMAIN, resyncSeconds: RESYNC_SECONDS });
   const stopWatching = watchForDoubleHolds(p.clients, () => new Set(fleet.live().map(identityOf)), violations);
   // The WATCH streams open before any replica of this configuration started (the plane's own, and this bench's).
   const planeWatches = await apiWatches(p.plane);
