@@ -108,7 +108,7 @@ export function report(opts: Options, results: ScenarioResult[], contenders: rea
         row('leading -> all present (s)', (r) => secs(r.convergedMs - r.leadingMs)),
         row('objects/s from process start', (r) => fmt(r.objects / (r.convergedMs / 1000), 1)),
         row('objects/s from leading', (r) => fmt(r.objects / ((r.convergedMs - r.leadingMs) / 1000), 1)),
-        row('writes to idle: create / patch / delete', (r) => writesText(r.writes)),
+        row('writes to idle and its Events: create / patch / delete', (r) => writesText(r.writes)),
         row('periodic resyncs before idle', (r) => String(r.resyncsBeforeIdle)),
         row('resync after convergence: keys', (r) => fmt(r.resync.keys)),
         row('  its writes: create / patch / delete', (r) => writesText(r.resync.writes)),

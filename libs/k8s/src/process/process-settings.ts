@@ -64,6 +64,11 @@ export interface ProcessSettings {
 }
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+/**
+ * 4: measured against 16 on a 2-core plane with Events held during the burst
+ * (0.94x against 0.54x a raw client's rate at 200, 13 MiB less RSS);
+ * docs/decisions/0013-events-yield-and-workers.md, tools/bench/README.md.
+ */
 export const DEFAULT_WORKERS = 4;
 export const MAX_WORKERS = 64;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
