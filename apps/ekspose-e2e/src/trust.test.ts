@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts, startProcess, workspaceRoot } from '@ekspose/testing';
 import { consistently, eventually } from './support/poll';
 import { CONTROLLER_NAMESPACE, TestEnv } from './support/test-env';
@@ -68,23 +69,29 @@ spec:
   matchResources: { namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: refused } } }
 `;
 
-it('a Service the API refuses (an admission policy) is told on the Deployment with the server\'s message, and the Ingress is made anyway', async () => {
-  await env.createNamespace('refused');
-  const applied = await env.plane.kubectl(['apply', '-f', '-'], { input: DENY_SERVICES });
+/** Applies admission policies and waits until they are enforced (once the API server has loaded them): until `probe` is refused. */
+async function applyPolicy(yaml: string, what: string, probe: () => Promise<unknown>): Promise<void> {
+  const applied = await env.plane.kubectl(['apply', '-f', '-'], { input: yaml });
   assert.equal(applied.code, 0, applied.stderr);
-  // The policy is enforced once the API server has loaded it.
   await eventually(
     async () => {
       try {
-        await env.clients.core.createNamespacedService({ namespace: 'refused', body: { metadata: { name: 'probe' }, spec: { ports: [{ port: 1 }] } } });
-        await env.deleteService('refused', 'probe');
+        await probe();
         return false;
       } catch {
         return true;
       }
     },
-    { timeoutMs: 30_000, what: 'the admission policy to refuse Services' },
+    { timeoutMs: 30_000, what },
   );
+}
+
+it('a Service the API refuses (an admission policy) is told on the Deployment with the server\'s message, and the Ingress is made anyway', async () => {
+  await env.createNamespace('refused');
+  await applyPolicy(DENY_SERVICES, 'the admission policy to refuse Services', async () => {
+    await env.clients.core.createNamespacedService({ namespace: 'refused', body: { metadata: { name: 'probe' }, spec: { ports: [{ port: 1 }] } } });
+    await env.deleteService('refused', 'probe');
+  });
   await env.createDeployment('refused', 'web', { labels: { ingReq: 'needed' } });
   await env.waitForIngress('refused', 'web');
   const warning = await env.waitForEvent('refused', 'web', 'ServiceRefused');
@@ -157,24 +164,78 @@ it('a health port in use: one JSON line naming the cause, exit 1, no stack trace
   }
 });
 
-it('a Lease namespace that does not exist: running and ready (a Lease error is no reason to be unready), never leading, and /readyz says why', async () => {
-  const { handle, healthPort } = await startRaw('deployment-controller', { POD_NAMESPACE: 'no-such-namespace' });
+const FORBID_LEASES = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: no-leases-in-lease-forbidden }
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules: [{ apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["leases"] }]
+  validations: [{ expression: "false", reason: Forbidden, message: "Leases are not allowed in this namespace by policy" }]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: { name: no-leases-in-lease-forbidden }
+spec:
+  policyName: no-leases-in-lease-forbidden
+  validationActions: [Deny]
+  matchResources: { namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: lease-forbidden } } }
+`;
+
+/** /readyz of a raw controller once it names a Lease problem (or once `until` holds). */
+async function readyzOf(healthPort: number, until: (status: number, body: { ok?: boolean; details?: { lease?: string; leader?: boolean } }) => boolean, what: string) {
+  return eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
+      if (!res) return undefined;
+      const body = (await res.json()) as { ok?: boolean; details?: { lease?: string; leader?: boolean } };
+      return until(res.status, body) ? { status: res.status, body } : undefined;
+    },
+    { timeoutMs: 60_000, what },
+  );
+}
+
+// A configuration that can never work by itself is not an outage (outage.test.ts): not ready, and why.
+for (const shards of ['1', '2']) {
+  it(`a Lease namespace that does not exist (EKSPOSE_SHARDS=${shards}): running, not ready, one error line and /readyz say why; ready once the namespace exists`, async () => {
+    const namespace = `no-such-namespace-${shards}`;
+    const { handle, healthPort } = await startRaw('deployment-controller', { POD_NAMESPACE: namespace, EKSPOSE_SHARDS: shards });
+    try {
+      const { status, body } = await readyzOf(healthPort, (_, b) => Boolean(b.details?.lease), '/readyz naming the Lease problem');
+      assert.equal(status, 503, `not ready: ${JSON.stringify(body)}`);
+      assert.match(body.details!.lease!, new RegExp(`POD_NAMESPACE=${namespace}: no such namespace`));
+      if (shards === '1') assert.equal(body.details!.leader, false, 'never leading');
+      await sleep(5_000);
+      assert.ok(handle.running, 'it keeps running and trying: an exit would make it a crash loop');
+      assert.equal((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status, 503, 'still not ready');
+      const errors = handle.readLog().split('\n').filter((l) => l.includes('cannot keep its Lease'));
+      assert.equal(errors.length, 1, `one error line for the problem, not one per retry:\n${errors.join('\n')}`);
+      assert.match(errors[0]!, /"level":"error"/);
+
+      await env.createNamespace(namespace);
+      await readyzOf(healthPort, (s, b) => s === 200 && !b.details?.lease, '/readyz 200 once the namespace exists');
+    } finally {
+      await handle.stop(12_000);
+    }
+  });
+}
+
+it('a Lease the API server forbids (an admission policy answering 403): not ready with the server\'s reason; ready once allowed', async () => {
+  await env.createNamespace('lease-forbidden');
+  await applyPolicy(FORBID_LEASES, 'the admission policy to refuse Leases', async () => {
+    await env.clients.coordination.createNamespacedLease({ namespace: 'lease-forbidden', body: { metadata: { name: 'probe' }, spec: {} } });
+    await env.clients.coordination.deleteNamespacedLease({ namespace: 'lease-forbidden', name: 'probe' });
+  });
+  const { handle, healthPort } = await startRaw('deployment-controller', { POD_NAMESPACE: 'lease-forbidden' });
   try {
-    const { status, body } = await eventually(
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
-        if (!res) return undefined;
-        const json = (await res.json()) as { details?: { lease?: string; leader?: boolean } };
-        return json.details?.lease ? { status: res.status, body: json } : undefined;
-      },
-      { timeoutMs: 30_000, what: '/readyz naming the Lease problem' },
-    );
-    assert.equal(status, 200, 'ready: a Lease it cannot read or write must not turn every replica unready at once (EksposeNoLeader tells it)');
-    assert.equal(body.details!.leader, false);
-    assert.match(body.details!.lease!, /no-such-namespace|not found/);
-    assert.ok(handle.running, 'it keeps running and trying');
-    const warnings = handle.readLog().split('\n').filter((l) => l.includes('cannot create the Lease'));
-    assert.ok(warnings.length <= 2, `one warning per distinct problem, not one a second (${warnings.length})`);
+    const { status, body } = await readyzOf(healthPort, (_, b) => Boolean(b.details?.lease), '/readyz naming the Lease problem');
+    assert.equal(status, 503, `not ready: ${JSON.stringify(body)}`);
+    assert.match(body.details!.lease!, /forbids this replica's Lease in namespace lease-forbidden.*not allowed in this namespace by policy/);
+    assert.ok(handle.running);
+    const removed = await env.plane.kubectl(['delete', '-f', '-'], { input: FORBID_LEASES });
+    assert.equal(removed.code, 0, removed.stderr);
+    await readyzOf(healthPort, (s, b) => s === 200 && !b.details?.lease, '/readyz 200 once the policy is gone');
   } finally {
     await handle.stop(12_000);
   }
