@@ -112,6 +112,8 @@ function shardSuite(gate: boolean): void {
       // Exposed is told once per Deployment with an Ingress, by the replica that holds its namespace.
       const held = await settled(env, 'deployment-controller', deploymentControllers);
       for (const d of DEPLOYMENTS.filter((x) => x.ingress)) {
+        // Normal Events wait until the burst is over (decision 0013): wait for it, then count.
+        await env.waitForEvent(d.namespace, d.name, 'Exposed');
         const exposed = (await env.eventsFor(d.namespace, d.name)).filter((e) => e.reason === 'Exposed');
         assert.equal(exposed.length, 1, `${d.namespace}/${d.name}: one Exposed Event`);
         assert.equal(occurrences(exposed[0]!), 1);
@@ -228,7 +230,10 @@ function shardSuite(gate: boolean): void {
       process.stderr.write(`[shards] gate ${gate ? 'on' : 'off'}: Service deleted after kill -9 of its holder came back ${tookMs} ms after the kill\n`);
       assert.ok(back.metadata?.uid);
       // The new holder never saw the deletion (it listed after it): it has the deployment.exposed record as evidence, or calls it missing.
-      const told = (await env.eventsFor(target.namespace, target.name)).filter((e) => e.reason === 'ServiceRecreated' || e.reason === 'ServiceCreated');
+      // Normal Events wait until the queue is quiet (decision 0013): wait for the repair's, then count.
+      const repaired = (events: Awaited<ReturnType<typeof env.eventsFor>>) => events.filter((e) => e.reason === 'ServiceRecreated' || e.reason === 'ServiceCreated');
+      await eventually(async () => repaired(await env.eventsFor(target.namespace, target.name)).length > 0, { timeoutMs: 30_000, what: 'the Event of the repair' });
+      const told = repaired(await env.eventsFor(target.namespace, target.name));
       assert.equal(told.length, 1, `one Event of the repair: ${told.map((e) => e.reason)}`);
       assert.equal(occurrences(told[0]!), 1, 'put back once');
       const survivors = serviceControllers.filter((p) => p !== victim);
