@@ -69,6 +69,19 @@ describe('exposureStatus', () => {
     assert.equal(exposureStatus({ deployment: dep, service: service(), httpRoute: route, events: [] }).url, 'http://web.shop.example.com/api');
   });
 
+  it('an invalid label fixed since: a Service ekspose wrote in a later second than the Warning says exposed, before any Normal Event', () => {
+    const at = '2026-01-01T10:00:00.231Z';
+    // The user's change lands in the same second as the Warning (managedFields keep whole seconds).
+    const fixed = deployment();
+    fixed.metadata!.managedFields![0]!.time = new Date('2026-01-01T10:00:01Z');
+    const written = service({ ...ours, creationTimestamp: new Date('2026-01-01T10:00:01Z') });
+    const s = exposureStatus({ deployment: fixed, service: written, events: [event('InvalidSpec', at, 'Warning', 'not exposed: port "abc"')] });
+    assert.equal(s.state, 'exposed');
+    // The same Service written in the Warning's own second, or before it, does not outrank it.
+    const before = service({ ...ours, creationTimestamp: new Date('2026-01-01T10:00:00Z') });
+    assert.equal(exposureStatus({ deployment: fixed, service: before, events: [event('InvalidSpec', at, 'Warning', 'not exposed: port "abc"')] }).state, 'invalid');
+  });
+
   it('an invalid label reported after the last change: invalid with the note, even while the old objects stand', () => {
     const s = exposureStatus({ deployment: deployment({ port: 'abc' }), service: service(), events: [event('InvalidSpec', '2026-01-01T10:00:01Z', 'Warning', 'not exposed: port "abc"')] });
     assert.deepEqual([s.state, s.reason], ['invalid', 'not exposed: port "abc"']);

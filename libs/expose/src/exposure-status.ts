@@ -69,6 +69,19 @@ export function lastUserChange(dep: V1Deployment): Date {
   return new Date(latest);
 }
 
+/**
+ * When ekspose last wrote an object: its creation or the newest write in its
+ * managedFields (the API server keeps whole seconds), 0 when it has neither.
+ */
+function lastWrite(obj: { metadata?: V1Service['metadata'] } | undefined): number {
+  let latest = new Date(obj?.metadata?.creationTimestamp ?? 0).getTime();
+  for (const entry of obj?.metadata?.managedFields ?? []) {
+    if (entry.subresource === 'status' || !entry.time) continue;
+    latest = Math.max(latest, new Date(entry.time).getTime());
+  }
+  return latest;
+}
+
 function ingressUrl(ing: V1Ingress): string {
   const rule = ing.spec?.rules?.[0];
   if (!rule?.host) return '';
@@ -124,7 +137,11 @@ export function exposureStatus({ deployment: dep, service, ingress, httpRoute, g
   const since = lastUserChange(dep).getTime() - SKEW_MS;
   const latest = [...events].filter((e) => e.at.getTime() >= since).sort((a, b) => b.at.getTime() - a.at.getTime())[0];
   const reported = latest?.type === 'Warning' ? EVENT_STATES[latest.reason] : undefined;
-  if (reported === 'invalid') return row(exposedAs, url, 'invalid', latest!.note);
+  // An invalid spec writes nothing: objects ekspose wrote in a later second than the Warning were
+  // made from a spec it found valid since (a held Normal Event may not have been written yet).
+  const superseded =
+    latest !== undefined && owns(service) && lastWrite(service) >= Math.floor(latest.at.getTime() / 1000) * 1000 + 1000;
+  if (reported === 'invalid' && !superseded) return row(exposedAs, url, 'invalid', latest!.note);
   if (wantsRoute && routeKind === 'HTTPRoute' && owns(route)) {
     const refusal = routeRefusal(route as HttpRoute);
     if (refusal) return row(exposedAs, url, 'not accepted', refusal);
