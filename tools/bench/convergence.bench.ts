@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { type KubeClients, DEFAULT_WORKERS, WORK_QUEUE_DEFAULTS, createKubeClients } from '@ekspose/k8s';
 import { MANAGED_SELECTOR } from '@ekspose/labels';
-import { type ProcessHandle, startControlPlane } from '@ekspose/testing';
+import { type ProcessHandle, inParallel, startControlPlane } from '@ekspose/testing';
 import { intOption, parseArgs } from './lib/args';
 import {
   type LogEntry,
@@ -89,14 +89,8 @@ function deploymentManifest(i: number): V1Deployment {
 }
 
 async function createDeployments(clients: KubeClients, n: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      const i = next++;
-      await clients.apps.createNamespacedDeployment({ namespace: namespaceOf(i), body: deploymentManifest(i) });
-    }
-  };
-  await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, worker));
+  const indexes = Array.from({ length: n }, (_, i) => i);
+  await inParallel(indexes, CREATE_CONCURRENCY, (i) => clients.apps.createNamespacedDeployment({ namespace: namespaceOf(i), body: deploymentManifest(i) }));
 }
 
 const durations = (samples: readonly Sample[]) => histogram(samples, 'ekspose_reconcile_duration_seconds');
