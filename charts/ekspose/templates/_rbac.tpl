@@ -68,3 +68,25 @@ A controller's Lease rules ($ctx: { name, shards }), the same as manifests/<cont
   verbs: ["get", "list", "update", "delete"]
 {{- end }}
 {{- end }}
+
+{{/*
+settings.EKSPOSE_WATCH_NAMESPACES as a JSON list (trimmed, no empties, each once). namespaceScoped
+needs at least one: the controllers may then read nothing outside them.
+*/}}
+{{- define "ekspose.watchNamespaces" -}}
+{{- $list := list -}}
+{{- range $ns := splitList "," (toString (default "" .Values.settings.EKSPOSE_WATCH_NAMESPACES)) -}}
+{{- $ns = trim $ns -}}
+{{- if and $ns (not (has $ns $list)) }}{{ $list = append $list $ns }}{{ end -}}
+{{- end -}}
+{{- if and .Values.namespaceScoped (eq (len $list) 0) -}}
+{{- fail "namespaceScoped needs settings.EKSPOSE_WATCH_NAMESPACES: the namespaces the controllers get Roles in, and the only ones they watch" -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end }}
+
+{{/* The namespace of settings.EKSPOSE_GATEWAY (<namespace>/<name>[/<sectionName>]), or "". */}}
+{{- define "ekspose.gatewayNamespace" -}}
+{{- $g := toString (default "" (get .Values.settings "EKSPOSE_GATEWAY")) -}}
+{{- if contains "/" $g }}{{ first (splitList "/" $g) | trim }}{{ end -}}
+{{- end }}

@@ -2,16 +2,14 @@
 // parseExposeSpec and the reconcilers need), and the live GET that decides
 // recreations.
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
-import { type ControllerMetrics, type ReshardableCache, type KubeClients, deploymentSource, informerFor, readOrUndefined, slimDeployment } from '@ekspose/k8s';
+import { type ReshardableCache, type KubeClients, deploymentSource, informerFor, readOrUndefined, slimDeployment } from '@ekspose/k8s';
+import type { InformerContext } from './kind-descriptors';
 
 export function deploymentInformer(
-  clients: KubeClients,
-  log: Logger,
-  metrics: Pick<ControllerMetrics, 'informerRestarted'>,
+  { clients, log, metrics, namespaces }: InformerContext,
   shard?: { selector: string; accept: (obj: V1Deployment) => boolean },
 ): ReshardableCache<V1Deployment> {
-  return informerFor(deploymentSource(clients), { log, metrics, transform: slimDeployment, ...(shard ? { shard } : {}) });
+  return informerFor(deploymentSource(clients), { log, metrics, namespaces, transform: slimDeployment, ...(shard ? { shard } : {}) });
 }
 
 /** The live Deployment, or undefined on 404. */

@@ -192,14 +192,8 @@ export const OWNED_KINDS = [serviceKind, ingressKind, httpRouteKind] as const;
 export const EXTERNAL_ROUTE_KINDS = [ingressKind, httpRouteKind] as const;
 
 /** The managed objects of one kind (label-selected: the cache stays small however many others a cluster has). */
-export function managedInformer<T extends OwnedObject>(
-  kind: OwnedKind<T>,
-  clients: KubeClients,
-  log: Logger,
-  metrics: Pick<ControllerMetrics, 'informerRestarted'>,
-  shard?: InformerShard<T>,
-): ReshardableCache<T> {
-  return informerFor(kind.source(clients), { log, metrics, transform: slimOwned, labelSelector: MANAGED_SELECTOR, ...(shard ? { shard } : {}) }) as ReshardableCache<T>;
+export function managedInformer<T extends OwnedObject>(kind: OwnedKind<T>, { clients, log, metrics, namespaces }: InformerContext, shard?: InformerShard<T>): ReshardableCache<T> {
+  return informerFor(kind.source(clients), { log, metrics, namespaces, transform: slimOwned, labelSelector: MANAGED_SELECTOR, ...(shard ? { shard } : {}) }) as ReshardableCache<T>;
 }
 
 /**
@@ -208,17 +202,12 @@ export function managedInformer<T extends OwnedObject>(
  * tells a name held by someone else without asking the API server, at a few
  * hundred bytes an object (see the bench for 10,000 foreign Services).
  */
-export function nameInformer<T extends OwnedObject>(
-  kind: OwnedKind<T>,
-  clients: KubeClients,
-  log: Logger,
-  metrics: Pick<ControllerMetrics, 'informerRestarted'>,
-  shard?: InformerShard<OwnedObject>,
-): ReshardableCache<OwnedObject> {
+export function nameInformer<T extends OwnedObject>(kind: OwnedKind<T>, { clients, log, metrics, namespaces }: InformerContext, shard?: InformerShard<OwnedObject>): ReshardableCache<OwnedObject> {
   const source = kind.source(clients, 'metadata');
   return informerFor({ ...source, resource: `${source.resource}/metadata` }, {
     log,
     metrics,
+    namespaces,
     transform: identityOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]),
     ...(shard ? { shard: shard as never } : {}),
   }) as unknown as ReshardableCache<OwnedObject>;
@@ -229,19 +218,27 @@ export function nameInformer<T extends OwnedObject>(
  * host and path they claim: the cluster-wide host index of a sharded replica,
  * whose whole-object caches hold only its own ranges.
  */
-export function claimsInformer<T extends OwnedObject>(
-  kind: OwnedKind<T>,
-  clients: KubeClients,
-  log: Logger,
-  metrics: Pick<ControllerMetrics, 'informerRestarted'>,
-): ObjectCache<RouteObject> {
+export function claimsInformer<T extends OwnedObject>(kind: OwnedKind<T>, { clients, log, metrics, namespaces }: InformerContext): ObjectCache<RouteObject> {
   const source = kind.source(clients);
   return informerFor({ ...source, resource: `${source.resource}/claims` } as never, {
     log,
     metrics,
+    namespaces,
     transform: claimsOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]) as never,
     labelSelector: MANAGED_SELECTOR,
   }) as unknown as ObjectCache<RouteObject>;
+}
+
+/**
+ * What every informer of a controller is built with: its clients, logger and restart metric, and the
+ * namespaces it lists and watch in (EKSPOSE_WATCH_NAMESPACES: one list and watch per namespace, all
+ * that Roles over them allow; empty: one of every namespace).
+ */
+export interface InformerContext {
+  clients: KubeClients;
+  log: Logger;
+  metrics: Pick<ControllerMetrics, 'informerRestarted'>;
+  namespaces: readonly string[];
 }
 
 /** One shard of a cache: the range's selector and the client-side filter. */

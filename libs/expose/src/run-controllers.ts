@@ -31,6 +31,7 @@ import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents 
 import { type RouteObject, claimsOf } from './host-conflict';
 import { isKeyWatched } from './owner-keys';
 import {
+  type InformerContext,
   type InformerShard,
   type OwnedBinding,
   type OwnedKind,
@@ -64,6 +65,8 @@ interface Wiring {
   sharded: Array<ShardedInformer<never>>;
   /** The keys a resync queues; when a range starts being served, those of its namespaces are queued. */
   servingHook: { keys: () => string[] };
+  /** What every informer is built with; EKSPOSE_WATCH_NAMESPACES set, they list and watch each of those namespaces only. */
+  informing: InformerContext;
 }
 
 /** The namespace of a queue key: `<ns>/<name>`, or `<kind>:<ns>/<name>` (neither part may contain ':' or '/'). */
@@ -115,7 +118,8 @@ function wire(name: string, summary: string): Wiring {
   // With shards, a key of a range not served (an event of a range being listed or handed back) is not queued.
   const enqueue = work ? (key: string) => work.accepts(key) && queue.add(key) : (key: string) => queue.add(key);
   const fence = new WriteFence(settings.leaseRenewDeadlineSeconds * 1000);
-  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, fence, ...(work ? { work } : {}) };
+  const informing: InformerContext = { clients: boot.clients, log, metrics: boot.metrics, namespaces: settings.watchNamespaces };
+  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, fence, informing, ...(work ? { work } : {}) };
 }
 
 /** One cache; with shards one list and watch for every range held (ShardedInformer), `make` built with the selector and filter of those ranges. */
@@ -158,13 +162,13 @@ interface Bound<T extends OwnedObject> {
 }
 
 function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring, onServed: () => void): Bound<T> {
-  const { clients, log, metrics } = w.boot;
+  const { clients, log } = w.boot;
   // The resource as the kind's own informer names it (`ingresses`, `httproutes`), in metrics and /readyz alike with shards or without.
   const plural = kind.source(clients).resource;
-  const cache = cacheOf<T>(w, plural, (shard) => managedInformer(kind, clients, log, metrics, shard));
-  const names = cacheOf<OwnedObject>(w, `${plural}/metadata`, (shard) => nameInformer(kind, clients, log, metrics, shard));
+  const cache = cacheOf<T>(w, plural, (shard) => managedInformer(kind, w.informing, shard));
+  const names = cacheOf<OwnedObject>(w, `${plural}/metadata`, (shard) => nameInformer(kind, w.informing, shard));
   // With shards the whole-object caches hold only this replica's ranges; host claims are compared across all namespaces.
-  const claims = w.work && kind.claimsHost ? claimsInformer(kind, clients, log, metrics) : undefined;
+  const claims = w.work && kind.claimsHost ? claimsInformer(kind, w.informing) : undefined;
   const binding: OwnedBinding<T> = { kind, api: guarded(kind.api(clients), w.work ?? w.fence), cache, names };
   const resource = kind.customResource;
   const informers = [cache, names, ...(claims ? [claims] : [])];
@@ -226,8 +230,8 @@ function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, res
 /** deployment-controller: the one writer of the owned objects' spec. */
 export async function runDeploymentController(): Promise<ControllerHost> {
   const w = wire('deployment-controller', 'Gives every Deployment a Service, and an Ingress when it carries ingReq: needed; removes them when it is deleted.');
-  const { log, clients, metrics } = w.boot;
-  const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(clients, log, metrics, shard));
+  const { log, clients } = w.boot;
+  const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(w.informing, shard));
   // A kind served later (the Gateway API installed): every Deployment is looked at again.
   const lookAgain = () => deployments.list().map(objectKey).filter(w.watched).forEach(w.enqueue);
   const bound = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w, lookAgain));
@@ -278,8 +282,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
  */
 export async function runRecreationController(name: string, kinds: ReadonlyArray<OwnedKind<OwnedObject>>, summary: string): Promise<ControllerHost> {
   const w = wire(name, summary);
-  const { log, clients, metrics } = w.boot;
-  const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(clients, log, metrics, shard));
+  const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(w.informing, shard));
   // One kind: plain keys, as the queue always had them. Several: `<metricKind>:<key>`.
   const tagged = kinds.length > 1;
   const tag = (kind: OwnedKind<OwnedObject>, key: string) => (tagged ? `${kind.metricKind}:${key}` : key);

@@ -11,6 +11,7 @@ export type { KubeObjectLike, WatchEventType } from './api/list-watch';
 export { identityOnly, slimDeployment, slimOwned } from './cache/cache-transforms';
 export { GatedInformer } from './cache/gated-informer';
 export { informerFor, readOrUndefined } from './cache/informer-factory';
+export { MultiNamespaceCache } from './cache/multi-namespace-cache';
 export { objectKey } from './cache/cache-diff';
 export { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, Informer, type ObjectCache } from './cache/informer';
 export { type ReconcileResult, type Reconciler, WORK_QUEUE_DEFAULTS, WorkQueue } from './queue/work-queue';

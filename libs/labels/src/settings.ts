@@ -116,7 +116,7 @@ export const EXPOSE_SETTINGS_HELP: readonly SettingHelp[] = [
     description:
       'Annotations for every Ingress and HTTPRoute, a JSON object of strings; the ekspose.io/route-annotations annotation adds to it (its keys win). Keys holding "snippet" are refused.',
   },
-  { env: 'EKSPOSE_WATCH_NAMESPACES', default: '(all namespaces)', description: 'Comma-separated namespaces to watch; empty = all.' },
+  { env: 'EKSPOSE_WATCH_NAMESPACES', default: '(all namespaces)', description: 'Comma-separated namespaces to watch, each listed and watched on its own (Roles in them are rights enough); empty = all, one cluster-wide watch.' },
   {
     env: 'EKSPOSE_SKIP_NAMESPACES',
     default: `${SYSTEM_NAMESPACES.join(',')},$POD_NAMESPACE`,

@@ -56,10 +56,10 @@ export async function kubectlOk(plane: ControlPlane, args: string[], input?: str
 
 /**
  * Writes to `path` a kubeconfig that holds a TokenRequest token for the app's ServiceAccount and nothing
- * else (no client certificate), so whatever uses it is that ServiceAccount. Returns the token.
+ * else (no client certificate), so whatever uses it is that ServiceAccount (of `namespace`, default the manifests'). Returns the token.
  */
-export async function writeTokenKubeconfig(plane: ControlPlane, app: AppName, path: string): Promise<string> {
-  const token = (await kubectlOk(plane, ['-n', MANIFESTS_NAMESPACE, 'create', 'token', app, '--duration=1h'])).stdout.trim();
+export async function writeTokenKubeconfig(plane: ControlPlane, app: AppName, path: string, namespace = MANIFESTS_NAMESPACE): Promise<string> {
+  const token = (await kubectlOk(plane, ['-n', namespace, 'create', 'token', app, '--duration=1h'])).stdout.trim();
   const certificates = plane.certificates;
   assert.ok(certificates, 'the plane has its certificates');
   const ca = readFileSync(certificates.caCert).toString('base64');

@@ -219,29 +219,49 @@ export interface ResourceSource<T> {
   resource: string;
   list: ListFn<T>;
   watch: WatchFn;
+  /** The same resource listed and watched in one namespace only (what a Role over that namespace allows). */
+  inNamespace(namespace: string): ResourceSource<T>;
 }
 
-export function deploymentSource(clients: KubeClients): ResourceSource<V1Deployment> {
+/** Where a source lists and watches: every namespace (undefined) or one. */
+type Scope = string | undefined;
+
+/** The API path of a resource in a scope: `/apis/apps/v1/deployments` or `/apis/apps/v1/namespaces/<ns>/deployments`. */
+function scopedPath(groupVersion: string, plural: string, namespace: Scope): string {
+  return namespace === undefined ? `${groupVersion}/${plural}` : `${groupVersion}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
+}
+
+export function deploymentSource(clients: KubeClients, namespace?: string): ResourceSource<V1Deployment> {
   return {
     resource: 'deployments',
-    list: (p) => clients.apps.listDeploymentForAllNamespaces(pageParams(p)),
-    watch: watchPath(clients.config, '/apis/apps/v1/deployments'),
+    list: (p) =>
+      namespace === undefined ? clients.apps.listDeploymentForAllNamespaces(pageParams(p)) : clients.apps.listNamespacedDeployment({ namespace, ...pageParams(p) }),
+    watch: watchPath(clients.config, scopedPath('/apis/apps/v1', 'deployments', namespace)),
+    inNamespace: (ns) => deploymentSource(clients, ns),
   };
 }
 
-export function serviceSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Service> {
+export function serviceSource(clients: KubeClients, view: SourceView = 'objects', namespace?: string): ResourceSource<V1Service> {
   return {
     resource: 'services',
-    list: (p) => clients.core.listServiceForAllNamespaces(pageParams(p), listOptions(view)),
-    watch: watchPath(clients.config, '/api/v1/services', view),
+    list: (p) =>
+      namespace === undefined
+        ? clients.core.listServiceForAllNamespaces(pageParams(p), listOptions(view))
+        : clients.core.listNamespacedService({ namespace, ...pageParams(p) }, listOptions(view)),
+    watch: watchPath(clients.config, scopedPath('/api/v1', 'services', namespace), view),
+    inNamespace: (ns) => serviceSource(clients, view, ns),
   };
 }
 
-export function ingressSource(clients: KubeClients, view: SourceView = 'objects'): ResourceSource<V1Ingress> {
+export function ingressSource(clients: KubeClients, view: SourceView = 'objects', namespace?: string): ResourceSource<V1Ingress> {
   return {
     resource: 'ingresses',
-    list: (p) => clients.networking.listIngressForAllNamespaces(pageParams(p), listOptions(view)),
-    watch: watchPath(clients.config, '/apis/networking.k8s.io/v1/ingresses', view),
+    list: (p) =>
+      namespace === undefined
+        ? clients.networking.listIngressForAllNamespaces(pageParams(p), listOptions(view))
+        : clients.networking.listNamespacedIngress({ namespace, ...pageParams(p) }, listOptions(view)),
+    watch: watchPath(clients.config, scopedPath('/apis/networking.k8s.io/v1', 'ingresses', namespace), view),
+    inNamespace: (ns) => ingressSource(clients, view, ns),
   };
 }
 
@@ -252,16 +272,19 @@ export interface CustomResource {
   plural: string;
 }
 
-/** List and watch a custom resource in every namespace. */
-export function customResourceSource<T>(clients: KubeClients, r: CustomResource, view: SourceView = 'objects'): ResourceSource<T> {
+/** List and watch a custom resource in every namespace (or, with `namespace`, in that one). */
+export function customResourceSource<T>(clients: KubeClients, r: CustomResource, view: SourceView = 'objects', namespace?: string): ResourceSource<T> {
   return {
     resource: r.plural,
     list: async (p) => {
       const { shardSelector, ...page } = pageParams(p);
       const options = shardSelector ? shardOptions(shardSelector, listOptions(view)) : listOptions(view);
-      return (await clients.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...page }, options)) as never;
+      const what = { group: r.group, version: r.version, plural: r.plural, ...page };
+      const listed = namespace === undefined ? clients.custom.listClusterCustomObject(what, options) : clients.custom.listNamespacedCustomObject({ ...what, namespace }, options);
+      return (await listed) as never;
     },
-    watch: watchPath(clients.config, `/apis/${r.group}/${r.version}/${r.plural}`, view),
+    watch: watchPath(clients.config, scopedPath(`/apis/${r.group}/${r.version}`, r.plural, namespace), view),
+    inNamespace: (ns) => customResourceSource<T>(clients, r, view, ns),
   };
 }
 
