@@ -51,22 +51,26 @@ interface Wiring {
   name: string;
   boot: Bootstrapped<Settings>;
   bus: EventBus;
-  recorder: EventRecorder;
   queue: WorkQueue;
   watched: (key: string) => boolean;
   /** This replica leads and works: a standby's event handlers note and enqueue nothing. */
   active: () => boolean;
-  enqueue: (key: string) => void;
-  /** EKSPOSE_SHARDS > 1: the ranges this replica serves; undefined with one range (a leader does everything). */
-  work?: ShardedWork;
+  /** EKSPOSE_SHARDS > 1: the caches are split by range and a ShardedWork serves the ranges held. */
+  sharding: boolean;
   /** The right to write of the Lease this replica renews: a leader's writes are guarded by it (with shards, by the work). */
   fence: WriteFence;
-  /** The caches split by range, started and stopped by the work. */
+  /** With shards: the caches split by range, collected as they are built and handed to the work once all are. */
   sharded: Array<ShardedInformer<never>>;
-  /** The keys a resync queues; when a range starts being served, those of its namespaces are queued. */
-  servingHook: { keys: () => string[] };
   /** What every informer is built with; EKSPOSE_WATCH_NAMESPACES set, they list and watch each of those namespaces only. */
   informing: InformerContext;
+}
+
+/** What is made once every cache is: the ranges' work (with shards), the Event recorder and the enqueue that respects them. */
+interface Working {
+  /** EKSPOSE_SHARDS > 1: the ranges this replica serves; undefined with one range (a leader does everything). */
+  work?: ShardedWork;
+  recorder: EventRecorder;
+  enqueue: (key: string) => void;
 }
 
 /** The namespace of a queue key: `<ns>/<name>`, or `<kind>:<ns>/<name>` (neither part may contain ':' or '/'). */
@@ -98,33 +102,48 @@ function wire(name: string, summary: string): Wiring {
   const queue = new WorkQueue({ name, workers: settings.workers, log, metrics: boot.metrics });
   // The event routing drops keys outside the watched namespaces before they are noted or enqueued.
   const watched = (key: string) => isKeyWatched(key, settings);
-  // Normal Events (Exposed…) wait while the queue has work: in a burst the API server's writes go to the objects first.
-  const recorder = controllerEventRecorder({ events: boot.clients.events, actionOf: exposeActionOf, controller: name, identity: settings.identity, log, metrics: boot.metrics, yieldTo: queue });
-  const sharded: Array<ShardedInformer<never>> = [];
-  const servingHook = { keys: (): string[] => [] };
-  const work =
-    settings.shards > 1
-      ? new ShardedWork({
-          shards: settings.shards,
-          caches: sharded,
-          queue,
-          namespaceOfKey: namespaceOfQueueKey,
-          onServing: (range) => servingHook.keys().forEach((key) => work?.rangeOfKey(key) === range && queue.add(key)),
-          log,
-        })
-      : undefined;
-  // With shards, Events too are told only for namespaces this replica holds (a reconcile outliving its range tells nothing).
-  if (work) recorder.admit = (obj) => work.mayWrite(obj.namespace);
-  // With shards, a key of a range not served (an event of a range being listed or handed back) is not queued.
-  const enqueue = work ? (key: string) => work.accepts(key) && queue.add(key) : (key: string) => queue.add(key);
   const fence = new WriteFence(settings.leaseRenewDeadlineSeconds * 1000);
   const informing: InformerContext = { clients: boot.clients, log, metrics: boot.metrics, namespaces: settings.watchNamespaces };
-  return { name, boot, bus, recorder, queue, watched, active: () => queue.isRunning, enqueue, sharded, servingHook, fence, informing, ...(work ? { work } : {}) };
+  return { name, boot, bus, queue, watched, active: () => queue.isRunning, sharding: settings.shards > 1, sharded: [], fence, informing };
+}
+
+/**
+ * Called once every cache is built: with shards, the work gets those caches, and queues a range's keys
+ * (`rangeKeys`, what a resync would queue) when it starts serving it.
+ */
+function working(w: Wiring, rangeKeys: () => string[]): Working {
+  const { settings, log, clients, metrics } = w.boot;
+  const queue = w.queue;
+  const work = w.sharding
+    ? new ShardedWork({
+        shards: settings.shards,
+        caches: w.sharded,
+        queue,
+        namespaceOfKey: namespaceOfQueueKey,
+        onServing: (range) => rangeKeys().forEach((key) => work?.rangeOfKey(key) === range && queue.add(key)),
+        log,
+      })
+    : undefined;
+  // Normal Events (Exposed…) wait while the queue has work: in a burst the API server's writes go to the objects first.
+  // With shards, Events too are told only for namespaces this replica holds (a reconcile outliving its range tells nothing).
+  const recorder = controllerEventRecorder({
+    events: clients.events,
+    actionOf: exposeActionOf,
+    controller: w.name,
+    identity: settings.identity,
+    log,
+    metrics,
+    yieldTo: queue,
+    ...(work ? { admit: (obj: { namespace: string }) => work.mayWrite(obj.namespace) } : {}),
+  });
+  // With shards, a key of a range not served (an event of a range being listed or handed back) is not queued.
+  const enqueue = work ? (key: string) => work.accepts(key) && queue.add(key) : (key: string) => queue.add(key);
+  return { recorder, enqueue, ...(work ? { work } : {}) };
 }
 
 /** One cache; with shards one list and watch for every range held (ShardedInformer), `make` built with the selector and filter of those ranges. */
 function cacheOf<T extends { metadata?: { namespace?: string } }>(w: Wiring, resource: string, make: (shard?: InformerShard<T>) => ReshardableCache<T>): ObjectCache<T> {
-  if (!w.work) return make();
+  if (!w.sharding) return make();
   const cache = new ShardedInformer<T>(resource, w.boot.settings.shards, make);
   w.sharded.push(cache as unknown as ShardedInformer<never>);
   return cache;
@@ -152,9 +171,9 @@ function guarded<T>(api: OwnedObjectApi<T>, work: Pick<ShardedWork, 'guard'>): O
   };
 }
 
-/** A kind with its API and informers; a CRD's informers wait behind a gate until the API server serves it. */
+/** A kind's informers; a CRD's wait behind a gate until the API server serves it. Its API is added once the work exists (apiOf). */
 interface Bound<T extends OwnedObject> {
-  binding: OwnedBinding<T>;
+  caches: Omit<OwnedBinding<T>, 'api'>;
   /** What the host starts, waits for and reports: the informers, or their gates. */
   hosted: HostedInformer[];
   /** With shards: the kind's host claims in every namespace (the managed cache holds only this replica's ranges). */
@@ -168,30 +187,34 @@ function bind<T extends OwnedObject>(kind: OwnedKind<T>, w: Wiring, onServed: ()
   const cache = cacheOf<T>(w, plural, (shard) => managedInformer(kind, w.informing, shard));
   const names = cacheOf<OwnedObject>(w, `${plural}/metadata`, (shard) => nameInformer(kind, w.informing, shard));
   // With shards the whole-object caches hold only this replica's ranges; host claims are compared across all namespaces.
-  const claims = w.work && kind.claimsHost ? claimsInformer(kind, w.informing) : undefined;
-  const binding: OwnedBinding<T> = { kind, api: guarded(kind.api(clients), w.work ?? w.fence), cache, names };
+  const claims = w.sharding && kind.claimsHost ? claimsInformer(kind, w.informing) : undefined;
   const resource = kind.customResource;
   const informers = [cache, names, ...(claims ? [claims] : [])];
-  if (!resource) return { binding, hosted: informers, ...(claims ? { claims } : {}) };
+  if (!resource) return { caches: { kind, cache, names }, hosted: informers, ...(claims ? { claims } : {}) };
   const gated = (inner: HostedInformer, told: () => void) =>
     new GatedInformer({ inner, resource: `${resource.plural}.${resource.group}`, isServed: () => isResourceServed(clients, resource), onServed: told, log });
   const gate = gated(cache, onServed);
   return {
-    binding: { ...binding, available: () => gate.available },
+    caches: { kind, cache, names, available: () => gate.available },
     hosted: [gate, ...informers.slice(1).map((i) => gated(i, () => undefined))],
     ...(claims ? { claims } : {}),
   };
 }
 
+/** The kind's caches with its API, every write guarded by the work (shards) or the leader's fence. */
+function apiOf<T extends OwnedObject>(bound: Bound<T>, w: Wiring, run: Working): OwnedBinding<T> {
+  return { ...bound.caches, api: guarded(bound.caches.kind.api(w.boot.clients), run.work ?? w.fence) };
+}
+
 /** What both reconcilers take from the wiring. */
-function shared(w: Wiring, deployments: ObjectCache<V1Deployment>) {
+function shared(w: Wiring, run: Working, deployments: ObjectCache<V1Deployment>) {
   const { clients, settings, log, metrics, registry } = w.boot;
   return {
     settings,
     deployments,
     readDeployment: deploymentReader(clients),
     events: w.bus,
-    recorder: w.recorder,
+    recorder: run.recorder,
     metrics,
     exposeMetrics: createExposeMetrics(registry, w.name),
     log,
@@ -208,12 +231,12 @@ interface Term {
 }
 
 /** Hosts the reconcile (probes, leader election, resync, shutdown) until SIGTERM. */
-function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[], term: Term): Promise<ControllerHost> {
+function host(w: Wiring, run: Working, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[], term: Term): Promise<ControllerHost> {
   return runController({
     ...w.boot,
     name: w.name,
     bus: w.bus,
-    recorder: w.recorder,
+    recorder: run.recorder,
     informers,
     queue: w.queue,
     reconcile,
@@ -223,7 +246,7 @@ function host(w: Wiring, informers: HostedInformer[], reconcile: Reconciler, res
     onRangeLetGo: term.rangeLetGo,
     bookkeeping: term.bookkeeping,
     fence: w.fence,
-    ...(w.work ? { sharding: { work: w.work } } : {}),
+    ...(run.work ? { sharding: { work: run.work } } : {}),
   });
 }
 
@@ -233,14 +256,16 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   const { log, clients } = w.boot;
   const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(w.informing, shard));
   // A kind served later (the Gateway API installed): every Deployment is looked at again.
-  const lookAgain = () => deployments.list().map(objectKey).filter(w.watched).forEach(w.enqueue);
+  const lookAgain = () => deployments.list().map(objectKey).filter(w.watched).forEach(run.enqueue);
   const bound = OWNED_KINDS.map((kind) => bind<OwnedObject>(kind as OwnedKind<OwnedObject>, w, lookAgain));
-  const owned = bound.map((b) => b.binding);
+  // Every cache is built: with shards, the work gets them now.
+  const run = working(w, () => resyncKeys());
+  const owned = bound.map((b) => apiOf(b, w, run));
   // One replica: the managed caches are the claims. Shards: the cluster-wide claims informers.
-  const routes = bound.filter((b) => b.binding.kind.claimsHost).map((b) => b.claims ?? (b.binding.cache as ObjectCache<RouteObject>));
+  const routes = bound.filter((b) => b.caches.kind.claimsHost).map((b) => b.claims ?? (b.caches.cache as ObjectCache<RouteObject>));
   // A host freed (its holder deleted, moved, or a reservation dropped) goes to the Deployments waiting for it.
-  const hostIndex = indexHosts(routes, (freed) => reconciler.keysWaitingFor(freed).forEach(w.enqueue));
-  const reconciler = new DeploymentReconciler({ ...shared(w, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
+  const hostIndex = indexHosts(routes, (freed) => reconciler.keysWaitingFor(freed).forEach(run.enqueue));
+  const reconciler = new DeploymentReconciler({ ...shared(w, run, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
   // With shards, two replicas may each write a route for one host at once (each reserves only in its own index):
   // a claim seen from anywhere puts every other claimant of its host and path that this replica serves to its reconcile,
   // where the older keeps it and the younger route is removed (HostConflict).
@@ -249,7 +274,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
       claimsOf(route)
         .flatMap((c) => hostIndex.claims(c.host, c.path))
         .filter((c) => c.namespace !== route.metadata?.namespace || c.name !== route.metadata?.name)
-        .forEach((c) => w.enqueue(`${c.namespace}/${c.name}`));
+        .forEach((c) => run.enqueue(`${c.namespace}/${c.name}`));
     claims.on(INFORMER_ADD, rivalsOf);
     claims.on(INFORMER_UPDATE, rivalsOf);
   }
@@ -260,12 +285,12 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     waitsForName: (key, kind) => reconciler.waitsForName(key, kind),
     watched: w.watched,
     active: w.active,
-    enqueue: w.enqueue,
+    enqueue: run.enqueue,
   });
   const resyncKeys = () => [...deployments.list().map(objectKey), ...reconciler.orphanKeys()];
-  w.servingHook.keys = resyncKeys;
   return host(
     w,
+    run,
     [deployments, ...bound.flatMap((b) => b.hosted)],
     reconciler.reconcile,
     resyncKeys,
@@ -294,19 +319,23 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
   const reconcilers = new Map<string, RecreationReconciler<OwnedObject>>();
   const missingOf = (kind: OwnedKind<OwnedObject>) => reconcilers.get(kind.metricKind)!.missingKeys().map((key) => tag(kind, key));
   const hosted: HostedInformer[] = [deployments];
-  const bound = kinds.map((kind) => ({ kind, ...bind(kind, w, () => missingOf(kind).forEach(w.enqueue)) }));
+  const bound = kinds.map((kind) => ({ kind, ...bind(kind, w, () => missingOf(kind).forEach(run.enqueue)) }));
+  // Every cache is built: with shards, the work gets them now.
+  const run = working(w, () => resyncKeys());
   // One index of the claims of every route kind this controller puts back: an older one of either kind holds a host.
-  const claiming = bound.filter((b) => b.kind.claimsHost).map((b) => b.claims ?? (b.binding.cache as ObjectCache<RouteObject>));
+  const claiming = bound.filter((b) => b.kind.claimsHost).map((b) => b.claims ?? (b.caches.cache as ObjectCache<RouteObject>));
   const hostIndex = claiming.length > 0 ? indexHosts(claiming) : undefined;
-  for (const { kind, binding, hosted: informers } of bound) {
+  for (const b of bound) {
+    const { kind, hosted: informers } = b;
+    const binding = apiOf(b, w, run);
     const veto = kind.claimsHost && hostIndex ? heldHostVeto(hostIndex) : undefined;
-    const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, deployments), owned: binding, ...(veto ? { veto } : {}) });
+    const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, run, deployments), owned: binding, ...(veto ? { veto } : {}) });
     routeRecreationEvents({
       owned: binding.cache,
       noteDeleted: (key) => reconciler.noteDeleted(key),
       watched: w.watched,
       active: w.active,
-      enqueue: (key) => w.enqueue(tag(kind, key)),
+      enqueue: (key) => run.enqueue(tag(kind, key)),
     });
     reconcilers.set(kind.metricKind, reconciler);
     hosted.push(...informers);
@@ -318,8 +347,7 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
     return reconciler.reconcile(key);
   };
   const resyncKeys = () => kinds.flatMap(missingOf);
-  w.servingHook.keys = resyncKeys;
-  return host(w, hosted, reconcile, resyncKeys, {
+  return host(w, run, hosted, reconcile, resyncKeys, {
     // While leading, the deletions heard of on NATS are remembered, so the answer holds while NATS is down later.
     // Only the leader consumes the durable: a standby would take records away from it.
     started: () => w.bus.followDeletions(w.name),

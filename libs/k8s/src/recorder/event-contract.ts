@@ -42,6 +42,8 @@ export interface EventRecorderOptions {
   onPending?: (pending: number) => void;
   /** Events given up: a full queue, past the hold limit, or left at shutdown. */
   onDropped?: (why: DropReason, count: number) => void;
+  /** Whether an Event about this object may be recorded now (with shards: its namespace's range is held). Default: always. */
+  admit?: (obj: InvolvedObject) => boolean;
 }
 
 /** Something that works in bursts and says when it starts and stops (WorkQueue). */

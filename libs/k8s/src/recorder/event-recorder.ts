@@ -58,8 +58,8 @@ export function eventName(objectName: string, nowMs: number, random: () => numbe
 }
 
 export class EventRecorder {
-  /** Whether an Event about this object may be recorded now (with shards: its namespace's range is held). */
-  admit: (obj: InvolvedObject) => boolean = () => true;
+  /** Whether an Event about this object may be recorded now (EventRecorderOptions.admit). */
+  admit: (obj: InvolvedObject) => boolean;
   private readonly seen: LruCache<Seen>;
   private readonly clock: Clock;
   private readonly queue: Job[] = [];
@@ -83,6 +83,7 @@ export class EventRecorder {
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.clock = opts.clock ?? realClock;
+    this.admit = opts.admit ?? (() => true);
     this.seen = new LruCache({ capacity: opts.cacheSize ?? 4096 });
     this.pacing = { ...EVENT_PACING_DEFAULTS, ...opts.pacing };
     const now = this.clock.now();
@@ -315,6 +316,7 @@ export function controllerEventRecorder(opts: {
   metrics: Pick<ControllerMetrics, 'objectWritten' | 'setEventsPending' | 'eventsDropped'>;
   actionOf?: EventRecorderOptions['actionOf'];
   yieldTo?: BusySignal;
+  admit?: EventRecorderOptions['admit'];
 }): EventRecorder {
   return new EventRecorder({
     events: opts.events,
@@ -326,5 +328,6 @@ export function controllerEventRecorder(opts: {
     onPending: (pending) => opts.metrics.setEventsPending(pending),
     onDropped: (why, count) => opts.metrics.eventsDropped(why, count),
     ...(opts.yieldTo ? { yieldTo: opts.yieldTo } : {}),
+    ...(opts.admit ? { admit: opts.admit } : {}),
   });
 }
