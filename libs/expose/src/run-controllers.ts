@@ -121,6 +121,8 @@ function working(w: Wiring, rangeKeys: () => string[]): Working {
         queue,
         namespaceOfKey: namespaceOfQueueKey,
         onServing: (range) => rangeKeys().forEach((key) => work?.rangeOfKey(key) === range && queue.add(key)),
+        // The member Lease's right to write, the same fence the host's membership loop renews.
+        fence: w.fence,
         log,
       })
     : undefined;

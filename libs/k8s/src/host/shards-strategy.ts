@@ -34,6 +34,8 @@ export class Shards implements WorkStrategy {
   start(): void {
     const { settings, log, name, fence } = this.ctx;
     const { work, store } = this.sharding;
+    // One clock for the right to write: the work's guard must read the fence this host's membership renews.
+    if (work.writeFence !== fence) throw new Error('ShardedWork was made without the host\'s WriteFence (ShardedWorkOptions.fence): its writes would not be fenced');
     const metrics = shardMetrics({ registry: this.ctx.registry, controller: name, shards: settings.shards, informers: this.ctx.informers, work, membership: () => this.membership });
     work.onHandover = (direction, range) => {
       metrics.handovers.inc({ controller: name, direction });
@@ -54,7 +56,6 @@ export class Shards implements WorkStrategy {
       fence,
       onProblem: (problem) => metrics.refused.set({ controller: name }, problem ? 1 : 0),
     });
-    work.fence = () => fence.valid();
     this.started = true;
     this.ctx.metrics.setLeader(false);
     this.ctx.onStartedLeading?.();

@@ -47,9 +47,8 @@ function replica(clock: ManualClock, server: OneLease) {
   // The caches of a range: listed at once; which ranges have one.
   const cached = new Set<number>();
   const caches = [{ addRange: async (r: number) => void cached.add(r), dropRange: async (r: number) => void cached.delete(r) }];
-  const work = new ShardedWork({ shards: SHARDS, caches: caches as never, queue, namespaceOfKey: (key) => key.split('/')[0], onServing: () => undefined, log });
+  const work = new ShardedWork({ shards: SHARDS, caches: caches as never, queue, namespaceOfKey: (key) => key.split('/')[0], onServing: () => undefined, log, fence: { valid: () => membership.fresh() } });
   const membership = new ShardMembership({ identity: 'a', shards: SHARDS, store: server.store(), log, clock, leaseDurationMs: LEASE_MS, renewDeadlineMs: RENEW_MS, retryPeriodMs: RETRY_MS, work });
-  work.fence = () => membership.fresh();
   return { queue, work, membership, cached };
 }
 

@@ -26,6 +26,8 @@ export interface ShardedWorkOptions {
   onHandover?: (direction: 'gained' | RangeLoss, range: number) => void;
   /** The ranges' phases, shared with the membership loop (which claims); one is made when not given. */
   ranges?: RangeLifecycle;
+  /** The time fence: invalid once the member Lease's right to write has run out (the host's WriteFence). Default: always valid. */
+  fence?: { valid(): boolean };
 }
 
 /** Thrown by a guarded write for a namespace this replica does not hold: the range's new holder does it. */
@@ -42,12 +44,13 @@ export class ShardedWork {
 
   /** Told of every hand-over (the host counts them; a range let go takes its per-key state with it). */
   onHandover?: (direction: 'gained' | RangeLoss, range: number) => void;
-  /** The time fence: false once the member Lease's right to write has run out (see WriteFence). */
-  fence: () => boolean = () => true;
+  /** The time fence: invalid once the member Lease's right to write has run out (see WriteFence); the host checks it is its own. */
+  readonly writeFence?: { valid(): boolean };
 
   constructor(private readonly opts: ShardedWorkOptions) {
     this.onHandover = opts.onHandover;
     this.ranges = opts.ranges ?? new RangeLifecycle();
+    if (opts.fence) this.writeFence = opts.fence;
   }
 
   rangeOf(namespace: string): number {
@@ -79,7 +82,7 @@ export class ShardedWork {
   /** Whether a write in the namespace may go out now: its range is served, or handed back with its in-flight work ending. */
   mayWrite(namespace: string): boolean {
     const phase = this.ranges.phase(this.rangeOf(namespace));
-    return (phase === 'serving' || phase === 'draining') && this.fence();
+    return (phase === 'serving' || phase === 'draining') && (this.writeFence?.valid() ?? true);
   }
 
   /** Throws RangeNotHeldError unless mayWrite. */
