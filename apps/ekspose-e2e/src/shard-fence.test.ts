@@ -11,6 +11,9 @@
 //   (7) one leader (EKSPOSE_SHARDS=1) does not flap when each renewal takes
 //       more than (renew deadline - retry period) / 2, and one paused past its
 //       lease writes nothing after the new leader took the Lease.
+//   (5) a switch from N shards to one leader, the sharded replica's Lease
+//       update that turns its claims into holds held at the API server while
+//       the leader starts: never two writers (/readyz of both every 100 ms).
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -304,4 +307,65 @@ it('(7) one leader paused (SIGSTOP) past its lease with a reconcile in flight wr
     await hook.close();
     await env.plane.kubectl(['-n', CONTROLLER_NAMESPACE, 'delete', 'lease', leaseName(APP), '--ignore-not-found']);
   }
+});
+
+it('(5) N shards -> one leader while the sharded replica\'s Lease update (its claims turned into holds) is held: never two writers, by /readyz every 100 ms', { timeout: 240_000 }, async () => {
+  let releaseLeader: () => void = () => undefined;
+  let releaseMember: () => void = () => undefined;
+  const leaderGate = new Promise<void>((resolve) => (releaseLeader = resolve));
+  const memberGate = new Promise<void>((resolve) => (releaseMember = resolve));
+  let memberHeld = false;
+  // The leader Lease's creation is held until the sharded replica has decided to hold its ranges from a
+  // list without it; that replica's Lease update saying so is held until the new leader has looked.
+  const hook = await startSlowWebhook(env.plane, {
+    name: 'switch-leases',
+    rules: [{ apiGroups: ['coordination.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['leases'] }],
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': CONTROLLER_NAMESPACE } },
+    hold: (r) => {
+      if (r.operation === 'CREATE' && r.name === leaseName(APP)) return leaderGate;
+      const heldRanges = r.object?.metadata?.annotations?.['ekspose.io/held'];
+      if (r.operation === 'UPDATE' && r.object?.metadata?.labels?.[MEMBER_LABEL] === APP && heldRanges && !memberHeld) {
+        memberHeld = true;
+        return memberGate;
+      }
+      return 0;
+    },
+  });
+  const leaderEnv = { EKSPOSE_LEASE_DURATION_SECONDS: '15', EKSPOSE_LEASE_RENEW_DEADLINE_SECONDS: '10', EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '1' };
+  const leader = await env.startController(APP, leaderEnv);
+  const sharded = await env.startController(APP, { EKSPOSE_SHARDS: '2', ...leaderEnv });
+  const samples: Array<{ at: number; leaderWorking: boolean; shardedServing: number[] }> = [];
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      const [l, s] = await Promise.all([env.probeJson(leader, '/readyz'), env.servingRanges(sharded)]);
+      samples.push({ at: Date.now(), leaderWorking: l.body.details.working === true, shardedServing: s });
+      await sleep(100);
+    }
+  })();
+  try {
+    await eventually(() => memberHeld, { timeoutMs: 30_000, what: 'the sharded replica\'s Lease update with held ranges, held at the webhook' });
+    const from = leader.handle.readLog().length;
+    releaseLeader();
+    await leader.handle.waitForLog('started leading', { timeoutMs: 30_000, fromOffset: from });
+    // The new leader has looked at the member Leases: it works, or it waits for the sharded replica.
+    await eventually(async () => (await env.probeJson(leader, '/readyz')).body.details.working === true || /still (hold|serve)/.test(leader.handle.readLog().slice(from)), {
+      timeoutMs: 30_000,
+      what: 'the leader working or waiting for the sharded replica',
+    });
+    releaseMember();
+    // The switch completes: the sharded replica hands back, the leader works.
+    await eventually(() => samples.some((x) => x.leaderWorking && x.shardedServing.length === 0), { timeoutMs: 60_000, what: 'the leader working and the sharded replica serving nothing' });
+    await sleep(3_000);
+  } finally {
+    polling = false;
+    await poll;
+    releaseLeader();
+    releaseMember();
+    await sharded.handle.stop(12_000);
+    await leader.handle.stop(12_000);
+    await hook.close();
+  }
+  const both = samples.filter((x) => x.leaderWorking && x.shardedServing.length > 0);
+  assert.equal(both.length, 0, `two writers at ${both.length} of ${samples.length} looks (100 ms apart), first ${both[0] ? new Date(both[0].at).toISOString() : ''}: the leader working while the sharded replica served ${JSON.stringify(both[0]?.shardedServing)}`);
 });

@@ -25,7 +25,7 @@ export interface AdmittedRequest {
   /** The request's user (userInfo.username). */
   user?: string;
   /** The object (or the old one for a DELETE) as the API server sent it. */
-  object?: { metadata?: { name?: string; labels?: Record<string, string> } };
+  object?: { metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
 }
 
 /**
