@@ -48,9 +48,8 @@ after(async () => {
   await env?.stop();
 });
 
-async function serving(proc: ControllerProcess): Promise<number[]> {
-  const ready = await env.probeJson(proc, '/readyz');
-  return ((ready.body.details.shards as { serving?: number[] } | undefined)?.serving ?? []).slice();
+function serving(proc: ControllerProcess): Promise<number[]> {
+  return env.servingRanges(proc);
 }
 
 it('a Lease delete refused: the dead replica\'s Lease stays expired, the survivor keeps every range through the removal attempt', { timeout: 600_000 }, async () => {

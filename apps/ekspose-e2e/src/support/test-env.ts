@@ -265,6 +265,12 @@ export class TestEnv {
     return { status, body: parsed };
   }
 
+  /** The shard ranges a sharded replica serves now, from its /readyz (sorted; empty when it does not answer). */
+  async servingRanges(proc: ControllerProcess): Promise<number[]> {
+    const ready = await this.probeJson(proc, '/readyz');
+    return ((ready.body.details.shards as { serving?: number[] } | undefined)?.serving ?? []).slice().sort((a, b) => a - b);
+  }
+
   /** The Lease `ekspose-<app>` the replicas of `app` elect on, or undefined before the first replica made it. */
   readLease(app: AppName): Promise<V1Lease | undefined> {
     return orUndefined(this.clients.coordination.readNamespacedLease({ namespace: CONTROLLER_NAMESPACE, name: leaseName(app) }));
