@@ -38,15 +38,19 @@ function major(version) {
   return Number(version.replace(/^v/, '').split('.')[0]);
 }
 
-/** Unpacks the pinned node-<platform>-<arch> package into the cache (once); returns its bin folder. */
-export function installPinnedNode() {
-  return installNodeBinary(pinnedNodeVersion());
+/**
+ * Unpacks the pinned node-<platform>-<arch> package into the cache (once); returns its bin folder.
+ * `arch` is this machine's unless given: tools/images/base-image.sh --arch arm64 takes the
+ * arm64 binary on an x64 machine (it does not run here, it goes into the arm64 image).
+ */
+export function installPinnedNode(arch = process.arch) {
+  return installNodeBinary(pinnedNodeVersion(), arch);
 }
 
 /** Unpacks node-<platform>-<arch>@version from the npm registry into the cache (once); returns its bin folder. */
-export function installNodeBinary(version) {
-  const pkg = `node-${process.platform}-${process.arch}`;
-  const dir = join(cacheRoot(), 'node', `${version}-${process.platform}-${process.arch}`);
+export function installNodeBinary(version, arch = process.arch) {
+  const pkg = `node-${process.platform}-${arch}`;
+  const dir = join(cacheRoot(), 'node', `${version}-${process.platform}-${arch}`);
   const bin = join(dir, 'bin');
   if (existsSync(join(bin, 'node'))) return bin;
   console.error(`==> Node ${process.version} here; fetching Node ${version} (${pkg}@${version}) from the npm registry into ${dir} (once) ...`);
