@@ -1,4 +1,4 @@
-// Issue 29, finding 6, on the real plane: the right to write and a peer's
+// Issue 29, findings 6 and 3, on the real plane: the right to write and a peer's
 // liveness are durations, and a wall-clock step (NTP) must change neither.
 // Two deployment-controller replicas with EKSPOSE_SHARDS=4 and short leases,
 // each with its wall clock steppable from the test (support/clock-step.ts:
@@ -11,10 +11,18 @@
 //        clock stepped an hour back right after the first refusal: it stops
 //        serving within the renew deadline (5 s) and a few seconds of that
 //        refusal, not an hour later, and the other replica takes its ranges.
+//   (3)  finding 3, a pause with a Lease list read before it: the first
+//        replica reaches the API server through a proxy (support/holding-
+//        proxy.ts) that holds its member-Lease list's answer and is stopped
+//        (SIGSTOP) while turning it into objects, until its peer has taken
+//        its ranges: resumed, it writes nothing that makes the peer drop a
+//        range as held twice.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { MEMBER_LABEL, rangeIndexOf } from '@ekspose/k8s';
 import { steppableClock } from './support/clock-step';
+import { startHoldingProxy, writeProxyKubeconfig } from './support/holding-proxy';
 import { consistently, eventually } from './support/poll';
 import { CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv, logSince } from './support/test-env';
 
@@ -62,11 +70,11 @@ async function leaseSkew(proc: ControllerProcess): Promise<number | undefined> {
   return renewed === undefined ? undefined : new Date(renewed as unknown as string).getTime() - Date.now();
 }
 
-/** Two replicas, each with a steppable wall clock, started one after the other and serving two ranges each. */
-async function startPair(tag: string) {
+/** Two replicas, each with a steppable wall clock, started one after the other and serving two ranges each; `extraA` for the first. */
+async function startPair(tag: string, extraA: Record<string, string> = {}) {
   const clockA = steppableClock(env.plane.dir, `${tag}-a`);
   const clockB = steppableClock(env.plane.dir, `${tag}-b`);
-  const a = await env.startController(APP, { ...TIMINGS, ...clockA.env });
+  const a = await env.startController(APP, { ...TIMINGS, ...clockA.env, ...extraA });
   const b = await env.startController(APP, { ...TIMINGS, ...clockB.env });
   let split: [number[], number[]] = [[], []];
   await eventually(
@@ -192,5 +200,94 @@ it('(6b) a replica whose renewals are refused and whose wall clock then steps an
   } finally {
     await env.plane.kubectl(['delete', '-f', '-', '--ignore-not-found'], { input: policy });
     await Promise.all([a.handle.stop(12_000), b.handle.stop(12_000)]);
+  }
+});
+
+const HELD_TWICE = 'ranges held by another replica too: let go at once';
+
+/** The state letter of a process's main thread (R running, S sleeping, T stopped), from /proc. */
+function mainThreadState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+/** Leases of nobody, added to the held list answer: turning them into objects keeps the replica's loop busy for a while. */
+const PADDING = 200_000;
+
+it('(3) a replica paused (SIGSTOP) past its lease between reading its member-Lease list and acting on it: once resumed it writes nothing that makes its peer drop a range as held twice', { timeout: 240_000 }, async () => {
+  // The first replica reaches the API server through a proxy that can hold a read's answer. The pause must fall
+  // after the list is read and before the replica decides on it, as a GC pause or a frozen node can: a SIGSTOP
+  // while the loop waits would let its timers (its renew deadline) run before the answer on resume. So the answer
+  // carries 200,000 more Leases of nobody (ignored, no member label) and the replica is stopped while its main
+  // thread is busy turning them into objects, one synchronous stretch between the read and the decision.
+  const proxy = await startHoldingProxy(env.plane);
+  const { a, b } = await startPair('pause', { KUBECONFIG: writeProxyKubeconfig(env.plane, proxy, 'pause-a') });
+  try {
+    const fromA = a.handle.readLog().length;
+    const fromB = b.handle.readLog().length;
+    // The list of Leases (by label on today's code, all of the namespace's before issue 29's fixes); not a watch, not a read by name.
+    const leaseList = new RegExp(`/namespaces/${CONTROLLER_NAMESPACE}/leases(\\?|$)`);
+    proxy.holdNext(
+      (method, path) => method === 'GET' && leaseList.test(path) && !path.includes('watch=true'),
+      (body) => {
+        const list = JSON.parse(body.toString('utf8')) as { items: unknown[] };
+        for (let i = 0; i < PADDING; i++) list.items.push({ metadata: { name: `nobody-${i}`, namespace: CONTROLLER_NAMESPACE }, spec: {} });
+        return Buffer.from(JSON.stringify(list));
+      },
+    );
+    await eventually(() => proxy.held !== undefined, { timeoutMs: 10_000, intervalMs: 20, what: 'the first replica\'s Lease list answered by the server and held at the proxy' });
+    const listedAt = proxy.held!.answeredAt;
+    await proxy.release();
+    // Reading the answer runs in short bursts between waits on the socket; turning it into objects is one stretch
+    // of hundreds of milliseconds (on this 2-core plane): stopped once its main thread has run 100 ms on end.
+    let runningSince: number | undefined;
+    await eventually(
+      () => {
+        const now = Date.now();
+        if (mainThreadState(a.handle.pid) !== 'R') runningSince = undefined;
+        else runningSince ??= now;
+        return runningSince !== undefined && now - runningSince >= 100;
+      },
+      { timeoutMs: 10_000, intervalMs: 2, what: 'the first replica busy with the answer (its main thread running 100 ms on end)' },
+    );
+    assert.ok(a.handle.signal('SIGSTOP'));
+    await eventually(() => mainThreadState(a.handle.pid) === 'T', { timeoutMs: 2_000, intervalMs: 10, what: 'the first replica stopped' });
+    // Its peer sees its Lease unchanged for a lease duration and takes its two ranges.
+    await eventually(async () => (await env.servingRanges(b)).length === SHARDS, { timeoutMs: 45_000, what: 'the peer serving all four ranges while the first replica is paused' });
+    const tookAfter = Date.now() - listedAt;
+    assert.ok(a.handle.signal('SIGCONT'));
+    const resumedAt = Date.now();
+    await eventually(() => logSince(a, fromA).some((l) => Date.parse(String(l.time)) >= resumedAt), { timeoutMs: 10_000, what: 'the first replica running again (a log line after SIGCONT)' });
+    // The pause fell where meant: the first thing the resumed replica did was to find its fence down right after the
+    // list (today's code says so; the code before the fixes went on to decide and write instead).
+    const firstLetGo = () => logSince(a, fromA).find((l) => l.msg === 'letting go of every range');
+    await eventually(() => firstLetGo() !== undefined, { timeoutMs: 10_000, what: 'the resumed replica letting go of its ranges' });
+    const why = String(firstLetGo()?.why ?? '');
+    // Nothing it does with that old list may make the peer see its ranges held twice; no range served by both.
+    await consistently(
+      async () => {
+        const [ra, rb] = await Promise.all([env.servingRanges(a), env.servingRanges(b)]);
+        const dropped = logSince(b, fromB).some((l) => l.msg === HELD_TWICE || l.msg === 'letting go of every range');
+        return !dropped && !ra.some((r) => rb.includes(r));
+      },
+      15_000,
+      'the peer to let nothing go as held twice, and no range served by both',
+      200,
+    ).catch(async (err: Error) => {
+      const now = await Promise.all([env.servingRanges(a), env.servingRanges(b)]);
+      const told = [...logSince(a, fromA).map((l) => ['A', l] as const), ...logSince(b, fromB).map((l) => ['B', l] as const)]
+        .filter(([, l]) => DROPS.includes(l.msg ?? '') || ['ranges taken', 'handing ranges back', 'shard Lease not written'].includes(l.msg ?? ''))
+        .map(([who, l]) => `${who} ${String(l.time)} ${l.msg} ${JSON.stringify(l.lost ?? l.range ?? l.taken ?? l.ranges ?? '')} ${String(l.why ?? '')}`);
+      throw new Error(`${err.message}: serving now ${JSON.stringify(now)} (resumed at ${new Date(resumedAt).toISOString()})\n${told.join('\n')}`);
+    });
+    assert.match(why, /after listing/, 'the pause fell between the Lease list read and the decision on it (its first let-go was found after listing)');
+    // And the two share the work again, every range served.
+    await eventually(async () => new Set([...(await env.servingRanges(a)), ...(await env.servingRanges(b))]).size === SHARDS, { timeoutMs: 30_000, what: 'all four ranges served after the resume' });
+    process.stderr.write(`(3) the peer served all 4 ranges ${tookAfter} ms after the held list was answered; nothing dropped in the 15 s after the resume\n`);
+  } finally {
+    a.handle.signal('SIGCONT');
+    await proxy.release();
+    await Promise.all([a.handle.stop(12_000), b.handle.stop(12_000)]);
+    await proxy.close();
   }
 });
