@@ -21,7 +21,7 @@ import { MEMBER_LABEL, rangeIndexOf } from '@ekspose/k8s';
 import { sampleSum } from '@ekspose/testing';
 import { consistently, eventually } from './support/poll';
 import { startSlowWebhook } from './support/slow-webhook';
-import { CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv, leaseName } from './support/test-env';
+import { CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv, leaseName, logSince } from './support/test-env';
 
 const APP = 'deployment-controller';
 
@@ -48,21 +48,6 @@ async function startSharded([duration, renewDeadline, retryPeriod]: [number, num
     throw err;
   });
   return proc;
-}
-
-/** The replica's JSON log lines written after `from` (a length of readLog()). */
-function logSince(proc: ControllerProcess, from: number): Array<Record<string, unknown> & { msg?: string }> {
-  return proc.handle
-    .readLog()
-    .slice(from)
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown> & { msg?: string }];
-      } catch {
-        return [];
-      }
-    });
 }
 
 /** Namespaces named `<prefix>-<i>` whose range of `count` is `range`. */

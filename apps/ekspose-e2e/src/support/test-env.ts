@@ -328,6 +328,21 @@ export interface LeaseRecorder {
   stop(): void;
 }
 
+/** The replica's JSON log lines written after `from` (a length of readLog()). */
+export function logSince(proc: ControllerProcess, from: number): Array<Record<string, unknown> & { msg?: string }> {
+  return proc.handle
+    .readLog()
+    .slice(from)
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown> & { msg?: string }];
+      } catch {
+        return [];
+      }
+    });
+}
+
 export function leaseName(app: AppName): string {
   return `ekspose-${app}`;
 }
