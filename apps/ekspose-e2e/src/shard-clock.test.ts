@@ -25,6 +25,7 @@ import { steppableClock } from './support/clock-step';
 import { startHoldingProxy, writeProxyKubeconfig } from './support/holding-proxy';
 import { consistently, eventually } from './support/poll';
 import { CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv, logSince } from './support/test-env';
+import { refusalPolicy } from './support/refusal-policy';
 
 const APP = 'deployment-controller';
 const SHARDS = 4;
@@ -136,26 +137,16 @@ it('(6a) one replica\'s wall clock stepped an hour forward and the other\'s an h
 
 /** A policy refusing every update of the member Lease `identity` holds: its renewals fail, the other replica's go through. */
 function refuseRenewalsOf(identity: string): string {
-  return `
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: { name: no-renewals-of-one-replica }
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules: [{ apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["leases"] }]
-  validations: [{ expression: "object.spec.holderIdentity != '${identity}'", message: "renewals of ${identity} refused" }]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: { name: no-renewals-of-one-replica }
-spec:
-  policyName: no-renewals-of-one-replica
-  validationActions: [Deny]
-  matchResources:
-    namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${CONTROLLER_NAMESPACE} } }
-    objectSelector: { matchLabels: { ${MEMBER_LABEL}: ${APP} } }
-`;
+  return refusalPolicy({
+    name: 'no-renewals-of-one-replica',
+    apiGroup: 'coordination.k8s.io',
+    resource: 'leases',
+    operations: ['UPDATE'],
+    namespace: CONTROLLER_NAMESPACE,
+    objectLabels: { [MEMBER_LABEL]: APP },
+    expression: `object.spec.holderIdentity != '${identity}'`,
+    message: `renewals of ${identity} refused`,
+  });
 }
 
 it('(6b) a replica whose renewals are refused and whose wall clock then steps an hour back stops serving within the renew deadline of its last renewal, and the other takes its ranges', { timeout: 240_000 }, async () => {

@@ -22,6 +22,7 @@ import { sampleSum } from '@ekspose/testing';
 import { consistently, eventually } from './support/poll';
 import { startSlowWebhook } from './support/slow-webhook';
 import { CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv, leaseName, logSince } from './support/test-env';
+import { refusalPolicy } from './support/refusal-policy';
 
 const APP = 'deployment-controller';
 
@@ -126,26 +127,15 @@ it('(2) member-Lease renewals answered after 2.6 s (renew deadline 6 s, retry 2 
   }
 });
 
-const NO_RENEWALS = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: { name: no-member-lease-renewals }
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules: [{ apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["leases"] }]
-  validations: [{ expression: "false", message: "member Lease renewals refused for a while" }]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: { name: no-member-lease-renewals }
-spec:
-  policyName: no-member-lease-renewals
-  validationActions: [Deny]
-  matchResources:
-    namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${CONTROLLER_NAMESPACE} } }
-    objectSelector: { matchLabels: { ${MEMBER_LABEL}: ${APP} } }
-`;
+const NO_RENEWALS = refusalPolicy({
+  name: 'no-member-lease-renewals',
+  apiGroup: 'coordination.k8s.io',
+  resource: 'leases',
+  operations: ['UPDATE'],
+  namespace: CONTROLLER_NAMESPACE,
+  objectLabels: { [MEMBER_LABEL]: APP },
+  message: 'member Lease renewals refused for a while',
+});
 
 it('(1) a range lost (renewals refused by a policy) and retaken while a Service create of it is held 20 s in flight is served once that drain ends', { timeout: 300_000 }, async () => {
   const [heldNs, probeNs] = namespacesInRange('lost', 0, 2, 2) as [string, string];

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MEMBER_LABEL } from '@ekspose/k8s';
 import { eventually } from './support/poll';
 import { CONTROLLER_NAMESPACE, type ControllerProcess, TestEnv } from './support/test-env';
+import { refusalPolicy } from './support/refusal-policy';
 
 const APP = 'deployment-controller';
 const SHARD_ENV = {
@@ -19,24 +20,14 @@ const SHARD_ENV = {
   EKSPOSE_LEASE_RETRY_PERIOD_SECONDS: '1',
 };
 
-const NO_LEASE_DELETES = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: { name: no-lease-deletes }
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules: [{ apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], operations: ["DELETE"], resources: ["leases"] }]
-  validations: [{ expression: "false", message: "Leases may not be deleted here" }]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: { name: no-lease-deletes }
-spec:
-  policyName: no-lease-deletes
-  validationActions: [Deny]
-  matchResources: { namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${CONTROLLER_NAMESPACE} } } }
-`;
+const NO_LEASE_DELETES = refusalPolicy({
+  name: 'no-lease-deletes',
+  apiGroup: 'coordination.k8s.io',
+  resource: 'leases',
+  operations: ['DELETE'],
+  namespace: CONTROLLER_NAMESPACE,
+  message: 'Leases may not be deleted here',
+});
 
 let env: TestEnv;
 

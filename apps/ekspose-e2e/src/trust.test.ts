@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts, startProcess, workspaceRoot } from '@ekspose/testing';
 import { consistently, eventually } from './support/poll';
 import { CONTROLLER_NAMESPACE, TestEnv } from './support/test-env';
+import { refusalPolicy } from './support/refusal-policy';
 
 let env: TestEnv;
 
@@ -50,28 +51,18 @@ it('a Deployment held back by a foreign Service of its name gets its own once th
   assert.equal(ours.spec?.ports?.[0]?.port, 80);
 });
 
-const DENY_SERVICES = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: { name: no-services-in-refused }
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["services"] }]
-  validations: [{ expression: "false", message: "Services are not allowed in this namespace by policy" }]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: { name: no-services-in-refused }
-spec:
-  policyName: no-services-in-refused
-  validationActions: [Deny]
-  matchResources: { namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: refused } } }
-`;
+const DENY_SERVICES = refusalPolicy({
+  name: 'no-services-in-refused',
+  apiGroup: '',
+  resource: 'services',
+  operations: ['CREATE'],
+  namespace: 'refused',
+  message: 'Services are not allowed in this namespace by policy',
+});
 
 /** Applies admission policies and waits until they are enforced (once the API server has loaded them): until `probe` is refused. */
-async function applyPolicy(yaml: string, what: string, probe: () => Promise<unknown>): Promise<void> {
-  const applied = await env.plane.kubectl(['apply', '-f', '-'], { input: yaml });
+async function applyPolicy(policy: string, what: string, probe: () => Promise<unknown>): Promise<void> {
+  const applied = await env.plane.kubectl(['apply', '-f', '-'], { input: policy });
   assert.equal(applied.code, 0, applied.stderr);
   await eventually(
     async () => {
@@ -164,24 +155,15 @@ it('a health port in use: one JSON line naming the cause, exit 1, no stack trace
   }
 });
 
-const FORBID_LEASES = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: { name: no-leases-in-lease-forbidden }
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules: [{ apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["leases"] }]
-  validations: [{ expression: "false", reason: Forbidden, message: "Leases are not allowed in this namespace by policy" }]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: { name: no-leases-in-lease-forbidden }
-spec:
-  policyName: no-leases-in-lease-forbidden
-  validationActions: [Deny]
-  matchResources: { namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: lease-forbidden } } }
-`;
+const FORBID_LEASES = refusalPolicy({
+  name: 'no-leases-in-lease-forbidden',
+  apiGroup: 'coordination.k8s.io',
+  resource: 'leases',
+  operations: ['CREATE', 'UPDATE'],
+  namespace: 'lease-forbidden',
+  reason: 'Forbidden',
+  message: 'Leases are not allowed in this namespace by policy',
+});
 
 /** /readyz of a raw controller once it names a Lease problem (or once `until` holds). */
 async function readyzOf(healthPort: number, until: (status: number, body: { ok?: boolean; details?: { lease?: string; leader?: boolean } }) => boolean, what: string) {
