@@ -47,7 +47,7 @@ import {
   waitForIdle,
   writesOf,
 } from './lib/controller-process';
-import { ObjectCounter } from './lib/object-counter';
+import { type Arrivals, ObjectCounter } from './lib/object-counter';
 import { SERVICE_RANGE_ARGS, benchDeployment, bundleApps, ensureNamespace } from './lib/cluster';
 import { type Sample, histogram, histogramDelta, sampleSum } from '@ekspose/testing';
 import { fmt } from './lib/stats';
@@ -56,6 +56,7 @@ import { type RawBaselineResult, rawBaseline } from './lib/raw-baseline';
 import { apiRequests, requestDelta } from './lib/api-requests';
 import { EventWatch, eventWrites } from './lib/event-watch';
 import { reportPairs } from './lib/pairs-report';
+import { type CpuSnapshot, cpuDelta, planeCpu } from './lib/plane-cpu';
 import { APP, type Contender, type Options, type ScenarioResult, report, totalWrites } from './lib/convergence-report';
 
 const NAMESPACES = 10;
@@ -108,6 +109,7 @@ async function runScenario(opts: Options, contender: Contender, round: number, s
   let handle: ProcessHandle | undefined;
   let counter: ObjectCounter | undefined;
   let events: EventWatch | undefined;
+  let arrivals: Arrivals[] = [];
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfigPath);
@@ -126,6 +128,10 @@ async function runScenario(opts: Options, contender: Contender, round: number, s
 
     const identity = `${APP}-${contender.label.replace(/[^a-z0-9]+/g, '-')}-r${round}`;
     events = await EventWatch.start(kc);
+    // The same instrument as the raw client's (lib/raw-baseline.ts): watches noting when each object arrives.
+    const selector = `labelSelector=${encodeURIComponent(MANAGED_SELECTOR)}`;
+    arrivals = [owned.arrivals(`/api/v1/services?${selector}`), owned.arrivals(`/apis/networking.k8s.io/v1/ingresses?${selector}`)];
+    const [madeServices, madeIngresses] = arrivals;
     const requestsBefore = await apiRequests(plane);
     const started = Date.now();
     const controller = await startBenchController(plane, {
@@ -140,21 +146,19 @@ async function runScenario(opts: Options, contender: Contender, round: number, s
     const { metricsPort } = controller;
     const proc = handle;
 
-    const selector = `labelSelector=${encodeURIComponent(MANAGED_SELECTOR)}`;
     let cpuAtLeading: number | undefined;
     let rssAtLeading: number | undefined;
+    let machineAtLeading: CpuSnapshot | undefined;
     await pollUntil(`${services} Services and ${ingresses} Ingresses`, convergeTimeoutMs(opts.n), proc, async () => {
       if (cpuAtLeading === undefined && proc.readLog().includes('"msg":"started leading"')) {
         cpuAtLeading = cpuOf(proc.pid);
         rssAtLeading = memoryOf(proc.pid).rssKiB;
+        machineAtLeading = planeCpu(plane.dir, { [APP]: proc.pid });
       }
-      const [s, i] = await Promise.all([
-        owned.count(`/api/v1/services?${selector}`),
-        owned.count(`/apis/networking.k8s.io/v1/ingresses?${selector}`),
-      ]);
-      return s >= services && i >= ingresses ? true : undefined;
+      return madeServices!.size >= services && madeIngresses!.size >= ingresses ? true : undefined;
     });
-    const convergedAt = Date.now();
+    const machineCpu = cpuDelta(planeCpu(plane.dir, { [APP]: proc.pid }), machineAtLeading ?? new Map());
+    const convergedAt = Math.max(madeServices!.lastAt, madeIngresses!.lastAt);
     const convergedMs = convergedAt - started;
     const requestsAtConverged = await apiRequests(plane);
     const syncedMs = loggedAt(proc, 'caches synced') - started;
@@ -212,6 +216,7 @@ async function runScenario(opts: Options, contender: Contender, round: number, s
 
     return {
       steadyState,
+      machineCpu,
       requests,
       requestsToEvents,
       eventWritesDuring,
@@ -250,6 +255,7 @@ async function runScenario(opts: Options, contender: Contender, round: number, s
     const tail = lines ? `\n--- ${handle!.name} log (last 20 lines, cut at 400 characters) ---\n${lines.join('\n')}` : '';
     throw new Error(`${tag}: ${err instanceof Error ? err.message : String(err)}${tail}`, { cause: err });
   } finally {
+    for (const a of arrivals) a.stop();
     counter?.close();
     events?.stop();
     await handle?.stop(12_000);

@@ -9,6 +9,7 @@ import { POLL_MS, type Writes } from './controller-process';
 import type { EventFigures } from './event-watch';
 import { fmt, quantile, table } from './stats';
 import type { SteadyResult } from './steady-state';
+import type { CpuSnapshot } from './plane-cpu';
 
 export const APP = 'deployment-controller';
 
@@ -42,8 +43,10 @@ export interface ScenarioResult {
   /** From process start, read from the controller's log. */
   syncedMs: number;
   leadingMs: number;
-  /** From process start to the poll that saw every object. */
+  /** From process start to the last object's arrival through the benchmark's watches. */
   convergedMs: number;
+  /** CPU seconds by process (the plane's, the controller, this benchmark) from leading to convergence. */
+  machineCpu: CpuSnapshot;
   objects: number;
   /** Everything written up to idle after convergence. */
   writes: Writes;

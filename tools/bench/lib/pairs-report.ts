@@ -6,6 +6,7 @@
 import type { RequestCounts } from '@ekspose/testing';
 import { type EventFigures, writesByKind } from './event-watch';
 import type { RawBaselineResult } from './raw-baseline';
+import type { CpuSnapshot } from './plane-cpu';
 import { fmt, quantile, table } from './stats';
 import { summaryLine } from './summary';
 
@@ -16,6 +17,8 @@ export interface PairedScenario {
   objects: number;
   leadingMs: number;
   convergedMs: number;
+  /** CPU seconds by process from leading to convergence. */
+  machineCpu: CpuSnapshot;
   eventWritesDuring: number;
   eventWritesAfter: number;
   events: EventFigures;
@@ -30,13 +33,17 @@ export function reportPairs(raws: RawBaselineResult[], results: PairedScenario[]
   const labels = [...new Set(results.map((r) => r.label))];
   const rate = (objects: number, ms: number) => objects / (ms / 1000);
   const ratioOf = (r: PairedScenario) => rate(r.objects, r.convergedMs - r.leadingMs) / rate(raws[r.round - 1]!.objects, raws[r.round - 1]!.ms);
-  console.log(`\npairs: each round's raw client (the same objects created directly, ${raws[0]!.inFlight} in flight, on a fresh plane) against each contender of that round, leading -> all present:\n`);
+  console.log(
+    `\npairs: each round's raw client (the same objects created directly, ${raws[0]!.inFlight} in flight, on a fresh plane) against each contender of that round, leading -> all present;` +
+      ` both timed by the same watches (the raw client from its first create to the last object's arrival; its last create answered in the third column):\n`,
+  );
   console.log(
     table(
-      ['round', 'raw (s)', 'raw objects/s', ...labels.flatMap((l) => [`${l} (s)`, 'ratio'])],
+      ['round', 'raw (s)', 'raw creates (s)', 'raw objects/s', ...labels.flatMap((l) => [`${l} (s)`, 'ratio'])],
       raws.map((raw, i) => [
         String(i + 1),
         secs(raw.ms),
+        secs(raw.createsMs),
         fmt(rate(raw.objects, raw.ms), 1),
         ...labels.flatMap((l) => {
           const r = results.find((x) => x.label === l && x.round === i + 1);
@@ -54,6 +61,7 @@ export function reportPairs(raws: RawBaselineResult[], results: PairedScenario[]
       summaryLine('convergence', `objects/s creating ${fmt(raws[0]!.objects)} objects (leading -> all present)`, fmt(rate(raws[0]!.objects, work), 1), 'raw client, same round', `${fmt(median, 2)}x`);
     }
   }
+  reportCpu(raws, results);
   console.log('\nEvents (issue 27): written during convergence and after it (POST and PATCH events, apiserver_request_total), and the Exposed Events as a watch saw them:\n');
   console.log(
     table(
@@ -75,4 +83,27 @@ export function reportPairs(raws: RawBaselineResult[], results: PairedScenario[]
     console.log(`  round ${i + 1} raw: ${kinds(raw.requests)}`);
     for (const r of results.filter((x) => x.round === i + 1)) console.log(`  round ${i + 1} ${r.label}: ${kinds(r.requestsToEvents)}`);
   }
+}
+
+/** Which process spent the CPU while the objects were made: per object created, for the raw client and each contender. */
+function reportCpu(raws: RawBaselineResult[], results: PairedScenario[]): void {
+  const rows: Array<{ who: string; objects: number; ms: number; cpu: CpuSnapshot }> = [];
+  for (const [i, raw] of raws.entries()) {
+    rows.push({ who: `raw #${i + 1}`, objects: raw.objects, ms: raw.ms, cpu: raw.cpu });
+    for (const r of results.filter((x) => x.round === i + 1)) rows.push({ who: `${r.label} #${r.round}`, objects: r.objects, ms: r.convergedMs - r.leadingMs, cpu: r.machineCpu });
+  }
+  const labels = [...new Set(rows.flatMap((r) => [...r.cpu.keys()]))].sort();
+  const total = (cpu: CpuSnapshot) => [...cpu.values()].reduce((a, b) => a + b, 0);
+  console.log('\nCPU by process while the objects were made (raw: first create to last arrival; contenders: leading to all present), ms per object created, and the share of 2 cores used:\n');
+  console.log(
+    table(
+      ['who #round', ...labels, 'all', 'cores busy'],
+      rows.map((r) => [
+        r.who,
+        ...labels.map((l) => (r.cpu.has(l) ? fmt((r.cpu.get(l)! * 1000) / r.objects, 2) : '-')),
+        fmt((total(r.cpu) * 1000) / r.objects, 2),
+        fmt(total(r.cpu) / (r.ms / 1000), 2),
+      ]),
+    ),
+  );
 }
