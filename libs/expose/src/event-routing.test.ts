@@ -38,6 +38,25 @@ describe('routeDeploymentEvents (deployment-controller)', () => {
     assert.deepEqual(t.enqueued, ['shop/web'], 'nobody waits for the Service name api (only for its Ingress), nor for db');
   });
 
+  it('a holder with the managed-by label but controlled by something else (in the managed cache, not the names one): its deletion frees the name too', async () => {
+    const cronJobs: V1Service = {
+      metadata: {
+        name: 'web',
+        namespace: 'shop',
+        uid: 'c1',
+        resourceVersion: '5',
+        labels: { 'app.kubernetes.io/managed-by': 'ekspose' },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: 'cj', controller: true }],
+      },
+      spec: {},
+    };
+    const t = await routed({ services: [cronJobs] });
+    assert.equal(t.services.names.informer.get('shop', 'web'), undefined, 'the names cache holds only what ekspose does not manage');
+    t.state.waiting.add('Service shop/web');
+    t.services.store.deleteByUser('shop', 'web');
+    assert.deepEqual(t.enqueued, ['shop/web']);
+  });
+
   it('a standby (not active) notes and enqueues nothing: no tombstone, no key', async () => {
     const t = await routed();
     t.state.active = false;

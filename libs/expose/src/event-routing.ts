@@ -67,8 +67,12 @@ export function routeDeploymentEvents(o: {
       const key = objectKey(obj);
       if (o.waitsForName(key, kind.kind)) enqueue(key);
     };
-    names.on(INFORMER_DELETE, nameFreed);
-    names.on(INFORMER_UPDATE, nameFreed);
+    // Two caches hold the kind's names: the unmanaged ones, and the managed ones (a holder may carry the label and be
+    // controlled by something else). A holder deleted or changed in either, or moved between them by a label, frees it.
+    for (const holders of [names, cache]) {
+      holders.on(INFORMER_DELETE, nameFreed);
+      holders.on(INFORMER_UPDATE, nameFreed);
+    }
   }
 }
 

@@ -20,7 +20,7 @@ import {
   serviceSource,
   slimOwned,
 } from '@ekspose/k8s';
-import { type ExposeSpec, FIELD_MANAGER, LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_SELECTOR } from '@ekspose/labels';
+import { type ExposeSpec, FIELD_MANAGER, LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_SELECTOR, UNMANAGED_SELECTOR } from '@ekspose/labels';
 import type { ExposedObject } from '@ekspose/events';
 import { type MergePatch, ingressDrift, serviceDrift } from './drift';
 import { ExposeReason } from './event-reasons';
@@ -78,7 +78,7 @@ export interface OwnedKind<T extends OwnedObject> {
   /** Publishes the NATS event that tells a recreation. */
   announceRecreated(events: ExposeEvents, log: Logger, spec: ExposeSpec, created: T, at: string): void;
   api(clients: KubeClients): OwnedObjectApi<T>;
-  /** Whole objects (the managed ones, for drift), or the metadata of every object (names, for conflicts). */
+  /** Whole objects (the managed ones, for drift), or metadata only (the unmanaged ones' names, for conflicts). */
   source(clients: KubeClients, view?: SourceView): ResourceSource<T>;
 }
 
@@ -197,10 +197,14 @@ export function managedInformer<T extends OwnedObject>(kind: OwnedKind<T>, { cli
 }
 
 /**
- * Every object of one kind, managed or not, as metadata only (name, uid, the
- * managed-by and deployment labels, the controller ownerReference): what
- * tells a name held by someone else without asking the API server, at a few
- * hundred bytes an object (see the bench for 10,000 foreign Services).
+ * Every object of one kind that ekspose does not manage (no managed-by label,
+ * or another value), as metadata only (name, uid, the managed-by and deployment
+ * labels, the controller ownerReference): what tells a name held by someone
+ * else without asking the API server, at a few hundred bytes an object (see the
+ * bench for 10,000 foreign Services). The managed ones are the managed cache's:
+ * together the two caches hold every name of the kind, and the API server sends
+ * each object ekspose makes to one of them, not both (a label changed moves an
+ * object from one to the other: a deletion in one, an addition in the other).
  */
 export function nameInformer<T extends OwnedObject>(kind: OwnedKind<T>, { clients, log, metrics, namespaces }: InformerContext, shard?: InformerShard<OwnedObject>): ReshardableCache<OwnedObject> {
   const source = kind.source(clients, 'metadata');
@@ -209,6 +213,7 @@ export function nameInformer<T extends OwnedObject>(kind: OwnedKind<T>, { client
     metrics,
     namespaces,
     transform: identityOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]),
+    labelSelector: UNMANAGED_SELECTOR,
     ...(shard ? { shard: shard as never } : {}),
   }) as unknown as ReshardableCache<OwnedObject>;
 }

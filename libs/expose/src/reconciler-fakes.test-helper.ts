@@ -148,10 +148,10 @@ const isManagedObject = (obj: OwnedObject) => obj.metadata?.labels?.[LABEL_MANAG
 export const identityOfObject = identityOnly([LABEL_MANAGED_BY, LABEL_DEPLOYMENT]);
 
 /**
- * One kind's objects as the API server keeps them. Writes are delivered to the
- * informer `cache` (when linked) only for managed objects, as a label-selected
- * watch delivers them: an object that loses the label is a DELETED there; and
- * every write, of any object, to the names informer (a metadata-only watch).
+ * One kind's objects as the API server keeps them. Writes are delivered as the
+ * two label-selected watches deliver them: managed objects to the informer
+ * `cache` (when linked), the others to the names informer (metadata only). An
+ * object whose label changes leaves one (a DELETED there) and joins the other.
  */
 export class FakeObjectStore<T extends OwnedObject> {
   private readonly objects = new Map<string, T>();
@@ -240,13 +240,18 @@ export class FakeObjectStore<T extends OwnedObject> {
     if (live.metadata?.uid !== uid) throw apiError(409);
     this.objects.delete(`${namespace}/${name}`);
     if (isManagedObject(live)) this.push?.('DELETED', structuredClone(live));
-    this.pushName?.('DELETED', identityOfObject(live));
+    else this.pushName?.('DELETED', identityOfObject(live));
   }
 
   private deliver(before: T | undefined, after: T): void {
-    this.pushName?.(before ? 'MODIFIED' : 'ADDED', identityOfObject(after));
-    if (isManagedObject(after)) this.push?.(before && isManagedObject(before) ? 'MODIFIED' : 'ADDED', structuredClone(after));
-    else if (before && isManagedObject(before)) this.push?.('DELETED', structuredClone(before));
+    const was = before === undefined ? undefined : isManagedObject(before);
+    if (isManagedObject(after)) {
+      if (was === false) this.pushName?.('DELETED', identityOfObject(before!));
+      this.push?.(was === true ? 'MODIFIED' : 'ADDED', structuredClone(after));
+    } else {
+      if (was === true) this.push?.('DELETED', structuredClone(before!));
+      this.pushName?.(was === false ? 'MODIFIED' : 'ADDED', identityOfObject(after));
+    }
   }
 }
 
@@ -330,7 +335,7 @@ export async function storeWithCache<T extends OwnedObject & KubeObjectLike>(kin
   const store = new FakeObjectStore<T>(kind).seed(...objects);
   const resource = { Service: 'services', Ingress: 'ingresses', HTTPRoute: 'httproutes' }[kind];
   const cache = await cachedInformer<T>(resource, objects.filter(isManagedObject));
-  const names = await cachedInformer<OwnedObject & KubeObjectLike>(`${resource}/metadata`, objects.map(identityOfObject));
+  const names = await cachedInformer<OwnedObject & KubeObjectLike>(`${resource}/metadata`, objects.filter((o) => !isManagedObject(o)).map(identityOfObject));
   store.linkCache(cache.push);
   store.linkNames(names.push);
   return { store, cache, names };

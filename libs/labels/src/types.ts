@@ -40,6 +40,8 @@ export const LABEL_DEPLOYMENT = 'ekspose.io/deployment';
 export const FIELD_MANAGER = 'ekspose';
 /** Label selector for the informers of owned objects. */
 export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`;
+/** Its complement: every object without the label or with another value (the names ekspose does not manage). */
+export const UNMANAGED_SELECTOR = `${LABEL_MANAGED_BY}!=${MANAGED_BY_VALUE}`;
 
 export const DEFAULT_PORT = 80;
 export const DEFAULT_PATH = '/';
