@@ -5,6 +5,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import {
   type Bootstrapped,
   type ControllerHost,
+  type HostedBus,
   type HostedInformer,
   type ObjectCache,
   type Reconciler,
@@ -25,6 +26,8 @@ import {
 } from '@ekspose/k8s';
 import { EventBus } from '@ekspose/events';
 import { DeploymentReconciler } from './deployment-reconciler';
+import type { ExposeEvents } from './event-port';
+import { HeldRecords } from './held-records';
 import { deploymentInformer, deploymentReader } from './deployments';
 import { createExposeMetrics } from './expose-metrics';
 import { heldHostVeto, indexHosts, routeDeploymentEvents, routeRecreationEvents } from './event-routing';
@@ -209,13 +212,13 @@ function apiOf<T extends OwnedObject>(bound: Bound<T>, w: Wiring, run: Working):
 }
 
 /** What both reconcilers take from the wiring. */
-function shared(w: Wiring, run: Working, deployments: ObjectCache<V1Deployment>) {
+function shared(w: Wiring, run: Working, deployments: ObjectCache<V1Deployment>, events: ExposeEvents = w.bus) {
   const { clients, settings, log, metrics, registry } = w.boot;
   return {
     settings,
     deployments,
     readDeployment: deploymentReader(clients),
-    events: w.bus,
+    events,
     recorder: run.recorder,
     metrics,
     exposeMetrics: createExposeMetrics(registry, w.name),
@@ -233,11 +236,11 @@ interface Term {
 }
 
 /** Hosts the reconcile (probes, leader election, resync, shutdown) until SIGTERM. */
-function host(w: Wiring, run: Working, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[], term: Term): Promise<ControllerHost> {
+function host(w: Wiring, run: Working, informers: HostedInformer[], reconcile: Reconciler, resyncKeys: () => string[], term: Term, bus: HostedBus = w.bus): Promise<ControllerHost> {
   return runController({
     ...w.boot,
     name: w.name,
-    bus: w.bus,
+    bus,
     recorder: run.recorder,
     informers,
     queue: w.queue,
@@ -256,6 +259,8 @@ function host(w: Wiring, run: Working, informers: HostedInformer[], reconcile: R
 export async function runDeploymentController(): Promise<ControllerHost> {
   const w = wire('deployment-controller', 'Gives every Deployment a Service, and an Ingress when it carries ingReq: needed; removes them when it is deleted.');
   const { log, clients } = w.boot;
+  // Its deployment.exposed records wait while the queue has work, as its Normal Events do; shutdown publishes what is held.
+  const records = new HeldRecords({ bus: w.bus, yieldTo: w.queue, log });
   const deployments = cacheOf<V1Deployment>(w, 'deployments', (shard) => deploymentInformer(w.informing, shard));
   // A kind served later (the Gateway API installed): every Deployment is looked at again.
   const lookAgain = () => deployments.list().map(objectKey).filter(w.watched).forEach(run.enqueue);
@@ -267,7 +272,7 @@ export async function runDeploymentController(): Promise<ControllerHost> {
   const routes = bound.filter((b) => b.caches.kind.claimsHost).map((b) => b.claims ?? (b.caches.cache as ObjectCache<RouteObject>));
   // A host freed (its holder deleted, moved, or a reservation dropped) goes to the Deployments waiting for it.
   const hostIndex = indexHosts(routes, (freed) => reconciler.keysWaitingFor(freed).forEach(run.enqueue));
-  const reconciler = new DeploymentReconciler({ ...shared(w, run, deployments), owned, hostIndex, readGateway: gatewayReader(clients, log) });
+  const reconciler = new DeploymentReconciler({ ...shared(w, run, deployments, records), owned, hostIndex, readGateway: gatewayReader(clients, log) });
   // With shards, two replicas may each write a route for one host at once (each reserves only in its own index):
   // a claim seen from anywhere puts every other claimant of its host and path that this replica serves to its reconcile,
   // where the older keeps it and the younger route is removed (HostConflict).
@@ -297,7 +302,12 @@ export async function runDeploymentController(): Promise<ControllerHost> {
     reconciler.reconcile,
     resyncKeys,
     // The index itself is informer state (kept on a standby); its reservations are a term's.
-    { stopped: () => reconciler.reset(), rangeLetGo: (gone) => reconciler.reset(gone), bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }) },
+    {
+      stopped: () => reconciler.reset(),
+      rangeLetGo: (gone) => reconciler.reset(gone),
+      bookkeeping: () => ({ ...reconciler.bookkeeping(), hostReservations: hostIndex.size.reserved }),
+    },
+    records,
   );
 }
 

@@ -17,10 +17,12 @@ export { INFORMER_ADD, INFORMER_DELETE, INFORMER_UPDATE, Informer, type ObjectCa
 export { type ReconcileResult, type Reconciler, WORK_QUEUE_DEFAULTS, WorkQueue } from './queue/work-queue';
 export { WriteFence } from './lease/write-fence';
 export { EventRecorder, type InvolvedObject, controllerEventRecorder } from './recorder/event-recorder';
+export type { BusySignal } from './recorder/event-contract';
+export { type YieldPacing, YieldPacer } from './recorder/yield-pacer';
 export { MEMBER_LABEL, memberFromLease, memberLeaseName } from './shards/member-leases';
 export { rangeIndexOf, shardRange, shardRanges, shardSelector } from './shards/shard-ranges';
 export { type ReshardableCache, ShardedInformer } from './shards/sharded-informer';
 export { ShardedWork } from './shards/sharded-work';
 export { type Bootstrapped, bootstrap } from './process/app-bootstrap';
 export { DEFAULT_WORKERS, type ProcessSettings, natsServers, processSettings, redactSettings } from './process/process-settings';
-export { ControllerHost, type HostedInformer, runController } from './host/controller-host';
+export { ControllerHost, type HostedBus, type HostedInformer, runController } from './host/controller-host';

@@ -3,6 +3,7 @@
 import type { EventsV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock } from '../base/clock';
+import type { YieldPacing } from './yield-pacer';
 export type EventType = 'Normal' | 'Warning';
 
 /** The object an Event is about; `apiVersion` and `kind` default to a Deployment's. */
@@ -54,16 +55,8 @@ export interface BusySignal {
 
 export type DropReason = 'queue-full' | 'hold-limit' | 'shutdown';
 
-/** How held Normal Events go out; see the file's head for why. */
-export interface EventPacing {
-  /** The queue idle this long before held Events go: a burst is over. */
-  quietMs: number;
-  /** Held Events written per second once quiet, and how many at once after a pause. */
-  qps: number;
-  burst: number;
-  /** One held this long goes out even while the queue is busy, at busyQps. */
-  overdueMs: number;
-  busyQps: number;
+/** How held Normal Events go out (quiet, qps, burst, overdue, busyQps: YieldPacing); see the file's head for why. */
+export interface EventPacing extends YieldPacing {
   /** Held at most (one per object and reason); more are dropped and counted. */
   maxHeld: number;
   /** Writes in flight at once while close() sends what is held. */

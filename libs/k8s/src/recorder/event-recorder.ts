@@ -27,7 +27,7 @@ import { type Clock, type TimerHandle, realClock } from '../base/clock';
 import { describeError, isNotFound } from '../api/api-errors';
 import { mergePatchOptions } from '../api/kube-client';
 import { LruCache } from '../base/lru-cache';
-import { TokenBucket } from '../base/token-bucket';
+import { YieldPacer } from './yield-pacer';
 import type { ControllerMetrics } from '../metrics/metrics';
 import { HeldEvents } from './held-events';
 import { EVENT_PACING_DEFAULTS, type EventType, type InvolvedObject, type EventReason, type EventRecorderOptions, type BusySignal, type DropReason, type EventPacing } from './event-contract';
@@ -70,10 +70,7 @@ export class EventRecorder {
   private idle: Array<() => void> = [];
   private readonly held = new HeldEvents();
   private readonly pacing: EventPacing;
-  private readonly quietBucket: TokenBucket;
-  private readonly busyBucket: TokenBucket;
-  /** Since when the work queue has been idle; undefined while it is busy. */
-  private idleSince: number | undefined;
+  private readonly pacer: YieldPacer;
   private wake: TimerHandle | undefined;
   /** flush() or close() waiting: held Events go without pacing. */
   private draining = 0;
@@ -86,17 +83,7 @@ export class EventRecorder {
     this.admit = opts.admit ?? (() => true);
     this.seen = new LruCache({ capacity: opts.cacheSize ?? 4096 });
     this.pacing = { ...EVENT_PACING_DEFAULTS, ...opts.pacing };
-    const now = this.clock.now();
-    this.quietBucket = new TokenBucket({ qps: this.pacing.qps, burst: this.pacing.burst, now });
-    this.busyBucket = new TokenBucket({ qps: this.pacing.busyQps, burst: 1, now });
-    const gate = opts.yieldTo;
-    if (gate) {
-      this.idleSince = gate.busy ? undefined : now;
-      gate.onBusyChange((busy) => {
-        this.idleSince = busy ? undefined : this.clock.now();
-        this.release();
-      });
-    }
+    this.pacer = new YieldPacer(this.pacing, () => this.clock.now(), opts.yieldTo, () => this.release());
   }
 
   warning(obj: InvolvedObject, reason: EventReason, message: string): void {
@@ -224,13 +211,7 @@ export class EventRecorder {
 
   /** How long until the next held Event may go (0: now, and its token is taken). Pure pacing: see EventPacing. */
   private waitForNext(): number {
-    const now = this.clock.now();
-    if (this.idleSince !== undefined) {
-      const quiet = this.idleSince + this.pacing.quietMs - now;
-      return quiet > 0 ? quiet : this.quietBucket.take(now);
-    }
-    const overdue = this.held.oldest()!.since + this.pacing.overdueMs - now;
-    return overdue > 0 ? overdue : this.busyBucket.take(now);
+    return this.pacer.waitForNext(this.held.oldest()!.since);
   }
 
   private pump(): void {
