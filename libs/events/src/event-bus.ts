@@ -16,7 +16,7 @@ import type { EventHandler } from './durable-consumer';
 import { assertDurableName, DEFAULT_STREAM_MAX_AGE_SECONDS, desiredStreamConfig } from './jetstream-config';
 import { NatsLink } from './nats-link';
 import type { NatsLinkStatus } from './nats-link';
-import { errorText, isNoResponders } from './nats-errors';
+import { errorText, isConnectionClosed, isNoResponders } from './nats-errors';
 import { RecordLookup } from './record-lookup';
 import type { DeletionAnswer, ExposedObject, ExposureAnswer } from './record-lookup';
 import { validateEvent } from './schemas';
@@ -205,6 +205,15 @@ export class EventBus {
           this.log.debug({ kind, subject, msgId, error }, 'no responders; publishing again');
           await this.link.sleep(NO_RESPONDERS_RETRY_MS);
           current = this.link.connection ?? current;
+          continue;
+        }
+        // Its connection was closed under it, the link moved to another (off a lame-duck server, whose drain took
+        // longer than the wait for it): again there. One that was stored after all is stored once more only without
+        // a message id (deployment.deleted always has one; a second deployment.exposed says the same thing).
+        const next = this.link.connection;
+        if (isConnectionClosed(err) && next && next !== current && !next.isClosed() && this.clock.now() - startedAt < timeoutMs && !this.link.closing) {
+          this.log.debug({ kind, subject, msgId, error }, 'connection closed under the publish; publishing again on the new one');
+          current = next;
           continue;
         }
         if (isNoResponders(err)) this.link.streamLost(error);

@@ -26,3 +26,8 @@ export function isNoResponders(err: unknown): boolean {
 export function isStreamLost(err: unknown): boolean {
   return isStreamNotFound(err) || isNoResponders(err);
 }
+
+/** The request's connection was closed or drained under it (a move off a lame-duck server, the link closing). */
+export function isConnectionClosed(err: unknown): boolean {
+  return /connection closed|closed connection|connection draining/i.test(errorText(err));
+}
