@@ -91,7 +91,7 @@ export function report(opts: Options, results: ScenarioResult[], contenders: rea
   console.log(`\n## convergence (macro): ${APP} over a real kube-apiserver + etcd + NATS (loopback)`);
   console.log(
     `N = ${fmt(opts.n)} Deployments (${fmt(objects - opts.n)} with ingReq) created before the controller starts = ${fmt(objects)} objects to create; ` +
-      `fresh control plane per run; EKSPOSE_RESYNC_SECONDS=${opts.resyncSeconds}; metadata-only list poll every ${POLL_MS} ms (so times are ±${POLL_MS} ms).`,
+      `fresh control plane per run; EKSPOSE_RESYNC_SECONDS=${opts.resyncSeconds}; each object's arrival timed by a metadata-only watch, as the raw client's are.`,
   );
   console.log(
     `work queue: fresh keys bounded by the workers only; retries by a global bucket of ${qps}/s, burst ${burst}, as client-go's default rate limiter.`,

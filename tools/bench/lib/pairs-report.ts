@@ -6,7 +6,7 @@
 import type { RequestCounts } from '@ekspose/testing';
 import { type EventFigures, writesByKind } from './event-watch';
 import type { RawBaselineResult } from './raw-baseline';
-import type { CpuSnapshot } from './plane-cpu';
+import { type CpuSnapshot, STEAL } from './plane-cpu';
 import { fmt, quantile, table } from './stats';
 import { summaryLine } from './summary';
 
@@ -92,17 +92,18 @@ function reportCpu(raws: RawBaselineResult[], results: PairedScenario[]): void {
     rows.push({ who: `raw #${i + 1}`, objects: raw.objects, ms: raw.ms, cpu: raw.cpu });
     for (const r of results.filter((x) => x.round === i + 1)) rows.push({ who: `${r.label} #${r.round}`, objects: r.objects, ms: r.convergedMs - r.leadingMs, cpu: r.machineCpu });
   }
-  const labels = [...new Set(rows.flatMap((r) => [...r.cpu.keys()]))].sort();
-  const total = (cpu: CpuSnapshot) => [...cpu.values()].reduce((a, b) => a + b, 0);
+  const labels = [...new Set(rows.flatMap((r) => [...r.cpu.keys()]))].filter((l) => l !== STEAL).sort();
+  const total = (cpu: CpuSnapshot) => [...cpu].filter(([l]) => l !== STEAL).reduce((a, [, b]) => a + b, 0);
   console.log('\nCPU by process while the objects were made (raw: first create to last arrival; contenders: leading to all present), ms per object created, and the share of 2 cores used:\n');
   console.log(
     table(
-      ['who #round', ...labels, 'all', 'cores busy'],
+      ['who #round', ...labels, 'all', 'cores busy', 'cores stolen by the host'],
       rows.map((r) => [
         r.who,
         ...labels.map((l) => (r.cpu.has(l) ? fmt((r.cpu.get(l)! * 1000) / r.objects, 2) : '-')),
         fmt((total(r.cpu) * 1000) / r.objects, 2),
         fmt(total(r.cpu) / (r.ms / 1000), 2),
+        fmt((r.cpu.get(STEAL) ?? 0) / (r.ms / 1000), 2),
       ]),
     ),
   );

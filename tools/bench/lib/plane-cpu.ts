@@ -42,7 +42,16 @@ export function planeCpu(planeDir: string, others: Record<string, number> = {}):
   for (const [label, pid] of Object.entries(others)) snapshot.set(label, cpuOf(pid));
   const own = process.cpuUsage();
   snapshot.set('bench', (own.user + own.system) / 1e6);
+  snapshot.set(STEAL, stolen());
   return snapshot;
+}
+
+/** Not a process: the time this VM's CPUs were ready but the host ran something else (/proc/stat `steal`), in CPU seconds. */
+export const STEAL = 'steal';
+
+function stolen(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  return Number(fields[8] ?? 0) / 100;
 }
 
 /** What each process used between two snapshots. */
