@@ -207,11 +207,13 @@ export class EventBus {
           current = this.link.connection ?? current;
           continue;
         }
-        // Its connection was closed under it, the link moved to another (off a lame-duck server, whose drain took
-        // longer than the wait for it): again there. One that was stored after all is stored once more only without
-        // a message id (deployment.deleted always has one; a second deployment.exposed says the same thing).
-        const next = this.link.connection;
-        if (isConnectionClosed(err) && next && next !== current && !next.isClosed() && this.clock.now() - startedAt < timeoutMs && !this.link.closing) {
+        // Its connection was closed under it (a move off a lame-duck server whose drain took longer than the wait for
+        // it): again on the link's next connection, once there, within the timeout. One stored after all is stored
+        // once more only without a message id: deployment.deleted always has one; a second deployment.exposed or
+        // *.recreated record says the same thing again (the recreated ones are an audit trail nobody in ekspose reads).
+        const left = timeoutMs - (this.clock.now() - startedAt);
+        const next = isConnectionClosed(err) && left > 0 && !this.link.closing ? (this.link.connection ?? (await this.link.connectionSoon(left, RECONNECT_GRACE_MS))) : undefined;
+        if (next && next !== current && !next.isClosed()) {
           this.log.debug({ kind, subject, msgId, error }, 'connection closed under the publish; publishing again on the new one');
           current = next;
           continue;

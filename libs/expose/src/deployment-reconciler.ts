@@ -313,8 +313,9 @@ export class DeploymentReconciler {
     const { kind, api } = binding;
     let live = binding.cache.get(spec.namespace, spec.name);
     if (!live) {
-      // Not among ours. Every name of the kind is watched (metadata only): a
-      // foreign holder is known without a request, and its deletion brings the key back.
+      // Not among ours. Every name of the kind ekspose does not manage is watched (metadata only): a
+      // foreign holder is known without a request, and its deletion brings the key back. (A managed
+      // holder controlled by something else is in the managed cache, and found foreign below.)
       const holder = binding.names.get(spec.namespace, spec.name);
       const held = holder && ownershipOf(holder.metadata, spec.uid);
       if (held?.kind === 'foreign') return this.nameHeld(key, dep, binding, holder!, held.reason);

@@ -139,4 +139,35 @@ describe('HeldRecords: deployment.exposed records yield to the work queue', () =
     const late = await t.records.publish('deployment.exposed', exposed('late'));
     assert.equal(late.ok, true, 'after close, a record is not held (the bus answers for it)');
   });
+
+  it('close() waits for the publishes already going, and gives up at its bound: the rest are answered as not published, then the bus closes', async () => {
+    const t = setup({ qps: 1_000, burst: 1_000 });
+    const hanging: Array<() => void> = [];
+    let calls = 0;
+    t.bus.publish = async () => {
+      calls++;
+      // NATS slow to ack: the first 16 (those going when shutdown starts) answer late, the rest never.
+      if (calls <= 16) await new Promise<void>((resolve) => hanging.push(resolve));
+      else await new Promise(() => undefined);
+      return { ok: true, seq: calls, duplicate: false };
+    };
+    t.queue.set(true);
+    const answers = Array.from({ length: 40 }, (_, i) => t.records.publish('deployment.exposed', exposed(`d${i}`)));
+    t.queue.set(false);
+    await t.clock.advanceAsync(500);
+    await flush();
+    assert.equal(calls, 16, '16 going (inFlight) when shutdown starts');
+    const closing = t.records.close();
+    await flush();
+    assert.equal(t.bus.closedAfter, undefined, 'the bus is not closed while those 16 are going');
+    for (const answer of hanging.splice(0)) answer();
+    await flush();
+    await t.clock.advanceAsync(1_000);
+    await closing;
+    assert.notEqual(t.bus.closedAfter, undefined, 'then, at the bound, the bus closes');
+    const settled = await Promise.all(answers.slice(0, 16));
+    assert.ok(settled.every((r) => r.ok), 'the 16 that were going got their acks');
+    const unsent = await Promise.race([Promise.all(answers.slice(32)), new Promise((resolve) => setTimeout(() => resolve('pending'), 50))]);
+    assert.deepEqual(unsent, Array(8).fill({ ok: false, error: 'shut down before it was published' }), 'never sent: answered, not left pending');
+  });
 });

@@ -8,13 +8,14 @@
 // one per Deployment (a newer one takes the older one's place), and once the
 // queue has been idle for `quietMs` they go out, paced, and stop again the
 // moment it has work; one held longer than `overdueMs` goes even during a
-// burst, slowly. Nothing is dropped: past `maxHeld` a record is published at
-// once, and close() (shutdown) publishes every one still held before the bus
-// closes. Every other kind (deployment.deleted above all) passes straight
-// through.
+// burst, slowly. Past `maxHeld` a record is published at once; close()
+// (shutdown) publishes the ones still held and waits for those going, within a
+// bound, before the bus closes, and logs how many it could not. A crash loses
+// what is held (before, a record was lost only if it was in flight). Every
+// other kind (deployment.deleted above all) passes straight through.
 import type { Logger } from 'pino';
 import type { EventInput, EventKind, PublishOptions, PublishResult } from '@ekspose/events';
-import { type BusySignal, type Clock, type HostedBus, type TimerHandle, type YieldPacing, YieldPacer, realClock } from '@ekspose/k8s';
+import { type BusySignal, type Clock, type HostedBus, TIMED_OUT, type TimerHandle, type YieldPacing, YieldPacer, realClock, within } from '@ekspose/k8s';
 import type { ExposeEvents } from './event-port';
 
 /** The Event recorder's pacing (quiet, qps, burst, overdue, busyQps), and: */
@@ -23,9 +24,11 @@ export interface RecordPacing extends YieldPacing {
   inFlight: number;
   /** Held at most; more are published at once, never dropped. */
   maxHeld: number;
+  /** What close() (shutdown) may take for the records held and going; the host bounds its whole shutdown at 3 s. */
+  closeTimeoutMs: number;
 }
 
-export const RECORD_PACING_DEFAULTS: RecordPacing = { quietMs: 500, qps: 500, burst: 50, overdueMs: 60_000, busyQps: 5, inFlight: 16, maxHeld: 50_000 };
+export const RECORD_PACING_DEFAULTS: RecordPacing = { quietMs: 500, qps: 500, burst: 50, overdueMs: 60_000, busyQps: 5, inFlight: 16, maxHeld: 50_000, closeTimeoutMs: 1_000 };
 
 interface Held {
   input: EventInput<'deployment.exposed'>;
@@ -43,6 +46,8 @@ export class HeldRecords implements ExposeEvents, HostedBus {
   private readonly pacer: YieldPacer;
   private timer: TimerHandle | undefined;
   private inFlight = 0;
+  /** Publishes under way: close() waits for them before the bus closes. */
+  private readonly sending = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -83,14 +88,27 @@ export class HeldRecords implements ExposeEvents, HostedBus {
     return this.opts.bus.status();
   }
 
-  /** Shutdown: every record still held is published (unpaced, a few at once), then the bus closes. */
+  /**
+   * Shutdown: the records still held are published (unpaced, `inFlight` at once) and those already
+   * going are waited for, within `closeTimeoutMs` (the host bounds its whole shutdown); what is left
+   * is logged with its count and answered as not published. Then the bus closes.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) this.clock.clearTimeout(this.timer);
     const left = [...this.held.values()];
     this.held.clear();
     if (left.length > 0) this.opts.log.info({ records: left.length }, 'publishing the deployment.exposed records held');
-    for (let i = 0; i < left.length; i += this.pacing.inFlight) await Promise.all(left.slice(i, i + this.pacing.inFlight).map((h) => this.send(h)));
+    const deadline = this.clock.monotonic() + this.pacing.closeTimeoutMs;
+    const worker = async () => {
+      while (left.length > 0 && this.clock.monotonic() < deadline) await this.send(left.shift()!);
+    };
+    const all = Promise.all([...this.sending, ...Array.from({ length: this.pacing.inFlight }, worker)]);
+    const ended = await within(all, this.pacing.closeTimeoutMs, this.clock);
+    if (left.length > 0 || ended === TIMED_OUT) {
+      this.opts.log.warn({ notPublished: left.length, stillGoing: this.sending.size }, 'deployment.exposed records not published before shutdown');
+      for (const { answers } of left.splice(0)) for (const { resolve } of answers) resolve({ ok: false, error: 'shut down before it was published' });
+    }
     await this.opts.bus.close();
   }
 
@@ -112,10 +130,12 @@ export class HeldRecords implements ExposeEvents, HostedBus {
       const [key, next] = this.held.entries().next().value!;
       this.held.delete(key);
       this.inFlight++;
-      void this.send(next).finally(() => {
+      const sending: Promise<void> = this.send(next).finally(() => {
         this.inFlight--;
+        this.sending.delete(sending);
         this.pump();
       });
+      this.sending.add(sending);
     }
   }
 

@@ -63,8 +63,9 @@ export class RecreationReconciler<T extends OwnedObject> {
   /**
    * An object ekspose does not own has the name: nothing to put back, and
    * nothing to ask the API server (the deployment-controller warns about it).
-   * Only a foreign holder counts: for a managed object the managed cache is the
-   * authority, and the names cache may still hold one whose deletion this reconcile is about.
+   * The names cache holds only objects without ekspose's managed-by label (a
+   * managed object is the managed cache's, checked first by the callers), so
+   * ownershipOf says foreign for all of them; it is asked all the same.
    */
   private heldByForeign(namespace: string, name: string): boolean {
     const holder = this.opts.owned.names.get(namespace, name);

@@ -1,7 +1,7 @@
 // The controller runtime's public face: only what the controllers and the other libs use.
 // Nothing in here knows what ekspose exposes; each folder's README says what it owns.
 
-export { type Clock, type TimerHandle, realClock, within } from './base/clock';
+export { type Clock, TIMED_OUT, type TimerHandle, realClock, within } from './base/clock';
 export { splitKey } from './base/keys';
 export { LruCache } from './base/lru-cache';
 export { type ControllerMetrics, METRIC_PREFIX, counterFor, createControllerMetrics } from './metrics/metrics';
