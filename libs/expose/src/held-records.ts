@@ -45,8 +45,7 @@ export class HeldRecords implements ExposeEvents, HostedBus {
   private readonly clock: Clock;
   private readonly pacer: YieldPacer;
   private timer: TimerHandle | undefined;
-  private inFlight = 0;
-  /** Publishes under way: close() waits for them before the bus closes. */
+  /** Publishes under way (at most `inFlight`): close() waits for them before the bus closes. */
   private readonly sending = new Set<Promise<void>>();
   private closed = false;
 
@@ -118,7 +117,7 @@ export class HeldRecords implements ExposeEvents, HostedBus {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.held.size > 0 && !this.closed && this.inFlight < this.pacing.inFlight) {
+    while (this.held.size > 0 && !this.closed && this.sending.size < this.pacing.inFlight) {
       const wait = this.waitForNext();
       if (wait > 0) {
         this.timer = this.clock.setTimeout(() => {
@@ -129,9 +128,7 @@ export class HeldRecords implements ExposeEvents, HostedBus {
       }
       const [key, next] = this.held.entries().next().value!;
       this.held.delete(key);
-      this.inFlight++;
       const sending: Promise<void> = this.send(next).finally(() => {
-        this.inFlight--;
         this.sending.delete(sending);
         this.pump();
       });

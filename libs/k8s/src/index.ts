@@ -6,7 +6,7 @@ export { splitKey } from './base/keys';
 export { LruCache } from './base/lru-cache';
 export { type ControllerMetrics, METRIC_PREFIX, counterFor, createControllerMetrics } from './metrics/metrics';
 export { describeError, isConflict, isNotFound, statusCodeOf } from './api/api-errors';
-export { type CustomResource, type KubeClients, type ResourceSource, type SourceView, createKubeClients, customResourceSource, deploymentSource, ingressSource, isResourceServed, loadKubeConfig, mergePatchOptions, serviceSource, watchInactivityMs } from './api/kube-client';
+export { type CustomResource, type KubeClients, type ResourceSource, type SourceView, createKubeClients, customResourceSource, deploymentSource, ingressSource, isResourceServed, loadKubeConfig, mergePatchOptions, serviceSource, boundedWatch } from './api/kube-client';
 export type { KubeObjectLike, WatchEventType } from './api/list-watch';
 export { identityOnly, slimDeployment, slimOwned } from './cache/cache-transforms';
 export { GatedInformer } from './cache/gated-informer';

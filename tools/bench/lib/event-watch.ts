@@ -4,8 +4,8 @@
 // convergence from those written after it, and how long after convergence each
 // exposed Deployment got its Exposed Event (issue 27: within a minute, none
 // lost).
-import { type EventsV1Event, type KubeConfig, Watch } from '@kubernetes/client-node';
-import { watchInactivityMs } from '@ekspose/k8s';
+import type { EventsV1Event, KubeConfig } from '@kubernetes/client-node';
+import { boundedWatch } from '@ekspose/k8s';
 
 /** One watch for a whole scenario (the longest, at 10,000, takes minutes). */
 const WATCH_SECONDS = 3600;
@@ -28,12 +28,9 @@ export class EventWatch {
 
   static async start(kc: KubeConfig): Promise<EventWatch> {
     const watch = new EventWatch();
-    const watcher = new Watch(kc);
     // client-node ends a watch that has seen no byte for 30 s; no Event comes through a whole burst at 10,000 (they are
-    // held), so the bound is the benchmark's, as watchPath does for the informers (libs/k8s kube-client.ts).
-    const timed = watcher as unknown as { requestTimeoutMs?: unknown };
-    if (typeof timed.requestTimeoutMs !== 'number') throw new Error('@kubernetes/client-node Watch has no requestTimeoutMs any more: EventWatch must be redone for it');
-    timed.requestTimeoutMs = watchInactivityMs(WATCH_SECONDS);
+    // held), so the bound follows the watch's own timeout, as the informers' watches do.
+    const watcher = boundedWatch(kc, WATCH_SECONDS);
     watch.abort = await watcher.watch(
       '/apis/events.k8s.io/v1/events',
       { timeoutSeconds: WATCH_SECONDS },

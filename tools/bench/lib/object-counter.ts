@@ -114,6 +114,7 @@ export class Arrivals {
   /** `namespace/name` → when its first ADDED arrived (ms since the epoch). */
   readonly seen = new Map<string, number>();
   private ended: Error | undefined;
+  private stopped = false;
   private request: ClientRequest | undefined;
 
   constructor(
@@ -122,7 +123,6 @@ export class Arrivals {
   ) {}
 
   start(): void {
-    let stopped = false;
     this.request = this.counter.watchRequest(
       this.path,
       (line) => {
@@ -136,13 +136,9 @@ export class Arrivals {
         if (!this.seen.has(key)) this.seen.set(key, Date.now());
       },
       (err) => {
-        if (!stopped) this.ended ??= err;
+        if (!this.stopped) this.ended ??= err;
       },
     );
-    this.stop = () => {
-      stopped = true;
-      this.request?.destroy();
-    };
   }
 
   /** Objects arrived so far; throws once the watch has ended on its own (the count would stop short). */
@@ -158,5 +154,8 @@ export class Arrivals {
     return last;
   }
 
-  stop: () => void = () => undefined;
+  stop(): void {
+    this.stopped = true;
+    this.request?.destroy();
+  }
 }

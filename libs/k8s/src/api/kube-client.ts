@@ -197,14 +197,20 @@ function acceptingOn(config: KubeConfig, accept: string): KubeConfig {
  */
 export const watchInactivityMs = (timeoutSeconds: number): number => (timeoutSeconds + 120) * 1000;
 
+/** A client-node Watch whose silence bound is watchInactivityMs(timeoutSeconds), not its 30 s default. */
+export function boundedWatch(config: KubeConfig, timeoutSeconds: number): Watch {
+  const watcher = new Watch(config);
+  // A private field in client-node's types: checked, so an upgrade that renames it fails loudly (and kube-client.test.ts).
+  const timed = watcher as unknown as { requestTimeoutMs?: unknown };
+  if (typeof timed.requestTimeoutMs !== 'number') throw new Error('@kubernetes/client-node Watch has no requestTimeoutMs any more: boundedWatch must be redone for it');
+  timed.requestTimeoutMs = watchInactivityMs(timeoutSeconds);
+  return watcher;
+}
+
 export function watchPath(config: KubeConfig, path: string, view: SourceView = 'objects'): WatchFn {
   const viewed = view === 'metadata' ? acceptingOn(config, PARTIAL_OBJECT_METADATA) : config;
   return async (params, onEvent, onDone) => {
-    const watcher = new Watch(viewed);
-    // A private field in client-node's types: checked, so an upgrade that renames it fails loudly (and kube-client.test.ts).
-    const timed = watcher as unknown as { requestTimeoutMs?: unknown };
-    if (typeof timed.requestTimeoutMs !== 'number') throw new Error('@kubernetes/client-node Watch has no requestTimeoutMs any more: watchPath must be redone for it');
-    timed.requestTimeoutMs = watchInactivityMs(params.timeoutSeconds);
+    const watcher = boundedWatch(viewed, params.timeoutSeconds);
     const controller = await watcher.watch(path, { ...params }, (type, obj) => onEvent(type as never, obj), onDone);
     return { abort: () => controller.abort() };
   };
