@@ -33,6 +33,12 @@ export function runCaptured(cmd: string, args: readonly string[], options: RunCa
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
+    // A command that exits without reading all its input closes the pipe under the write: what it
+    // printed and its exit code say what happened, not the EPIPE (which, unheard, failed the test).
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
+    if (options.input === undefined) child.stdin.end();
+    else child.stdin.end(options.input);
   });
 }
