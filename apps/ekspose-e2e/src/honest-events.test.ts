@@ -60,7 +60,7 @@ it('started next to existing Deployments, all three together: no recreation Even
   env.controllers.length = 0;
 });
 
-it('service- and ingress-controllers started before the deployment-controller: they create what is missing, and say so', async () => {
+it('service- and ingress-controllers started before the deployment-controller: they create what is missing, and say so (the URL too)', async () => {
   await existingDeployments('early');
   const sc = await startLeading('service-controller');
   const ic = await startLeading('ingress-controller');
@@ -75,6 +75,12 @@ it('service- and ingress-controllers started before the deployment-controller: t
       'ServiceCreated plain: Service plain was missing; created',
       'ServiceCreated with-ingress: Service with-ingress was missing; created',
     ],
+  );
+  // The deployment-controller finds the Ingress in place and tells nothing: the ingress-controller, which made it, tells its URL.
+  const told = (await eventsIn('early')).filter((e) => e.reason === 'Exposed');
+  assert.deepEqual(
+    told.map((e) => [e.involvedObject?.name, e.reportingComponent, e.message?.replace(/\/\/with-ingress\.early\.[^/]+\//, '//with-ingress.early.<domain>/')]),
+    [['with-ingress', 'ekspose-ingress-controller', 'reachable at http://with-ingress.early.<domain>/ through Ingress with-ingress']],
   );
   assert.equal(await recreationsCounted([sc, ic, dc]), 0);
   assert.match(sc.handle.readLog(), /service created \(it was missing\)/);

@@ -6,7 +6,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type EventRecorder, describeError, statusCodeOf } from '@ekspose/k8s';
 import { type Problem, describeProblems } from '@ekspose/labels';
-import { ExposeReason } from './event-reasons';
+import { ExposeReason, exposedMessage } from './event-reasons';
 import type { ExposeMetrics } from './expose-metrics';
 import type { HostClaim } from './host-conflict';
 import { involved } from './involved';
@@ -91,7 +91,7 @@ export class DeploymentWarnings {
   /** The URL the Deployment is reachable at, told once per change of it (a resync repeats nothing). */
   async exposed<T extends OwnedObject>(key: string, dep: V1Deployment, kind: OwnedKind<T>, url: string): Promise<void> {
     if (!this.ledger.firstReport(key, 'exposed', `${dep.metadata?.uid}/${kind.kind}/${url}`)) return;
-    this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, `reachable at ${url} through ${kind.kind} ${dep.metadata?.name}`);
+    this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, exposedMessage(url, kind.kind, dep.metadata?.name ?? ''));
   }
 
   /** The condition is over: the next occurrence is told again. */

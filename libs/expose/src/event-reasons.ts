@@ -55,6 +55,15 @@ export const ExposeAction: Record<ExposeReason, string> = {
   Exposed: 'Expose',
 };
 
+/**
+ * The Exposed Event's message: the URL and the route that serves it. The same
+ * words whoever made the route (the deployment-controller, or a recreate
+ * controller that found it missing first).
+ */
+export function exposedMessage(url: string, routeKind: string, name: string): string {
+  return `reachable at ${url} through ${routeKind} ${name}`;
+}
+
 /** The action of a reason; a reason outside the list (none should be) acts as itself. */
 export function exposeActionOf(reason: string): string {
   return (ExposeAction as Record<string, string>)[reason] ?? reason;

@@ -6,7 +6,9 @@ import type { V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node
 import type { ExposeSpec } from '@ekspose/labels';
 import { ManualClock } from '@ekspose/k8s/manual-clock';
 import type { DeletionAnswer } from '@ekspose/events';
-import { type OwnedKind, ingressKind, serviceKind } from './kind-descriptors';
+import { type OwnedKind, httpRouteKind, ingressKind, serviceKind } from './kind-descriptors';
+import type { HttpRoute } from './http-route';
+import type { ReadGateway } from './gateway-reader';
 import {
   type Action,
   FakeEvents,
@@ -27,7 +29,7 @@ import {
 import { RecreationReconciler, type RecreationReconcilerOptions } from './recreation-reconciler';
 
 interface Fixture<T> {
-  kind: 'Service' | 'Ingress';
+  kind: 'Service' | 'Ingress' | 'HTTPRoute';
   deployments?: V1Deployment[];
   owned?: T[];
   /** What the live GET returns. */
@@ -39,9 +41,12 @@ interface Fixture<T> {
   /** The watch saw shop/web's object deleted (the usual way a reconcile starts); false: a start-up sweep. */
   watched?: boolean;
   veto?: RecreationReconcilerOptions<T & (V1Service | V1Ingress)>['veto'];
+  readGateway?: ReadGateway;
 }
 
-async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
+const KINDS = { Service: serviceKind, Ingress: ingressKind, HTTPRoute: httpRouteKind };
+
+async function harness<T extends V1Service | V1Ingress | HttpRoute>(f: Fixture<T>) {
   const actions: Action[] = [];
   const consulted: DeletionAnswer[] = [];
   const logs: Array<Record<string, unknown>> = [];
@@ -58,7 +63,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
   const reconciler = new RecreationReconciler<T>({
     settings: defaultSettings(),
     deployments: deployments.informer,
-    owned: { kind: (f.kind === 'Service' ? serviceKind : ingressKind) as unknown as OwnedKind<T>, api: api.api, cache: cache.informer, names: names.informer },
+    owned: { kind: KINDS[f.kind] as unknown as OwnedKind<T>, api: api.api, cache: cache.informer, names: names.informer },
     readDeployment: (() => {
       const first = liveDeploymentReader(actions, f.live);
       const later = liveDeploymentReader(actions, f.liveLater ?? f.live);
@@ -79,6 +84,7 @@ async function harness<T extends V1Service | V1Ingress>(f: Fixture<T>) {
           },
         }
       : {}),
+    ...(f.readGateway ? { readGateway: f.readGateway } : {}),
     onNatsConsulted: (r) => void consulted.push(r),
   });
   if (f.watched ?? true) reconciler.noteDeleted('shop/web');
@@ -353,13 +359,60 @@ describe('RecreationReconciler: a recreation is told only with evidence (no dele
     const t = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep], watched: false });
     exposedRecord(t.nats, 'uid-web', { ingress: false });
     await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(t.recorded.map((r) => r.reason), ['IngressCreated']);
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['IngressCreated', 'Exposed']);
     exposedRecord(t.nats, 'uid-web', { ingress: true });
     t.store.deleteByUser('shop', 'web');
     t.actions.length = 0;
     await t.reconciler.reconcile('shop/web');
-    assert.deepEqual(t.recorded.map((r) => r.reason), ['IngressCreated', 'IngressRecreated']);
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['IngressCreated', 'Exposed', 'IngressRecreated'], 'a recreation tells no second Exposed');
     assert.deepEqual(verbs(t.actions).slice(-1), ['publish']);
+  });
+
+  it('an Ingress made here because it was missing (this controller before the deployment-controller): its URL is told, as Exposed', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' } });
+    const t = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep], watched: false });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(
+      t.recorded.map((r) => [r.type, r.reason, r.message]),
+      [
+        ['Normal', 'IngressCreated', 'Ingress web was missing; created'],
+        ['Normal', 'Exposed', 'reachable at http://web.shop.ekspose.local/ through Ingress web'],
+      ],
+    );
+    await assertSettled(t);
+    const tls = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/tls-secret': 'web-tls' } });
+    const secured = await harness<V1Ingress>({ kind: 'Ingress', deployments: [tls], live: [tls], watched: false });
+    await secured.reconciler.reconcile('shop/web');
+    assert.deepEqual(secured.recorded.map((r) => r.message).slice(1), ['reachable at https://web.shop.ekspose.local/ through Ingress web']);
+  });
+
+  it('an HTTPRoute made because it was missing: Exposed with the scheme and port of the Gateway listener, read for it', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public/https' } });
+    const gateways: Array<[string, string]> = [];
+    const readGateway: ReadGateway = async (namespace, name) => {
+      gateways.push([namespace, name]);
+      return { spec: { listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'https', port: 8443, protocol: 'HTTPS' }] } };
+    };
+    const t = await harness<HttpRoute>({ kind: 'HTTPRoute', deployments: [dep], live: [dep], watched: false, readGateway });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(gateways, [['infra', 'public']]);
+    assert.deepEqual(
+      t.recorded.map((r) => [r.reason, r.message]),
+      [
+        ['HTTPRouteCreated', 'HTTPRoute web was missing; created'],
+        ['Exposed', 'reachable at https://web.shop.ekspose.local:8443/ through HTTPRoute web'],
+      ],
+    );
+  });
+
+  it('a route recreated after a deletion the watch saw, or a Service made because it was missing: no Exposed (told when first made; a Service has no URL)', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' } });
+    const t = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep] });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.reason), ['IngressRecreated']);
+    const s = await harness<V1Service>({ kind: 'Service', deployments: [dep], live: [dep], watched: false });
+    await s.reconciler.reconcile('shop/web');
+    assert.deepEqual(s.recorded.map((r) => r.reason), ['ServiceCreated']);
   });
 
   it('NATS down at a sweep: the record cannot be consulted, the log says so, and the neutral wording is used', async () => {

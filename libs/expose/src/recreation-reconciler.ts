@@ -10,6 +10,9 @@ import { type ExposeSpec, type ExposeSettings, parseExposeSpec, shouldWatchNames
 import { type Clock, type ControllerMetrics, type EventRecorder, type ObjectCache, type ReconcileResult, describeError, isConflict, realClock, splitKey } from '@ekspose/k8s';
 import type { DeletionAnswer } from '@ekspose/events';
 import type { ExposeEvents } from './event-port';
+import { ExposeReason, exposedMessage } from './event-reasons';
+import type { ReadGateway } from './gateway-reader';
+import { exposedUrl } from './gateway-listeners';
 import type { ExposeMetrics } from './expose-metrics';
 import { involved } from './involved';
 import type { OwnedBinding, OwnedObject } from './kind-descriptors';
@@ -30,6 +33,8 @@ export interface RecreationReconcilerOptions<T extends OwnedObject> {
   clock?: Clock;
   /** A reason not to recreate despite a yes (e.g. an older Ingress holds the host). */
   veto?: (spec: ExposeSpec) => string | undefined;
+  /** The Gateway an HTTPRoute attaches to, for the URL told when this controller makes a missing route (https or not). */
+  readGateway?: ReadGateway;
   /** Told whether the last decision could consult NATS, for readiness details. */
   onNatsConsulted?: (record: DeletionAnswer) => void;
 }
@@ -186,6 +191,20 @@ export class RecreationReconciler<T extends OwnedObject> {
       : `${kind.kind} ${spec.name} was missing; created`;
     this.opts.recorder.normal(involved(dep), recreated ? kind.reasons.recreated : kind.reasons.created, message);
     if (recreated) kind.announceRecreated(this.opts.events, this.opts.log, spec, created, new Date(this.clock.now()).toISOString());
+    else if (kind.claimsHost && spec.ingress) await this.tellUrl(dep, spec);
+  }
+
+  /**
+   * A route this controller made because it was missing (at its start, or a
+   * sweep that ran before the deployment-controller reached a new Deployment):
+   * the deployment-controller finds it in place and tells nothing, so the URL
+   * it makes reachable is told here, in the deployment-controller's words.
+   * After a recreation it was told when the route was first made.
+   */
+  private async tellUrl(dep: V1Deployment, spec: ExposeSpec): Promise<void> {
+    const route = spec.ingress!;
+    const gateway = route.gateway && route.routeKind === 'httproute' ? await this.opts.readGateway?.(route.gateway.namespace, route.gateway.name) : undefined;
+    this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, exposedMessage(exposedUrl(route, gateway), this.opts.owned.kind.kind, spec.name));
   }
 
   /** The API server serves the kind (a CRD may not be installed yet: then there is nothing to put back). */

@@ -341,7 +341,8 @@ export async function runRecreationController(name: string, kinds: ReadonlyArray
     const { kind, hosted: informers } = b;
     const binding = apiOf(b, w, run);
     const veto = kind.claimsHost && hostIndex ? heldHostVeto(hostIndex) : undefined;
-    const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, run, deployments), owned: binding, ...(veto ? { veto } : {}) });
+    const readGateway = kind.claimsHost ? { readGateway: gatewayReader(w.boot.clients, w.boot.log) } : {};
+    const reconciler = new RecreationReconciler<OwnedObject>({ ...shared(w, run, deployments), owned: binding, ...readGateway, ...(veto ? { veto } : {}) });
     routeRecreationEvents({
       owned: binding.cache,
       noteDeleted: (key) => reconciler.noteDeleted(key),

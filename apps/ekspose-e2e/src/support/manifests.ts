@@ -42,6 +42,8 @@ export const RBAC_TABLE: Record<AppName, Record<string, string[]>> = {
     '/services': ['get', 'list', 'watch'],
     'networking.k8s.io/ingresses': ['get', 'list', 'watch', 'create'],
     'gateway.networking.k8s.io/httproutes': ['get', 'list', 'watch', 'create'],
+    // The same read, for the URL of an HTTPRoute it makes because it was missing.
+    'gateway.networking.k8s.io/gateways': ['get'],
     'events.k8s.io/events': ['create', 'patch'],
     ...METRICS_AUTH,
   },
