@@ -405,6 +405,24 @@ describe('RecreationReconciler: a recreation is told only with evidence (no dele
     );
   });
 
+  it('a missing Ingress the deployment-controller made meanwhile (409), or one a veto keeps out: no Exposed', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' } });
+    const t = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep], watched: false });
+    t.store.seed(expectedIngress('web'));
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded, []);
+    const vetoed = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep], watched: false, veto: () => 'an older Ingress holds the host' });
+    await vetoed.reconciler.reconcile('shop/web');
+    assert.deepEqual(vetoed.recorded, []);
+  });
+
+  it('an HTTPRoute made because it was missing, its Gateway not readable: Exposed says http, no port (what the route alone says)', async () => {
+    const dep = deployment('web', { labels: { ingReq: 'needed' }, annotations: { 'ekspose.io/route-kind': 'httproute', 'ekspose.io/gateway': 'infra/public/https' } });
+    const t = await harness<HttpRoute>({ kind: 'HTTPRoute', deployments: [dep], live: [dep], watched: false, readGateway: async () => undefined });
+    await t.reconciler.reconcile('shop/web');
+    assert.deepEqual(t.recorded.map((r) => r.message).slice(1), ['reachable at http://web.shop.ekspose.local/ through HTTPRoute web']);
+  });
+
   it('a route recreated after a deletion the watch saw, or a Service made because it was missing: no Exposed (told when first made; a Service has no URL)', async () => {
     const dep = deployment('web', { labels: { ingReq: 'needed' } });
     const t = await harness<V1Ingress>({ kind: 'Ingress', deployments: [dep], live: [dep] });

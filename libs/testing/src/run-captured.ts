@@ -18,7 +18,7 @@ export interface RunCapturedOptions {
   input?: string;
 }
 
-/** Never rejects for a non-zero exit; rejects only when the command cannot be started. */
+/** Never rejects for a non-zero exit; rejects when the command cannot be started (or its stdin fails other than by EPIPE). */
 export function runCaptured(cmd: string, args: readonly string[], options: RunCapturedOptions = {}): Promise<CapturedRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...args], {
