@@ -11,8 +11,7 @@ import { isConflict, readOrUndefined, realClock, splitKey } from '@ekspose/k8s';
 import { DeletionOutbox } from './deletion-outbox';
 import { DeploymentWarnings } from './deployment-warnings';
 import { type ExposeEvents, announce, exposedRecord } from './event-port';
-import { exposedUrl } from './gateway-listeners';
-import type { ReadGateway } from './gateway-reader';
+import { type ReadGateway, readExposedUrl } from './gateway-reader';
 import type { ExposeMetrics } from './expose-metrics';
 import { type HostClaim, type HostIndex, type HostPath, type RouteObject, claimsOf, hostHeldBy } from './host-conflict';
 import { HostWaitList } from './host-wait-list';
@@ -262,9 +261,7 @@ export class DeploymentReconciler {
       if (!spec.ingress) this.warnings.clear(key, 'exposed');
       return;
     }
-    const gateway = spec.ingress.gateway;
-    const listenersOf = gateway && spec.ingress.routeKind === 'httproute' ? await this.opts.readGateway?.(gateway.namespace, gateway.name) : undefined;
-    await this.warnings.exposed(key, dep, route.kind, exposedUrl(spec.ingress, listenersOf));
+    await this.warnings.exposed(key, dep, route.kind, await readExposedUrl(spec.ingress, this.opts.readGateway));
   }
 
   /**

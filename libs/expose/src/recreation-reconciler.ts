@@ -11,8 +11,7 @@ import { type Clock, type ControllerMetrics, type EventRecorder, type ObjectCach
 import type { DeletionAnswer } from '@ekspose/events';
 import type { ExposeEvents } from './event-port';
 import { ExposeReason, exposedMessage } from './event-reasons';
-import type { ReadGateway } from './gateway-reader';
-import { exposedUrl } from './gateway-listeners';
+import { type ReadGateway, readExposedUrl } from './gateway-reader';
 import type { ExposeMetrics } from './expose-metrics';
 import { involved } from './involved';
 import type { OwnedBinding, OwnedObject } from './kind-descriptors';
@@ -202,9 +201,8 @@ export class RecreationReconciler<T extends OwnedObject> {
    * After a recreation it was told when the route was first made.
    */
   private async tellUrl(dep: V1Deployment, spec: ExposeSpec): Promise<void> {
-    const route = spec.ingress!;
-    const gateway = route.gateway && route.routeKind === 'httproute' ? await this.opts.readGateway?.(route.gateway.namespace, route.gateway.name) : undefined;
-    this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, exposedMessage(exposedUrl(route, gateway), this.opts.owned.kind.kind, spec.name));
+    const url = await readExposedUrl(spec.ingress!, this.opts.readGateway);
+    this.opts.recorder.normal(involved(dep), ExposeReason.Exposed, exposedMessage(url, this.opts.owned.kind.kind, spec.name));
   }
 
   /** The API server serves the kind (a CRD may not be installed yet: then there is nothing to put back). */
