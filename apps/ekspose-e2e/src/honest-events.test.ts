@@ -77,6 +77,8 @@ it('service- and ingress-controllers started before the deployment-controller: t
     ],
   );
   // The deployment-controller finds the Ingress in place and tells nothing: the ingress-controller, which made it, tells its URL.
+  // Waited for first: Normal Events wait for an idle queue, and a busy machine may post it late.
+  await env.waitForEvent('early', 'with-ingress', 'Exposed');
   const told = (await eventsIn('early')).filter((e) => e.reason === 'Exposed');
   assert.deepEqual(
     told.map((e) => [e.involvedObject?.name, e.reportingComponent, e.message?.replace(/\/\/with-ingress\.early\.[^/]+\//, '//with-ingress.early.<domain>/')]),
